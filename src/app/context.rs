@@ -1,0 +1,170 @@
+//! [`Context`]: what a handler may ask of its session besides changing state.
+//!
+//! Requests are collected while the handler runs and carried out only if it
+//! returns `Ok`, after the delta is sent; a failed handler leaves no trace.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{App, AppError, TaskHandle};
+use crate::ids::{SessionKey, TabId};
+
+/// Who caused the code that is running now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// An event submitted by this tab (or a chain it re-submitted).
+    Tab(TabId),
+    /// An update or the end of this background task.
+    Task(String),
+}
+
+/// Which tabs an effect goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The tab whose event is being handled; for task updates, all tabs.
+    Origin,
+    /// Every tab joined to the session.
+    All,
+    /// One tab, if joined.
+    Tab(TabId),
+}
+
+/// A boxed task body, as collected by [`Context::spawn_task`].
+pub(crate) type TaskBodyFn<A> =
+    Box<dyn FnOnce(TaskHandle<A>) -> Pin<Box<dyn Future<Output = Result<(), AppError>>>>>;
+
+/// An effect requested by a handler.
+pub(crate) struct EffectRequest {
+    pub(crate) target: Target,
+    pub(crate) kind: String,
+    pub(crate) data: Value,
+}
+
+/// Everything a handler asked for, in the order it asked.
+pub(crate) struct Requests<A: App> {
+    pub(crate) effects: Vec<EffectRequest>,
+    pub(crate) chains: Vec<(String, Value)>,
+    pub(crate) spawns: Vec<(String, TaskBodyFn<A>)>,
+    pub(crate) cancels: Vec<String>,
+}
+
+/// The handler's view of its session (besides `state`): effects, chains and
+/// background tasks. See the module docs for when requests take effect.
+pub struct Context<'a, A: App> {
+    key: &'a SessionKey,
+    origin: Origin,
+    is_running: &'a dyn Fn(&str) -> bool,
+    requests: Requests<A>,
+}
+
+impl<'a, A: App> Context<'a, A> {
+    pub(crate) fn new(key: &'a SessionKey, origin: Origin, is_running: &'a dyn Fn(&str) -> bool) -> Self {
+        Self {
+            key,
+            origin,
+            is_running,
+            requests: Requests {
+                effects: Vec::new(),
+                chains: Vec::new(),
+                spawns: Vec::new(),
+                cancels: Vec::new(),
+            },
+        }
+    }
+
+    pub(crate) fn into_requests(self) -> Requests<A> {
+        self.requests
+    }
+
+    /// The session's key.
+    pub fn key(&self) -> &SessionKey {
+        self.key
+    }
+
+    /// Who caused this call.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Sends a frontend-only effect `{"kind", "data"}` to the originating tab
+    /// (to all tabs when a task is the origin). Not journaled; moves no seq.
+    pub fn effect(&mut self, kind: &str, data: impl Serialize) {
+        self.effect_to(Target::Origin, kind, data);
+    }
+
+    /// Sends an effect to every tab of the session.
+    pub fn effect_to_all(&mut self, kind: &str, data: impl Serialize) {
+        self.effect_to(Target::All, kind, data);
+    }
+
+    /// Sends an effect to the given target. Data that does not serialize is
+    /// sent as `null` (and logged).
+    pub fn effect_to(&mut self, target: Target, kind: &str, data: impl Serialize) {
+        let data = serde_json::to_value(data).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, kind, "effect data did not serialize");
+            Value::Null
+        });
+        self.requests.effects.push(EffectRequest {
+            target,
+            kind: kind.to_owned(),
+            data,
+        });
+    }
+
+    /// Chains `event`: it is sent to one tab (the originating tab if still
+    /// joined, else the leader), which re-submits it, possibly with client
+    /// data added (PROTOCOL section 6). It is handled at most once.
+    ///
+    /// # Errors
+    /// `handler_error` if the event does not serialize as
+    /// `{"name", "payload"}` (an adjacently tagged enum does).
+    pub fn chain(&mut self, event: &A::Event) -> Result<(), AppError> {
+        let value = serde_json::to_value(event)
+            .map_err(|e| AppError::handler(format!("chained event did not serialize: {e}")))?;
+        let (Some(Value::String(name)), payload) = (value.get("name").cloned(), value.get("payload"))
+        else {
+            return Err(AppError::handler(
+                "chained event must serialize as {\"name\", \"payload\"}",
+            ));
+        };
+        let payload = payload.cloned().unwrap_or(Value::Object(Default::default()));
+        self.requests.chains.push((name, payload));
+        Ok(())
+    }
+
+    /// Whether a background task with this key is running now.
+    pub fn is_task_running(&self, key: &str) -> bool {
+        (self.is_running)(key) && !self.requests.cancels.iter().any(|c| c == key)
+            || self.requests.spawns.iter().any(|(k, _)| k == key)
+    }
+
+    /// Starts a background task named `key` that outlives every tab. `body`
+    /// gets a [`TaskHandle`] and may change state only through
+    /// [`TaskHandle::update`]; when it returns, [`App::task_ended`] runs.
+    /// Tabs are told with `task` messages (`running`, then how it ended).
+    ///
+    /// # Errors
+    /// `handler_error` if a task with this key is already running.
+    pub fn spawn_task<F, Fut>(&mut self, key: &str, body: F) -> Result<(), AppError>
+    where
+        F: FnOnce(TaskHandle<A>) -> Fut + 'static,
+        Fut: Future<Output = Result<(), AppError>> + 'static,
+    {
+        if self.is_task_running(key) {
+            return Err(AppError::handler(format!("task {key:?} is already running")));
+        }
+        self.requests
+            .spawns
+            .push((key.to_owned(), Box::new(move |handle| Box::pin(body(handle)))));
+        Ok(())
+    }
+
+    /// Cancels the running task `key`, if any; [`App::task_ended`] then runs
+    /// with [`super::TaskEnd::Cancelled`].
+    pub fn cancel_task(&mut self, key: &str) {
+        self.requests.cancels.push(key.to_owned());
+    }
+}

@@ -1,0 +1,81 @@
+//! Decoding an event object's `name` + `payload` into an app's event enum.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Why an event did not decode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The app has no event of this name (reply `unknown_event`).
+    UnknownEvent,
+    /// The payload does not fit the event (reply `invalid_payload`), with
+    /// serde's explanation.
+    InvalidPayload(String),
+}
+
+/// Decodes `{"name": name, "payload": payload}` into an adjacently tagged
+/// serde enum (`#[serde(tag = "name", content = "payload")]`).
+///
+/// serde reports an unknown tag with `Error::unknown_variant`, whose text
+/// starts with "unknown variant `<name>`"; that prefix (with the exact name
+/// we passed in) is how an unknown name is told apart from a bad payload.
+/// A unit test pins this against the serde version in use.
+///
+/// # Errors
+/// See [`DecodeError`].
+pub fn decode_tagged<E: DeserializeOwned>(name: &str, payload: Value) -> Result<E, DecodeError> {
+    let mut tagged = serde_json::Map::with_capacity(2);
+    tagged.insert("name".to_owned(), Value::from(name));
+    tagged.insert("payload".to_owned(), payload);
+    serde_json::from_value(Value::Object(tagged)).map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with(&format!("unknown variant `{name}`")) {
+            DecodeError::UnknownEvent
+        } else {
+            DecodeError::InvalidPayload(text)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(tag = "name", content = "payload", rename_all = "snake_case")]
+    enum Ev {
+        AddTodo { text: String },
+        Kind { kind: Inner },
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    enum Inner {
+        A,
+    }
+
+    #[test]
+    fn decodes_a_known_event() {
+        let ev: Ev = decode_tagged("add_todo", json!({"text": "x"})).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(ev, Ev::AddTodo { text: "x".into() });
+    }
+
+    #[test]
+    fn an_unknown_name_is_unknown_event() {
+        assert_eq!(decode_tagged::<Ev>("nope", json!({})), Err(DecodeError::UnknownEvent));
+    }
+
+    #[test]
+    fn a_bad_payload_is_invalid_payload_even_with_unknown_inner_variants() {
+        assert!(matches!(
+            decode_tagged::<Ev>("add_todo", json!({"text": 5})),
+            Err(DecodeError::InvalidPayload(_))
+        ));
+        assert!(matches!(
+            decode_tagged::<Ev>("kind", json!({"kind": "zzz"})),
+            Err(DecodeError::InvalidPayload(_))
+        ));
+    }
+}

@@ -1,0 +1,199 @@
+//! The [`App`] trait: what an application plugs into tabhub.
+//!
+//! An app names its session `State` and its `Event` type, and handles one
+//! event at a time. The session computes the RFC 6902 delta between the state
+//! before and after, so handlers just mutate `state`. Everything else a
+//! handler wants (effects, chains, background tasks) goes through
+//! [`Context`].
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use tabhub::{App, AppError, Context};
+//!
+//! struct Counter;
+//!
+//! #[derive(Default, Serialize, Deserialize)]
+//! struct State { count: i64 }
+//!
+//! #[derive(Serialize, Deserialize)]
+//! #[serde(tag = "name", content = "payload", rename_all = "snake_case")]
+//! enum Event { Add { by: i64 } }
+//!
+//! impl App for Counter {
+//!     type State = State;
+//!     type Event = Event;
+//!     fn handle(&self, state: &mut State, event: Event, cx: &mut Context<'_, Self>) -> Result<(), AppError> {
+//!         match event {
+//!             Event::Add { by } if by == 0 => Err(AppError::invalid_payload("by must not be 0")),
+//!             Event::Add { by } => {
+//!                 state.count += by;
+//!                 cx.effect("toast", serde_json::json!({"text": format!("now {}", state.count)}));
+//!                 Ok(())
+//!             }
+//!         }
+//!     }
+//! }
+//! ```
+
+mod context;
+mod decode;
+mod task;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::ids::{SessionKey, TabId};
+
+pub use context::{Context, Origin, Target};
+pub(crate) use context::TaskBodyFn;
+pub use decode::{decode_tagged, DecodeError};
+pub use task::{TaskEnd, TaskGone, TaskHandle};
+
+/// An application served by tabhub: one `State` per session key, changed only
+/// by its `Event`s (and by background tasks' updates), one at a time.
+///
+/// `State` must round-trip through serde: it is saved that way, snapshots are
+/// its JSON, and a failed handler's changes are rolled back by restoring the
+/// last JSON.
+pub trait App: Send + Sync + Sized + 'static {
+    /// The per-session state. Its JSON is what tabs hold.
+    type State: Serialize + DeserializeOwned + Default + Send + Unpin + 'static;
+    /// The events tabs submit, decoded from the event object's `name` and
+    /// `payload` (see [`App::decode`]). `Serialize` is used to send chained
+    /// events back to a tab.
+    type Event: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Handles one event. Mutate `state`; the delta is computed for you.
+    ///
+    /// # Errors
+    /// Return an [`AppError`] to refuse the event: it becomes the event's
+    /// error reply, every change to `state` is rolled back, and nothing the
+    /// handler asked of `cx` happens.
+    fn handle(
+        &self,
+        state: &mut Self::State,
+        event: Self::Event,
+        cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError>;
+
+    /// Decodes an event from its wire `name` and `payload`. The default
+    /// expects `Event` to be an adjacently tagged serde enum
+    /// (`#[serde(tag = "name", content = "payload")]`); see [`decode_tagged`].
+    ///
+    /// # Errors
+    /// [`DecodeError::UnknownEvent`] for a name the app does not know (reply
+    /// `unknown_event`), [`DecodeError::InvalidPayload`] otherwise.
+    fn decode(&self, name: &str, payload: Value) -> Result<Self::Event, DecodeError> {
+        decode_tagged(name, payload)
+    }
+
+    /// Authorizes a join. Runs on every join: first joins, rejoins and
+    /// takeovers, so a reconnect is re-authorized. Default: allow.
+    ///
+    /// # Errors
+    /// A message for the log; the client gets reason `unauthorized`.
+    fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
+        let _ = join;
+        Ok(())
+    }
+
+    /// The state of a key that has never been seen (not in the store).
+    /// Default: `State::default()`.
+    fn initial_state(&self, key: &SessionKey) -> Self::State {
+        let _ = key;
+        Self::State::default()
+    }
+
+    /// A background task ended (done, failed or cancelled). Runs in the
+    /// session's queue like an event; its changes become a delta with
+    /// `event_id: null`. Default: nothing.
+    fn task_ended(
+        &self,
+        state: &mut Self::State,
+        task: &str,
+        end: &TaskEnd,
+        cx: &mut Context<'_, Self>,
+    ) {
+        let _ = (state, task, end, cx);
+    }
+
+    /// The session's last tab left (the grace timer starts). Default: nothing.
+    fn last_tab_left(&self, key: &SessionKey, state: &Self::State) {
+        let _ = (key, state);
+    }
+
+    /// The session is being saved and stopped: free what the app holds for
+    /// it. Default: nothing.
+    fn session_stopping(&self, key: &SessionKey, state: &Self::State) {
+        let _ = (key, state);
+    }
+}
+
+/// What the authorize hook sees of a join.
+#[derive(Debug)]
+pub struct JoinRequest<'a> {
+    /// The session being joined.
+    pub key: &'a SessionKey,
+    /// The joining tab.
+    pub tab_id: &'a TabId,
+    /// App members of the `phx_join` payload (all but `cursor`, `visibility`).
+    pub params: &'a Map<String, Value>,
+    /// The socket URL's query params, except `vsn` and `tab_id`.
+    pub connect_params: &'a BTreeMap<String, String>,
+}
+
+/// Which error reason an [`AppError`] replies with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppErrorKind {
+    /// Reason `invalid_payload`: the event's data does not make sense.
+    InvalidPayload,
+    /// Reason `handler_error`: the event is well-formed but refused.
+    Handler,
+}
+
+/// A refused event: becomes the error reply `{"reason", "message"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppError {
+    /// The reply's reason.
+    pub kind: AppErrorKind,
+    /// The reply's message, for humans.
+    pub message: String,
+}
+
+impl AppError {
+    /// Reason `handler_error`.
+    pub fn handler(message: impl Into<String>) -> Self {
+        Self {
+            kind: AppErrorKind::Handler,
+            message: message.into(),
+        }
+    }
+
+    /// Reason `invalid_payload`.
+    pub fn invalid_payload(message: impl Into<String>) -> Self {
+        Self {
+            kind: AppErrorKind::InvalidPayload,
+            message: message.into(),
+        }
+    }
+
+    /// The wire reason.
+    pub fn reason(&self) -> &'static str {
+        match self.kind {
+            AppErrorKind::InvalidPayload => crate::protocol::reason::INVALID_PAYLOAD,
+            AppErrorKind::Handler => crate::protocol::reason::HANDLER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason(), self.message)
+    }
+}
+
+impl std::error::Error for AppError {}

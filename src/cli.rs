@@ -1,0 +1,140 @@
+//! [`Cli`]: the `tabhub` binary's flags. Every [`Config`] field is a flag
+//! and an environment variable (`--grace-ms` / `TABHUB_GRACE_MS`); flags
+//! win over the environment. Booleans accept true/false/1/0 (and yes/no,
+//! on/off).
+
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use clap::Parser;
+
+use crate::config::Config;
+
+/// Command-line flags of the `tabhub` service.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tabhub", version, about = "Many browser tabs, one server-side session.")]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "TABHUB_BIND", default_value = "127.0.0.1:4000")]
+    pub bind: String,
+    /// Close a connection silent for this long (ms), with 1001.
+    #[arg(long, env = "TABHUB_CLIENT_TIMEOUT_MS", default_value_t = 60_000)]
+    pub client_timeout_ms: u64,
+    /// Keep a session with no tab and no task this long (ms) before saving and stopping it.
+    #[arg(long, env = "TABHUB_GRACE_MS", default_value_t = 120_000)]
+    pub grace_ms: u64,
+    /// Re-send a chain to the leader if not re-submitted within this time (ms).
+    #[arg(long, env = "TABHUB_CHAIN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub chain_timeout_ms: u64,
+    /// Journal bound, in deltas.
+    #[arg(long, env = "TABHUB_JOURNAL_LEN", default_value_t = 1024)]
+    pub journal_len: usize,
+    /// Journal bound, in bytes.
+    #[arg(long, env = "TABHUB_JOURNAL_MAX_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub journal_max_bytes: usize,
+    /// Largest accepted WebSocket message, in bytes (1009 above).
+    #[arg(long, env = "TABHUB_MAX_FRAME_BYTES", default_value_t = 256 * 1024)]
+    pub max_frame_bytes: usize,
+    /// Events waiting per session before `queue_full`.
+    #[arg(long, env = "TABHUB_QUEUE_LEN", default_value_t = 1024)]
+    pub queue_len: usize,
+    /// Per-tab event rate (events/s); 0 = unlimited.
+    #[arg(long, env = "TABHUB_RATE_EVENTS_PER_SEC", default_value_t = 100)]
+    pub rate_events_per_sec: u32,
+    /// Per-tab event burst (events).
+    #[arg(long, env = "TABHUB_RATE_BURST", default_value_t = 200)]
+    pub rate_burst: u32,
+    /// Tabs per session before `too_many_tabs`.
+    #[arg(long, env = "TABHUB_MAX_TABS_PER_SESSION", default_value_t = 64)]
+    pub max_tabs_per_session: usize,
+    /// Joins per connection before `too_many_joins`.
+    #[arg(long, env = "TABHUB_MAX_JOINS_PER_CONNECTION", default_value_t = 100)]
+    pub max_joins_per_connection: usize,
+    /// Live sessions before `capacity`.
+    #[arg(long, env = "TABHUB_MAX_SESSIONS", default_value_t = 100_000)]
+    pub max_sessions: usize,
+    /// Outbound buffer per connection, in messages.
+    #[arg(long, env = "TABHUB_OUTBOUND_MAX_MESSAGES", default_value_t = 1024)]
+    pub outbound_max_messages: usize,
+    /// Outbound buffer per connection, in bytes.
+    #[arg(long, env = "TABHUB_OUTBOUND_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub outbound_max_bytes: usize,
+    /// Event ids remembered per session for idempotent replies.
+    #[arg(long, env = "TABHUB_RECENT_EVENTS", default_value_t = 1024)]
+    pub recent_events: usize,
+    /// Send a duplicated tab (new tab_id, live session) to a fresh key.
+    #[arg(long, env = "TABHUB_NEW_KEY_ON_DUPLICATE", default_value_t = false,
+          num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub new_key_on_duplicate: bool,
+    /// Threads running sessions; 0 = one per core.
+    #[arg(long, env = "TABHUB_SESSION_THREADS", default_value_t = 0)]
+    pub session_threads: usize,
+}
+
+impl Cli {
+    /// The [`Config`] these flags describe.
+    pub fn config(&self) -> Config {
+        Config {
+            client_timeout: Duration::from_millis(self.client_timeout_ms),
+            grace: Duration::from_millis(self.grace_ms),
+            chain_timeout: Duration::from_millis(self.chain_timeout_ms),
+            journal_len: self.journal_len,
+            journal_max_bytes: self.journal_max_bytes,
+            max_frame_bytes: self.max_frame_bytes,
+            queue_len: self.queue_len,
+            rate_events_per_sec: self.rate_events_per_sec,
+            rate_burst: self.rate_burst,
+            max_tabs_per_session: self.max_tabs_per_session,
+            max_joins_per_connection: self.max_joins_per_connection,
+            max_sessions: self.max_sessions,
+            outbound_max_messages: self.outbound_max_messages,
+            outbound_max_bytes: self.outbound_max_bytes,
+            recent_events: self.recent_events,
+            new_key_on_duplicate: self.new_key_on_duplicate,
+            session_threads: self.session_threads,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("tabhub").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn no_flags_give_the_protocol_defaults() {
+        // Run without TABHUB_* variables set in the test environment.
+        if std::env::vars().any(|(k, _)| k.starts_with("TABHUB_")) {
+            panic!("unset TABHUB_* variables to run this test");
+        }
+        assert_eq!(parse(&[]).config(), Config::default());
+    }
+
+    #[test]
+    fn flags_set_every_limit_with_units() {
+        let cli = parse(&[
+            "--client-timeout-ms", "500", "--grace-ms", "10", "--chain-timeout-ms", "20",
+            "--journal-len", "3", "--queue-len", "4", "--max-frame-bytes", "99",
+            "--max-tabs-per-session", "2", "--rate-events-per-sec", "7", "--rate-burst", "8",
+        ]);
+        let c = cli.config();
+        assert_eq!(c.client_timeout, Duration::from_millis(500));
+        assert_eq!(c.grace, Duration::from_millis(10));
+        assert_eq!(c.chain_timeout, Duration::from_millis(20));
+        assert_eq!((c.journal_len, c.queue_len, c.max_frame_bytes), (3, 4, 99));
+        assert_eq!((c.max_tabs_per_session, c.rate_events_per_sec, c.rate_burst), (2, 7, 8));
+    }
+
+    #[test]
+    fn booleans_accept_true_false_1_0_and_a_bare_flag() {
+        assert!(parse(&["--new-key-on-duplicate"]).new_key_on_duplicate);
+        assert!(parse(&["--new-key-on-duplicate", "true"]).new_key_on_duplicate);
+        assert!(parse(&["--new-key-on-duplicate=1"]).new_key_on_duplicate);
+        assert!(!parse(&["--new-key-on-duplicate", "0"]).new_key_on_duplicate);
+        assert!(!parse(&["--new-key-on-duplicate=false"]).new_key_on_duplicate);
+    }
+}

@@ -1,0 +1,198 @@
+//! The demo app served by the `tabhub` binary: a shared todo list,
+//! background jobs with progress and Cancel, toasts, and a chain counter.
+//!
+//! State: `{"todos": [{"id", "text", "done"}], "jobs": {KEY: {"progress",
+//! "steps", "status"}}, "chain_count": N}`. Events: `add_todo {text}`,
+//! `toggle_todo {id}`, `remove_todo {id}`, `toast {text}`,
+//! `start_job {key, steps, step_ms}`, `chain_demo {n}`, `chain_step {n}`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::app::{App, AppError, Context, TaskEnd};
+
+/// The demo app.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Demo;
+
+/// Longest accepted `step_ms`, so a typo cannot park a task for days.
+pub const MAX_STEP_MS: u64 = 60_000;
+/// Most accepted `steps` for a job.
+pub const MAX_STEPS: u32 = 10_000;
+
+/// One todo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Todo {
+    /// A fresh uuid.
+    pub id: String,
+    /// What to do.
+    pub text: String,
+    /// Whether it is done.
+    pub done: bool,
+}
+
+/// A job's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Its task runs.
+    Running,
+    /// Its task finished every step.
+    Done,
+    /// Its task failed.
+    Failed,
+    /// A tab cancelled it.
+    Cancelled,
+}
+
+/// One background job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Steps done so far.
+    pub progress: u32,
+    /// Steps in all.
+    pub steps: u32,
+    /// Where it stands.
+    pub status: JobStatus,
+}
+
+/// The demo's session state.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoState {
+    /// The todo list, in insertion order.
+    pub todos: Vec<Todo>,
+    /// Jobs by key.
+    pub jobs: BTreeMap<String, Job>,
+    /// How many `chain_step`s were handled.
+    pub chain_count: u64,
+}
+
+/// The demo's events (wire name = snake_case variant name).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "name", content = "payload", rename_all = "snake_case")]
+pub enum DemoEvent {
+    /// Append a todo; empty text is `invalid_payload`.
+    AddTodo {
+        /// The todo's text.
+        text: String,
+    },
+    /// Flip a todo's `done`; an unknown id is `handler_error`.
+    ToggleTodo {
+        /// The todo's id.
+        id: String,
+    },
+    /// Remove a todo; an unknown id is `handler_error`.
+    RemoveTodo {
+        /// The todo's id.
+        id: String,
+    },
+    /// Effect `toast {text}` to the originating tab only.
+    Toast {
+        /// The toast's text.
+        text: String,
+    },
+    /// Start background task `key`: `steps` steps of `step_ms` ms each.
+    StartJob {
+        /// The job's key (also the task's key).
+        key: String,
+        /// Number of steps, 1..=10,000.
+        steps: u32,
+        /// Milliseconds per step, at most 60,000.
+        step_ms: u64,
+    },
+    /// Chain `chain_step {n}` (n >= 1).
+    ChainDemo {
+        /// How many steps the chain has.
+        n: u32,
+    },
+    /// Add 1 to `chain_count`; if n > 1, chain `chain_step {n - 1}`.
+    ChainStep {
+        /// Steps left, this one included.
+        n: u32,
+    },
+}
+
+fn todo_index(state: &DemoState, id: &str) -> Result<usize, AppError> {
+    state
+        .todos
+        .iter()
+        .position(|t| t.id == id)
+        .ok_or_else(|| AppError::handler(format!("no todo with id {id:?}")))
+}
+
+impl App for Demo {
+    type State = DemoState;
+    type Event = DemoEvent;
+
+    fn handle(&self, state: &mut DemoState, event: DemoEvent, cx: &mut Context<'_, Self>) -> Result<(), AppError> {
+        match event {
+            DemoEvent::AddTodo { text } => {
+                if text.trim().is_empty() {
+                    return Err(AppError::invalid_payload("text must not be empty"));
+                }
+                state.todos.push(Todo {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    text,
+                    done: false,
+                });
+            }
+            DemoEvent::ToggleTodo { id } => {
+                let i = todo_index(state, &id)?;
+                state.todos[i].done = !state.todos[i].done;
+            }
+            DemoEvent::RemoveTodo { id } => {
+                let i = todo_index(state, &id)?;
+                state.todos.remove(i);
+            }
+            DemoEvent::Toast { text } => cx.effect("toast", json!({ "text": text })),
+            DemoEvent::StartJob { key, steps, step_ms } => {
+                if key.is_empty() || !(1..=MAX_STEPS).contains(&steps) || step_ms > MAX_STEP_MS {
+                    return Err(AppError::invalid_payload(format!(
+                        "need a non-empty key, 1..={MAX_STEPS} steps and at most {MAX_STEP_MS} step_ms"
+                    )));
+                }
+                state.jobs.insert(key.clone(), Job { progress: 0, steps, status: JobStatus::Running });
+                cx.spawn_task(&key, move |task| async move {
+                    for i in 1..=steps {
+                        actix_rt::time::sleep(Duration::from_millis(step_ms)).await;
+                        let key = task.key().to_owned();
+                        task.update(move |state: &mut DemoState, _cx| {
+                            if let Some(job) = state.jobs.get_mut(&key) {
+                                job.progress = i;
+                            }
+                            Ok(())
+                        })
+                        .await??;
+                    }
+                    Ok(())
+                })?;
+            }
+            DemoEvent::ChainDemo { n } => {
+                if n == 0 {
+                    return Err(AppError::invalid_payload("n must be at least 1"));
+                }
+                cx.chain(&DemoEvent::ChainStep { n })?;
+            }
+            DemoEvent::ChainStep { n } => {
+                state.chain_count += 1;
+                if n > 1 {
+                    cx.chain(&DemoEvent::ChainStep { n: n - 1 })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn task_ended(&self, state: &mut DemoState, task: &str, end: &TaskEnd, _cx: &mut Context<'_, Self>) {
+        if let Some(job) = state.jobs.get_mut(task) {
+            job.status = match end {
+                TaskEnd::Done => JobStatus::Done,
+                TaskEnd::Failed(_) => JobStatus::Failed,
+                TaskEnd::Cancelled => JobStatus::Cancelled,
+            };
+        }
+    }
+}

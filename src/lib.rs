@@ -1,0 +1,65 @@
+//! # tabhub
+//!
+//! Many browser tabs, and reconnecting clients, share one server-side
+//! session without losing state. A session is keyed by a stable key (the
+//! browser's client token, or an app's thread id), not by a socket: a
+//! dropped socket, a duplicated tab or a reload resumes the same session,
+//! its locks, background tasks and chains, from its cursor.
+//!
+//! The wire is Phoenix Channels V2 JSON framing (so phoenix.js and other
+//! Phoenix clients work unchanged) with tabhub's topics, events and
+//! payloads on top; see `PROTOCOL.md` and the README.
+//!
+//! ## Layout
+//!
+//! - [`config`]: [`Config`], every limit and timeout, typed.
+//! - [`ids`]: validated identifiers ([`SessionKey`], [`TabId`], [`Epoch`]).
+//! - [`protocol`]: frames, messages and close codes of the wire.
+//! - [`app`]: the [`App`] trait apps implement, and its [`Context`].
+//! - `session/`: the `SessionActor`, one per live key: queue, apply,
+//!   delta, journal, fan-out, chains, tasks.
+//! - `tab/`: the `TabActor`, one per WebSocket: frames, heartbeat, joins,
+//!   bounded outbound buffer.
+//! - `supervisor/`: registry, election, takeover, grace, save-and-stop.
+//! - [`store`]: the [`Store`] trait and [`MemoryStore`].
+//! - [`service`]: [`Hub`], which mounts everything on an actix-web `App`.
+//! - [`demo`]: the demo app the `tabhub` binary serves.
+//! - [`cli`]: the binary's flags.
+//!
+//! The hot path, one event: socket -> `TabActor` -> `SessionActor` (apply,
+//! diff, journal) -> every joined `TabActor` -> sockets. The supervisor is
+//! only on the join/leave path.
+//!
+//! ## Glossary
+//!
+//! - **session**: one state and its event queue, owned by one actor.
+//! - **key**: the session's stable name, a bearer secret (22-128 chars).
+//! - **tab**: one page instance (`tab_id`) joined over one connection.
+//! - **seq**: the number of deltas a session has produced; +1 per delta.
+//! - **epoch**: one lifetime of a seq numbering; new epoch = resync.
+//! - **cursor**: `(epoch, seq)` of the last state a client holds.
+//! - **delta**: an RFC 6902 JSON Patch from seq-1 to seq.
+//! - **journal**: the bounded list of recent deltas, for replay.
+//! - **snapshot**: the whole state, for a cursor the journal cannot serve.
+//! - **effect**: a frontend-only message (toast, redirect), not journaled.
+//! - **chain**: an event a tab must re-submit after a client-side step.
+//! - **leader** (elected tab): the tab chains go to when their origin left.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod ids;
+pub mod protocol;
+pub mod service;
+mod session;
+pub mod store;
+mod supervisor;
+mod tab;
+
+pub use app::{App, AppError, Context, JoinRequest, Origin, TaskEnd, TaskGone, TaskHandle, Target};
+pub use config::Config;
+pub use ids::{Epoch, SessionKey, TabId};
+pub use service::Hub;
+pub use session::{Outcome, SessionActor, TaskUpdate};
+pub use store::{MemoryStore, SavedSession, Store, StoreError};

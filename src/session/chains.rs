@@ -1,0 +1,142 @@
+//! Chained events waiting for a tab to re-submit them (PROTOCOL section 6).
+//!
+//! A chain goes to exactly one tab: its originating tab if still joined,
+//! else the leader. If that tab leaves, or does not re-submit within the
+//! chain timeout, the chain is re-sent (same id) to the leader. With no tab
+//! joined it waits and goes to the first tab that joins.
+
+use actix::AsyncContext;
+use serde_json::Value;
+
+use super::{Ctx, SessionActor};
+use crate::app::App;
+use crate::ids::{ChainId, TabId};
+use crate::protocol::event;
+use crate::protocol::message::{self, ChainPayload};
+
+/// One chain not yet re-submitted.
+pub(super) struct PendingChain {
+    pub(super) name: String,
+    pub(super) payload: Value,
+    /// The tab it was last sent to; `None` while no tab could take it.
+    holder: Option<TabId>,
+    /// Bumped on every send, so a timeout only fires for the latest one.
+    sent: u64,
+}
+
+/// Pending chains in creation order. Few at a time, so a vector.
+#[derive(Default)]
+pub(super) struct Chains {
+    pending: Vec<(ChainId, PendingChain)>,
+    sends: u64,
+}
+
+impl Chains {
+    /// Re-adds a chain loaded from the store; it is sent on the next join.
+    pub(super) fn restore(&mut self, id: ChainId, name: String, payload: Value) {
+        self.pending.push((
+            id,
+            PendingChain { name, payload, holder: None, sent: 0 },
+        ));
+    }
+
+    /// Removes a chain for handling; `None` if it is not pending.
+    pub(super) fn take(&mut self, id: &ChainId) -> Option<PendingChain> {
+        let i = self.pending.iter().position(|(c, _)| c == id)?;
+        Some(self.pending.remove(i).1)
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&ChainId, &PendingChain)> {
+        self.pending.iter().map(|(id, c)| (id, c))
+    }
+
+    fn get_mut(&mut self, id: &ChainId) -> Option<&mut PendingChain> {
+        self.pending.iter_mut().find(|(c, _)| c == id).map(|(_, c)| c)
+    }
+
+    fn ids_where(&self, pred: impl Fn(&PendingChain) -> bool) -> Vec<ChainId> {
+        self.pending.iter().filter(|(_, c)| pred(c)).map(|(id, _)| id.clone()).collect()
+    }
+}
+
+impl<A: App> SessionActor<A> {
+    /// Creates a chain requested by a handler and sends it.
+    pub(super) fn create_chain(&mut self, name: String, payload: Value, origin: Option<TabId>, ctx: &mut Ctx<A>) {
+        let id = ChainId::random();
+        // Its origin tab while joined, else the leader; later re-sends go
+        // to the leader.
+        let target = origin
+            .filter(|tab| self.members.contains(tab))
+            .or_else(|| self.leader.clone());
+        self.chains.pending.push((
+            id.clone(),
+            PendingChain { name, payload, holder: None, sent: 0 },
+        ));
+        self.send_chain(&id, target, ctx);
+    }
+
+    /// Sends the chain to `target` (or parks it if `None`) and arms its
+    /// timeout.
+    fn send_chain(&mut self, id: &ChainId, target: Option<TabId>, ctx: &mut Ctx<A>) {
+        self.chains.sends += 1;
+        let sent = self.chains.sends;
+        let Some(chain) = self.chains.get_mut(id) else {
+            return;
+        };
+        chain.holder = target.clone();
+        chain.sent = sent;
+        let Some(tab) = target else {
+            return;
+        };
+        let payload = message::to_raw(&ChainPayload {
+            chain: id,
+            name: &chain.name,
+            payload: &chain.payload,
+        });
+        self.members.push_to(&tab, event::CHAIN, payload);
+        let id = id.clone();
+        ctx.run_later(self.config.chain_timeout, move |act, ctx| {
+            act.chain_timed_out(&id, sent, ctx);
+        });
+    }
+
+    /// The holder did not re-submit in time: re-send to the leader.
+    fn chain_timed_out(&mut self, id: &ChainId, sent: u64, ctx: &mut Ctx<A>) {
+        let still_waiting = self.chains.get_mut(id).is_some_and(|c| c.sent == sent);
+        if still_waiting {
+            tracing::debug!(key = %self.key, chain = id.as_str(), "chain timed out; re-sending to the leader");
+            let leader = self.leader.clone();
+            self.send_chain(id, leader, ctx);
+        }
+    }
+
+    /// `tab` left: chains it held go to the leader at once.
+    pub(super) fn reroute_chains_held_by(&mut self, tab: &TabId, ctx: &mut Ctx<A>) {
+        for id in self.chains.ids_where(|c| c.holder.as_ref() == Some(tab)) {
+            let leader = self.leader.clone();
+            self.send_chain(&id, leader, ctx);
+        }
+    }
+
+    /// `tab` joined (or took over, or rejoined): it gets the chains it held
+    /// and those that waited for any tab.
+    pub(super) fn resend_chains_on_join(&mut self, tab: &TabId, ctx: &mut Ctx<A>) {
+        for id in self.chains.ids_where(|c| c.holder.is_none() || c.holder.as_ref() == Some(tab)) {
+            self.send_chain(&id, Some(tab.clone()), ctx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_chain_is_no_longer_pending() {
+        let mut chains = Chains::default();
+        let id = ChainId::new("c1");
+        chains.restore(id.clone(), "step".into(), Value::Null);
+        assert!(chains.take(&id).is_some());
+        assert!(chains.take(&id).is_none());
+    }
+}

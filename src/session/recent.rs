@@ -1,0 +1,95 @@
+//! Recent event and chain ids with their first outcome, for idempotent
+//! replies (PROTOCOL section 4: "an id among the session's last 1,024 is not
+//! handled again").
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+/// The first outcome of an event, repeated to every re-submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Outcome {
+    /// Handled; its effects are visible at `seq`.
+    Ok {
+        /// The seq at which the event's effects are visible.
+        seq: u64,
+    },
+    /// Refused with a protocol reason.
+    Error {
+        /// One of the protocol's event error reasons.
+        reason: String,
+        /// A human explanation.
+        message: String,
+    },
+}
+
+impl Outcome {
+    pub(crate) fn error(reason: &str, message: impl Into<String>) -> Self {
+        Self::Error {
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A bounded map from id to first outcome; the oldest id is forgotten first.
+#[derive(Debug)]
+pub(crate) struct Recent {
+    outcomes: HashMap<String, Outcome>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl Recent {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            outcomes: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&Outcome> {
+        self.outcomes.get(id)
+    }
+
+    /// Remembers the first outcome of `id`; a known id keeps its first one.
+    pub(crate) fn insert(&mut self, id: String, outcome: Outcome) {
+        if self.capacity == 0 || self.outcomes.contains_key(&id) {
+            return;
+        }
+        if self.order.len() == self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.outcomes.remove(&old);
+            }
+        }
+        self.order.push_back(id.clone());
+        self.outcomes.insert(id, outcome);
+    }
+
+    /// Entries, oldest first (for saving).
+    pub(crate) fn entries(&self) -> Vec<(String, Outcome)> {
+        self.order
+            .iter()
+            .filter_map(|id| self.outcomes.get(id).map(|o| (id.clone(), o.clone())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_first_outcome_and_forgets_the_oldest_id() {
+        let mut r = Recent::new(2);
+        r.insert("a".into(), Outcome::Ok { seq: 1 });
+        r.insert("a".into(), Outcome::Ok { seq: 9 });
+        assert_eq!(r.get("a"), Some(&Outcome::Ok { seq: 1 }));
+        r.insert("b".into(), Outcome::Ok { seq: 2 });
+        r.insert("c".into(), Outcome::Ok { seq: 3 });
+        assert_eq!(r.get("a"), None);
+        assert_eq!(r.entries().len(), 2);
+    }
+}

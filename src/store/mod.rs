@@ -1,0 +1,91 @@
+//! Saved sessions: the [`Store`] trait and what it keeps ([`SavedSession`]).
+//!
+//! The supervisor loads a session from the store when its first tab joins,
+//! and the session saves itself when it stops. [`MemoryStore`] keeps saved
+//! sessions in process memory; a durable backend comes later.
+
+mod memory;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::ids::{ChainId, Epoch, SessionKey};
+use crate::session::Outcome;
+
+pub use memory::MemoryStore;
+
+/// One journaled delta: its seq and its `delta` payload JSON.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedDelta {
+    /// The seq the delta produces.
+    pub seq: u64,
+    /// The `delta` payload, exactly as it was sent.
+    pub payload: Arc<RawValue>,
+}
+
+/// A chained event not yet re-submitted by any tab.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedChain {
+    /// Its chain id.
+    pub chain: ChainId,
+    /// The event name to re-submit.
+    pub name: String,
+    /// The event payload to re-submit.
+    pub payload: Value,
+}
+
+/// Everything a stopped session needs to come back as it was.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedSession {
+    /// The state's JSON.
+    pub state: Value,
+    /// The seq of that state. A loaded session never goes below it.
+    pub seq: u64,
+    /// The epoch, if the store kept the journal with it. `None` makes the
+    /// loaded session start a new epoch (tabs resync by snapshot).
+    pub epoch: Option<Epoch>,
+    /// Recent deltas, oldest first, ending at `seq` (empty if not kept).
+    pub journal: Vec<SavedDelta>,
+    /// Chains waiting for a tab; re-sent after the session loads.
+    pub pending_chains: Vec<SavedChain>,
+    /// Recent event ids and chain ids with their first outcome, oldest first.
+    pub recent: Vec<(String, Outcome)>,
+    /// Recent chain ids with their first outcome, oldest first.
+    #[serde(default)]
+    pub recent_chains: Vec<(String, Outcome)>,
+}
+
+/// A store failure, with the key's prefix and a cause for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    /// What failed, in words.
+    pub message: String,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "store error: {}", self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Where stopped sessions are kept. Calls are synchronous and made from the
+/// supervisor (load) and the session (save); keep them short.
+pub trait Store: Send + Sync + 'static {
+    /// Loads a saved session, `Ok(None)` if the key was never saved.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the record exists but cannot be read.
+    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError>;
+
+    /// Saves a session, replacing what was saved for the key.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it could not be written.
+    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError>;
+}

@@ -1,0 +1,381 @@
+//! [`Supervisor`]: one per service. The registry of live sessions and of the
+//! tabs joined to each; it starts sessions on first join (loading them from
+//! the store), authorizes joins, enforces the per-session limits, hands a
+//! reconnecting `tab_id` over to its new connection, elects the leader, and
+//! saves and stops sessions whose grace time ran out.
+//!
+//! It is told about joins, leaves and visibility; it never sees events or
+//! deltas (those go tab -> session -> tabs).
+
+mod election;
+mod messages;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use actix::{
+    Actor, ActorFutureExt, Addr, ArbiterHandle, AsyncContext, Context, Handler, MailboxError,
+    ResponseActFuture, SpawnHandle, WrapFuture,
+};
+
+use crate::app::{App, JoinRequest};
+use crate::config::Config;
+use crate::ids::{ConnId, SessionKey, TabId};
+use crate::protocol::close::CloseCode;
+use crate::protocol::message::{error_reply, ErrorResponse, Visibility};
+use crate::protocol::reason;
+use crate::session::{Attach, Detach, SessionActor, SessionIdle, SessionSetup, SetLeader, Stop, StopOutcome};
+use crate::store::Store;
+use crate::tab::{CloseConnection, Deliver, Outgoing, TabActor};
+
+use election::{elect, Candidate};
+pub(crate) use messages::{Join, Leave, SetVisibility, Shutdown, SupervisorLink, TabGone, TabStarted};
+
+/// A tab joined to a session, as the registry keeps it.
+struct TabEntry {
+    tab: TabId,
+    conn: ConnId,
+    addr: Addr<TabActor>,
+    visibility: Visibility,
+    activity: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A live session in the registry.
+struct Entry<A: App> {
+    addr: Addr<SessionActor<A>>,
+    tabs: Vec<TabEntry>,
+    leader: Option<TabId>,
+    grace: Option<SpawnHandle>,
+    /// `Some` while a [`Stop`] is in flight; joins arriving meanwhile wait
+    /// here and are handled when it is answered.
+    stopping: Option<Vec<Join>>,
+}
+
+impl<A: App> Entry<A> {
+    /// Re-runs the election; returns whether the leader changed.
+    fn elect(&mut self) -> bool {
+        let candidates: Vec<Candidate<'_>> = self
+            .tabs
+            .iter()
+            .map(|t| Candidate {
+                tab: &t.tab,
+                visible: t.visibility == Visibility::Visible,
+                activity: t.activity.load(Ordering::Relaxed),
+            })
+            .collect();
+        let leader = elect(self.leader.as_ref(), &candidates);
+        let changed = leader != self.leader;
+        self.leader = leader;
+        changed
+    }
+}
+
+/// The service's registry actor. See the module docs.
+pub(crate) struct Supervisor<A: App> {
+    app: Arc<A>,
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    sessions: HashMap<SessionKey, Entry<A>>,
+    conns: HashMap<ConnId, Addr<TabActor>>,
+    /// Threads that run session actors, used in turn.
+    arbiters: Vec<ArbiterHandle>,
+    next_arbiter: usize,
+    shutting_down: bool,
+}
+
+impl<A: App> Supervisor<A> {
+    pub(crate) fn new(app: Arc<A>, config: Arc<Config>, store: Arc<dyn Store>, arbiters: Vec<ArbiterHandle>) -> Self {
+        Self {
+            app,
+            config,
+            store,
+            sessions: HashMap::new(),
+            conns: HashMap::new(),
+            arbiters,
+            next_arbiter: 0,
+            shutting_down: false,
+        }
+    }
+
+    fn refuse(join: &Join, reason: &str, message: &str, new_key: Option<&str>) {
+        let response = error_reply(&ErrorResponse {
+            reason,
+            message: Some(message),
+            new_key,
+        });
+        join.tab_addr.do_send(Deliver {
+            topic: Arc::from(join.key.topic()),
+            join_ref: join.join_ref.clone(),
+            item: Outgoing::Refused {
+                reply_ref: join.reply_ref.clone(),
+                response,
+            },
+        });
+    }
+
+    /// Loads the session from the store and starts its actor on the next
+    /// session thread.
+    fn start_session(&mut self, key: &SessionKey, ctx: &mut Context<Self>) -> Result<Addr<SessionActor<A>>, String> {
+        let saved = self.store.load(key).map_err(|e| e.to_string())?;
+        let setup = SessionSetup {
+            key: key.clone(),
+            app: self.app.clone(),
+            config: self.config.clone(),
+            store: self.store.clone(),
+            supervisor: ctx.address().recipient(),
+        };
+        let actor = SessionActor::restore(setup, saved).map_err(|e| e.to_string())?;
+        let addr = match self.arbiters.get(self.next_arbiter % self.arbiters.len().max(1)) {
+            Some(arbiter) => SessionActor::start_in_arbiter(arbiter, move |_| actor),
+            None => actor.start(),
+        };
+        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        Ok(addr)
+    }
+
+    fn start_grace(&mut self, key: &SessionKey, ctx: &mut Context<Self>) {
+        let grace = self.config.grace;
+        if let Some(entry) = self.sessions.get_mut(key) {
+            if entry.tabs.is_empty() && entry.grace.is_none() && entry.stopping.is_none() {
+                let key = key.clone();
+                entry.grace = Some(ctx.run_later(grace, move |act, ctx| act.grace_expired(key, ctx)));
+            }
+        }
+    }
+
+    fn grace_expired(&mut self, key: SessionKey, ctx: &mut Context<Self>) {
+        let Some(entry) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        entry.grace = None;
+        if !entry.tabs.is_empty() || entry.stopping.is_some() {
+            return;
+        }
+        entry.stopping = Some(Vec::new());
+        let stop = entry.addr.send(Stop { force: false });
+        ctx.spawn(stop.into_actor(self).map(move |result, act, ctx| act.stop_answered(key, result, ctx)));
+    }
+
+    fn stop_answered(&mut self, key: SessionKey, result: Result<StopOutcome, MailboxError>, ctx: &mut Context<Self>) {
+        let Some(entry) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let parked = entry.stopping.take().unwrap_or_default();
+        match result {
+            Ok(StopOutcome::Stopped) | Err(_) => {
+                self.sessions.remove(&key);
+            }
+            // A task still runs: its end (SessionIdle) restarts the grace.
+            Ok(StopOutcome::Busy) => {}
+            Ok(StopOutcome::SaveFailed) => self.start_grace(&key, ctx),
+        }
+        for join in parked {
+            self.join(join, ctx);
+        }
+    }
+
+    fn join(&mut self, msg: Join, ctx: &mut Context<Self>) {
+        if self.shutting_down {
+            return Self::refuse(&msg, reason::CAPACITY, "the service is shutting down", None);
+        }
+        if let Some(parked) = self.sessions.get_mut(&msg.key).and_then(|e| e.stopping.as_mut()) {
+            parked.push(msg);
+            return;
+        }
+        let request = JoinRequest {
+            key: &msg.key,
+            tab_id: &msg.tab,
+            params: &msg.params,
+            connect_params: &msg.connect_params,
+        };
+        if let Err(why) = self.app.authorize(&request) {
+            tracing::info!(key = %msg.key, tab = %msg.tab, why, "join refused: unauthorized");
+            return Self::refuse(&msg, reason::UNAUTHORIZED, "this join is not authorized", None);
+        }
+        if !self.sessions.contains_key(&msg.key) {
+            if self.sessions.len() >= self.config.max_sessions {
+                return Self::refuse(&msg, reason::CAPACITY, "the service is at its session limit", None);
+            }
+            match self.start_session(&msg.key, ctx) {
+                Ok(addr) => {
+                    self.sessions.insert(
+                        msg.key.clone(),
+                        Entry { addr, tabs: Vec::new(), leader: None, grace: None, stopping: None },
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(key = %msg.key, error = %e, "could not load session");
+                    return Self::refuse(&msg, reason::STORE_ERROR, "the session could not be loaded", None);
+                }
+            }
+        }
+        let Some(entry) = self.sessions.get_mut(&msg.key) else {
+            return;
+        };
+        let tab_entry = TabEntry {
+            tab: msg.tab.clone(),
+            conn: msg.conn,
+            addr: msg.tab_addr.clone(),
+            visibility: msg.visibility,
+            activity: msg.activity.clone(),
+        };
+        match entry.tabs.iter().position(|t| t.tab == msg.tab) {
+            Some(i) if entry.tabs[i].conn == msg.conn => {
+                tracing::debug!(key = %msg.key, tab = %msg.tab, "rejoin");
+                entry.tabs[i] = tab_entry;
+            }
+            Some(i) => {
+                // The same page on a newer connection: it takes the tab's
+                // place (leader role and chains included); the old socket,
+                // perhaps dead but not yet noticed, is closed with 4001.
+                tracing::info!(key = %msg.key, tab = %msg.tab, "takeover by a newer connection");
+                let old = std::mem::replace(&mut entry.tabs[i], tab_entry);
+                old.addr.do_send(CloseConnection { code: CloseCode::Replaced });
+            }
+            None => {
+                if entry.tabs.len() >= self.config.max_tabs_per_session {
+                    let m = format!("at most {} tabs per session", self.config.max_tabs_per_session);
+                    return Self::refuse(&msg, reason::TOO_MANY_TABS, &m, None);
+                }
+                if self.config.new_key_on_duplicate && !entry.tabs.is_empty() {
+                    let fresh = SessionKey::random();
+                    tracing::info!(key = %msg.key, tab = %msg.tab, "duplicate tab sent to a new key");
+                    return Self::refuse(&msg, reason::NEW_KEY, "this session is open in another tab", Some(fresh.as_str()));
+                }
+                tracing::info!(key = %msg.key, tab = %msg.tab, tabs = entry.tabs.len() + 1, "join");
+                entry.tabs.push(tab_entry);
+            }
+        }
+        if let Some(grace) = entry.grace.take() {
+            ctx.cancel_future(grace);
+        }
+        if entry.elect() {
+            tracing::info!(key = %msg.key, leader = ?entry.leader, "leader elected");
+        }
+        entry.addr.do_send(Attach {
+            tab: msg.tab,
+            conn: msg.conn,
+            tab_addr: msg.tab_addr.recipient(),
+            join_ref: msg.join_ref,
+            reply_ref: msg.reply_ref,
+            cursor: msg.cursor,
+            leader: entry.leader.clone(),
+        });
+    }
+}
+
+impl<A: App> Actor for Supervisor<A> {
+    type Context = Context<Self>;
+}
+
+impl<A: App> Handler<Join> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Join, ctx: &mut Self::Context) {
+        self.join(msg, ctx);
+    }
+}
+
+impl<A: App> Handler<Leave> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
+        let Some(entry) = self.sessions.get_mut(&msg.key) else {
+            return;
+        };
+        if let Some(parked) = entry.stopping.as_mut() {
+            parked.retain(|j| !(j.tab == msg.tab && j.conn == msg.conn));
+        }
+        // A leave from a connection that was taken over is stale.
+        let Some(i) = entry.tabs.iter().position(|t| t.tab == msg.tab && t.conn == msg.conn) else {
+            return;
+        };
+        entry.tabs.remove(i);
+        if entry.elect() {
+            tracing::info!(key = %msg.key, leader = ?entry.leader, "leader re-elected");
+        }
+        tracing::info!(key = %msg.key, tab = %msg.tab, tabs = entry.tabs.len(), "leave");
+        entry.addr.do_send(Detach {
+            tab: msg.tab,
+            conn: msg.conn,
+            leader: entry.leader.clone(),
+        });
+        if entry.tabs.is_empty() {
+            self.start_grace(&msg.key, ctx);
+        }
+    }
+}
+
+impl<A: App> Handler<SetVisibility> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetVisibility, _ctx: &mut Self::Context) {
+        let Some(entry) = self.sessions.get_mut(&msg.key) else {
+            return;
+        };
+        let Some(tab) = entry.tabs.iter_mut().find(|t| t.tab == msg.tab && t.conn == msg.conn) else {
+            return;
+        };
+        tab.visibility = msg.visibility;
+        if entry.elect() {
+            tracing::info!(key = %msg.key, leader = ?entry.leader, "leader re-elected on visibility");
+            entry.addr.do_send(SetLeader { leader: entry.leader.clone() });
+        }
+    }
+}
+
+impl<A: App> Handler<SessionIdle> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionIdle, ctx: &mut Self::Context) {
+        self.start_grace(&msg.key, ctx);
+    }
+}
+
+impl<A: App> Handler<TabStarted> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: TabStarted, _ctx: &mut Self::Context) {
+        if self.shutting_down {
+            msg.addr.do_send(CloseConnection { code: CloseCode::ServiceRestart });
+        } else {
+            self.conns.insert(msg.conn, msg.addr);
+        }
+    }
+}
+
+impl<A: App> Handler<TabGone> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: TabGone, _ctx: &mut Self::Context) {
+        self.conns.remove(&msg.conn);
+    }
+}
+
+impl<A: App> Handler<Shutdown> for Supervisor<A> {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) -> Self::Result {
+        self.shutting_down = true;
+        tracing::info!(connections = self.conns.len(), sessions = self.sessions.len(), "shutting down");
+        for (_, conn) in self.conns.drain() {
+            conn.do_send(CloseConnection { code: CloseCode::ServiceRestart });
+        }
+        let mut stops = Vec::with_capacity(self.sessions.len());
+        for (_, entry) in self.sessions.drain() {
+            if let Some(grace) = entry.grace {
+                ctx.cancel_future(grace);
+            }
+            stops.push(entry.addr.send(Stop { force: true }));
+        }
+        Box::pin(
+            futures_util::future::join_all(stops)
+                .into_actor(self)
+                .map(|results, _act, _ctx| {
+                    let failed = results.iter().filter(|r| r.is_err()).count();
+                    tracing::info!(saved = results.len() - failed, failed, "sessions saved");
+                }),
+        )
+    }
+}

@@ -1,0 +1,55 @@
+//! Messages a [`super::TabActor`] handles.
+
+use std::sync::Arc;
+
+use actix::Message;
+use serde_json::value::RawValue;
+
+use crate::protocol::close::CloseCode;
+use crate::session::SessionLink;
+
+/// Sent by a session (or, for refused joins, the supervisor) to a tab:
+/// something to write on one join. Dropped by the tab unless `join_ref` is
+/// the topic's current join, so nothing of an old join leaks into a new one
+/// and nothing follows a leave's reply.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Deliver {
+    pub(crate) topic: Arc<str>,
+    pub(crate) join_ref: Arc<str>,
+    pub(crate) item: Outgoing,
+}
+
+/// What a [`Deliver`] carries.
+pub(crate) enum Outgoing {
+    /// The join succeeded: its ok reply, and the link for pushing events.
+    Joined {
+        reply_ref: Option<String>,
+        link: SessionLink,
+        response: String,
+    },
+    /// The join was refused: its error reply. The tab forgets the join.
+    Refused {
+        reply_ref: Option<String>,
+        response: String,
+    },
+    /// A reply to a push on this join.
+    Reply {
+        reply_ref: Option<String>,
+        response: String,
+    },
+    /// A server push (`delta`, `effect`, `chain`, `task`, `tabs`, `leader`),
+    /// its payload encoded once for all tabs.
+    Push {
+        event: &'static str,
+        payload: Arc<RawValue>,
+    },
+}
+
+/// Sent by the supervisor to close a whole connection: 4001 when a newer
+/// connection of the same tab took over, 1012 on shutdown.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct CloseConnection {
+    pub(crate) code: CloseCode,
+}
