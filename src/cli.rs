@@ -12,7 +12,11 @@ use crate::config::Config;
 
 /// Command-line flags of the `tabhub` service.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "tabhub", version, about = "Many browser tabs, one server-side session.")]
+#[command(
+    name = "tabhub",
+    version,
+    about = "Many browser tabs, one server-side session."
+)]
 pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "TABHUB_BIND", default_value = "127.0.0.1:4000")]
@@ -117,16 +121,34 @@ mod tests {
     #[test]
     fn flags_set_every_limit_with_units() {
         let cli = parse(&[
-            "--client-timeout-ms", "500", "--grace-ms", "10", "--chain-timeout-ms", "20",
-            "--journal-len", "3", "--queue-len", "4", "--max-frame-bytes", "99",
-            "--max-tabs-per-session", "2", "--rate-events-per-sec", "7", "--rate-burst", "8",
+            "--client-timeout-ms",
+            "500",
+            "--grace-ms",
+            "10",
+            "--chain-timeout-ms",
+            "20",
+            "--journal-len",
+            "3",
+            "--queue-len",
+            "4",
+            "--max-frame-bytes",
+            "99",
+            "--max-tabs-per-session",
+            "2",
+            "--rate-events-per-sec",
+            "7",
+            "--rate-burst",
+            "8",
         ]);
         let c = cli.config();
         assert_eq!(c.client_timeout, Duration::from_millis(500));
         assert_eq!(c.grace, Duration::from_millis(10));
         assert_eq!(c.chain_timeout, Duration::from_millis(20));
         assert_eq!((c.journal_len, c.queue_len, c.max_frame_bytes), (3, 4, 99));
-        assert_eq!((c.max_tabs_per_session, c.rate_events_per_sec, c.rate_burst), (2, 7, 8));
+        assert_eq!(
+            (c.max_tabs_per_session, c.rate_events_per_sec, c.rate_burst),
+            (2, 7, 8)
+        );
     }
 
     #[test]

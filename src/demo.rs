@@ -127,7 +127,12 @@ impl App for Demo {
     type State = DemoState;
     type Event = DemoEvent;
 
-    fn handle(&self, state: &mut DemoState, event: DemoEvent, cx: &mut Context<'_, Self>) -> Result<(), AppError> {
+    fn handle(
+        &self,
+        state: &mut DemoState,
+        event: DemoEvent,
+        cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
         match event {
             DemoEvent::AddTodo { text } => {
                 if text.trim().is_empty() {
@@ -148,13 +153,24 @@ impl App for Demo {
                 state.todos.remove(i);
             }
             DemoEvent::Toast { text } => cx.effect("toast", json!({ "text": text })),
-            DemoEvent::StartJob { key, steps, step_ms } => {
+            DemoEvent::StartJob {
+                key,
+                steps,
+                step_ms,
+            } => {
                 if key.is_empty() || !(1..=MAX_STEPS).contains(&steps) || step_ms > MAX_STEP_MS {
                     return Err(AppError::invalid_payload(format!(
                         "need a non-empty key, 1..={MAX_STEPS} steps and at most {MAX_STEP_MS} step_ms"
                     )));
                 }
-                state.jobs.insert(key.clone(), Job { progress: 0, steps, status: JobStatus::Running });
+                state.jobs.insert(
+                    key.clone(),
+                    Job {
+                        progress: 0,
+                        steps,
+                        status: JobStatus::Running,
+                    },
+                );
                 cx.spawn_task(&key, move |task| async move {
                     for i in 1..=steps {
                         actix_rt::time::sleep(Duration::from_millis(step_ms)).await;
@@ -186,7 +202,13 @@ impl App for Demo {
         Ok(())
     }
 
-    fn task_ended(&self, state: &mut DemoState, task: &str, end: &TaskEnd, _cx: &mut Context<'_, Self>) {
+    fn task_ended(
+        &self,
+        state: &mut DemoState,
+        task: &str,
+        end: &TaskEnd,
+        _cx: &mut Context<'_, Self>,
+    ) {
         if let Some(job) = state.jobs.get_mut(task) {
             job.status = match end {
                 TaskEnd::Done => JobStatus::Done,

@@ -23,6 +23,7 @@
 //! - `supervisor/`: registry, election, takeover, grace, save-and-stop.
 //! - [`store`]: the [`Store`] trait and [`MemoryStore`].
 //! - [`service`]: [`Hub`], which mounts everything on an actix-web `App`.
+//! - [`delta`]: computing a delta (RFC 6902 diff of the state's JSON).
 //! - [`demo`]: the demo app the `tabhub` binary serves.
 //! - [`cli`]: the binary's flags.
 //!
@@ -48,6 +49,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod delta;
 pub mod demo;
 pub mod ids;
 pub mod protocol;
@@ -57,7 +59,7 @@ pub mod store;
 mod supervisor;
 mod tab;
 
-pub use app::{App, AppError, Context, JoinRequest, Origin, TaskEnd, TaskGone, TaskHandle, Target};
+pub use app::{App, AppError, Context, JoinRequest, Origin, Target, TaskEnd, TaskGone, TaskHandle};
 pub use config::Config;
 pub use ids::{Epoch, SessionKey, TabId};
 pub use service::Hub;

@@ -62,7 +62,9 @@ impl<A: App> Hub<A> {
     /// starting threads with `Arbiter::new`).
     pub fn start(app: A, config: Config, store: Arc<dyn Store>) -> Self {
         let config = Arc::new(config);
-        let session_threads: Vec<Arbiter> = (0..config.session_thread_count()).map(|_| Arbiter::new()).collect();
+        let session_threads: Vec<Arbiter> = (0..config.session_thread_count())
+            .map(|_| Arbiter::new())
+            .collect();
         let handles = session_threads.iter().map(Arbiter::handle).collect();
         let supervisor_thread = Arbiter::new();
         let app = Arc::new(app);
@@ -116,7 +118,8 @@ impl<A: App> Hub<A> {
         if let Err(e) = self.supervisor.send(Shutdown).await {
             tracing::error!(error = %e, "supervisor did not answer the shutdown");
         }
-        let arbiters = std::mem::take(&mut *self.arbiters.lock().unwrap_or_else(PoisonError::into_inner));
+        let arbiters =
+            std::mem::take(&mut *self.arbiters.lock().unwrap_or_else(PoisonError::into_inner));
         for arbiter in arbiters {
             arbiter.stop();
         }
@@ -124,12 +127,18 @@ impl<A: App> Hub<A> {
 }
 
 fn bad_request(message: String) -> HttpResponse {
-    HttpResponse::BadRequest().content_type("text/plain; charset=utf-8").body(message)
+    HttpResponse::BadRequest()
+        .content_type("text/plain; charset=utf-8")
+        .body(message)
 }
 
 /// `GET /socket/websocket?vsn=2.0.0&tab_id=...&<app params>`: validates the
 /// query, upgrades to a WebSocket and starts the connection's [`TabActor`].
-async fn socket(req: HttpRequest, body: web::Payload, shared: web::Data<TabShared>) -> Result<HttpResponse, actix_web::Error> {
+async fn socket(
+    req: HttpRequest,
+    body: web::Payload,
+    shared: web::Data<TabShared>,
+) -> Result<HttpResponse, actix_web::Error> {
     let query = match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
         Ok(q) => q.into_inner(),
         Err(e) => return Ok(bad_request(format!("malformed query string: {e}"))),
@@ -139,7 +148,9 @@ async fn socket(req: HttpRequest, body: web::Payload, shared: web::Data<TabShare
     for (name, value) in query {
         match name.as_str() {
             "vsn" if value != PROTOCOL_VSN => {
-                return Ok(bad_request(format!("unsupported vsn {value:?}: this server speaks {PROTOCOL_VSN}")))
+                return Ok(bad_request(format!(
+                    "unsupported vsn {value:?}: this server speaks {PROTOCOL_VSN}"
+                )))
             }
             "vsn" => {}
             "tab_id" => match TabId::parse(&value) {

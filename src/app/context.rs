@@ -61,7 +61,11 @@ pub struct Context<'a, A: App> {
 }
 
 impl<'a, A: App> Context<'a, A> {
-    pub(crate) fn new(key: &'a SessionKey, origin: Origin, is_running: &'a dyn Fn(&str) -> bool) -> Self {
+    pub(crate) fn new(
+        key: &'a SessionKey,
+        origin: Origin,
+        is_running: &'a dyn Fn(&str) -> bool,
+    ) -> Self {
         Self {
             key,
             origin,
@@ -124,13 +128,16 @@ impl<'a, A: App> Context<'a, A> {
     pub fn chain(&mut self, event: &A::Event) -> Result<(), AppError> {
         let value = serde_json::to_value(event)
             .map_err(|e| AppError::handler(format!("chained event did not serialize: {e}")))?;
-        let (Some(Value::String(name)), payload) = (value.get("name").cloned(), value.get("payload"))
+        let (Some(Value::String(name)), payload) =
+            (value.get("name").cloned(), value.get("payload"))
         else {
             return Err(AppError::handler(
                 "chained event must serialize as {\"name\", \"payload\"}",
             ));
         };
-        let payload = payload.cloned().unwrap_or(Value::Object(Default::default()));
+        let payload = payload
+            .cloned()
+            .unwrap_or(Value::Object(Default::default()));
         self.requests.chains.push((name, payload));
         Ok(())
     }
@@ -154,11 +161,14 @@ impl<'a, A: App> Context<'a, A> {
         Fut: Future<Output = Result<(), AppError>> + 'static,
     {
         if self.is_task_running(key) {
-            return Err(AppError::handler(format!("task {key:?} is already running")));
+            return Err(AppError::handler(format!(
+                "task {key:?} is already running"
+            )));
         }
-        self.requests
-            .spawns
-            .push((key.to_owned(), Box::new(move |handle| Box::pin(body(handle)))));
+        self.requests.spawns.push((
+            key.to_owned(),
+            Box::new(move |handle| Box::pin(body(handle))),
+        ));
         Ok(())
     }
 

@@ -58,13 +58,17 @@ mod tests {
 
     #[test]
     fn decodes_a_known_event() {
-        let ev: Ev = decode_tagged("add_todo", json!({"text": "x"})).unwrap_or_else(|e| panic!("{e:?}"));
+        let ev: Ev =
+            decode_tagged("add_todo", json!({"text": "x"})).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(ev, Ev::AddTodo { text: "x".into() });
     }
 
     #[test]
     fn an_unknown_name_is_unknown_event() {
-        assert_eq!(decode_tagged::<Ev>("nope", json!({})), Err(DecodeError::UnknownEvent));
+        assert_eq!(
+            decode_tagged::<Ev>("nope", json!({})),
+            Err(DecodeError::UnknownEvent)
+        );
     }
 
     #[test]

@@ -48,8 +48,8 @@ use serde_json::{Map, Value};
 
 use crate::ids::{SessionKey, TabId};
 
-pub use context::{Context, Origin, Target};
 pub(crate) use context::TaskBodyFn;
+pub use context::{Context, Origin, Target};
 pub use decode::{decode_tagged, DecodeError};
 pub use task::{TaskEnd, TaskGone, TaskHandle};
 

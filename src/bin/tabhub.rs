@@ -13,7 +13,9 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
 
     let hub = Hub::start(Demo, cli.config(), Arc::new(MemoryStore::new()));
@@ -27,7 +29,11 @@ async fn main() -> std::io::Result<()> {
         .run();
     let handle = server.handle();
     let addrs = cli.bind.clone();
-    tracing::info!(url = format!("http://{addrs}/"), socket = format!("ws://{addrs}/socket/websocket"), "tabhub listening");
+    tracing::info!(
+        url = format!("http://{addrs}/"),
+        socket = format!("ws://{addrs}/socket/websocket"),
+        "tabhub listening"
+    );
 
     let shutdown = async move {
         wait_for_signal().await;

@@ -46,7 +46,9 @@ pub fn decode(text: &str) -> Result<Frame, MalformedFrame> {
             ))
         })?;
     let Value::Object(payload) = payload else {
-        return Err(MalformedFrame("expected the payload to be an object".into()));
+        return Err(MalformedFrame(
+            "expected the payload to be an object".into(),
+        ));
     };
     Ok(Frame {
         join_ref,

@@ -252,11 +252,17 @@ mod tests {
             "cursor": {"epoch": "e1", "seq": 4}, "visibility": "hidden", "token": "t"
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(p.cursor, Some(Cursor { epoch: Epoch::new("e1"), seq: 4 }));
+        assert_eq!(
+            p.cursor,
+            Some(Cursor {
+                epoch: Epoch::new("e1"),
+                seq: 4
+            })
+        );
         assert_eq!(p.visibility, Visibility::Hidden);
         assert_eq!(p.params.get("token"), Some(&json!("t")));
-        let empty: JoinPayload = serde_json::from_value(json!({"cursor": null}))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let empty: JoinPayload =
+            serde_json::from_value(json!({"cursor": null})).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(empty.cursor, None);
         assert_eq!(empty.visibility, Visibility::Visible);
     }
@@ -288,23 +294,48 @@ mod tests {
         let patch: json_patch::Patch =
             serde_json::from_value(json!([{"op": "add", "path": "/a", "value": 1}]))
                 .unwrap_or_else(|e| panic!("{e}"));
-        let d = to_json(&DeltaPayload { seq: 5, patch: &patch, event_id: Some("ev1") });
+        let d = to_json(&DeltaPayload {
+            seq: 5,
+            patch: &patch,
+            event_id: Some("ev1"),
+        });
         assert_eq!(
             parse(&d),
             json!({"seq": 5, "patch": [{"op": "add", "path": "/a", "value": 1}], "event_id": "ev1"})
         );
-        let d = to_json(&DeltaPayload { seq: 6, patch: &patch, event_id: None });
+        let d = to_json(&DeltaPayload {
+            seq: 6,
+            patch: &patch,
+            event_id: None,
+        });
         assert_eq!(parse(&d)["event_id"], Value::Null);
 
         let data = json!({"text": "hi"});
-        let e = to_json(&EffectPayload { kind: "toast", data: &data });
+        let e = to_json(&EffectPayload {
+            kind: "toast",
+            data: &data,
+        });
         assert_eq!(parse(&e), json!({"kind": "toast", "data": {"text": "hi"}}));
 
-        let c = to_json(&ChainPayload { chain: &ChainId::new("c1"), name: "step", payload: &data });
-        assert_eq!(parse(&c), json!({"chain": "c1", "name": "step", "payload": {"text": "hi"}}));
+        let c = to_json(&ChainPayload {
+            chain: &ChainId::new("c1"),
+            name: "step",
+            payload: &data,
+        });
+        assert_eq!(
+            parse(&c),
+            json!({"chain": "c1", "name": "step", "payload": {"text": "hi"}})
+        );
 
-        let t = to_json(&TaskPayload { task: "j", status: TaskStatus::Failed, error: Some("boom") });
-        assert_eq!(parse(&t), json!({"task": "j", "status": "failed", "error": "boom"}));
+        let t = to_json(&TaskPayload {
+            task: "j",
+            status: TaskStatus::Failed,
+            error: Some("boom"),
+        });
+        assert_eq!(
+            parse(&t),
+            json!({"task": "j", "status": "failed", "error": "boom"})
+        );
 
         let err = error_reply(&ErrorResponse::new("queue_full", "the queue is full"));
         assert_eq!(

@@ -7,9 +7,12 @@ use actix::{Handler, Recipient};
 use serde_json::json;
 
 use super::{Cancel, Ctx, Outcome, SessionActor, Submit, TaskUpdate};
-use crate::app::{App, AppError, Context, DecodeError, Origin, TaskGone, Target};
+use crate::app::{App, AppError, Context, DecodeError, Origin, Target, TaskGone};
+use crate::delta;
 use crate::ids::TabId;
-use crate::protocol::message::{self, error_reply, ok_reply, DeltaPayload, EffectPayload, ErrorResponse};
+use crate::protocol::message::{
+    self, error_reply, ok_reply, DeltaPayload, EffectPayload, ErrorResponse,
+};
 use crate::protocol::{event, reason};
 use crate::tab::{Deliver, Outgoing};
 
@@ -33,19 +36,19 @@ impl<A: App> SessionActor<A> {
         let tasks = &self.tasks;
         let is_running = |key: &str| tasks.is_running(key);
         let mut cx = Context::new(&self.key, origin.clone(), &is_running);
-        let after = f(&self.app, &mut self.state, &mut cx).and_then(|()| {
-            serde_json::to_value(&self.state)
+        let state_json = &self.state_json;
+        let changed = f(&self.app, &mut self.state, &mut cx).and_then(|()| {
+            delta::diff_state(state_json, &self.state)
                 .map_err(|e| AppError::handler(format!("state did not serialize: {e}")))
         });
         let requests = cx.into_requests();
-        let after = match after {
-            Ok(after) => after,
+        let (after, patch) = match changed {
+            Ok(changed) => changed,
             Err(e) => {
                 self.roll_back();
                 return Err(e);
             }
         };
-        let patch = json_patch::diff(&self.state_json, &after);
         self.state_json = after;
         if !patch.0.is_empty() {
             self.seq += 1;
@@ -94,7 +97,9 @@ impl<A: App> SessionActor<A> {
             Ok(state) => self.state = state,
             // Only a State that does not round-trip through serde gets here;
             // App's docs require that it does.
-            Err(e) => tracing::error!(key = %self.key, error = %e, "could not roll back: State does not round-trip through serde"),
+            Err(e) => {
+                tracing::error!(key = %self.key, error = %e, "could not roll back: State does not round-trip through serde")
+            }
         }
     }
 
@@ -110,11 +115,18 @@ impl<A: App> SessionActor<A> {
         let event = match self.app.decode(name, payload) {
             Ok(event) => event,
             Err(DecodeError::UnknownEvent) => {
-                return Outcome::error(reason::UNKNOWN_EVENT, format!("the app has no event {name:?}"))
+                return Outcome::error(
+                    reason::UNKNOWN_EVENT,
+                    format!("the app has no event {name:?}"),
+                )
             }
-            Err(DecodeError::InvalidPayload(why)) => return Outcome::error(reason::INVALID_PAYLOAD, why),
+            Err(DecodeError::InvalidPayload(why)) => {
+                return Outcome::error(reason::INVALID_PAYLOAD, why)
+            }
         };
-        match self.apply(Origin::Tab(tab), Some(id), ctx, |app, state, cx| app.handle(state, event, cx)) {
+        match self.apply(Origin::Tab(tab), Some(id), ctx, |app, state, cx| {
+            app.handle(state, event, cx)
+        }) {
             Ok(seq) => Outcome::Ok { seq },
             Err(e) => Outcome::error(e.reason(), e.message),
         }
@@ -135,8 +147,10 @@ impl<A: App> SessionActor<A> {
                     // The chain's own name is used: a tab may add data to
                     // the payload, not turn the chain into another event.
                     Some(pending) => {
-                        let outcome = self.handle_event(msg.tab.clone(), &ev.id, &pending.name, payload, ctx);
-                        self.recent_chains.insert(chain.as_str().to_owned(), outcome.clone());
+                        let outcome =
+                            self.handle_event(msg.tab.clone(), &ev.id, &pending.name, payload, ctx);
+                        self.recent_chains
+                            .insert(chain.as_str().to_owned(), outcome.clone());
                         outcome
                     }
                     None => Outcome::error(
@@ -151,11 +165,20 @@ impl<A: App> SessionActor<A> {
     }
 
     /// Sends a `phx_reply` to one join.
-    fn reply(&self, to: &Recipient<Deliver>, join_ref: std::sync::Arc<str>, reply_ref: Option<String>, response: String) {
+    fn reply(
+        &self,
+        to: &Recipient<Deliver>,
+        join_ref: std::sync::Arc<str>,
+        reply_ref: Option<String>,
+        response: String,
+    ) {
         to.do_send(Deliver {
             topic: self.topic.clone(),
             join_ref,
-            item: Outgoing::Reply { reply_ref, response },
+            item: Outgoing::Reply {
+                reply_ref,
+                response,
+            },
         });
     }
 }
@@ -169,7 +192,10 @@ fn outcome_reply(outcome: &Outcome) -> String {
 }
 
 fn not_joined() -> Outcome {
-    Outcome::error(reason::UNMATCHED_TOPIC, "this connection is no longer joined to the session")
+    Outcome::error(
+        reason::UNMATCHED_TOPIC,
+        "this connection is no longer joined to the session",
+    )
 }
 
 impl<A: App> Handler<Submit> for SessionActor<A> {
@@ -182,7 +208,12 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
         } else {
             not_joined()
         };
-        self.reply(&msg.reply_to, msg.join_ref, msg.reply_ref, outcome_reply(&outcome));
+        self.reply(
+            &msg.reply_to,
+            msg.join_ref,
+            msg.reply_ref,
+            outcome_reply(&outcome),
+        );
     }
 }
 
@@ -208,6 +239,10 @@ impl<A: App> Handler<TaskUpdate<A>> for SessionActor<A> {
             return Err(TaskGone);
         }
         let apply = msg.apply;
-        Ok(self.apply(Origin::Task(msg.key), None, ctx, |_, state, cx| apply(state, cx)))
+        Ok(
+            self.apply(Origin::Task(msg.key), None, ctx, |_, state, cx| {
+                apply(state, cx)
+            }),
+        )
     }
 }

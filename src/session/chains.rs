@@ -36,7 +36,12 @@ impl Chains {
     pub(super) fn restore(&mut self, id: ChainId, name: String, payload: Value) {
         self.pending.push((
             id,
-            PendingChain { name, payload, holder: None, sent: 0 },
+            PendingChain {
+                name,
+                payload,
+                holder: None,
+                sent: 0,
+            },
         ));
     }
 
@@ -51,17 +56,30 @@ impl Chains {
     }
 
     fn get_mut(&mut self, id: &ChainId) -> Option<&mut PendingChain> {
-        self.pending.iter_mut().find(|(c, _)| c == id).map(|(_, c)| c)
+        self.pending
+            .iter_mut()
+            .find(|(c, _)| c == id)
+            .map(|(_, c)| c)
     }
 
     fn ids_where(&self, pred: impl Fn(&PendingChain) -> bool) -> Vec<ChainId> {
-        self.pending.iter().filter(|(_, c)| pred(c)).map(|(id, _)| id.clone()).collect()
+        self.pending
+            .iter()
+            .filter(|(_, c)| pred(c))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 }
 
 impl<A: App> SessionActor<A> {
     /// Creates a chain requested by a handler and sends it.
-    pub(super) fn create_chain(&mut self, name: String, payload: Value, origin: Option<TabId>, ctx: &mut Ctx<A>) {
+    pub(super) fn create_chain(
+        &mut self,
+        name: String,
+        payload: Value,
+        origin: Option<TabId>,
+        ctx: &mut Ctx<A>,
+    ) {
         let id = ChainId::random();
         // Its origin tab while joined, else the leader; later re-sends go
         // to the leader.
@@ -70,7 +88,12 @@ impl<A: App> SessionActor<A> {
             .or_else(|| self.leader.clone());
         self.chains.pending.push((
             id.clone(),
-            PendingChain { name, payload, holder: None, sent: 0 },
+            PendingChain {
+                name,
+                payload,
+                holder: None,
+                sent: 0,
+            },
         ));
         self.send_chain(&id, target, ctx);
     }
@@ -121,7 +144,10 @@ impl<A: App> SessionActor<A> {
     /// `tab` joined (or took over, or rejoined): it gets the chains it held
     /// and those that waited for any tab.
     pub(super) fn resend_chains_on_join(&mut self, tab: &TabId, ctx: &mut Ctx<A>) {
-        for id in self.chains.ids_where(|c| c.holder.is_none() || c.holder.as_ref() == Some(tab)) {
+        for id in self
+            .chains
+            .ids_where(|c| c.holder.is_none() || c.holder.as_ref() == Some(tab))
+        {
             self.send_chain(&id, Some(tab.clone()), ctx);
         }
     }

@@ -119,14 +119,20 @@ mod tests {
     }
 
     fn cursor(epoch: &Epoch, seq: u64) -> Cursor {
-        Cursor { epoch: epoch.clone(), seq }
+        Cursor {
+            epoch: epoch.clone(),
+            seq,
+        }
     }
 
     #[test]
     fn keeps_at_most_max_len_entries() {
         let j = journal_with(10, 4, usize::MAX);
         assert_eq!(j.len(), 4);
-        assert_eq!(j.entries().map(|d| d.seq).collect::<Vec<_>>(), vec![7, 8, 9, 10]);
+        assert_eq!(
+            j.entries().map(|d| d.seq).collect::<Vec<_>>(),
+            vec![7, 8, 9, 10]
+        );
     }
 
     #[test]
@@ -141,15 +147,24 @@ mod tests {
         let e = Epoch::new("e");
         let j = journal_with(5, 10, usize::MAX);
         assert!(matches!(j.catchup(None, &e, 5), Catchup::Snapshot));
-        assert!(matches!(j.catchup(Some(&cursor(&Epoch::new("old"), 5)), &e, 5), Catchup::Snapshot));
-        assert!(matches!(j.catchup(Some(&cursor(&e, 6)), &e, 5), Catchup::Snapshot));
+        assert!(matches!(
+            j.catchup(Some(&cursor(&Epoch::new("old"), 5)), &e, 5),
+            Catchup::Snapshot
+        ));
+        assert!(matches!(
+            j.catchup(Some(&cursor(&e, 6)), &e, 5),
+            Catchup::Snapshot
+        ));
     }
 
     #[test]
     fn an_up_to_date_cursor_is_current() {
         let e = Epoch::new("e");
         let j = journal_with(5, 10, usize::MAX);
-        assert!(matches!(j.catchup(Some(&cursor(&e, 5)), &e, 5), Catchup::Current));
+        assert!(matches!(
+            j.catchup(Some(&cursor(&e, 5)), &e, 5),
+            Catchup::Current
+        ));
     }
 
     #[test]
@@ -159,20 +174,26 @@ mod tests {
         let Catchup::Replay(ds) = j.catchup(Some(&cursor(&e, 2)), &e, 5) else {
             panic!("expected replay");
         };
-        assert_eq!(ds.iter().map(|d| d.get()).collect::<Vec<_>>(), vec![
-            r#"{"seq":3}"#,
-            r#"{"seq":4}"#,
-            r#"{"seq":5}"#
-        ]);
+        assert_eq!(
+            ds.iter().map(|d| d.get()).collect::<Vec<_>>(),
+            vec![r#"{"seq":3}"#, r#"{"seq":4}"#, r#"{"seq":5}"#]
+        );
         // Cursor 0 with the whole history kept is a replay too.
-        assert!(matches!(j.catchup(Some(&cursor(&e, 0)), &e, 5), Catchup::Replay(d) if d.len() == 5));
+        assert!(
+            matches!(j.catchup(Some(&cursor(&e, 0)), &e, 5), Catchup::Replay(d) if d.len() == 5)
+        );
     }
 
     #[test]
     fn a_cursor_older_than_the_journal_gets_a_snapshot() {
         let e = Epoch::new("e");
         let j = journal_with(10, 3, usize::MAX); // keeps 8, 9, 10
-        assert!(matches!(j.catchup(Some(&cursor(&e, 6)), &e, 10), Catchup::Snapshot));
-        assert!(matches!(j.catchup(Some(&cursor(&e, 7)), &e, 10), Catchup::Replay(d) if d.len() == 3));
+        assert!(matches!(
+            j.catchup(Some(&cursor(&e, 6)), &e, 10),
+            Catchup::Snapshot
+        ));
+        assert!(
+            matches!(j.catchup(Some(&cursor(&e, 7)), &e, 10), Catchup::Replay(d) if d.len() == 3)
+        );
     }
 }

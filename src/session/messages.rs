@@ -115,8 +115,7 @@ pub(crate) struct SessionIdle {
 
 /// A state change from a background task, applied in the session's queue.
 pub(crate) type TaskUpdateFn<A> = Box<
-    dyn for<'c> FnOnce(&mut <A as App>::State, &mut Context<'c, A>) -> Result<(), AppError>
-        + Send,
+    dyn for<'c> FnOnce(&mut <A as App>::State, &mut Context<'c, A>) -> Result<(), AppError> + Send,
 >;
 
 /// Sent by a [`crate::TaskHandle`]; replies with the seq after the update,

@@ -43,10 +43,10 @@ use members::{Member, Members};
 use recent::Recent;
 use tasks::Tasks;
 
+pub use messages::TaskUpdate;
 pub(crate) use messages::{
     Attach, Cancel, Detach, SessionIdle, SessionLink, SetLeader, Stop, StopOutcome, Submit,
 };
-pub use messages::TaskUpdate;
 pub use recent::Outcome;
 
 type Ctx<A> = actix::Context<SessionActor<A>>;
@@ -93,8 +93,17 @@ impl<A: App> SessionActor<A> {
     ///
     /// # Errors
     /// [`StoreError`] when the saved state does not decode as `A::State`.
-    pub(crate) fn restore(setup: SessionSetup<A>, saved: Option<SavedSession>) -> Result<Self, StoreError> {
-        let SessionSetup { key, app, config, store, supervisor } = setup;
+    pub(crate) fn restore(
+        setup: SessionSetup<A>,
+        saved: Option<SavedSession>,
+    ) -> Result<Self, StoreError> {
+        let SessionSetup {
+            key,
+            app,
+            config,
+            store,
+            supervisor,
+        } = setup;
         let topic: Arc<str> = Arc::from(key.topic());
         let mut journal = Journal::new(config.journal_len, config.journal_max_bytes);
         let mut recent_events = Recent::new(config.recent_events);
@@ -103,9 +112,10 @@ impl<A: App> SessionActor<A> {
         let (state, seq, epoch) = match saved {
             None => (app.initial_state(&key), 0, Epoch::random()),
             Some(saved) => {
-                let state: A::State = serde_json::from_value(saved.state.clone()).map_err(|e| StoreError {
-                    message: format!("saved state of {key} does not decode: {e}"),
-                })?;
+                let state: A::State =
+                    serde_json::from_value(saved.state.clone()).map_err(|e| StoreError {
+                        message: format!("saved state of {key} does not decode: {e}"),
+                    })?;
                 let epoch = match saved.epoch {
                     Some(epoch) => {
                         journal.restore(saved.journal);
@@ -184,14 +194,30 @@ impl<A: App> SessionActor<A> {
             let is = self.leader.as_ref() == Some(&m.tab);
             if was != is && Some(&m.tab) != skip {
                 let payload = message::to_raw(&serde_json::json!({ "leader": is }));
-                self.members.send(m, Outgoing::Push { event: event::LEADER, payload });
+                self.members.send(
+                    m,
+                    Outgoing::Push {
+                        event: event::LEADER,
+                        payload,
+                    },
+                );
             }
         }
     }
 
-    fn broadcast_tabs(&self) {
+    /// Tells every tab but `skip` (a joining tab, whose reply has the
+    /// count) how many tabs are joined now.
+    fn broadcast_tabs(&self, skip: Option<&TabId>) {
         let payload = message::to_raw(&serde_json::json!({ "tabs": self.members.len() }));
-        self.members.broadcast(event::TABS, payload);
+        for m in self.members.iter().filter(|m| Some(&m.tab) != skip) {
+            self.members.send(
+                m,
+                Outgoing::Push {
+                    event: event::TABS,
+                    payload: payload.clone(),
+                },
+            );
+        }
     }
 
     fn link(&self, ctx: &mut Ctx<A>) -> SessionLink {
@@ -258,7 +284,7 @@ impl<A: App> Handler<Attach> for SessionActor<A> {
             );
         }
         if is_new {
-            self.broadcast_tabs();
+            self.broadcast_tabs(Some(&msg.tab));
         }
         // After the reply: chains this tab held before a takeover or
         // rejoin, and chains that waited for any tab.
@@ -275,7 +301,7 @@ impl<A: App> Handler<Detach> for SessionActor<A> {
         if !removed {
             return;
         }
-        self.broadcast_tabs();
+        self.broadcast_tabs(None);
         self.reroute_chains_held_by(&msg.tab, ctx);
         if self.members.is_empty() {
             self.app.last_tab_left(&self.key, &self.state);
@@ -311,7 +337,9 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
                 tracing::error!(key = %self.key, error = %e, "could not save the session; keeping it running");
                 return actix::MessageResult(StopOutcome::SaveFailed);
             }
-            Err(e) => tracing::error!(key = %self.key, error = %e, "could not save the session at shutdown"),
+            Err(e) => {
+                tracing::error!(key = %self.key, error = %e, "could not save the session at shutdown")
+            }
         }
         tracing::info!(key = %self.key, seq = self.seq, journal = self.journal.len(), "session saved and stopped");
         ctx.stop();

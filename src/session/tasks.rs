@@ -29,7 +29,9 @@ impl Tasks {
     }
 
     pub(super) fn is_current(&self, key: &str, generation: u64) -> bool {
-        self.running.get(key).is_some_and(|r| r.generation == generation)
+        self.running
+            .get(key)
+            .is_some_and(|r| r.generation == generation)
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -39,7 +41,12 @@ impl Tasks {
 
 impl<A: App> SessionActor<A> {
     /// Starts a task body on this session's thread and tells every tab.
-    pub(super) fn start_task(&mut self, key: String, body: crate::app::TaskBodyFn<A>, ctx: &mut Ctx<A>) {
+    pub(super) fn start_task(
+        &mut self,
+        key: String,
+        body: crate::app::TaskBodyFn<A>,
+        ctx: &mut Ctx<A>,
+    ) {
         if self.tasks.is_running(&key) {
             tracing::warn!(key = %self.key, task = key, "task already running; not started again");
             return;
@@ -55,12 +62,24 @@ impl<A: App> SessionActor<A> {
         let spawn = ctx.spawn(body(handle).into_actor(self).map(move |result, act, ctx| {
             act.task_finished(&finished_key, generation, result, ctx);
         }));
-        self.tasks.running.insert(key.clone(), Running { generation, handle: spawn });
+        self.tasks.running.insert(
+            key.clone(),
+            Running {
+                generation,
+                handle: spawn,
+            },
+        );
         tracing::debug!(key = %self.key, task = key, "task started");
         self.broadcast_task(&key, TaskStatus::Running, None);
     }
 
-    fn task_finished(&mut self, key: &str, generation: u64, result: Result<(), AppError>, ctx: &mut Ctx<A>) {
+    fn task_finished(
+        &mut self,
+        key: &str,
+        generation: u64,
+        result: Result<(), AppError>,
+        ctx: &mut Ctx<A>,
+    ) {
         if !self.tasks.is_current(key, generation) {
             return;
         }
@@ -100,12 +119,18 @@ impl<A: App> SessionActor<A> {
         tracing::debug!(key = %self.key, task = key, ?status, "task ended");
         self.broadcast_task(key, status, error);
         if self.tasks.is_empty() {
-            self.supervisor.do_send(SessionIdle { key: self.key.clone() });
+            self.supervisor.do_send(SessionIdle {
+                key: self.key.clone(),
+            });
         }
     }
 
     fn broadcast_task(&self, key: &str, status: TaskStatus, error: Option<&str>) {
-        let payload = message::to_raw(&TaskPayload { task: key, status, error });
+        let payload = message::to_raw(&TaskPayload {
+            task: key,
+            status,
+            error,
+        });
         self.members.broadcast(event::TASK, payload);
     }
 }

@@ -27,7 +27,9 @@ pub(crate) fn elect(current: Option<&TabId>, candidates: &[Candidate<'_>]) -> Op
     };
     match current.and_then(|cur| candidates.iter().find(|c| c.tab == cur)) {
         None => most_recent(true).or_else(|| most_recent(false)),
-        Some(leader) if !leader.visible && candidates.iter().any(|c| c.visible) => most_recent(true),
+        Some(leader) if !leader.visible && candidates.iter().any(|c| c.visible) => {
+            most_recent(true)
+        }
         Some(leader) => Some(leader.tab.clone()),
     }
 }
@@ -49,15 +51,33 @@ mod tests {
     #[test]
     fn the_first_tab_to_join_leads_even_when_hidden() {
         let a = tab("a");
-        assert_eq!(elect(None, &[Candidate { tab: &a, visible: false, activity: 1 }]), Some(a.clone()));
+        assert_eq!(
+            elect(
+                None,
+                &[Candidate {
+                    tab: &a,
+                    visible: false,
+                    activity: 1
+                }]
+            ),
+            Some(a.clone())
+        );
     }
 
     #[test]
     fn a_visible_leader_keeps_its_role() {
         let (a, b) = (tab("a"), tab("b"));
         let c = [
-            Candidate { tab: &a, visible: true, activity: 1 },
-            Candidate { tab: &b, visible: true, activity: 9 },
+            Candidate {
+                tab: &a,
+                visible: true,
+                activity: 1,
+            },
+            Candidate {
+                tab: &b,
+                visible: true,
+                activity: 9,
+            },
         ];
         assert_eq!(elect(Some(&a), &c), Some(a.clone()));
     }
@@ -66,9 +86,21 @@ mod tests {
     fn a_hidden_leader_yields_to_the_most_recently_active_visible_tab() {
         let (a, b, c) = (tab("a"), tab("b"), tab("c"));
         let cands = [
-            Candidate { tab: &a, visible: false, activity: 9 },
-            Candidate { tab: &b, visible: true, activity: 2 },
-            Candidate { tab: &c, visible: true, activity: 5 },
+            Candidate {
+                tab: &a,
+                visible: false,
+                activity: 9,
+            },
+            Candidate {
+                tab: &b,
+                visible: true,
+                activity: 2,
+            },
+            Candidate {
+                tab: &c,
+                visible: true,
+                activity: 5,
+            },
         ];
         assert_eq!(elect(Some(&a), &cands), Some(c.clone()));
     }
@@ -77,8 +109,16 @@ mod tests {
     fn a_hidden_leader_stays_while_no_tab_is_visible() {
         let (a, b) = (tab("a"), tab("b"));
         let cands = [
-            Candidate { tab: &a, visible: false, activity: 1 },
-            Candidate { tab: &b, visible: false, activity: 5 },
+            Candidate {
+                tab: &a,
+                visible: false,
+                activity: 1,
+            },
+            Candidate {
+                tab: &b,
+                visible: false,
+                activity: 5,
+            },
         ];
         assert_eq!(elect(Some(&a), &cands), Some(a.clone()));
     }
@@ -87,13 +127,29 @@ mod tests {
     fn when_the_leader_left_the_most_recent_visible_tab_wins_else_the_most_recent() {
         let (gone, b, c) = (tab("gone"), tab("b"), tab("c"));
         let visible_b = [
-            Candidate { tab: &b, visible: true, activity: 1 },
-            Candidate { tab: &c, visible: false, activity: 5 },
+            Candidate {
+                tab: &b,
+                visible: true,
+                activity: 1,
+            },
+            Candidate {
+                tab: &c,
+                visible: false,
+                activity: 5,
+            },
         ];
         assert_eq!(elect(Some(&gone), &visible_b), Some(b.clone()));
         let all_hidden = [
-            Candidate { tab: &b, visible: false, activity: 1 },
-            Candidate { tab: &c, visible: false, activity: 5 },
+            Candidate {
+                tab: &b,
+                visible: false,
+                activity: 1,
+            },
+            Candidate {
+                tab: &c,
+                visible: false,
+                activity: 5,
+            },
         ];
         assert_eq!(elect(Some(&gone), &all_hidden), Some(c.clone()));
     }

@@ -25,12 +25,16 @@ use crate::ids::{ConnId, SessionKey, TabId};
 use crate::protocol::close::CloseCode;
 use crate::protocol::message::{error_reply, ErrorResponse, Visibility};
 use crate::protocol::reason;
-use crate::session::{Attach, Detach, SessionActor, SessionIdle, SessionSetup, SetLeader, Stop, StopOutcome};
+use crate::session::{
+    Attach, Detach, SessionActor, SessionIdle, SessionSetup, SetLeader, Stop, StopOutcome,
+};
 use crate::store::Store;
 use crate::tab::{CloseConnection, Deliver, Outgoing, TabActor};
 
 use election::{elect, Candidate};
-pub(crate) use messages::{Join, Leave, SetVisibility, Shutdown, SupervisorLink, TabGone, TabStarted};
+pub(crate) use messages::{
+    Join, Leave, SetVisibility, Shutdown, SupervisorLink, TabGone, TabStarted,
+};
 
 /// A tab joined to a session, as the registry keeps it.
 struct TabEntry {
@@ -85,7 +89,12 @@ pub(crate) struct Supervisor<A: App> {
 }
 
 impl<A: App> Supervisor<A> {
-    pub(crate) fn new(app: Arc<A>, config: Arc<Config>, store: Arc<dyn Store>, arbiters: Vec<ArbiterHandle>) -> Self {
+    pub(crate) fn new(
+        app: Arc<A>,
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        arbiters: Vec<ArbiterHandle>,
+    ) -> Self {
         Self {
             app,
             config,
@@ -116,7 +125,11 @@ impl<A: App> Supervisor<A> {
 
     /// Loads the session from the store and starts its actor on the next
     /// session thread.
-    fn start_session(&mut self, key: &SessionKey, ctx: &mut Context<Self>) -> Result<Addr<SessionActor<A>>, String> {
+    fn start_session(
+        &mut self,
+        key: &SessionKey,
+        ctx: &mut Context<Self>,
+    ) -> Result<Addr<SessionActor<A>>, String> {
         let saved = self.store.load(key).map_err(|e| e.to_string())?;
         let setup = SessionSetup {
             key: key.clone(),
@@ -126,7 +139,10 @@ impl<A: App> Supervisor<A> {
             supervisor: ctx.address().recipient(),
         };
         let actor = SessionActor::restore(setup, saved).map_err(|e| e.to_string())?;
-        let addr = match self.arbiters.get(self.next_arbiter % self.arbiters.len().max(1)) {
+        let addr = match self
+            .arbiters
+            .get(self.next_arbiter % self.arbiters.len().max(1))
+        {
             Some(arbiter) => SessionActor::start_in_arbiter(arbiter, move |_| actor),
             None => actor.start(),
         };
@@ -139,7 +155,8 @@ impl<A: App> Supervisor<A> {
         if let Some(entry) = self.sessions.get_mut(key) {
             if entry.tabs.is_empty() && entry.grace.is_none() && entry.stopping.is_none() {
                 let key = key.clone();
-                entry.grace = Some(ctx.run_later(grace, move |act, ctx| act.grace_expired(key, ctx)));
+                entry.grace =
+                    Some(ctx.run_later(grace, move |act, ctx| act.grace_expired(key, ctx)));
             }
         }
     }
@@ -154,10 +171,18 @@ impl<A: App> Supervisor<A> {
         }
         entry.stopping = Some(Vec::new());
         let stop = entry.addr.send(Stop { force: false });
-        ctx.spawn(stop.into_actor(self).map(move |result, act, ctx| act.stop_answered(key, result, ctx)));
+        ctx.spawn(
+            stop.into_actor(self)
+                .map(move |result, act, ctx| act.stop_answered(key, result, ctx)),
+        );
     }
 
-    fn stop_answered(&mut self, key: SessionKey, result: Result<StopOutcome, MailboxError>, ctx: &mut Context<Self>) {
+    fn stop_answered(
+        &mut self,
+        key: SessionKey,
+        result: Result<StopOutcome, MailboxError>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(entry) = self.sessions.get_mut(&key) else {
             return;
         };
@@ -179,7 +204,11 @@ impl<A: App> Supervisor<A> {
         if self.shutting_down {
             return Self::refuse(&msg, reason::CAPACITY, "the service is shutting down", None);
         }
-        if let Some(parked) = self.sessions.get_mut(&msg.key).and_then(|e| e.stopping.as_mut()) {
+        if let Some(parked) = self
+            .sessions
+            .get_mut(&msg.key)
+            .and_then(|e| e.stopping.as_mut())
+        {
             parked.push(msg);
             return;
         }
@@ -191,22 +220,43 @@ impl<A: App> Supervisor<A> {
         };
         if let Err(why) = self.app.authorize(&request) {
             tracing::info!(key = %msg.key, tab = %msg.tab, why, "join refused: unauthorized");
-            return Self::refuse(&msg, reason::UNAUTHORIZED, "this join is not authorized", None);
+            return Self::refuse(
+                &msg,
+                reason::UNAUTHORIZED,
+                "this join is not authorized",
+                None,
+            );
         }
         if !self.sessions.contains_key(&msg.key) {
             if self.sessions.len() >= self.config.max_sessions {
-                return Self::refuse(&msg, reason::CAPACITY, "the service is at its session limit", None);
+                return Self::refuse(
+                    &msg,
+                    reason::CAPACITY,
+                    "the service is at its session limit",
+                    None,
+                );
             }
             match self.start_session(&msg.key, ctx) {
                 Ok(addr) => {
                     self.sessions.insert(
                         msg.key.clone(),
-                        Entry { addr, tabs: Vec::new(), leader: None, grace: None, stopping: None },
+                        Entry {
+                            addr,
+                            tabs: Vec::new(),
+                            leader: None,
+                            grace: None,
+                            stopping: None,
+                        },
                     );
                 }
                 Err(e) => {
                     tracing::error!(key = %msg.key, error = %e, "could not load session");
-                    return Self::refuse(&msg, reason::STORE_ERROR, "the session could not be loaded", None);
+                    return Self::refuse(
+                        &msg,
+                        reason::STORE_ERROR,
+                        "the session could not be loaded",
+                        None,
+                    );
                 }
             }
         }
@@ -231,17 +281,27 @@ impl<A: App> Supervisor<A> {
                 // perhaps dead but not yet noticed, is closed with 4001.
                 tracing::info!(key = %msg.key, tab = %msg.tab, "takeover by a newer connection");
                 let old = std::mem::replace(&mut entry.tabs[i], tab_entry);
-                old.addr.do_send(CloseConnection { code: CloseCode::Replaced });
+                old.addr.do_send(CloseConnection {
+                    code: CloseCode::Replaced,
+                });
             }
             None => {
                 if entry.tabs.len() >= self.config.max_tabs_per_session {
-                    let m = format!("at most {} tabs per session", self.config.max_tabs_per_session);
+                    let m = format!(
+                        "at most {} tabs per session",
+                        self.config.max_tabs_per_session
+                    );
                     return Self::refuse(&msg, reason::TOO_MANY_TABS, &m, None);
                 }
                 if self.config.new_key_on_duplicate && !entry.tabs.is_empty() {
                     let fresh = SessionKey::random();
                     tracing::info!(key = %msg.key, tab = %msg.tab, "duplicate tab sent to a new key");
-                    return Self::refuse(&msg, reason::NEW_KEY, "this session is open in another tab", Some(fresh.as_str()));
+                    return Self::refuse(
+                        &msg,
+                        reason::NEW_KEY,
+                        "this session is open in another tab",
+                        Some(fresh.as_str()),
+                    );
                 }
                 tracing::info!(key = %msg.key, tab = %msg.tab, tabs = entry.tabs.len() + 1, "join");
                 entry.tabs.push(tab_entry);
@@ -288,7 +348,11 @@ impl<A: App> Handler<Leave> for Supervisor<A> {
             parked.retain(|j| !(j.tab == msg.tab && j.conn == msg.conn));
         }
         // A leave from a connection that was taken over is stale.
-        let Some(i) = entry.tabs.iter().position(|t| t.tab == msg.tab && t.conn == msg.conn) else {
+        let Some(i) = entry
+            .tabs
+            .iter()
+            .position(|t| t.tab == msg.tab && t.conn == msg.conn)
+        else {
             return;
         };
         entry.tabs.remove(i);
@@ -314,13 +378,19 @@ impl<A: App> Handler<SetVisibility> for Supervisor<A> {
         let Some(entry) = self.sessions.get_mut(&msg.key) else {
             return;
         };
-        let Some(tab) = entry.tabs.iter_mut().find(|t| t.tab == msg.tab && t.conn == msg.conn) else {
+        let Some(tab) = entry
+            .tabs
+            .iter_mut()
+            .find(|t| t.tab == msg.tab && t.conn == msg.conn)
+        else {
             return;
         };
         tab.visibility = msg.visibility;
         if entry.elect() {
             tracing::info!(key = %msg.key, leader = ?entry.leader, "leader re-elected on visibility");
-            entry.addr.do_send(SetLeader { leader: entry.leader.clone() });
+            entry.addr.do_send(SetLeader {
+                leader: entry.leader.clone(),
+            });
         }
     }
 }
@@ -338,7 +408,9 @@ impl<A: App> Handler<TabStarted> for Supervisor<A> {
 
     fn handle(&mut self, msg: TabStarted, _ctx: &mut Self::Context) {
         if self.shutting_down {
-            msg.addr.do_send(CloseConnection { code: CloseCode::ServiceRestart });
+            msg.addr.do_send(CloseConnection {
+                code: CloseCode::ServiceRestart,
+            });
         } else {
             self.conns.insert(msg.conn, msg.addr);
         }
@@ -358,9 +430,15 @@ impl<A: App> Handler<Shutdown> for Supervisor<A> {
 
     fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) -> Self::Result {
         self.shutting_down = true;
-        tracing::info!(connections = self.conns.len(), sessions = self.sessions.len(), "shutting down");
+        tracing::info!(
+            connections = self.conns.len(),
+            sessions = self.sessions.len(),
+            "shutting down"
+        );
         for (_, conn) in self.conns.drain() {
-            conn.do_send(CloseConnection { code: CloseCode::ServiceRestart });
+            conn.do_send(CloseConnection {
+                code: CloseCode::ServiceRestart,
+            });
         }
         let mut stops = Vec::with_capacity(self.sessions.len());
         for (_, entry) in self.sessions.drain() {
@@ -369,13 +447,11 @@ impl<A: App> Handler<Shutdown> for Supervisor<A> {
             }
             stops.push(entry.addr.send(Stop { force: true }));
         }
-        Box::pin(
-            futures_util::future::join_all(stops)
-                .into_actor(self)
-                .map(|results, _act, _ctx| {
-                    let failed = results.iter().filter(|r| r.is_err()).count();
-                    tracing::info!(saved = results.len() - failed, failed, "sessions saved");
-                }),
-        )
+        Box::pin(futures_util::future::join_all(stops).into_actor(self).map(
+            |results, _act, _ctx| {
+                let failed = results.iter().filter(|r| r.is_err()).count();
+                tracing::info!(saved = results.len() - failed, failed, "sessions saved");
+            },
+        ))
     }
 }

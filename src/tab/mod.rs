@@ -29,7 +29,8 @@ use crate::ids::{ConnId, SessionKey, TabId};
 use crate::protocol::close::CloseCode;
 use crate::protocol::frame::{self, Frame};
 use crate::protocol::message::{
-    error_reply, ok_reply, CancelPayload, ErrorResponse, EventPayload, JoinPayload, VisibilityPayload,
+    error_reply, ok_reply, CancelPayload, ErrorResponse, EventPayload, JoinPayload,
+    VisibilityPayload,
 };
 use crate::protocol::{event, reason, PHOENIX_TOPIC, SESSION_TOPIC_PREFIX};
 use crate::session::{Cancel, SessionLink, Submit};
@@ -95,7 +96,11 @@ impl TabActor {
             clock: shared.clock.clone(),
             connect_params: Arc::new(connect_params),
             joins: HashMap::new(),
-            out: Outbound::start(session, config.outbound_max_messages, config.outbound_max_bytes),
+            out: Outbound::start(
+                session,
+                config.outbound_max_messages,
+                config.outbound_max_bytes,
+            ),
             last_seen: now,
             bucket: TokenBucket::new(config.rate_events_per_sec, config.rate_burst, now),
             fragments: None,
@@ -121,7 +126,15 @@ impl TabActor {
     /// Writes a reply or control frame. These may exceed the buffer's limits
     /// a little; a connection that lets them pile up past twice the limits
     /// is closed with 1013.
-    fn write(&mut self, join_ref: Option<&str>, reply_ref: Option<&str>, topic: &str, event: &str, payload: &str, ctx: &mut actix::Context<Self>) {
+    fn write(
+        &mut self,
+        join_ref: Option<&str>,
+        reply_ref: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: &str,
+        ctx: &mut actix::Context<Self>,
+    ) {
         if self.closed {
             return;
         }
@@ -129,16 +142,36 @@ impl TabActor {
             tracing::warn!(tab = %self.tab, "outbound buffer far over its limit; closing");
             return self.close(CloseCode::Overloaded, ctx);
         }
-        self.out.text(frame::encode(join_ref, reply_ref, topic, event, payload));
+        self.out
+            .text(frame::encode(join_ref, reply_ref, topic, event, payload));
     }
 
-    fn reply(&mut self, join_ref: Option<&str>, reply_ref: Option<&str>, topic: &str, response: &str, ctx: &mut actix::Context<Self>) {
+    fn reply(
+        &mut self,
+        join_ref: Option<&str>,
+        reply_ref: Option<&str>,
+        topic: &str,
+        response: &str,
+        ctx: &mut actix::Context<Self>,
+    ) {
         self.write(join_ref, reply_ref, topic, event::REPLY, response, ctx);
     }
 
-    fn reply_error(&mut self, frame: &Frame, reason: &str, message: &str, ctx: &mut actix::Context<Self>) {
+    fn reply_error(
+        &mut self,
+        frame: &Frame,
+        reason: &str,
+        message: &str,
+        ctx: &mut actix::Context<Self>,
+    ) {
         let response = error_reply(&ErrorResponse::new(reason, message));
-        self.reply(frame.join_ref.as_deref(), frame.reference.as_deref(), &frame.topic, &response, ctx);
+        self.reply(
+            frame.join_ref.as_deref(),
+            frame.reference.as_deref(),
+            &frame.topic,
+            &response,
+            ctx,
+        );
     }
 
     /// Drops a join the session can no longer feed in order (its outbound
@@ -182,7 +215,12 @@ impl TabActor {
 
     fn on_join(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
         let Some(key) = frame.topic.strip_prefix(SESSION_TOPIC_PREFIX) else {
-            return self.reply_error(&frame, reason::UNMATCHED_TOPIC, "topics are session:<KEY>", ctx);
+            return self.reply_error(
+                &frame,
+                reason::UNMATCHED_TOPIC,
+                "topics are session:<KEY>",
+                ctx,
+            );
         };
         let key = match SessionKey::parse(key) {
             Ok(key) => key,
@@ -193,12 +231,23 @@ impl TabActor {
             Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
         };
         let topic: Arc<str> = Arc::from(frame.topic.as_str());
-        if !self.joins.contains_key(&topic) && self.joins.len() >= self.config.max_joins_per_connection {
-            let msg = format!("at most {} joins per connection", self.config.max_joins_per_connection);
+        if !self.joins.contains_key(&topic)
+            && self.joins.len() >= self.config.max_joins_per_connection
+        {
+            let msg = format!(
+                "at most {} joins per connection",
+                self.config.max_joins_per_connection
+            );
             return self.reply_error(&frame, reason::TOO_MANY_JOINS, &msg, ctx);
         }
         // phoenix.js sends join_ref == ref on joins; accept either alone.
-        let join_ref: Arc<str> = Arc::from(frame.join_ref.as_deref().or(frame.reference.as_deref()).unwrap_or(""));
+        let join_ref: Arc<str> = Arc::from(
+            frame
+                .join_ref
+                .as_deref()
+                .or(frame.reference.as_deref())
+                .unwrap_or(""),
+        );
         let activity = Arc::new(AtomicU64::new(self.tick()));
         // A join to a joined topic replaces the old join (Phoenix semantics):
         // deliveries for the old join_ref are dropped from now on.
@@ -231,19 +280,38 @@ impl TabActor {
             Some(join) => {
                 self.leave_session(&join);
                 let ok = ok_reply(&json!({}));
-                self.reply(frame.join_ref.as_deref(), frame.reference.as_deref(), &frame.topic, &ok, ctx);
+                self.reply(
+                    frame.join_ref.as_deref(),
+                    frame.reference.as_deref(),
+                    &frame.topic,
+                    &ok,
+                    ctx,
+                );
             }
-            None => self.reply_error(&frame, reason::UNMATCHED_TOPIC, "this topic is not joined", ctx),
+            None => self.reply_error(
+                &frame,
+                reason::UNMATCHED_TOPIC,
+                "this topic is not joined",
+                ctx,
+            ),
         }
     }
 
     fn on_push(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
         let joined = self.joins.get(frame.topic.as_str()).and_then(|j| {
             let same_join = frame.join_ref.as_deref().is_none_or(|r| r == &*j.join_ref);
-            j.session.clone().filter(|_| same_join).map(|link| (j.key.clone(), j.join_ref.clone(), j.activity.clone(), link))
+            j.session
+                .clone()
+                .filter(|_| same_join)
+                .map(|link| (j.key.clone(), j.join_ref.clone(), j.activity.clone(), link))
         });
         let Some((key, join_ref, activity, link)) = joined else {
-            return self.reply_error(&frame, reason::UNMATCHED_TOPIC, "this topic is not joined", ctx);
+            return self.reply_error(
+                &frame,
+                reason::UNMATCHED_TOPIC,
+                "this topic is not joined",
+                ctx,
+            );
         };
         match frame.event.as_str() {
             event::EVENT => {
@@ -252,11 +320,21 @@ impl TabActor {
                     Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
                 };
                 if !self.bucket.take(Instant::now()) {
-                    return self.reply_error(&frame, reason::RATE_LIMITED, "too many events from this tab; retry later", ctx);
+                    return self.reply_error(
+                        &frame,
+                        reason::RATE_LIMITED,
+                        "too many events from this tab; retry later",
+                        ctx,
+                    );
                 }
                 if link.queued.fetch_add(1, Ordering::AcqRel) >= self.config.queue_len {
                     link.queued.fetch_sub(1, Ordering::AcqRel);
-                    return self.reply_error(&frame, reason::QUEUE_FULL, "the session's queue is full; retry later", ctx);
+                    return self.reply_error(
+                        &frame,
+                        reason::QUEUE_FULL,
+                        "the session's queue is full; retry later",
+                        ctx,
+                    );
                 }
                 if !link.submit.connected() {
                     link.queued.fetch_sub(1, Ordering::AcqRel);
@@ -285,7 +363,13 @@ impl TabActor {
                     visibility: v.visibility,
                 });
                 let ok = ok_reply(&json!({}));
-                self.reply(Some(&join_ref), frame.reference.as_deref(), &frame.topic, &ok, ctx);
+                self.reply(
+                    Some(&join_ref),
+                    frame.reference.as_deref(),
+                    &frame.topic,
+                    &ok,
+                    ctx,
+                );
             }
             event::CANCEL => {
                 let c: CancelPayload = match decode_payload(&frame.payload) {
@@ -421,18 +505,28 @@ impl Handler<Deliver> for TabActor {
         let join_ref = join.join_ref.clone();
         let r = Some(&*join_ref);
         match msg.item {
-            Outgoing::Joined { reply_ref, link, response } => {
+            Outgoing::Joined {
+                reply_ref,
+                link,
+                response,
+            } => {
                 join.session = Some(link);
                 self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
             }
-            Outgoing::Refused { reply_ref, response } => {
+            Outgoing::Refused {
+                reply_ref,
+                response,
+            } => {
                 if let Some(join) = self.joins.remove(&msg.topic) {
                     // A refused rejoin must also end the old membership.
                     self.leave_session(&join);
                 }
                 self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
             }
-            Outgoing::Reply { reply_ref, response } => {
+            Outgoing::Reply {
+                reply_ref,
+                response,
+            } => {
                 if join.session.is_some() {
                     self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
                 }
