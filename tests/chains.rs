@@ -1,6 +1,8 @@
 //! Chained events go to exactly one tab and are handled at most once, so
 //! `chain_demo {n: 3}` adds exactly 3 to `chain_count` whatever the tabs do.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -14,10 +16,14 @@ async fn resubmit(client: &mut Client, key: &str, chain: &Msg) -> Value {
     let topic = format!("session:{key}");
     let p = &chain.payload;
     let r = client
-        .push(&topic, "event", json!({
-            "id": uuid::Uuid::new_v4().to_string(),
-            "name": p["name"], "payload": p["payload"], "chain": p["chain"],
-        }))
+        .push(
+            &topic,
+            "event",
+            json!({
+                "id": uuid::Uuid::new_v4().to_string(),
+                "name": p["name"], "payload": p["payload"], "chain": p["chain"],
+            }),
+        )
         .await;
     client.reply(&r).await
 }
@@ -46,11 +52,15 @@ async fn a_chain_of_three_goes_to_its_originating_tab_and_adds_exactly_three() {
     }
     assert_eq!(chain_count(&mut a, &key).await, 3);
     let seen: Vec<String> = a.drain_buffer().into_iter().map(|m| m.event).collect();
-    assert!(!seen.contains(&"chain".to_owned()), "only the originating tab gets the chain: {seen:?}");
+    assert!(
+        !seen.contains(&"chain".to_owned()),
+        "only the originating tab gets the chain: {seen:?}"
+    );
 }
 
 #[actix_rt::test]
-async fn when_the_tab_holding_a_chain_disconnects_the_chain_goes_to_the_leader_and_still_adds_three() {
+async fn when_the_tab_holding_a_chain_disconnects_the_chain_goes_to_the_leader_and_still_adds_three(
+) {
     let (server, _store) = start_demo(Config::default());
     let key = new_key();
     let topic = format!("session:{key}");
@@ -65,7 +75,10 @@ async fn when_the_tab_holding_a_chain_disconnects_the_chain_goes_to_the_leader_a
     drop(b); // the socket goes away mid-chain
 
     let resent = a.wait_event(&topic, "chain").await;
-    assert_eq!(resent.payload["chain"], held.payload["chain"], "same chain id, re-sent");
+    assert_eq!(
+        resent.payload["chain"], held.payload["chain"],
+        "same chain id, re-sent"
+    );
     assert_eq!(resubmit(&mut a, &key, &resent).await["status"], "ok");
     let last = a.wait_event(&topic, "chain").await;
     assert_eq!(last.payload["payload"], json!({"n": 1}));
@@ -96,7 +109,10 @@ async fn a_chain_submitted_by_both_tabs_is_handled_once_and_both_get_the_first_r
 
 #[actix_rt::test]
 async fn a_chain_not_resubmitted_within_the_chain_timeout_is_resent_to_the_leader() {
-    let config = Config { chain_timeout: Duration::from_millis(300), ..Config::default() };
+    let config = Config {
+        chain_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
     let (server, _store) = start_demo(config);
     let key = new_key();
     let topic = format!("session:{key}");

@@ -1,6 +1,8 @@
 //! Joins: authorization on every join, limits per session and per
 //! connection, leaving, rejoining, and idempotent events.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;
@@ -12,7 +14,11 @@ use tabhub::{App, AppError, Config, Context, JoinRequest, MemoryStore};
 
 #[actix_rt::test]
 async fn a_session_refuses_tabs_beyond_its_limit_and_a_connection_joins_beyond_its_limit() {
-    let config = Config { max_tabs_per_session: 2, max_joins_per_connection: 2, ..Config::default() };
+    let config = Config {
+        max_tabs_per_session: 2,
+        max_joins_per_connection: 2,
+        ..Config::default()
+    };
     let (server, _store) = start_demo(config);
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
@@ -58,14 +64,23 @@ async fn after_phx_leave_nothing_more_of_that_join_is_sent() {
     b.join(&key, None).await;
     assert_eq!(a.wait_event(&topic, "tabs").await.payload["tabs"], 2);
     let leave = a.push(&topic, "phx_leave", json!({})).await;
-    assert_eq!(a.reply(&leave).await, json!({"status": "ok", "response": {}}));
+    assert_eq!(
+        a.reply(&leave).await,
+        json!({"status": "ok", "response": {}})
+    );
     b.event(&key, "add_todo", json!({"text": "x"})).await;
     // A heartbeat round trip: anything sent to A before its reply is buffered.
     a.send_text(r#"[null,"hb","phoenix","heartbeat",{}]"#).await;
     a.reply("hb").await;
     let after: Vec<String> = a.drain_buffer().into_iter().map(|m| m.event).collect();
     assert!(after.is_empty(), "sent after leave: {after:?}");
-    let r = a.push(&topic, "event", json!({"id": "1", "name": "add_todo", "payload": {"text": "y"}})).await;
+    let r = a
+        .push(
+            &topic,
+            "event",
+            json!({"id": "1", "name": "add_todo", "payload": {"text": "y"}}),
+        )
+        .await;
     assert_eq!(a.reply(&r).await["response"]["reason"], "unmatched topic");
 }
 
@@ -76,16 +91,28 @@ async fn an_event_id_is_handled_once_and_a_repeat_gets_the_first_reply() {
     let topic = format!("session:{key}");
     let mut a = Client::connect(&server, "a").await;
     a.join(&key, None).await;
-    let first = a.event_with_id(&key, "same", "add_todo", json!({"text": "once"})).await;
-    let again = a.event_with_id(&key, "same", "add_todo", json!({"text": "once"})).await;
+    let first = a
+        .event_with_id(&key, "same", "add_todo", json!({"text": "once"}))
+        .await;
+    let again = a
+        .event_with_id(&key, "same", "add_todo", json!({"text": "once"}))
+        .await;
     assert_eq!(first, again);
-    let bad = a.event_with_id(&key, "bad", "toggle_todo", json!({"id": "nope"})).await;
-    let bad_again = a.event_with_id(&key, "bad", "toggle_todo", json!({"id": "nope"})).await;
+    let bad = a
+        .event_with_id(&key, "bad", "toggle_todo", json!({"id": "nope"}))
+        .await;
+    let bad_again = a
+        .event_with_id(&key, "bad", "toggle_todo", json!({"id": "nope"}))
+        .await;
     assert_eq!(bad["response"]["reason"], "handler_error");
     assert_eq!(bad, bad_again, "errors are remembered too");
     let r = a.event(&key, "add_todo", json!({"text": "next"})).await;
     assert_eq!(r["response"]["seq"], 2, "the repeat made no delta");
-    let deltas = a.drain_buffer().into_iter().filter(|m| m.topic == topic && m.event == "delta").count();
+    let deltas = a
+        .drain_buffer()
+        .into_iter()
+        .filter(|m| m.topic == topic && m.event == "delta")
+        .count();
     assert_eq!(deltas, 2);
 }
 
@@ -111,9 +138,18 @@ impl App for Guarded {
     fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
         let by_join = join.params.get("token").and_then(|t| t.as_str()) == Some("let-me-in");
         let by_socket = join.connect_params.get("token").map(String::as_str) == Some("let-me-in");
-        if by_join || by_socket { Ok(()) } else { Err("no token".into()) }
+        if by_join || by_socket {
+            Ok(())
+        } else {
+            Err("no token".into())
+        }
     }
-    fn handle(&self, state: &mut Pair, _event: PairEvent, cx: &mut Context<'_, Self>) -> Result<(), AppError> {
+    fn handle(
+        &self,
+        state: &mut Pair,
+        _event: PairEvent,
+        cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
         state.a += 1;
         cx.effect("toast", json!({"text": "never sent"}));
         Err(AppError::handler("refused after a change"))
@@ -134,7 +170,10 @@ async fn joins_are_authorized_every_time_and_a_failed_handler_changes_nothing() 
     let r = a.event(&key, "half", json!({})).await;
     assert_eq!(r["response"]["reason"], "handler_error");
     let seen: Vec<String> = a.drain_buffer().into_iter().map(|m| m.event).collect();
-    assert!(seen.is_empty(), "no delta and no effect from a failed handler: {seen:?}");
+    assert!(
+        seen.is_empty(),
+        "no delta and no effect from a failed handler: {seen:?}"
+    );
     let mut b = Client::connect_query(&server, "vsn=2.0.0&tab_id=b&token=let-me-in", "b").await;
     let r = b.join(&key, None).await;
     assert_eq!(r["state"], json!({"a": 0, "b": 0}), "rolled back");

@@ -2,6 +2,8 @@
 //! it is saved and stopped, and a later join resumes it with nothing lost
 //! and a seq that never goes back. Shutdown closes tabs with 1012 and saves.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;
@@ -13,7 +15,10 @@ use tabhub::demo::Demo;
 use tabhub::{Config, MemoryStore, SessionKey, Store};
 
 fn short_grace() -> Config {
-    Config { grace: Duration::from_millis(100), ..Config::default() }
+    Config {
+        grace: Duration::from_millis(100),
+        ..Config::default()
+    }
 }
 
 /// Polls the store until `key` is saved (the session stopped).
@@ -24,7 +29,10 @@ async fn saved(store: &dyn Store, key: &str) -> tabhub::SavedSession {
         if let Some(s) = store.load(&key).unwrap() {
             return s;
         }
-        assert!(tokio::time::Instant::now() < deadline, "session was not saved in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "session was not saved in time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -85,7 +93,10 @@ async fn a_store_without_the_journal_resumes_by_snapshot_under_a_new_epoch_with_
 
 #[actix_rt::test]
 async fn a_join_during_the_grace_time_keeps_the_session_alive() {
-    let config = Config { grace: Duration::from_millis(300), ..Config::default() };
+    let config = Config {
+        grace: Duration::from_millis(300),
+        ..Config::default()
+    };
     let (server, store) = start_demo(config);
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
@@ -105,12 +116,21 @@ async fn a_running_task_keeps_the_session_alive_past_the_grace_time() {
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
     a.join(&key, None).await;
-    let r = a.event(&key, "start_job", json!({"key": "bg", "steps": 5, "step_ms": 60})).await;
+    let r = a
+        .event(
+            &key,
+            "start_job",
+            json!({"key": "bg", "steps": 5, "step_ms": 60}),
+        )
+        .await;
     assert_eq!(r["status"], "ok");
     drop(a);
     // The job needs ~300 ms; the session may only stop after it ended.
     let s = saved(&*store, &key).await;
-    assert_eq!(s.state["jobs"]["bg"], json!({"progress": 5, "steps": 5, "status": "done"}));
+    assert_eq!(
+        s.state["jobs"]["bg"],
+        json!({"progress": 5, "steps": 5, "status": "done"})
+    );
 }
 
 #[actix_rt::test]
@@ -127,9 +147,16 @@ async fn shutdown_closes_every_tab_with_1012_and_saves_every_session() {
     assert_eq!(a.expect_close().await, 1012);
     assert_eq!(b.expect_close().await, 1012);
     let mut idle = idle;
-    assert_eq!(idle.expect_close().await, 1012, "connections without joins are closed too");
+    assert_eq!(
+        idle.expect_close().await,
+        1012,
+        "connections without joins are closed too"
+    );
     for (key, m) in [(&k1, &ma), (&k2, &mb)] {
-        let s = store.load(&SessionKey::parse(key).unwrap()).unwrap().expect("saved at shutdown");
+        let s = store
+            .load(&SessionKey::parse(key).unwrap())
+            .unwrap()
+            .expect("saved at shutdown");
         assert_eq!((s.seq, &s.state), (m.seq, &m.state));
     }
 }

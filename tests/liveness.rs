@@ -1,6 +1,8 @@
 //! Heartbeats are answered; a silent connection is closed after the client
 //! timeout and its tab leaves the session.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -17,14 +19,29 @@ async fn a_heartbeat_is_answered_on_the_phoenix_topic() {
     c.send_text(r#"[null,"42","phoenix","heartbeat",{}]"#).await;
     let m = c.next_msg().await;
     assert_eq!(
-        (m.join_ref, m.reference.as_deref(), m.topic.as_str(), m.event.as_str(), m.payload),
-        (None, Some("42"), "phoenix", "phx_reply", json!({"status": "ok", "response": {}}))
+        (
+            m.join_ref,
+            m.reference.as_deref(),
+            m.topic.as_str(),
+            m.event.as_str(),
+            m.payload
+        ),
+        (
+            None,
+            Some("42"),
+            "phoenix",
+            "phx_reply",
+            json!({"status": "ok", "response": {}})
+        )
     );
 }
 
 #[actix_rt::test]
 async fn a_silent_connection_is_closed_with_1001_and_its_tab_leaves_the_session() {
-    let config = Config { client_timeout: Duration::from_millis(400), ..Config::default() };
+    let config = Config {
+        client_timeout: Duration::from_millis(400),
+        ..Config::default()
+    };
     let (server, _store) = start_demo(config);
     let key = new_key();
     let topic = format!("session:{key}");
@@ -32,7 +49,10 @@ async fn a_silent_connection_is_closed_with_1001_and_its_tab_leaves_the_session(
     lively.join(&key, None).await;
     let mut silent = Client::connect(&server, "silent").await;
     silent.join(&key, None).await;
-    assert_eq!(lively.wait_event(&topic, "tabs").await.payload, json!({"tabs": 2}));
+    assert_eq!(
+        lively.wait_event(&topic, "tabs").await.payload,
+        json!({"tabs": 2})
+    );
 
     // `silent` never answers pings nor sends anything: the server gives up.
     // Meanwhile `lively` sends heartbeats, as phoenix.js does, and stays.
@@ -44,19 +64,29 @@ async fn a_silent_connection_is_closed_with_1001_and_its_tab_leaves_the_session(
             Ok(None) => panic!("ended without a close frame"),
             Err(_) => {
                 beats += 1;
-                lively.send_text(&format!(r#"[null,"hb{beats}","phoenix","heartbeat",{{}}]"#)).await;
+                lively
+                    .send_text(&format!(r#"[null,"hb{beats}","phoenix","heartbeat",{{}}]"#))
+                    .await;
             }
         }
     };
     assert_eq!(code, Some(1001));
-    assert_eq!(lively.wait_event(&topic, "tabs").await.payload, json!({"tabs": 1}));
-    let r = lively.event(&key, "add_todo", json!({"text": "still here"})).await;
+    assert_eq!(
+        lively.wait_event(&topic, "tabs").await.payload,
+        json!({"tabs": 1})
+    );
+    let r = lively
+        .event(&key, "add_todo", json!({"text": "still here"}))
+        .await;
     assert_eq!(r["status"], "ok");
 }
 
 #[actix_rt::test]
 async fn a_client_that_only_answers_pings_stays_connected() {
-    let config = Config { client_timeout: Duration::from_millis(300), ..Config::default() };
+    let config = Config {
+        client_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
     let (server, _store) = start_demo(config);
     let mut c = Client::connect(&server, "quiet").await;
     let until = tokio::time::Instant::now() + Duration::from_millis(1200);
@@ -72,7 +102,10 @@ async fn a_client_that_only_answers_pings_stays_connected() {
             Err(_) => {}
         }
     }
-    assert!(pings >= 3, "the server pings a quiet client ({pings} pings)");
+    assert!(
+        pings >= 3,
+        "the server pings a quiet client ({pings} pings)"
+    );
     c.send_text(r#"[null,"1","phoenix","heartbeat",{}]"#).await;
     assert_eq!(c.next_msg().await.payload["status"], "ok");
 }

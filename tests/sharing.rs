@@ -1,6 +1,8 @@
 //! Tabs of one session share one state: same deltas, same seqs, same order;
 //! late joiners get a snapshot; effects reach only their target.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{new_key, start_demo, Client, Mirror};
