@@ -1,6 +1,7 @@
 //! Handling events and task updates: apply, compute the delta, fan out,
 //! reply. The hot path of tabhub.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use actix::{Handler, Recipient};
@@ -37,7 +38,13 @@ impl<A: App> SessionActor<A> {
         let is_running = |key: &str| tasks.is_running(key);
         let mut cx = Context::new(&self.key, origin.clone(), &is_running);
         let state_json = &self.state_json;
-        let changed = f(&self.app, &mut self.state, &mut cx).and_then(|()| {
+        // A panicking handler is the app's bug, not the session's: it fails
+        // this one step (rolled back like an error) instead of taking down
+        // the thread and every session on it.
+        let handled =
+            panic::catch_unwind(AssertUnwindSafe(|| f(&self.app, &mut self.state, &mut cx)))
+                .unwrap_or_else(|_| Err(AppError::handler("the handler panicked")));
+        let changed = handled.and_then(|()| {
             delta::diff_state(state_json, &self.state)
                 .map_err(|e| AppError::handler(format!("state did not serialize: {e}")))
         });

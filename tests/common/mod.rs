@@ -2,6 +2,8 @@
 //! (`actix_test::start`) and a Phoenix V2 client over a real WebSocket (awc).
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod process;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,7 +130,15 @@ impl Client {
 
     /// Connects with an explicit query string.
     pub async fn connect_query<A: App>(server: &Server<A>, query: &str, tab_id: &str) -> Client {
-        let url = server.srv.url(&format!("/socket/websocket?{query}"));
+        Self::connect_url(
+            &server.srv.url(&format!("/socket/websocket?{query}")),
+            tab_id,
+        )
+        .await
+    }
+
+    /// Connects to a full socket URL (e.g. of a `tabhub` process).
+    pub async fn connect_url(url: &str, tab_id: &str) -> Client {
         let (_resp, framed) = awc::Client::default()
             .ws(url)
             .max_frame_size(64 * 1024 * 1024)

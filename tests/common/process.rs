@@ -1,0 +1,138 @@
+//! Running the real `tabhub` binary (and other programs) from tests.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long the server may take to accept connections.
+pub const SERVER_START: Duration = Duration::from_secs(10);
+
+/// A child process killed (and reaped) when dropped, with its output
+/// collected in the background.
+pub struct Guard {
+    child: Child,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<thread::JoinHandle<()>>,
+}
+
+impl Guard {
+    pub fn spawn(mut command: Command) -> Guard {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            collect(child.stdout.take().unwrap(), stdout.clone()),
+            collect(child.stderr.take().unwrap(), stderr.clone()),
+        ];
+        Guard {
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    /// Waits up to `limit` for the process to exit; `None` if it did not.
+    pub fn wait_for(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // The pipes close with the process: read them to the end.
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything the process printed so far.
+    pub fn output(&self) -> String {
+        format!(
+            "--- stdout ---\n{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&self.stdout.lock().unwrap()),
+            String::from_utf8_lossy(&self.stderr.lock().unwrap()),
+        )
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies `from` into `into` on a thread until end of file.
+fn collect(
+    mut from: impl Read + Send + 'static,
+    into: Arc<Mutex<Vec<u8>>>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    })
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Starts the `tabhub` binary on a free loopback port with `args` and waits
+/// until it accepts connections.
+pub fn start_tabhub(args: &[&str]) -> (Guard, SocketAddr) {
+    start_tabhub_with_env(args, &[])
+}
+
+/// As [`start_tabhub`], with extra environment variables.
+pub fn start_tabhub_with_env(args: &[&str], env: &[(&str, &str)]) -> (Guard, SocketAddr) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tabhub"));
+    command.arg("--bind").arg(addr.to_string()).args(args);
+    command.envs(env.iter().copied());
+    let mut server = Guard::spawn(command);
+    let deadline = Instant::now() + SERVER_START;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if let Some(status) = server.wait_for(Duration::ZERO) {
+            panic!("tabhub exited early ({status})\n{}", server.output());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tabhub did not listen on {addr} within {SERVER_START:?}\n{}",
+            server.output()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    (server, addr)
+}
+
+impl Guard {
+    /// Sends SIGTERM (via `kill`, so no extra crate is needed).
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+        assert!(status.success(), "kill -TERM failed");
+    }
+}
