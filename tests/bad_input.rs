@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_ws::Item;
 use awc::ws::Message;
-use common::{new_key, start_demo, start_server, Client, Server};
+use common::{joined_pair, new_key, start_demo, start_server, Client, Server};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tabhub::demo::Demo;
@@ -312,12 +312,8 @@ async fn events_beyond_the_queue_length_get_queue_full_and_the_queued_ones_are_a
         ..Config::default()
     };
     let server = start_server(app, config, Arc::new(MemoryStore::new()));
-    let key = new_key();
+    let (key, mut a, mut b) = joined_pair(&server).await;
     let topic = format!("session:{key}");
-    let mut a = Client::connect(&server, "a").await;
-    let mut b = Client::connect(&server, "b").await;
-    a.join(&key, None).await;
-    b.join(&key, None).await;
 
     let block = a
         .push(

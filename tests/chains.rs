@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{new_key, start_demo, Client, Msg};
+use common::{joined_pair, new_key, start_demo, Client, Msg};
 use serde_json::{json, Value};
 use tabhub::Config;
 
@@ -36,12 +36,8 @@ async fn chain_count(client: &mut Client, key: &str) -> u64 {
 #[actix_rt::test]
 async fn a_chain_of_three_goes_to_its_originating_tab_and_adds_exactly_three() {
     let (server, _store) = start_demo(Config::default());
-    let key = new_key();
+    let (key, mut a, mut b) = joined_pair(&server).await;
     let topic = format!("session:{key}");
-    let mut a = Client::connect(&server, "a").await;
-    let mut b = Client::connect(&server, "b").await;
-    a.join(&key, None).await;
-    b.join(&key, None).await;
     let r = b.event(&key, "chain_demo", json!({"n": 3})).await;
     assert_eq!(r["status"], "ok");
     for n in (1..=3).rev() {
@@ -89,12 +85,8 @@ async fn when_the_tab_holding_a_chain_disconnects_the_chain_goes_to_the_leader_a
 #[actix_rt::test]
 async fn a_chain_submitted_by_both_tabs_is_handled_once_and_both_get_the_first_reply() {
     let (server, _store) = start_demo(Config::default());
-    let key = new_key();
+    let (key, mut a, mut b) = joined_pair(&server).await;
     let topic = format!("session:{key}");
-    let mut a = Client::connect(&server, "a").await;
-    let mut b = Client::connect(&server, "b").await;
-    a.join(&key, None).await;
-    b.join(&key, None).await;
     a.event(&key, "chain_demo", json!({"n": 3})).await;
     for _ in 0..3 {
         // Whichever tab holds the chain, both re-submit it.

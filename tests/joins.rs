@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{new_key, start_demo, start_server, Client};
+use common::{joined_pair, new_key, start_demo, start_server, Client};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tabhub::{App, AppError, Config, Context, JoinRequest, MemoryStore};
@@ -56,12 +56,8 @@ async fn a_rejoin_on_the_same_connection_replaces_the_join_and_drops_the_old_joi
 #[actix_rt::test]
 async fn after_phx_leave_nothing_more_of_that_join_is_sent() {
     let (server, _store) = start_demo(Config::default());
-    let key = new_key();
+    let (key, mut a, mut b) = joined_pair(&server).await;
     let topic = format!("session:{key}");
-    let mut a = Client::connect(&server, "a").await;
-    let mut b = Client::connect(&server, "b").await;
-    a.join(&key, None).await;
-    b.join(&key, None).await;
     assert_eq!(a.wait_event(&topic, "tabs").await.payload["tabs"], 2);
     let leave = a.push(&topic, "phx_leave", json!({})).await;
     assert_eq!(

@@ -45,6 +45,16 @@ pub fn new_key() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// A fresh session with two tabs, `a` (the leader) then `b`, joined.
+pub async fn joined_pair<A: App>(server: &Server<A>) -> (String, Client, Client) {
+    let key = new_key();
+    let mut a = Client::connect(server, "a").await;
+    let mut b = Client::connect(server, "b").await;
+    a.join(&key, None).await;
+    b.join(&key, None).await;
+    (key, a, b)
+}
+
 /// One received Phoenix message.
 #[derive(Debug, Clone)]
 pub struct Msg {
