@@ -1,15 +1,22 @@
 //! Benchmarks of tabhub's hot path.
 //!
 //! - `fanout/N`: one event end to end over real WebSockets. A real server
-//!   (`actix_test::start`) runs the demo app; N tabs, each on its own
-//!   connection, are joined to one session. Each iteration tab 0 pushes
-//!   `toggle_todo` (the state's size stays constant) and the iteration ends
-//!   when tab 0 has the event's `phx_reply` and every one of the N tabs has
-//!   the `delta` with the expected seq.
+//!   runs the demo app (rate limiting off); N tabs, each on its own
+//!   connection, are joined to one session holding one todo. Each iteration
+//!   tab 0 pushes `toggle_todo` (the state's size stays constant) and the
+//!   iteration ends when tab 0 has the event's `phx_reply` and every one of
+//!   the N tabs has the `delta` with the expected seq.
 //! - `delta/S`: `tabhub::delta::diff_state` on a demo state of S todos after
 //!   one todo's `done` flipped (the patch is a single `replace` op).
 //!
 //! Run with `cargo bench --bench hot_path`.
+//!
+//! The server is `actix_web::HttpServer` with `tcp_nodelay(true)` and one
+//! worker, as `src/bin/tabhub.rs` serves (`actix_test::start` also has one
+//! worker). `actix_test::start` leaves Nagle's algorithm on: a tab's next
+//! small frame then waits for the client's delayed ACK (about 40 ms on
+//! Linux), which swamps everything measured here. To see that, run
+//! `BENCH_SERVER=actix_test cargo bench --bench hot_path -- fanout`.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -42,7 +49,7 @@ struct Tab {
 }
 
 impl Tab {
-    async fn connect(srv: &actix_test::TestServer, tab_id: &str) -> Tab {
+    async fn connect(srv: &Server, tab_id: &str) -> Tab {
         let url = srv.url(&format!("/socket/websocket?vsn=2.0.0&tab_id={tab_id}"));
         let (_resp, framed) = awc::Client::default()
             .ws(url)
@@ -84,9 +91,9 @@ impl Tab {
                 .unwrap_or_else(|e| panic!("websocket error: {e}"));
             match frame {
                 Frame::Text(bytes) => {
-                    let v: Value = serde_json::from_slice(&bytes).unwrap();
+                    let frame: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
                     let [_join_ref, reference, _topic, event, payload] =
-                        <[Value; 5]>::try_from(v.as_array().unwrap().clone()).unwrap();
+                        <[Value; 5]>::try_from(frame).unwrap();
                     return Msg {
                         reference: reference.as_str().map(str::to_owned),
                         event: event.as_str().unwrap().to_owned(),
@@ -151,9 +158,75 @@ impl Tab {
     }
 }
 
+/// The HTTP server in front of the hub.
+enum Server {
+    /// `actix_test::start`: Nagle's algorithm stays on.
+    Test(actix_test::TestServer),
+    /// `HttpServer` with `tcp_nodelay(true)`, as `src/bin/tabhub.rs` runs
+    /// it, on its own thread and System.
+    NoDelay {
+        addr: std::net::SocketAddr,
+        handle: actix_web::dev::ServerHandle,
+        thread: std::thread::JoinHandle<()>,
+    },
+}
+
+impl Server {
+    fn start<F>(routes: F) -> Server
+    where
+        F: FnOnce(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+    {
+        if std::env::var("BENCH_SERVER").as_deref() == Ok("actix_test") {
+            return Server::Test(actix_test::start(move || {
+                actix_web::App::new().configure(routes.clone())
+            }));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let server = actix_web::HttpServer::new(move || {
+                    actix_web::App::new().configure(routes.clone())
+                })
+                .tcp_nodelay(true)
+                .workers(1)
+                .disable_signals()
+                .bind(("127.0.0.1", 0))
+                .unwrap();
+                let addr = server.addrs()[0];
+                let server = server.run();
+                tx.send((addr, server.handle())).unwrap();
+                server.await.unwrap();
+            });
+        });
+        let (addr, handle) = rx.recv().unwrap();
+        Server::NoDelay {
+            addr,
+            handle,
+            thread,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        match self {
+            Server::Test(srv) => srv.url(path),
+            Server::NoDelay { addr, .. } => format!("http://{addr}{path}"),
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Server::Test(srv) => srv.stop().await,
+            Server::NoDelay { handle, thread, .. } => {
+                handle.stop(false).await;
+                thread.join().unwrap();
+            }
+        }
+    }
+}
+
 /// A running server with N tabs joined to one session holding one todo.
 struct Fanout {
-    srv: Option<actix_test::TestServer>,
+    srv: Server,
     hub: Hub<Demo>,
     tabs: Vec<Tab>,
     topic: String,
@@ -171,7 +244,7 @@ impl Fanout {
         };
         let hub = Hub::start(Demo, config, Arc::new(MemoryStore::new()));
         let routes = hub.configure();
-        let srv = actix_test::start(move || actix_web::App::new().configure(routes.clone()));
+        let srv = Server::start(routes);
         let topic = format!("session:{}", uuid::Uuid::new_v4().simple());
 
         let mut tabs = Vec::with_capacity(n);
@@ -210,7 +283,7 @@ impl Fanout {
         let todo_id = state["todos"][0]["id"].as_str().unwrap().to_owned();
 
         Fanout {
-            srv: Some(srv),
+            srv,
             hub,
             tabs,
             topic,
@@ -245,12 +318,10 @@ impl Fanout {
         start.elapsed()
     }
 
-    async fn stop(mut self) {
+    async fn stop(self) {
         self.hub.shutdown().await;
-        drop(std::mem::take(&mut self.tabs));
-        if let Some(srv) = self.srv.take() {
-            srv.stop().await;
-        }
+        drop(self.tabs);
+        self.srv.stop().await;
     }
 }
 
