@@ -65,3 +65,4 @@ pub use ids::{Epoch, SessionKey, TabId};
 pub use service::Hub;
 pub use session::{Outcome, SessionActor, TaskUpdate};
 pub use store::{MemoryStore, SavedSession, Store, StoreError};
+pub use supervisor::HubStats;

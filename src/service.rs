@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::config::Config;
 use crate::ids::TabId;
 use crate::store::Store;
-use crate::supervisor::{Shutdown, Supervisor, SupervisorLink};
+use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor, SupervisorLink};
 use crate::tab::{TabActor, TabShared};
 
 /// The protocol version this server speaks (the `vsn` query param).
@@ -109,6 +109,17 @@ impl<A: App> Hub<A> {
                 .route("/socket/websocket", web::get().to(socket))
                 .route("/healthz", web::get().to(healthz));
         }
+    }
+
+    /// Counts of live sessions, open connections and joined tabs, from the
+    /// supervisor's registry. All zero (after the grace time) once every
+    /// tab has gone: what a join registers, its end unregisters.
+    ///
+    /// # Errors
+    /// [`actix::MailboxError`] if the supervisor is no longer running (after
+    /// [`Hub::shutdown`]).
+    pub async fn stats(&self) -> Result<HubStats, actix::MailboxError> {
+        self.supervisor.send(Stats).await
     }
 
     /// Graceful shutdown: closes every connection with 1012 (service

@@ -160,3 +160,44 @@ async fn shutdown_closes_every_tab_with_1012_and_saves_every_session() {
         assert_eq!((s.seq, &s.state), (m.seq, &m.state));
     }
 }
+
+#[actix_rt::test]
+async fn every_join_close_takeover_and_timeout_is_unregistered_so_nothing_leaks() {
+    let config = Config {
+        client_timeout: Duration::from_millis(300),
+        ..short_grace()
+    };
+    let (server, _store) = start_demo(config);
+    let keys: Vec<String> = (0..5).map(|_| new_key()).collect();
+    let mut clients = Vec::new();
+    for (i, key) in keys.iter().cycle().take(20).enumerate() {
+        let mut c = Client::connect(&server, &format!("t{i}")).await;
+        c.join(key, None).await;
+        clients.push(c);
+    }
+    // One takeover, one leave, one silent connection, the rest just close.
+    let mut again = Client::connect(&server, "t0").await;
+    again.join(&keys[0], None).await;
+    let stats = server.hub.stats().await.unwrap();
+    assert_eq!((stats.sessions, stats.tabs), (5, 20));
+    let topic = format!("session:{}", keys[1]);
+    let leave = clients[1].push(&topic, "phx_leave", json!({})).await;
+    clients[1].reply(&leave).await;
+    let silent = clients.pop();
+    drop(clients);
+    drop(again);
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let stats = server.hub.stats().await.unwrap();
+        if stats == tabhub::HubStats::default() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still registered: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(silent);
+}

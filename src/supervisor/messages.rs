@@ -73,6 +73,22 @@ pub(crate) struct TabGone {
 #[rtype(result = "()")]
 pub(crate) struct Shutdown;
 
+/// Sent by [`crate::Hub::stats`]; replies with the registry's counts.
+#[derive(Message)]
+#[rtype(result = "HubStats")]
+pub(crate) struct Stats;
+
+/// What the supervisor's registry holds right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HubStats {
+    /// Live sessions (started and not yet stopped).
+    pub sessions: usize,
+    /// Open WebSocket connections.
+    pub connections: usize,
+    /// Tabs joined to live sessions, over all sessions.
+    pub tabs: usize,
+}
+
 /// The supervisor as a tab sees it (the supervisor is generic over the app;
 /// tabs are not).
 #[derive(Clone)]

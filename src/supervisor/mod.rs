@@ -32,8 +32,9 @@ use crate::store::Store;
 use crate::tab::{CloseConnection, Deliver, Outgoing, TabActor};
 
 use election::{elect, Candidate};
+pub use messages::HubStats;
 pub(crate) use messages::{
-    Join, Leave, SetVisibility, Shutdown, SupervisorLink, TabGone, TabStarted,
+    Join, Leave, SetVisibility, Shutdown, Stats, SupervisorLink, TabGone, TabStarted,
 };
 
 /// A tab joined to a session, as the registry keeps it.
@@ -422,6 +423,18 @@ impl<A: App> Handler<TabGone> for Supervisor<A> {
 
     fn handle(&mut self, msg: TabGone, _ctx: &mut Self::Context) {
         self.conns.remove(&msg.conn);
+    }
+}
+
+impl<A: App> Handler<Stats> for Supervisor<A> {
+    type Result = actix::MessageResult<Stats>;
+
+    fn handle(&mut self, _msg: Stats, _ctx: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(HubStats {
+            sessions: self.sessions.len(),
+            connections: self.conns.len(),
+            tabs: self.sessions.values().map(|e| e.tabs.len()).sum(),
+        })
     }
 }
 
