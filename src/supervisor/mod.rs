@@ -4,20 +4,21 @@
 //! reconnecting `tab_id` over to its new connection, elects the leader, and
 //! saves and stops sessions whose grace time ran out.
 //!
+//! `lifecycle.rs` holds the grace timer, save-and-stop and shutdown;
+//! `election.rs` the leader election.
+//!
 //! It is told about joins, leaves and visibility; it never sees events or
 //! deltas (those go tab -> session -> tabs).
 
 mod election;
+mod lifecycle;
 mod messages;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use actix::{
-    Actor, ActorFutureExt, Addr, ArbiterHandle, AsyncContext, Context, Handler, MailboxError,
-    ResponseActFuture, SpawnHandle, WrapFuture,
-};
+use actix::{Actor, Addr, ArbiterHandle, AsyncContext, Context, Handler, SpawnHandle};
 
 use crate::app::{App, JoinRequest};
 use crate::config::Config;
@@ -25,9 +26,7 @@ use crate::ids::{ConnId, SessionKey, TabId};
 use crate::protocol::close::CloseCode;
 use crate::protocol::message::{error_reply, ErrorResponse, Visibility};
 use crate::protocol::reason;
-use crate::session::{
-    Attach, Detach, SessionActor, SessionIdle, SessionSetup, SetLeader, Stop, StopOutcome,
-};
+use crate::session::{Attach, Detach, SessionActor, SessionSetup, SetLeader};
 use crate::store::Store;
 use crate::tab::{CloseConnection, Deliver, Outgoing, TabActor};
 
@@ -149,56 +148,6 @@ impl<A: App> Supervisor<A> {
         };
         self.next_arbiter = self.next_arbiter.wrapping_add(1);
         Ok(addr)
-    }
-
-    fn start_grace(&mut self, key: &SessionKey, ctx: &mut Context<Self>) {
-        let grace = self.config.grace;
-        if let Some(entry) = self.sessions.get_mut(key) {
-            if entry.tabs.is_empty() && entry.grace.is_none() && entry.stopping.is_none() {
-                let key = key.clone();
-                entry.grace =
-                    Some(ctx.run_later(grace, move |act, ctx| act.grace_expired(key, ctx)));
-            }
-        }
-    }
-
-    fn grace_expired(&mut self, key: SessionKey, ctx: &mut Context<Self>) {
-        let Some(entry) = self.sessions.get_mut(&key) else {
-            return;
-        };
-        entry.grace = None;
-        if !entry.tabs.is_empty() || entry.stopping.is_some() {
-            return;
-        }
-        entry.stopping = Some(Vec::new());
-        let stop = entry.addr.send(Stop { force: false });
-        ctx.spawn(
-            stop.into_actor(self)
-                .map(move |result, act, ctx| act.stop_answered(key, result, ctx)),
-        );
-    }
-
-    fn stop_answered(
-        &mut self,
-        key: SessionKey,
-        result: Result<StopOutcome, MailboxError>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(entry) = self.sessions.get_mut(&key) else {
-            return;
-        };
-        let parked = entry.stopping.take().unwrap_or_default();
-        match result {
-            Ok(StopOutcome::Stopped) | Err(_) => {
-                self.sessions.remove(&key);
-            }
-            // A task still runs: its end (SessionIdle) restarts the grace.
-            Ok(StopOutcome::Busy) => {}
-            Ok(StopOutcome::SaveFailed) => self.start_grace(&key, ctx),
-        }
-        for join in parked {
-            self.join(join, ctx);
-        }
     }
 
     fn join(&mut self, msg: Join, ctx: &mut Context<Self>) {
@@ -396,14 +345,6 @@ impl<A: App> Handler<SetVisibility> for Supervisor<A> {
     }
 }
 
-impl<A: App> Handler<SessionIdle> for Supervisor<A> {
-    type Result = ();
-
-    fn handle(&mut self, msg: SessionIdle, ctx: &mut Self::Context) {
-        self.start_grace(&msg.key, ctx);
-    }
-}
-
 impl<A: App> Handler<TabStarted> for Supervisor<A> {
     type Result = ();
 
@@ -435,36 +376,5 @@ impl<A: App> Handler<Stats> for Supervisor<A> {
             connections: self.conns.len(),
             tabs: self.sessions.values().map(|e| e.tabs.len()).sum(),
         })
-    }
-}
-
-impl<A: App> Handler<Shutdown> for Supervisor<A> {
-    type Result = ResponseActFuture<Self, ()>;
-
-    fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) -> Self::Result {
-        self.shutting_down = true;
-        tracing::info!(
-            connections = self.conns.len(),
-            sessions = self.sessions.len(),
-            "shutting down"
-        );
-        for (_, conn) in self.conns.drain() {
-            conn.do_send(CloseConnection {
-                code: CloseCode::ServiceRestart,
-            });
-        }
-        let mut stops = Vec::with_capacity(self.sessions.len());
-        for (_, entry) in self.sessions.drain() {
-            if let Some(grace) = entry.grace {
-                ctx.cancel_future(grace);
-            }
-            stops.push(entry.addr.send(Stop { force: true }));
-        }
-        Box::pin(futures_util::future::join_all(stops).into_actor(self).map(
-            |results, _act, _ctx| {
-                let failed = results.iter().filter(|r| r.is_err()).count();
-                tracing::info!(saved = results.len() - failed, failed, "sessions saved");
-            },
-        ))
     }
 }

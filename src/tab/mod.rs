@@ -4,11 +4,13 @@
 //! deliver, in order, through a bounded outbound buffer. It knows nothing
 //! of any session's state.
 //!
-//! - `mod.rs`: the actor, frame dispatch, joins.
+//! - `mod.rs`: the actor, its lifecycle, writing what sessions deliver.
+//! - `inbound.rs`: frames from the client: dispatch, joins, pushes.
 //! - `outbound.rs`: the bounded buffer and the socket writer.
 //! - `rate.rs`: the per-tab token bucket for events.
 //! - `messages.rs`: what sessions and the supervisor send it.
 
+mod inbound;
 mod messages;
 mod outbound;
 mod rate;
@@ -20,21 +22,16 @@ use std::time::Instant;
 
 use actix::{Actor, ActorContext, AsyncContext, Handler, Running, StreamHandler};
 use actix_web::web::BytesMut;
-use actix_ws::{Item, Message, ProtocolError};
-use serde::de::DeserializeOwned;
-use serde_json::{json, Map, Value};
+use actix_ws::{Message, ProtocolError};
 
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::protocol::close::CloseCode;
+use crate::protocol::event;
 use crate::protocol::frame::{self, Frame};
-use crate::protocol::message::{
-    error_reply, ok_reply, CancelPayload, ErrorResponse, EventPayload, JoinPayload,
-    VisibilityPayload,
-};
-use crate::protocol::{event, reason, PHOENIX_TOPIC, SESSION_TOPIC_PREFIX};
-use crate::session::{Cancel, SessionLink, Submit};
-use crate::supervisor::{Join, Leave, SetVisibility, SupervisorLink, TabGone, TabStarted};
+use crate::protocol::message::{error_reply, ErrorResponse};
+use crate::session::SessionLink;
+use crate::supervisor::{Leave, SupervisorLink, TabGone, TabStarted};
 
 pub(crate) use messages::{CloseConnection, Deliver, Outgoing};
 use outbound::Outbound;
@@ -193,239 +190,6 @@ impl TabActor {
             conn: self.conn,
         });
     }
-
-    fn on_text(&mut self, text: &str, ctx: &mut actix::Context<Self>) {
-        let frame = match frame::decode(text) {
-            Ok(frame) => frame,
-            Err(e) => {
-                tracing::debug!(tab = %self.tab, error = %e, "malformed frame");
-                return self.close(CloseCode::MalformedFrame, ctx);
-            }
-        };
-        match (frame.topic.as_str(), frame.event.as_str()) {
-            (PHOENIX_TOPIC, event::HEARTBEAT) => {
-                let ok = ok_reply(&json!({}));
-                self.reply(None, frame.reference.as_deref(), PHOENIX_TOPIC, &ok, ctx);
-            }
-            (_, event::JOIN) => self.on_join(frame, ctx),
-            (_, event::LEAVE) => self.on_leave(frame, ctx),
-            _ => self.on_push(frame, ctx),
-        }
-    }
-
-    fn on_join(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
-        let Some(key) = frame.topic.strip_prefix(SESSION_TOPIC_PREFIX) else {
-            return self.reply_error(
-                &frame,
-                reason::UNMATCHED_TOPIC,
-                "topics are session:<KEY>",
-                ctx,
-            );
-        };
-        let key = match SessionKey::parse(key) {
-            Ok(key) => key,
-            Err(e) => return self.reply_error(&frame, reason::INVALID_KEY, &e.to_string(), ctx),
-        };
-        let payload: JoinPayload = match decode_payload(&frame.payload) {
-            Ok(p) => p,
-            Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
-        };
-        let topic: Arc<str> = Arc::from(frame.topic.as_str());
-        if !self.joins.contains_key(&topic)
-            && self.joins.len() >= self.config.max_joins_per_connection
-        {
-            let msg = format!(
-                "at most {} joins per connection",
-                self.config.max_joins_per_connection
-            );
-            return self.reply_error(&frame, reason::TOO_MANY_JOINS, &msg, ctx);
-        }
-        // phoenix.js sends join_ref == ref on joins; accept either alone.
-        let join_ref: Arc<str> = Arc::from(
-            frame
-                .join_ref
-                .as_deref()
-                .or(frame.reference.as_deref())
-                .unwrap_or(""),
-        );
-        let activity = Arc::new(AtomicU64::new(self.tick()));
-        // A join to a joined topic replaces the old join (Phoenix semantics):
-        // deliveries for the old join_ref are dropped from now on.
-        self.joins.insert(
-            topic,
-            JoinState {
-                key: key.clone(),
-                join_ref: join_ref.clone(),
-                session: None,
-                activity: activity.clone(),
-            },
-        );
-        self.supervisor.join.do_send(Join {
-            key,
-            tab: self.tab.clone(),
-            conn: self.conn,
-            tab_addr: ctx.address(),
-            join_ref,
-            reply_ref: frame.reference,
-            cursor: payload.cursor,
-            visibility: payload.visibility,
-            params: payload.params,
-            connect_params: self.connect_params.clone(),
-            activity,
-        });
-    }
-
-    fn on_leave(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
-        match self.joins.remove(frame.topic.as_str()) {
-            Some(join) => {
-                self.leave_session(&join);
-                let ok = ok_reply(&json!({}));
-                self.reply(
-                    frame.join_ref.as_deref(),
-                    frame.reference.as_deref(),
-                    &frame.topic,
-                    &ok,
-                    ctx,
-                );
-            }
-            None => self.reply_error(
-                &frame,
-                reason::UNMATCHED_TOPIC,
-                "this topic is not joined",
-                ctx,
-            ),
-        }
-    }
-
-    fn on_push(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
-        let joined = self.joins.get(frame.topic.as_str()).and_then(|j| {
-            let same_join = frame.join_ref.as_deref().is_none_or(|r| r == &*j.join_ref);
-            j.session
-                .clone()
-                .filter(|_| same_join)
-                .map(|link| (j.key.clone(), j.join_ref.clone(), j.activity.clone(), link))
-        });
-        let Some((key, join_ref, activity, link)) = joined else {
-            return self.reply_error(
-                &frame,
-                reason::UNMATCHED_TOPIC,
-                "this topic is not joined",
-                ctx,
-            );
-        };
-        match frame.event.as_str() {
-            event::EVENT => {
-                let ev: EventPayload = match decode_payload(&frame.payload) {
-                    Ok(ev) => ev,
-                    Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
-                };
-                if !self.bucket.take(Instant::now()) {
-                    return self.reply_error(
-                        &frame,
-                        reason::RATE_LIMITED,
-                        "too many events from this tab; retry later",
-                        ctx,
-                    );
-                }
-                if link.queued.fetch_add(1, Ordering::AcqRel) >= self.config.queue_len {
-                    link.queued.fetch_sub(1, Ordering::AcqRel);
-                    return self.reply_error(
-                        &frame,
-                        reason::QUEUE_FULL,
-                        "the session's queue is full; retry later",
-                        ctx,
-                    );
-                }
-                if !link.submit.connected() {
-                    link.queued.fetch_sub(1, Ordering::AcqRel);
-                    let topic: Arc<str> = Arc::from(frame.topic.as_str());
-                    return self.error_join(&topic, ctx);
-                }
-                activity.store(self.tick(), Ordering::Relaxed);
-                link.submit.do_send(Submit {
-                    tab: self.tab.clone(),
-                    conn: self.conn,
-                    join_ref,
-                    reply_to: ctx.address().recipient(),
-                    reply_ref: frame.reference,
-                    event: ev,
-                });
-            }
-            event::VISIBILITY => {
-                let v: VisibilityPayload = match decode_payload(&frame.payload) {
-                    Ok(v) => v,
-                    Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
-                };
-                self.supervisor.visibility.do_send(SetVisibility {
-                    key,
-                    tab: self.tab.clone(),
-                    conn: self.conn,
-                    visibility: v.visibility,
-                });
-                let ok = ok_reply(&json!({}));
-                self.reply(
-                    Some(&join_ref),
-                    frame.reference.as_deref(),
-                    &frame.topic,
-                    &ok,
-                    ctx,
-                );
-            }
-            event::CANCEL => {
-                let c: CancelPayload = match decode_payload(&frame.payload) {
-                    Ok(c) => c,
-                    Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
-                };
-                link.cancel.do_send(Cancel {
-                    tab: self.tab.clone(),
-                    conn: self.conn,
-                    join_ref,
-                    reply_to: ctx.address().recipient(),
-                    reply_ref: frame.reference,
-                    task: c.task,
-                });
-            }
-            other => {
-                let msg = format!("unknown event {other:?} on a session topic");
-                self.reply_error(&frame, reason::UNKNOWN_EVENT, &msg, ctx);
-            }
-        }
-    }
-
-    fn on_continuation(&mut self, item: Item, ctx: &mut actix::Context<Self>) {
-        let (chunk, last) = match item {
-            Item::FirstBinary(_) => return self.close(CloseCode::BinaryFrame, ctx),
-            Item::FirstText(chunk) => {
-                if self.fragments.is_some() {
-                    return self.close(CloseCode::ProtocolError, ctx);
-                }
-                self.fragments = Some(BytesMut::new());
-                (chunk, false)
-            }
-            Item::Continue(chunk) => (chunk, false),
-            Item::Last(chunk) => (chunk, true),
-        };
-        let Some(buf) = self.fragments.as_mut() else {
-            return self.close(CloseCode::ProtocolError, ctx);
-        };
-        if buf.len() + chunk.len() > self.config.max_frame_bytes {
-            return self.close(CloseCode::TooLarge, ctx);
-        }
-        buf.extend_from_slice(&chunk);
-        if last {
-            let buf = self.fragments.take().unwrap_or_default();
-            match std::str::from_utf8(&buf) {
-                Ok(text) => self.on_text(text, ctx),
-                Err(_) => self.close(CloseCode::MalformedFrame, ctx),
-            }
-        }
-    }
-}
-
-/// Decodes a frame payload into one of the protocol's payload types, with a
-/// message that says what was wrong.
-fn decode_payload<T: DeserializeOwned>(payload: &Map<String, Value>) -> Result<T, String> {
-    T::deserialize(Value::Object(payload.clone())).map_err(|e| format!("invalid payload: {e}"))
 }
 
 impl Actor for TabActor {
