@@ -55,9 +55,10 @@ impl<A: App> Supervisor<A> {
             Ok(StopOutcome::Stopped) | Err(_) => {
                 self.sessions.remove(&key);
             }
-            // A task still runs: its end (SessionIdle) restarts the grace.
-            Ok(StopOutcome::Busy) => {}
-            Ok(StopOutcome::SaveFailed) => self.start_grace(&key, ctx),
+            // Busy (a task runs or events are still queued) or the save
+            // failed: try again after another grace time. A task's end
+            // (SessionIdle) also re-arms it; arming is idempotent.
+            Ok(StopOutcome::Busy | StopOutcome::SaveFailed) => self.start_grace(&key, ctx),
         }
         for join in parked {
             self.join(join, ctx);

@@ -177,6 +177,16 @@ impl<A: App> Supervisor<A> {
                 None,
             );
         }
+        // A session actor that died (its thread stopped) is forgotten and
+        // reloaded from the store, rather than left to swallow joins.
+        if self
+            .sessions
+            .get(&msg.key)
+            .is_some_and(|e| !e.addr.connected())
+        {
+            tracing::error!(key = %msg.key, "session actor is gone; reloading it from the store");
+            self.sessions.remove(&msg.key);
+        }
         if !self.sessions.contains_key(&msg.key) {
             if self.sessions.len() >= self.config.max_sessions {
                 return Self::refuse(
