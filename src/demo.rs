@@ -12,7 +12,43 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use actix_web::{web, HttpResponse};
+
 use crate::app::{App, AppError, Context, TaskEnd};
+
+const PAGE_HTML: &str = include_str!("../assets/demo/index.html");
+const PAGE_JS: &str = include_str!("../assets/demo/demo.js");
+const PAGE_CSS: &str = include_str!("../assets/demo/demo.css");
+
+/// Mounts the demo page: `GET /` (HTML), `/demo.js`, `/demo.css`. The page
+/// loads the client from `/tabhub.js` (mounted by [`crate::Hub::configure`]).
+pub fn page(cfg: &mut web::ServiceConfig) {
+    fn asset(
+        content_type: &'static str,
+        body: &'static str,
+    ) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
+        move || {
+            std::future::ready(
+                HttpResponse::Ok()
+                    .content_type(content_type)
+                    .insert_header(("cache-control", "no-cache"))
+                    .body(body),
+            )
+        }
+    }
+    cfg.route(
+        "/",
+        web::get().to(asset("text/html; charset=utf-8", PAGE_HTML)),
+    )
+    .route(
+        "/demo.js",
+        web::get().to(asset("text/javascript; charset=utf-8", PAGE_JS)),
+    )
+    .route(
+        "/demo.css",
+        web::get().to(asset("text/css; charset=utf-8", PAGE_CSS)),
+    );
+}
 
 /// The demo app.
 #[derive(Debug, Default, Clone, Copy)]
@@ -115,6 +151,16 @@ pub enum DemoEvent {
     },
 }
 
+/// The demo's summary (PROTOCOL section 3a): what a page showing many
+/// sessions needs of each: `{"todos", "open", "jobs_running"}` (counts).
+pub fn summary(state: &DemoState) -> serde_json::Value {
+    json!({
+        "todos": state.todos.len(),
+        "open": state.todos.iter().filter(|t| !t.done).count(),
+        "jobs_running": state.jobs.values().filter(|j| j.status == JobStatus::Running).count(),
+    })
+}
+
 fn todo_index(state: &DemoState, id: &str) -> Result<usize, AppError> {
     state
         .todos
@@ -199,6 +245,7 @@ impl App for Demo {
                 }
             }
         }
+        cx.set_summary(summary(state));
         Ok(())
     }
 
@@ -207,7 +254,7 @@ impl App for Demo {
         state: &mut DemoState,
         task: &str,
         end: &TaskEnd,
-        _cx: &mut Context<'_, Self>,
+        cx: &mut Context<'_, Self>,
     ) {
         if let Some(job) = state.jobs.get_mut(task) {
             job.status = match end {
@@ -216,5 +263,6 @@ impl App for Demo {
                 TaskEnd::Cancelled => JobStatus::Cancelled,
             };
         }
+        cx.set_summary(summary(state));
     }
 }

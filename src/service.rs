@@ -101,13 +101,15 @@ impl<A: App> Hub<A> {
 
     /// The routes, for `App::configure` (or `ServiceConfig::configure` to
     /// mount them under a scope): `GET /socket/websocket` (the WebSocket
-    /// endpoint, PROTOCOL section 1) and `GET /healthz`.
+    /// endpoint, PROTOCOL section 1), `GET /healthz`, and `GET /tabhub.js`
+    /// (the JavaScript client, an ES module).
     pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) + Clone + 'static {
         let shared = self.shared.clone();
         move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(shared)
                 .route("/socket/websocket", web::get().to(socket))
-                .route("/healthz", web::get().to(healthz));
+                .route("/healthz", web::get().to(healthz))
+                .route("/tabhub.js", web::get().to(client_js));
         }
     }
 
@@ -181,6 +183,16 @@ async fn socket(
         TabActor::new(&shared, tab, connect_params, session)
     });
     Ok(response)
+}
+
+/// The JavaScript client, compiled into the binary.
+pub const CLIENT_JS: &str = include_str!("../assets/tabhub.js");
+
+async fn client_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("cache-control", "no-cache"))
+        .body(CLIENT_JS)
 }
 
 async fn healthz() -> HttpResponse {

@@ -49,6 +49,8 @@ pub(crate) struct Requests<A: App> {
     pub(crate) chains: Vec<(String, Value)>,
     pub(crate) spawns: Vec<(String, TaskBodyFn<A>)>,
     pub(crate) cancels: Vec<String>,
+    /// The last summary set, if any.
+    pub(crate) summary: Option<Value>,
 }
 
 /// The handler's view of its session (besides `state`): effects, chains and
@@ -75,6 +77,7 @@ impl<'a, A: App> Context<'a, A> {
                 chains: Vec::new(),
                 spawns: Vec::new(),
                 cancels: Vec::new(),
+                summary: None,
             },
         }
     }
@@ -170,6 +173,17 @@ impl<'a, A: App> Context<'a, A> {
             Box::new(move |handle| Box::pin(body(handle))),
         ));
         Ok(())
+    }
+
+    /// Sets the session's summary: a small JSON value (status, counts,
+    /// "needs approval") that summary joins receive whenever it changes
+    /// (PROTOCOL section 3a), also while no tab is joined. It is saved with
+    /// the session. Data that does not serialize is logged and ignored.
+    pub fn set_summary(&mut self, summary: impl Serialize) {
+        match serde_json::to_value(summary) {
+            Ok(v) => self.requests.summary = Some(v),
+            Err(e) => tracing::warn!(error = %e, "summary did not serialize"),
+        }
     }
 
     /// Cancels the running task `key`, if any; [`App::task_ended`] then runs

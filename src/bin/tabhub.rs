@@ -1,4 +1,5 @@
-//! The `tabhub` service: the demo app on `/socket/websocket`, `/healthz`.
+//! The `tabhub` service: the demo app on `/socket/websocket`, its page on
+//! `/`, the client on `/tabhub.js`, and `/healthz`.
 
 use std::sync::Arc;
 
@@ -20,13 +21,17 @@ async fn main() -> std::io::Result<()> {
 
     let hub = Hub::start(Demo, cli.config(), Arc::new(MemoryStore::new()));
     let routes = hub.configure();
-    let server = HttpServer::new(move || App::new().configure(routes.clone()))
-        // Nagle plus delayed ACKs added ~40 ms to request/reply round trips.
-        .tcp_nodelay(true)
-        // Shutdown is ours: close tabs with 1012 and save sessions first.
-        .disable_signals()
-        .bind(&cli.bind)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(routes.clone())
+            .configure(tabhub::demo::page)
+    })
+    // Nagle plus delayed ACKs added ~40 ms to request/reply round trips.
+    .tcp_nodelay(true)
+    // Shutdown is ours: close tabs with 1012 and save sessions first.
+    .disable_signals()
+    .bind(&cli.bind)?
+    .run();
     let handle = server.handle();
     let addrs = cli.bind.clone();
     tracing::info!(

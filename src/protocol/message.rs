@@ -41,10 +41,25 @@ pub enum Resume {
     Snapshot,
 }
 
-/// The `phx_join` payload. Members other than `cursor` and `visibility` are
-/// app join params, passed to the authorize hook.
+/// What a join receives (PROTOCOL section 3a).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinMode {
+    /// A tab: state, deltas, effects, chains, tasks, tab counts.
+    #[default]
+    Full,
+    /// A watcher: only the session's summary, and `summary` messages when it
+    /// changes. Not a tab; does not start or keep alive a session.
+    Summary,
+}
+
+/// The `phx_join` payload. Members other than `cursor`, `visibility` and
+/// `mode` are app join params, passed to the authorize hook.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct JoinPayload {
+    /// `full` (default) or `summary`.
+    #[serde(default)]
+    pub mode: JoinMode,
     /// The client's cursor, or `null`/absent for none.
     #[serde(default)]
     pub cursor: Option<Cursor>,
@@ -110,6 +125,22 @@ pub struct JoinReply<'a> {
     /// With `snapshot`: the whole state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<&'a Value>,
+}
+
+/// An ok summary-join reply's `response`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SummaryReply<'a> {
+    /// The connection's tab id.
+    pub tab_id: &'a TabId,
+    /// The session's summary, `null` if the app never set one.
+    pub summary: &'a Value,
+}
+
+/// The `summary` payload, sent to summary joins when the summary changes.
+#[derive(Clone, Debug, Serialize)]
+pub struct SummaryPayload<'a> {
+    /// The new summary.
+    pub summary: &'a Value,
 }
 
 /// The `delta` payload: the RFC 6902 patch from seq-1 to seq.
@@ -265,6 +296,10 @@ mod tests {
             serde_json::from_value(json!({"cursor": null})).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(empty.cursor, None);
         assert_eq!(empty.visibility, Visibility::Visible);
+        assert_eq!(empty.mode, JoinMode::Full);
+        let summary: JoinPayload =
+            serde_json::from_value(json!({"mode": "summary"})).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(summary.mode, JoinMode::Summary);
     }
 
     #[test]
@@ -336,6 +371,19 @@ mod tests {
             parse(&t),
             json!({"task": "j", "status": "failed", "error": "boom"})
         );
+
+        let tab = TabId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let summary = json!({"todos": 2});
+        let r = ok_reply(&SummaryReply {
+            tab_id: &tab,
+            summary: &summary,
+        });
+        assert_eq!(
+            parse(&r),
+            json!({"status": "ok", "response": {"tab_id": "t1", "summary": {"todos": 2}}})
+        );
+        let s = to_json(&SummaryPayload { summary: &summary });
+        assert_eq!(parse(&s), json!({"summary": {"todos": 2}}));
 
         let err = error_reply(&ErrorResponse::new("queue_full", "the queue is full"));
         assert_eq!(

@@ -49,6 +49,8 @@ pub mod event {
     pub const TABS: &str = "tabs";
     /// Server: this tab's leader role changed.
     pub const LEADER: &str = "leader";
+    /// Server: the session's summary changed (summary joins only).
+    pub const SUMMARY: &str = "summary";
 }
 
 /// Error reply reasons (PROTOCOL sections 3 and 4).
@@ -79,4 +81,6 @@ pub mod reason {
     pub const QUEUE_FULL: &str = "queue_full";
     /// This tab exceeded its event rate; retry later.
     pub const RATE_LIMITED: &str = "rate_limited";
+    /// A push other than `phx_leave` on a summary join.
+    pub const SUMMARY_ONLY: &str = "summary_only";
 }

@@ -95,6 +95,9 @@ impl<A: App> SessionActor<A> {
         for (name, payload) in requests.chains {
             self.create_chain(name, payload, chain_origin.clone(), ctx);
         }
+        if let Some(summary) = requests.summary {
+            self.set_summary(summary);
+        }
         Ok(self.seq)
     }
 

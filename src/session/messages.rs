@@ -65,6 +65,33 @@ pub(crate) struct Attach {
     pub(crate) leader: Option<TabId>,
 }
 
+/// A summary join (PROTOCOL section 3a): where to send `summary` messages.
+#[derive(Clone)]
+pub(crate) struct Watcher {
+    pub(crate) tab: TabId,
+    pub(crate) conn: ConnId,
+    pub(crate) addr: Recipient<Deliver>,
+    pub(crate) join_ref: Arc<str>,
+}
+
+/// Sent by the supervisor for a summary join to a live session. The
+/// session registers the watcher and sends its reply `{tab_id, summary}`
+/// in the same step, so no summary change falls between the two.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Watch {
+    pub(crate) watcher: Watcher,
+    pub(crate) reply_ref: Option<String>,
+}
+
+/// Sent by the supervisor when a summary join ends.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Unwatch {
+    pub(crate) tab: TabId,
+    pub(crate) conn: ConnId,
+}
+
 /// Sent by the supervisor when a tab leaves (leave, close, timeout). Ignored
 /// for membership if `conn` is no longer the tab's connection (a takeover
 /// already replaced it); the leader is applied either way.

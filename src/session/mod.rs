@@ -22,6 +22,7 @@ mod members;
 mod messages;
 mod recent;
 mod tasks;
+mod watchers;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use tasks::Tasks;
 pub use messages::TaskUpdate;
 pub(crate) use messages::{
     Attach, Cancel, Detach, SessionIdle, SessionLink, SetLeader, Stop, StopOutcome, Submit,
+    Unwatch, Watch, Watcher,
 };
 pub use recent::Outcome;
 
@@ -71,6 +73,10 @@ pub struct SessionActor<A: App> {
     recent_chains: Recent,
     members: Members,
     leader: Option<TabId>,
+    /// Summary joins (PROTOCOL section 3a): not tabs, only summaries.
+    watchers: Vec<Watcher>,
+    /// The app's summary, `null` until it sets one.
+    summary: Value,
     chains: Chains,
     tasks: Tasks,
     queued: Arc<AtomicUsize>,
@@ -83,6 +89,9 @@ pub(crate) struct SessionSetup<A: App> {
     pub(crate) config: Arc<Config>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) supervisor: Recipient<SessionIdle>,
+    /// Summary joins already waiting for this key (made while it was
+    /// stopped); they get `summary` messages from now on.
+    pub(crate) watchers: Vec<Watcher>,
 }
 
 impl<A: App> SessionActor<A> {
@@ -103,12 +112,14 @@ impl<A: App> SessionActor<A> {
             config,
             store,
             supervisor,
+            watchers,
         } = setup;
         let topic: Arc<str> = Arc::from(key.topic());
         let mut journal = Journal::new(config.journal_len, config.journal_max_bytes);
         let mut recent_events = Recent::new(config.recent_events);
         let mut recent_chains = Recent::new(config.recent_events);
         let mut chains = Chains::default();
+        let mut summary = Value::Null;
         let (state, seq, epoch) = match saved {
             None => (app.initial_state(&key), 0, Epoch::random()),
             Some(saved) => {
@@ -129,6 +140,7 @@ impl<A: App> SessionActor<A> {
                 for (id, outcome) in saved.recent_chains {
                     recent_chains.insert(id, outcome);
                 }
+                summary = saved.summary;
                 for c in saved.pending_chains {
                     chains.restore(c.chain, c.name, c.payload);
                 }
@@ -154,6 +166,8 @@ impl<A: App> SessionActor<A> {
             recent_events,
             recent_chains,
             leader: None,
+            watchers,
+            summary,
             chains,
             tasks: Tasks::default(),
             queued: Arc::new(AtomicUsize::new(0)),
@@ -178,6 +192,7 @@ impl<A: App> SessionActor<A> {
                 .collect(),
             recent: self.recent_events.entries(),
             recent_chains: self.recent_chains.entries(),
+            summary: self.summary.clone(),
         }
     }
 
@@ -278,7 +293,7 @@ impl<A: App> Handler<Attach> for SessionActor<A> {
                 m,
                 Outgoing::Joined {
                     reply_ref: msg.reply_ref,
-                    link,
+                    link: Some(link),
                     response,
                 },
             );

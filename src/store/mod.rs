@@ -54,6 +54,9 @@ pub struct SavedSession {
     pub pending_chains: Vec<SavedChain>,
     /// Recent event ids and chain ids with their first outcome, oldest first.
     pub recent: Vec<(String, Outcome)>,
+    /// The app's last summary (PROTOCOL section 3a), `null` if never set.
+    #[serde(default)]
+    pub summary: Value,
     /// Recent chain ids with their first outcome, oldest first.
     #[serde(default)]
     pub recent_chains: Vec<(String, Outcome)>,
@@ -88,4 +91,14 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] when it could not be written.
     fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError>;
+
+    /// The saved summary of a key (`Ok(None)` if never saved), served to
+    /// summary joins of a stopped session. The default loads the whole
+    /// session; stores may read less.
+    ///
+    /// # Errors
+    /// As [`Store::load`].
+    fn load_summary(&self, key: &SessionKey) -> Result<Option<Value>, StoreError> {
+        Ok(self.load(key)?.map(|s| s.summary))
+    }
 }

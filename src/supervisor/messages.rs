@@ -8,7 +8,7 @@ use actix::{Addr, Message, Recipient};
 use serde_json::{Map, Value};
 
 use crate::ids::{ConnId, SessionKey, TabId};
-use crate::protocol::message::{Cursor, Visibility};
+use crate::protocol::message::{Cursor, JoinMode, Visibility};
 use crate::tab::TabActor;
 
 /// Sent by a tab for each `phx_join` on a session topic. The outcome comes
@@ -23,6 +23,8 @@ pub(crate) struct Join {
     pub(crate) tab_addr: Addr<TabActor>,
     pub(crate) join_ref: Arc<str>,
     pub(crate) reply_ref: Option<String>,
+    /// A full join (a tab) or a summary join (a watcher).
+    pub(crate) mode: JoinMode,
     pub(crate) cursor: Option<Cursor>,
     pub(crate) visibility: Visibility,
     pub(crate) params: Map<String, Value>,
@@ -87,6 +89,8 @@ pub struct HubStats {
     pub connections: usize,
     /// Tabs joined to live sessions, over all sessions.
     pub tabs: usize,
+    /// Summary joins, over all keys (live sessions or not).
+    pub summary_joins: usize,
 }
 
 /// The supervisor as a tab sees it (the supervisor is generic over the app;

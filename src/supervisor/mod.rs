@@ -24,9 +24,13 @@ use crate::app::{App, JoinRequest};
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::protocol::close::CloseCode;
-use crate::protocol::message::{error_reply, ErrorResponse, Visibility};
+use crate::protocol::message::{
+    error_reply, ok_reply, ErrorResponse, JoinMode, SummaryReply, Visibility,
+};
 use crate::protocol::reason;
-use crate::session::{Attach, Detach, SessionActor, SessionSetup, SetLeader};
+use crate::session::{
+    Attach, Detach, SessionActor, SessionSetup, SetLeader, Unwatch, Watch, Watcher,
+};
 use crate::store::Store;
 use crate::tab::{CloseConnection, Deliver, Outgoing, TabActor};
 
@@ -82,6 +86,8 @@ pub(crate) struct Supervisor<A: App> {
     store: Arc<dyn Store>,
     sessions: HashMap<SessionKey, Entry<A>>,
     conns: HashMap<ConnId, Addr<TabActor>>,
+    /// Summary joins by key, live session or not (PROTOCOL section 3a).
+    watchers: HashMap<SessionKey, Vec<Watcher>>,
     /// Threads that run session actors, used in turn.
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
@@ -101,6 +107,7 @@ impl<A: App> Supervisor<A> {
             store,
             sessions: HashMap::new(),
             conns: HashMap::new(),
+            watchers: HashMap::new(),
             arbiters,
             next_arbiter: 0,
             shutting_down: false,
@@ -137,6 +144,7 @@ impl<A: App> Supervisor<A> {
             config: self.config.clone(),
             store: self.store.clone(),
             supervisor: ctx.address().recipient(),
+            watchers: self.watchers.get(key).cloned().unwrap_or_default(),
         };
         let actor = SessionActor::restore(setup, saved).map_err(|e| e.to_string())?;
         let addr = match self
@@ -176,6 +184,9 @@ impl<A: App> Supervisor<A> {
                 "this join is not authorized",
                 None,
             );
+        }
+        if msg.mode == JoinMode::Summary {
+            return self.watch(msg);
         }
         // A session actor that died (its thread stopped) is forgotten and
         // reloaded from the store, rather than left to swallow joins.
@@ -285,6 +296,72 @@ impl<A: App> Supervisor<A> {
     }
 }
 
+impl<A: App> Supervisor<A> {
+    /// A summary join: registered here (it outlives the session's stops)
+    /// and with the live session, if any, which replies. A stopped session
+    /// is not started: its saved summary is the reply.
+    fn watch(&mut self, msg: Join) {
+        let watcher = Watcher {
+            tab: msg.tab.clone(),
+            conn: msg.conn,
+            addr: msg.tab_addr.clone().recipient(),
+            join_ref: msg.join_ref.clone(),
+        };
+        if let Some(entry) = self.sessions.get(&msg.key) {
+            entry.addr.do_send(Watch {
+                watcher: watcher.clone(),
+                reply_ref: msg.reply_ref.clone(),
+            });
+        } else {
+            let summary = match self.store.load_summary(&msg.key) {
+                Ok(summary) => summary.unwrap_or(serde_json::Value::Null),
+                Err(e) => {
+                    tracing::error!(key = %msg.key, error = %e, "could not load the summary");
+                    return Self::refuse(
+                        &msg,
+                        reason::STORE_ERROR,
+                        "the summary could not be loaded",
+                        None,
+                    );
+                }
+            };
+            let response = ok_reply(&SummaryReply {
+                tab_id: &msg.tab,
+                summary: &summary,
+            });
+            msg.tab_addr.do_send(Deliver {
+                topic: Arc::from(msg.key.topic()),
+                join_ref: msg.join_ref.clone(),
+                item: Outgoing::Joined {
+                    reply_ref: msg.reply_ref.clone(),
+                    link: None,
+                    response,
+                },
+            });
+        }
+        let list = self.watchers.entry(msg.key).or_default();
+        list.retain(|w| !(w.tab == watcher.tab && w.conn == watcher.conn));
+        list.push(watcher);
+    }
+
+    /// Ends a summary join, if `(tab, conn)` has one on `key`.
+    fn unwatch(&mut self, key: &SessionKey, tab: &TabId, conn: ConnId) {
+        let Some(list) = self.watchers.get_mut(key) else {
+            return;
+        };
+        list.retain(|w| !(&w.tab == tab && w.conn == conn));
+        if list.is_empty() {
+            self.watchers.remove(key);
+        }
+        if let Some(entry) = self.sessions.get(key) {
+            entry.addr.do_send(Unwatch {
+                tab: tab.clone(),
+                conn,
+            });
+        }
+    }
+}
+
 impl<A: App> Actor for Supervisor<A> {
     type Context = Context<Self>;
 }
@@ -301,6 +378,7 @@ impl<A: App> Handler<Leave> for Supervisor<A> {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
+        self.unwatch(&msg.key, &msg.tab, msg.conn);
         let Some(entry) = self.sessions.get_mut(&msg.key) else {
             return;
         };
@@ -385,6 +463,7 @@ impl<A: App> Handler<Stats> for Supervisor<A> {
             sessions: self.sessions.len(),
             connections: self.conns.len(),
             tabs: self.sessions.values().map(|e| e.tabs.len()).sum(),
+            summary_joins: self.watchers.values().map(Vec::len).sum(),
         })
     }
 }

@@ -16,7 +16,7 @@ use crate::ids::SessionKey;
 use crate::protocol::close::CloseCode;
 use crate::protocol::frame::{self, Frame};
 use crate::protocol::message::{
-    ok_reply, CancelPayload, EventPayload, JoinPayload, VisibilityPayload,
+    ok_reply, CancelPayload, EventPayload, JoinMode, JoinPayload, VisibilityPayload,
 };
 use crate::protocol::{event, reason, PHOENIX_TOPIC, SESSION_TOPIC_PREFIX};
 use crate::session::{Cancel, Submit};
@@ -80,16 +80,25 @@ impl TabActor {
         );
         let activity = Arc::new(AtomicU64::new(self.tick()));
         // A join to a joined topic replaces the old join (Phoenix semantics):
-        // deliveries for the old join_ref are dropped from now on.
-        self.joins.insert(
+        // deliveries for the old join_ref are dropped from now on. A full
+        // rejoin keeps the tab registered (no leave, no re-election); a
+        // switch of mode, or a summary rejoin, ends the old join first.
+        let replaced = self.joins.insert(
             topic,
             JoinState {
                 key: key.clone(),
                 join_ref: join_ref.clone(),
+                mode: payload.mode,
+                joined: false,
                 session: None,
                 activity: activity.clone(),
             },
         );
+        if let Some(old) = replaced
+            .filter(|old| old.mode == JoinMode::Summary || payload.mode == JoinMode::Summary)
+        {
+            self.leave_session(&old);
+        }
         self.supervisor.join.do_send(Join {
             key,
             tab: self.tab.clone(),
@@ -97,6 +106,7 @@ impl TabActor {
             tab_addr: ctx.address(),
             join_ref,
             reply_ref: frame.reference,
+            mode: payload.mode,
             cursor: payload.cursor,
             visibility: payload.visibility,
             params: payload.params,
@@ -128,11 +138,21 @@ impl TabActor {
     }
 
     fn on_push(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
-        let joined = self.joins.get(frame.topic.as_str()).and_then(|j| {
-            let same_join = frame.join_ref.as_deref().is_none_or(|r| r == &*j.join_ref);
+        let join = self
+            .joins
+            .get(frame.topic.as_str())
+            .filter(|j| j.joined && frame.join_ref.as_deref().is_none_or(|r| r == &*j.join_ref));
+        if join.is_some_and(|j| j.mode == JoinMode::Summary) {
+            return self.reply_error(
+                &frame,
+                reason::SUMMARY_ONLY,
+                "a summary join only receives summaries; join in full mode to push",
+                ctx,
+            );
+        }
+        let joined = join.and_then(|j| {
             j.session
                 .clone()
-                .filter(|_| same_join)
                 .map(|link| (j.key.clone(), j.join_ref.clone(), j.activity.clone(), link))
         });
         let Some((key, join_ref, activity, link)) = joined else {

@@ -22,10 +22,11 @@ pub(crate) struct Deliver {
 
 /// What a [`Deliver`] carries.
 pub(crate) enum Outgoing {
-    /// The join succeeded: its ok reply, and the link for pushing events.
+    /// The join succeeded: its ok reply, and (for full joins) the link for
+    /// pushing events.
     Joined {
         reply_ref: Option<String>,
-        link: SessionLink,
+        link: Option<SessionLink>,
         response: String,
     },
     /// The join was refused: its error reply. The tab forgets the join.

@@ -29,7 +29,7 @@ use crate::ids::{ConnId, SessionKey, TabId};
 use crate::protocol::close::CloseCode;
 use crate::protocol::event;
 use crate::protocol::frame::{self, Frame};
-use crate::protocol::message::{error_reply, ErrorResponse};
+use crate::protocol::message::{error_reply, ErrorResponse, JoinMode};
 use crate::session::SessionLink;
 use crate::supervisor::{Leave, SupervisorLink, TabGone, TabStarted};
 
@@ -41,7 +41,11 @@ use rate::TokenBucket;
 struct JoinState {
     key: SessionKey,
     join_ref: Arc<str>,
-    /// `None` while the join waits for its reply.
+    mode: JoinMode,
+    /// Whether the join's ok reply was written; until then nothing else of
+    /// the join is.
+    joined: bool,
+    /// Where a full join pushes events (`None` for summary joins).
     session: Option<SessionLink>,
     /// When this tab was last active in the session (joined or submitted
     /// an event), on the service-wide activity clock. Read by the
@@ -274,7 +278,8 @@ impl Handler<Deliver> for TabActor {
                 link,
                 response,
             } => {
-                join.session = Some(link);
+                join.joined = true;
+                join.session = link;
                 self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
             }
             Outgoing::Refused {
@@ -291,12 +296,12 @@ impl Handler<Deliver> for TabActor {
                 reply_ref,
                 response,
             } => {
-                if join.session.is_some() {
+                if join.joined {
                     self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
                 }
             }
             Outgoing::Push { event, payload } => {
-                if join.session.is_none() {
+                if !join.joined {
                     return;
                 }
                 if self.out.has_room(payload.get().len()) {

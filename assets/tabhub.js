@@ -1,0 +1,2 @@
+// tabhub.js: placeholder, replaced by the JavaScript client.
+export const VERSION = "0.0.0";

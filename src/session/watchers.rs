@@ -1,0 +1,74 @@
+//! Summary joins of a session (PROTOCOL section 3a): watchers that get the
+//! app's summary and its changes, nothing else. They are not tabs: no
+//! election, no `tabs` count, no cursor.
+
+use actix::Handler;
+use serde_json::Value;
+
+use super::{SessionActor, Unwatch, Watch, Watcher};
+use crate::app::App;
+use crate::protocol::event;
+use crate::protocol::message::{self, ok_reply, SummaryPayload, SummaryReply};
+use crate::tab::{Deliver, Outgoing};
+
+impl<A: App> SessionActor<A> {
+    /// Stores a summary set by a handler; watchers hear of it if it changed.
+    pub(super) fn set_summary(&mut self, summary: Value) {
+        if summary == self.summary {
+            return;
+        }
+        self.summary = summary;
+        let payload = message::to_raw(&SummaryPayload {
+            summary: &self.summary,
+        });
+        for w in &self.watchers {
+            self.deliver_to_watcher(
+                w,
+                Outgoing::Push {
+                    event: event::SUMMARY,
+                    payload: payload.clone(),
+                },
+            );
+        }
+    }
+
+    fn deliver_to_watcher(&self, w: &Watcher, item: Outgoing) {
+        w.addr.do_send(Deliver {
+            topic: self.topic.clone(),
+            join_ref: w.join_ref.clone(),
+            item,
+        });
+    }
+}
+
+impl<A: App> Handler<Watch> for SessionActor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Watch, _ctx: &mut Self::Context) {
+        let w = msg.watcher;
+        self.watchers
+            .retain(|o| !(o.tab == w.tab && o.conn == w.conn));
+        let response = ok_reply(&SummaryReply {
+            tab_id: &w.tab,
+            summary: &self.summary,
+        });
+        self.deliver_to_watcher(
+            &w,
+            Outgoing::Joined {
+                reply_ref: msg.reply_ref,
+                link: None,
+                response,
+            },
+        );
+        self.watchers.push(w);
+    }
+}
+
+impl<A: App> Handler<Unwatch> for SessionActor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unwatch, _ctx: &mut Self::Context) {
+        self.watchers
+            .retain(|w| !(w.tab == msg.tab && w.conn == msg.conn));
+    }
+}
