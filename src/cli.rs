@@ -8,7 +8,10 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::Parser;
 
+use std::sync::Arc;
+
 use crate::config::Config;
+use crate::store::{MemoryStore, RedbOptions, RedbStore, Store, StoreError};
 
 /// Command-line flags of the `tabhub` service.
 #[derive(Debug, Clone, Parser)]
@@ -73,6 +76,35 @@ pub struct Cli {
     /// Threads running sessions; 0 = one per core.
     #[arg(long, env = "TABHUB_SESSION_THREADS", default_value_t = 0)]
     pub session_threads: usize,
+    /// Where sessions are kept: `redb` (on disk, under --data) or `memory`.
+    #[arg(long, env = "TABHUB_STORE", value_enum, default_value_t = StoreKind::Memory)]
+    pub store: StoreKind,
+    /// Data directory of the redb store.
+    #[arg(long, env = "TABHUB_DATA", default_value = "./tabhub-data")]
+    pub data: std::path::PathBuf,
+    /// Durability of the redb store: `strict` (a delta is sent, and an
+    /// event acknowledged, only once it is on disk).
+    #[arg(long, env = "TABHUB_DURABILITY", value_enum, default_value_t = Durability::Strict)]
+    pub durability: Durability,
+    /// Group commit window, in microseconds.
+    #[arg(long, env = "TABHUB_COMMIT_WINDOW_US", default_value_t = 200)]
+    pub commit_window_us: u64,
+}
+
+/// Which store the service uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// redb on disk (`--data DIR`): survives restarts and crashes.
+    Redb,
+    /// Process memory: sessions survive their grace stop, not a restart.
+    Memory,
+}
+
+/// What a durable store promises before a delta is visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// fsync before any tab sees a delta or an event is acknowledged.
+    Strict,
 }
 
 impl Cli {
@@ -96,6 +128,28 @@ impl Cli {
             recent_events: self.recent_events,
             new_key_on_duplicate: self.new_key_on_duplicate,
             session_threads: self.session_threads,
+            commit_window: Duration::from_micros(self.commit_window_us),
+        }
+    }
+
+    /// Opens the store these flags select.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the redb database cannot be opened or created.
+    pub fn open_store(&self) -> Result<Arc<dyn Store>, StoreError> {
+        match self.store {
+            StoreKind::Memory => Ok(Arc::new(MemoryStore::new())),
+            StoreKind::Redb => {
+                let config = self.config();
+                let store = RedbStore::open(RedbOptions {
+                    path: self.data.join("tabhub.redb"),
+                    journal_len: config.journal_len,
+                    journal_max_bytes: config.journal_max_bytes,
+                    recent_events: config.recent_events,
+                    fsync: self.durability == Durability::Strict,
+                })?;
+                Ok(Arc::new(store))
+            }
         }
     }
 }

@@ -55,6 +55,10 @@ pub struct Config {
     pub new_key_on_duplicate: bool,
     /// Threads that run session actors; 0 means one per CPU core. Default 0.
     pub session_threads: usize,
+    /// With a durable store: how long a group commit may wait for more
+    /// steps after its first one, in microseconds; while a commit is being
+    /// written the next batch gathers anyway. Default 200 µs.
+    pub commit_window: Duration,
 }
 
 impl Default for Config {
@@ -77,6 +81,7 @@ impl Default for Config {
             recent_events: 1024,
             new_key_on_duplicate: false,
             session_threads: 0,
+            commit_window: Duration::from_micros(200),
         }
     }
 }

@@ -64,5 +64,5 @@ pub use config::Config;
 pub use ids::{Epoch, SessionKey, TabId};
 pub use service::Hub;
 pub use session::{Outcome, SessionActor, TaskUpdate};
-pub use store::{MemoryStore, SavedSession, Store, StoreError};
+pub use store::{MemoryStore, SavedChain, SavedDelta, SavedSession, Step, Store, StoreError};
 pub use supervisor::HubStats;

@@ -11,6 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::app::App;
 use crate::config::Config;
 use crate::ids::TabId;
+use crate::store::committer::Committer;
 use crate::store::Store;
 use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor, SupervisorLink};
 use crate::tab::{TabActor, TabShared};
@@ -38,6 +39,7 @@ pub const PROTOCOL_VSN: &str = "2.0.0";
 /// ```
 pub struct Hub<A: App> {
     supervisor: Addr<Supervisor<A>>,
+    committer: Option<Committer>,
     shared: web::Data<TabShared>,
     arbiters: Arc<Mutex<Vec<Arbiter>>>,
 }
@@ -46,6 +48,7 @@ impl<A: App> Clone for Hub<A> {
     fn clone(&self) -> Self {
         Self {
             supervisor: self.supervisor.clone(),
+            committer: self.committer.clone(),
             shared: self.shared.clone(),
             arbiters: self.arbiters.clone(),
         }
@@ -59,7 +62,8 @@ impl<A: App> Hub<A> {
     ///
     /// # Panics
     /// If no actix `System` runs on the calling thread (actix's own rule for
-    /// starting threads with `Arbiter::new`).
+    /// starting threads with `Arbiter::new`), or the OS refuses to start the
+    /// commit thread of a durable store.
     pub fn start(app: A, config: Config, store: Arc<dyn Store>) -> Self {
         let config = Arc::new(config);
         let session_threads: Vec<Arbiter> = (0..config.session_thread_count())
@@ -69,8 +73,17 @@ impl<A: App> Hub<A> {
         let supervisor_thread = Arbiter::new();
         let app = Arc::new(app);
         let sup_config = config.clone();
+        let committer = if store.durable() {
+            match Committer::start(store.clone(), config.commit_window) {
+                Ok(c) => Some(c),
+                Err(e) => panic!("cannot start the commit thread: {e}"),
+            }
+        } else {
+            None
+        };
+        let sup_committer = committer.clone();
         let supervisor = Supervisor::start_in_arbiter(&supervisor_thread.handle(), move |_ctx| {
-            Supervisor::new(app, sup_config, store, handles)
+            Supervisor::new(app, sup_config, store, handles, sup_committer)
         });
         let link = SupervisorLink {
             join: supervisor.clone().recipient(),
@@ -89,6 +102,7 @@ impl<A: App> Hub<A> {
         arbiters.push(supervisor_thread);
         Self {
             supervisor,
+            committer,
             shared,
             arbiters: Arc::new(Mutex::new(arbiters)),
         }
@@ -130,6 +144,9 @@ impl<A: App> Hub<A> {
     pub async fn shutdown(&self) {
         if let Err(e) = self.supervisor.send(Shutdown).await {
             tracing::error!(error = %e, "supervisor did not answer the shutdown");
+        }
+        if let Some(committer) = &self.committer {
+            committer.flush().await;
         }
         let arbiters =
             std::mem::take(&mut *self.arbiters.lock().unwrap_or_else(PoisonError::into_inner));

@@ -1,13 +1,11 @@
 //! The `tabhub` service: the demo app on `/socket/websocket`, its page on
 //! `/`, the client on `/tabhub.js`, and `/healthz`.
 
-use std::sync::Arc;
-
 use actix_web::{App, HttpServer};
 use clap::Parser;
 use tabhub::cli::Cli;
 use tabhub::demo::Demo;
-use tabhub::{Hub, MemoryStore};
+use tabhub::Hub;
 use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
@@ -19,7 +17,15 @@ async fn main() -> std::io::Result<()> {
         )
         .init();
 
-    let hub = Hub::start(Demo, cli.config(), Arc::new(MemoryStore::new()));
+    let store = match cli.open_store() {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the store");
+            return Err(std::io::Error::other(e));
+        }
+    };
+    tracing::info!(store = ?cli.store, data = %cli.data.display(), "store opened");
+    let hub = Hub::start(Demo, cli.config(), store);
     let routes = hub.configure();
     let server = HttpServer::new(move || {
         App::new()

@@ -15,6 +15,7 @@ use crate::protocol::message::{
     self, error_reply, ok_reply, DeltaPayload, EffectPayload, ErrorResponse,
 };
 use crate::protocol::{event, reason};
+use crate::store::SavedDelta;
 use crate::tab::{Deliver, Outgoing};
 
 impl<A: App> SessionActor<A> {
@@ -65,6 +66,10 @@ impl<A: App> SessionActor<A> {
                 event_id,
             });
             self.journal.push(self.seq, payload.clone());
+            self.record_delta(SavedDelta {
+                seq: self.seq,
+                payload: payload.clone(),
+            });
             self.members.broadcast(event::DELTA, payload);
         }
 
@@ -161,6 +166,10 @@ impl<A: App> SessionActor<A> {
                             self.handle_event(msg.tab.clone(), &ev.id, &pending.name, payload, ctx);
                         self.recent_chains
                             .insert(chain.as_str().to_owned(), outcome.clone());
+                        if let Some(step) = self.step_record() {
+                            step.chains_removed.push(chain.clone());
+                            step.chain = Some((chain.as_str().to_owned(), outcome.clone()));
+                        }
                         outcome
                     }
                     None => Outcome::error(
@@ -171,6 +180,9 @@ impl<A: App> SessionActor<A> {
             },
         };
         self.recent_events.insert(ev.id.clone(), outcome.clone());
+        if let Some(step) = self.step_record() {
+            step.event = Some((ev.id.clone(), outcome.clone()));
+        }
         outcome
     }
 
@@ -182,14 +194,14 @@ impl<A: App> SessionActor<A> {
         reply_ref: Option<String>,
         response: String,
     ) {
-        to.do_send(Deliver {
-            topic: self.topic.clone(),
+        self.members.deliver(
+            to,
             join_ref,
-            item: Outgoing::Reply {
+            Outgoing::Reply {
                 reply_ref,
                 response,
             },
-        });
+        );
     }
 }
 
@@ -213,6 +225,7 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
 
     fn handle(&mut self, mut msg: Submit, ctx: &mut Self::Context) {
         self.queued.fetch_sub(1, Ordering::AcqRel);
+        self.begin_step();
         let outcome = if self.members.find(&msg.tab, msg.conn).is_some() {
             self.submit(&mut msg, ctx)
         } else {
@@ -224,6 +237,7 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
             msg.reply_ref,
             outcome_reply(&outcome),
         );
+        self.end_step(ctx);
     }
 }
 
@@ -231,6 +245,7 @@ impl<A: App> Handler<Cancel> for SessionActor<A> {
     type Result = ();
 
     fn handle(&mut self, msg: Cancel, ctx: &mut Self::Context) {
+        self.begin_step();
         let response = if self.members.find(&msg.tab, msg.conn).is_some() {
             let cancelled = self.cancel_task(&msg.task, ctx);
             ok_reply(&json!({ "cancelled": cancelled }))
@@ -238,6 +253,7 @@ impl<A: App> Handler<Cancel> for SessionActor<A> {
             outcome_reply(&not_joined())
         };
         self.reply(&msg.reply_to, msg.join_ref, msg.reply_ref, response);
+        self.end_step(ctx);
     }
 }
 
@@ -249,10 +265,11 @@ impl<A: App> Handler<TaskUpdate<A>> for SessionActor<A> {
             return Err(TaskGone);
         }
         let apply = msg.apply;
-        Ok(
-            self.apply(Origin::Task(msg.key), None, ctx, |_, state, cx| {
-                apply(state, cx)
-            }),
-        )
+        self.begin_step();
+        let result = self.apply(Origin::Task(msg.key), None, ctx, |_, state, cx| {
+            apply(state, cx)
+        });
+        self.end_step(ctx);
+        Ok(result)
     }
 }

@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::ids::{ChainId, TabId};
 use crate::protocol::event;
 use crate::protocol::message::{self, ChainPayload};
+use crate::store::SavedChain;
 
 /// One chain not yet re-submitted.
 pub(super) struct PendingChain {
@@ -86,6 +87,13 @@ impl<A: App> SessionActor<A> {
         let target = origin
             .filter(|tab| self.members.contains(tab))
             .or_else(|| self.leader.clone());
+        if let Some(step) = self.step_record() {
+            step.chains_added.push(SavedChain {
+                chain: id.clone(),
+                name: name.clone(),
+                payload: payload.clone(),
+            });
+        }
         self.chains.pending.push((
             id.clone(),
             PendingChain {

@@ -1,10 +1,12 @@
 //! The tabs joined to a session and the fan-out to them.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use actix::Recipient;
 use serde_json::value::RawValue;
 
+use super::outbox::Outbox;
 use crate::ids::{ConnId, TabId};
 use crate::tab::{Deliver, Outgoing};
 
@@ -18,10 +20,14 @@ pub(crate) struct Member {
 }
 
 /// Joined tabs, in join order. At most `max_tabs_per_session` (64 by
-/// default), so a vector with linear lookups beats a map.
+/// default), so a vector with linear lookups beats a map. Every delivery of
+/// the session, to tabs or watchers, goes through its [`Outbox`].
 pub(crate) struct Members {
     topic: Arc<str>,
     list: Vec<Member>,
+    /// Interior mutability keeps sending a `&self` call while iterating
+    /// members; the actor is single-threaded, so no borrow can overlap.
+    outbox: RefCell<Outbox>,
 }
 
 impl Members {
@@ -29,6 +35,7 @@ impl Members {
         Self {
             topic,
             list: Vec::new(),
+            outbox: RefCell::new(Outbox::default()),
         }
     }
 
@@ -76,13 +83,25 @@ impl Members {
         self.list.len() != before
     }
 
-    /// Delivers one item to one member.
+    /// Delivers one item to one member (through the outbox).
     pub(crate) fn send(&self, member: &Member, item: Outgoing) {
-        member.addr.do_send(Deliver {
+        self.deliver(&member.addr, member.join_ref.clone(), item);
+    }
+
+    /// Delivers one item to any join of this session's topic (a member, a
+    /// watcher, or a submitter that is no longer a member).
+    pub(crate) fn deliver(&self, to: &Recipient<Deliver>, join_ref: Arc<str>, item: Outgoing) {
+        let deliver = Deliver {
             topic: self.topic.clone(),
-            join_ref: member.join_ref.clone(),
+            join_ref,
             item,
-        });
+        };
+        self.outbox.borrow_mut().send(to, deliver);
+    }
+
+    /// The session's outbox, to start steps and release durable ones.
+    pub(crate) fn outbox(&self) -> std::cell::RefMut<'_, Outbox> {
+        self.outbox.borrow_mut()
     }
 
     /// Pushes `event` to one tab, if joined.

@@ -20,7 +20,9 @@ mod chains;
 pub(crate) mod journal;
 mod members;
 mod messages;
+mod outbox;
 mod recent;
+mod steps;
 mod tasks;
 mod watchers;
 
@@ -35,7 +37,8 @@ use crate::config::Config;
 use crate::ids::{Epoch, SessionKey, TabId};
 use crate::protocol::message::{ok_reply, JoinReply, Resume};
 use crate::protocol::{event, message};
-use crate::store::{SavedChain, SavedSession, Store, StoreError};
+use crate::store::committer::Committer;
+use crate::store::{SavedChain, SavedSession, Step, Store, StoreError};
 use crate::tab::Outgoing;
 
 use chains::Chains;
@@ -80,6 +83,16 @@ pub struct SessionActor<A: App> {
     chains: Chains,
     tasks: Tasks,
     queued: Arc<AtomicUsize>,
+    /// Set when the store is durable: where steps go to be written.
+    committer: Option<Committer>,
+    /// Number of the last step begun.
+    steps: u64,
+    /// The record of the step in progress.
+    step: Option<Step>,
+    /// Deltas since the last checkpoint written.
+    deltas_since_checkpoint: u64,
+    /// A new key's first step must carry a checkpoint (its base state).
+    needs_checkpoint: bool,
 }
 
 /// Everything a new [`SessionActor`] needs besides its saved data.
@@ -92,6 +105,8 @@ pub(crate) struct SessionSetup<A: App> {
     /// Summary joins already waiting for this key (made while it was
     /// stopped); they get `summary` messages from now on.
     pub(crate) watchers: Vec<Watcher>,
+    /// The commit thread, when the store is durable.
+    pub(crate) committer: Option<Committer>,
 }
 
 impl<A: App> SessionActor<A> {
@@ -113,6 +128,7 @@ impl<A: App> SessionActor<A> {
             store,
             supervisor,
             watchers,
+            committer,
         } = setup;
         let topic: Arc<str> = Arc::from(key.topic());
         let mut journal = Journal::new(config.journal_len, config.journal_max_bytes);
@@ -120,6 +136,7 @@ impl<A: App> SessionActor<A> {
         let mut recent_chains = Recent::new(config.recent_events);
         let mut chains = Chains::default();
         let mut summary = Value::Null;
+        let needs_checkpoint = saved.is_none();
         let (state, seq, epoch) = match saved {
             None => (app.initial_state(&key), 0, Epoch::random()),
             Some(saved) => {
@@ -171,6 +188,11 @@ impl<A: App> SessionActor<A> {
             chains,
             tasks: Tasks::default(),
             queued: Arc::new(AtomicUsize::new(0)),
+            committer,
+            steps: 0,
+            step: None,
+            deltas_since_checkpoint: 0,
+            needs_checkpoint,
         })
     }
 
@@ -340,11 +362,20 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
         use actix::ActorContext;
         let busy = !self.members.is_empty()
             || !self.tasks.is_empty()
-            || self.queued.load(Ordering::Acquire) > 0;
+            || self.queued.load(Ordering::Acquire) > 0
+            || self.members.outbox().pending();
         if busy && !msg.force {
             return actix::MessageResult(StopOutcome::Busy);
         }
         self.app.session_stopping(&self.key, &self.state);
+        if self.committer.is_some() && self.members.outbox().pending() {
+            // Shutdown with steps still being committed: they are the
+            // record; a whole-session save now could race them. The hub
+            // flushes the committer before it returns.
+            tracing::info!(key = %self.key, seq = self.seq, "session stopped; its last steps are being committed");
+            ctx.stop();
+            return actix::MessageResult(StopOutcome::Stopped);
+        }
         let saved = self.saved();
         match self.store.save(&self.key, &saved) {
             Ok(()) => {}

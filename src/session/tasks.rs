@@ -88,7 +88,9 @@ impl<A: App> SessionActor<A> {
             Ok(()) => TaskEnd::Done,
             Err(e) => TaskEnd::Failed(e.message),
         };
+        self.begin_step();
         self.end_task(key, end, ctx);
+        self.end_step(ctx);
     }
 
     /// Cancels a running task; returns whether one was running.

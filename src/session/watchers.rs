@@ -9,7 +9,7 @@ use super::{SessionActor, Unwatch, Watch, Watcher};
 use crate::app::App;
 use crate::protocol::event;
 use crate::protocol::message::{self, ok_reply, SummaryPayload, SummaryReply};
-use crate::tab::{Deliver, Outgoing};
+use crate::tab::Outgoing;
 
 impl<A: App> SessionActor<A> {
     /// Stores a summary set by a handler; watchers hear of it if it changed.
@@ -18,6 +18,10 @@ impl<A: App> SessionActor<A> {
             return;
         }
         self.summary = summary;
+        let recorded = self.summary.clone();
+        if let Some(step) = self.step_record() {
+            step.summary = Some(recorded);
+        }
         let payload = message::to_raw(&SummaryPayload {
             summary: &self.summary,
         });
@@ -33,11 +37,7 @@ impl<A: App> SessionActor<A> {
     }
 
     fn deliver_to_watcher(&self, w: &Watcher, item: Outgoing) {
-        w.addr.do_send(Deliver {
-            topic: self.topic.clone(),
-            join_ref: w.join_ref.clone(),
-            item,
-        });
+        self.members.deliver(&w.addr, w.join_ref.clone(), item);
     }
 }
 

@@ -2,9 +2,12 @@
 //!
 //! The supervisor loads a session from the store when its first tab joins,
 //! and the session saves itself when it stops. [`MemoryStore`] keeps saved
-//! sessions in process memory; a durable backend comes later.
+//! sessions in process memory; [`RedbStore`] keeps them on disk (redb:
+//! embedded, ACID), step by step, for crash safety.
 
+pub(crate) mod committer;
 mod memory;
+mod redb;
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use crate::ids::{ChainId, Epoch, SessionKey};
 use crate::session::Outcome;
 
 pub use memory::MemoryStore;
+pub use redb::{RedbOptions, RedbStore};
 
 /// One journaled delta: its seq and its `delta` payload JSON.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -62,6 +66,35 @@ pub struct SavedSession {
     pub recent_chains: Vec<(String, Outcome)>,
 }
 
+/// One handled step of a session, as the store must keep it: what the step
+/// changed, never the whole state (but for a periodic checkpoint), so a
+/// commit costs the size of the change. Steps of one key arrive in seq
+/// order; a batch may hold steps of many keys (group commit).
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The session.
+    pub key: SessionKey,
+    /// Its epoch (unchanged for the life of a saved session).
+    pub epoch: Epoch,
+    /// The session's seq after this step.
+    pub seq: u64,
+    /// The delta that produced `seq`, if the step changed state.
+    pub delta: Option<SavedDelta>,
+    /// The event id handled in this step and its first outcome.
+    pub event: Option<(String, Outcome)>,
+    /// The chain id handled in this step and its first outcome.
+    pub chain: Option<(String, Outcome)>,
+    /// Chains created in this step.
+    pub chains_added: Vec<SavedChain>,
+    /// Chains handled in this step (no longer pending).
+    pub chains_removed: Vec<ChainId>,
+    /// The summary, if this step changed it.
+    pub summary: Option<Value>,
+    /// The whole state at `seq`, every so many deltas: loading starts from
+    /// the latest checkpoint and applies the deltas after it.
+    pub checkpoint: Option<Value>,
+}
+
 /// A store failure, with the key's prefix and a cause for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError {
@@ -100,5 +133,25 @@ pub trait Store: Send + Sync + 'static {
     /// As [`Store::load`].
     fn load_summary(&self, key: &SessionKey) -> Result<Option<Value>, StoreError> {
         Ok(self.load(key)?.map(|s| s.summary))
+    }
+
+    /// Whether [`Store::append`] makes steps durable. A durable store's
+    /// sessions send a step's delta and reply only after its append
+    /// returned (PROTOCOL: durable before visible). Default: `false`.
+    fn durable(&self) -> bool {
+        false
+    }
+
+    /// Writes the steps of any number of sessions in one transaction (group
+    /// commit). With a durable store the steps survive a crash once this
+    /// returns `Ok`. Default: keeps nothing (the session is saved whole
+    /// when it stops).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the transaction failed; none of the steps is
+    /// then durable.
+    fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
+        let _ = steps;
+        Ok(())
     }
 }

@@ -31,6 +31,7 @@ use crate::protocol::reason;
 use crate::session::{
     Attach, Detach, SessionActor, SessionSetup, SetLeader, Unwatch, Watch, Watcher,
 };
+use crate::store::committer::Committer;
 use crate::store::Store;
 use crate::tab::{CloseConnection, Deliver, Outgoing, TabActor};
 
@@ -88,6 +89,8 @@ pub(crate) struct Supervisor<A: App> {
     conns: HashMap<ConnId, Addr<TabActor>>,
     /// Summary joins by key, live session or not (PROTOCOL section 3a).
     watchers: HashMap<SessionKey, Vec<Watcher>>,
+    /// The commit thread, when the store is durable.
+    committer: Option<Committer>,
     /// Threads that run session actors, used in turn.
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
@@ -100,6 +103,7 @@ impl<A: App> Supervisor<A> {
         config: Arc<Config>,
         store: Arc<dyn Store>,
         arbiters: Vec<ArbiterHandle>,
+        committer: Option<Committer>,
     ) -> Self {
         Self {
             app,
@@ -108,6 +112,7 @@ impl<A: App> Supervisor<A> {
             sessions: HashMap::new(),
             conns: HashMap::new(),
             watchers: HashMap::new(),
+            committer,
             arbiters,
             next_arbiter: 0,
             shutting_down: false,
@@ -145,6 +150,7 @@ impl<A: App> Supervisor<A> {
             store: self.store.clone(),
             supervisor: ctx.address().recipient(),
             watchers: self.watchers.get(key).cloned().unwrap_or_default(),
+            committer: self.committer.clone(),
         };
         let actor = SessionActor::restore(setup, saved).map_err(|e| e.to_string())?;
         let addr = match self

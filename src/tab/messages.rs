@@ -39,6 +39,9 @@ pub(crate) enum Outgoing {
         reply_ref: Option<String>,
         response: String,
     },
+    /// The session dropped this join (its state fell behind the store):
+    /// the tab sends `phx_error` so the client rejoins with its cursor.
+    Rejoin,
     /// A server push (`delta`, `effect`, `chain`, `task`, `tabs`, `leader`),
     /// its payload encoded once for all tabs.
     Push {

@@ -300,6 +300,7 @@ impl Handler<Deliver> for TabActor {
                     self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
                 }
             }
+            Outgoing::Rejoin => self.error_join(&msg.topic, ctx),
             Outgoing::Push { event, payload } => {
                 if !join.joined {
                     return;

@@ -1,0 +1,210 @@
+//! Durable before visible: with a durable store, no tab sees a delta and no
+//! event is acknowledged before the store has written its step; events keep
+//! being handled while a commit is in flight; a store failure makes tabs
+//! rejoin (the session restarts from the store).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use common::{new_key, start_server, Client};
+use serde_json::json;
+use tabhub::demo::Demo;
+use tabhub::{Config, MemoryStore, SavedSession, SessionKey, Step, Store, StoreError};
+
+/// A durable store whose appends wait until the test opens the gate, and
+/// which can be told to fail.
+#[derive(Default)]
+struct GatedStore {
+    inner: MemoryStore,
+    open: Mutex<bool>,
+    opened: Condvar,
+    fail: Mutex<bool>,
+    batches: Mutex<Vec<Vec<Step>>>,
+}
+
+impl GatedStore {
+    fn set_open(&self, open: bool) {
+        *self.open.lock().unwrap() = open;
+        self.opened.notify_all();
+    }
+}
+
+impl Store for GatedStore {
+    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
+        self.inner.load(key)
+    }
+    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
+        self.inner.save(key, session)
+    }
+    fn durable(&self) -> bool {
+        true
+    }
+    fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+        if *self.fail.lock().unwrap() {
+            return Err(StoreError {
+                message: "disk on fire".into(),
+            });
+        }
+        self.batches.lock().unwrap().push(steps.to_vec());
+        Ok(())
+    }
+}
+
+/// Reads for `ms` and returns every message event seen (none expected).
+async fn quiet_for(client: &mut Client, ms: u64) -> Vec<String> {
+    let mut seen = Vec::new();
+    while let Ok(m) = tokio::time::timeout(Duration::from_millis(ms), client.next_msg()).await {
+        seen.push(m.event);
+    }
+    seen
+}
+
+#[actix_rt::test]
+async fn no_delta_and_no_reply_is_visible_before_the_step_is_written() {
+    let store = Arc::new(GatedStore::default());
+    store.set_open(true);
+    let server = start_server(Demo, Config::default(), store.clone());
+    let key = new_key();
+    let topic = format!("session:{key}");
+    let mut a = Client::connect(&server, "a").await;
+    let mut b = Client::connect(&server, "b").await;
+    a.join(&key, None).await;
+    b.join(&key, None).await;
+    a.wait_event(&topic, "tabs").await;
+
+    store.set_open(false);
+    let r = a
+        .push(
+            &topic,
+            "event",
+            json!({"id": "e1", "name": "add_todo", "payload": {"text": "durable"}}),
+        )
+        .await;
+    assert!(
+        quiet_for(&mut a, 300).await.is_empty(),
+        "nothing before the commit"
+    );
+    assert!(
+        quiet_for(&mut b, 50).await.is_empty(),
+        "nothing before the commit"
+    );
+    store.set_open(true);
+    let d = a.next_msg().await;
+    assert_eq!(
+        (d.event.as_str(), d.payload["seq"].as_u64()),
+        ("delta", Some(1))
+    );
+    assert_eq!(
+        a.reply(&r).await,
+        json!({"status": "ok", "response": {"seq": 1}})
+    );
+    assert_eq!(b.wait_event(&topic, "delta").await.payload["seq"], 1);
+
+    let batches = store.batches.lock().unwrap().clone();
+    let step = batches
+        .iter()
+        .flatten()
+        .find(|s| s.event.as_ref().is_some_and(|(id, _)| id == "e1"))
+        .unwrap();
+    assert_eq!(step.seq, 1);
+    assert_eq!(step.delta.as_ref().unwrap().seq, 1);
+    assert!(
+        step.checkpoint.is_some(),
+        "a new key's first step carries its base state"
+    );
+}
+
+#[actix_rt::test]
+async fn events_keep_being_handled_while_a_commit_is_in_flight_and_commits_group() {
+    let store = Arc::new(GatedStore::default());
+    let server = start_server(Demo, Config::default(), store.clone());
+    let (k1, k2) = (new_key(), new_key());
+    let mut a = Client::connect(&server, "a").await;
+    let mut b = Client::connect(&server, "b").await;
+    store.set_open(true);
+    a.join(&k1, None).await;
+    b.join(&k2, None).await;
+    store.set_open(false);
+    // The gate holds the first commit; the sessions go on handling.
+    let mut refs = Vec::new();
+    for i in 0..5 {
+        refs.push(
+            a.push(
+                &format!("session:{k1}"),
+                "event",
+                json!({"id": format!("a{i}"), "name": "add_todo", "payload": {"text": "x"}}),
+            )
+            .await,
+        );
+    }
+    let rb = b
+        .push(
+            &format!("session:{k2}"),
+            "event",
+            json!({"id": "b0", "name": "add_todo", "payload": {"text": "y"}}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store.set_open(true);
+    for (i, r) in refs.iter().enumerate() {
+        assert_eq!(a.reply(r).await["response"]["seq"], i + 1);
+    }
+    assert_eq!(b.reply(&rb).await["response"]["seq"], 1);
+    let batches = store.batches.lock().unwrap().clone();
+    let steps: usize = batches.iter().map(Vec::len).sum();
+    assert_eq!(steps, 6);
+    assert!(
+        batches.len() < 6,
+        "steps that arrived during a commit share the next one ({} batches)",
+        batches.len()
+    );
+    assert!(
+        batches
+            .iter()
+            .any(|b| b.iter().any(|s| s.key.as_str() == k1)
+                && b.iter().any(|s| s.key.as_str() == k2)),
+        "one batch holds steps of both sessions"
+    );
+}
+
+#[actix_rt::test]
+async fn when_the_store_fails_the_step_is_never_visible_and_tabs_are_told_to_rejoin() {
+    let store = Arc::new(GatedStore::default());
+    store.set_open(true);
+    let server = start_server(Demo, Config::default(), store.clone());
+    let key = new_key();
+    let topic = format!("session:{key}");
+    let mut a = Client::connect(&server, "a").await;
+    let (mut m, _) = a.join_mirror(&key, None).await;
+    assert_eq!(
+        a.event(&key, "add_todo", json!({"text": "kept"})).await["status"],
+        "ok"
+    );
+    a.catch_up(&key, &mut m, 1).await;
+
+    *store.fail.lock().unwrap() = true;
+    a.push(
+        &topic,
+        "event",
+        json!({"id": "lost", "name": "add_todo", "payload": {"text": "lost"}}),
+    )
+    .await;
+    let err = a.wait_event(&topic, "phx_error").await;
+    assert_eq!(err.topic, topic);
+    let seen: Vec<String> = a.drain_buffer().into_iter().map(|m| m.event).collect();
+    assert!(
+        !seen.contains(&"delta".to_owned()),
+        "the failed step was never visible: {seen:?}"
+    );
+    // The session restarted from the store; the rejoin is answered.
+    *store.fail.lock().unwrap() = false;
+    let r = a.join_with(&key, json!({"cursor": m.cursor()})).await;
+    assert_eq!(r["status"], "ok", "{r}");
+}
