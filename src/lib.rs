@@ -64,5 +64,7 @@ pub use config::Config;
 pub use ids::{Epoch, SessionKey, TabId};
 pub use service::Hub;
 pub use session::{Outcome, SessionActor, TaskUpdate};
-pub use store::{MemoryStore, SavedChain, SavedDelta, SavedSession, Step, Store, StoreError};
+pub use store::{
+    MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, Step, Store, StoreError,
+};
 pub use supervisor::HubStats;

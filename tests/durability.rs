@@ -114,7 +114,10 @@ async fn no_delta_and_no_reply_is_visible_before_the_step_is_written() {
         .find(|s| s.event.as_ref().is_some_and(|(id, _)| id == "e1"))
         .unwrap();
     assert_eq!(step.seq, 1);
-    assert_eq!(step.delta.as_ref().unwrap().seq, 1);
+    assert_eq!(
+        step.deltas.iter().map(|d| d.seq).collect::<Vec<_>>(),
+        vec![1]
+    );
     assert!(
         step.checkpoint.is_some(),
         "a new key's first step carries its base state"

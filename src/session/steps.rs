@@ -29,7 +29,7 @@ impl<A: App> SessionActor<A> {
             key: self.key.clone(),
             epoch: self.epoch.clone(),
             seq: self.seq,
-            delta: None,
+            deltas: Vec::new(),
             event: None,
             chain: None,
             chains_added: Vec::new(),
@@ -48,7 +48,7 @@ impl<A: App> SessionActor<A> {
     pub(super) fn record_delta(&mut self, delta: SavedDelta) {
         self.deltas_since_checkpoint += 1;
         if let Some(step) = self.step.as_mut() {
-            step.delta = Some(delta);
+            step.deltas.push(delta);
         }
     }
 

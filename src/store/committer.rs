@@ -113,7 +113,7 @@ fn run(store: &dyn Store, rx: &mpsc::Receiver<Request>, window: Duration) {
 /// Whether a step holds anything to write (a repeated event id, say, does
 /// not; it still waits its turn for the acknowledgement).
 fn worth_writing(step: &Step) -> bool {
-    step.delta.is_some()
+    !step.deltas.is_empty()
         || step.event.is_some()
         || step.chain.is_some()
         || !step.chains_added.is_empty()

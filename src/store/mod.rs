@@ -78,8 +78,10 @@ pub struct Step {
     pub epoch: Epoch,
     /// The session's seq after this step.
     pub seq: u64,
-    /// The delta that produced `seq`, if the step changed state.
-    pub delta: Option<SavedDelta>,
+    /// The deltas of this step, in seq order, the last producing `seq`
+    /// (empty if the step changed no state; more than one when a handler's
+    /// requests changed state again, e.g. cancelling a task).
+    pub deltas: Vec<SavedDelta>,
     /// The event id handled in this step and its first outcome.
     pub event: Option<(String, Outcome)>,
     /// The chain id handled in this step and its first outcome.

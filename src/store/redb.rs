@@ -63,10 +63,12 @@ pub struct RedbOptions {
     pub journal_max_bytes: usize,
     /// Event ids, and separately chain ids, kept per key with their outcome.
     pub recent_events: usize,
-    /// Whether each commit waits for fsync (`true`, strict) or not: with
-    /// `false` commits are [`Durability::None`] and a background thread
-    /// makes them durable every [`RedbStore::RELAXED_SYNC_INTERVAL`], so a crash (of
-    /// the process or the machine) loses at most that much.
+    /// Whether each commit waits for fsync (`true`, strict) or not. With
+    /// `false`, commits are [`Durability::None`] (redb 4 has only `None`
+    /// and `Immediate`: a `None` commit survives no crash, not even of the
+    /// process, until a later `Immediate` one), so a background thread
+    /// makes them durable every [`RedbStore::RELAXED_SYNC_INTERVAL`]: a
+    /// crash loses at most that much.
     pub fsync: bool,
 }
 
@@ -360,18 +362,22 @@ impl RedbStore {
     ) -> Result<Meta, StoreError> {
         let key = &step.key;
         let k = key.as_str();
-        if let Some(d) = &step.delta {
-            if d.seq != step.seq {
-                return Err(StoreError {
-                    message: format!(
-                        "step of {key} at seq {} carries the delta of seq {}",
-                        step.seq, d.seq
-                    ),
-                });
-            }
+        let consecutive = step.deltas.iter().enumerate().all(|(i, d)| {
+            step.deltas
+                .first()
+                .is_some_and(|f| d.seq == f.seq + as_u64(i))
+        });
+        if !consecutive || step.deltas.last().is_some_and(|d| d.seq != step.seq) {
+            return Err(StoreError {
+                message: format!(
+                    "step of {key} at seq {} carries deltas {:?}, not consecutive up to it",
+                    step.seq,
+                    step.deltas.iter().map(|d| d.seq).collect::<Vec<_>>()
+                ),
+            });
         }
-        let follows = |m: &Meta| match step.delta {
-            Some(_) => m.seq.checked_add(1) == Some(step.seq),
+        let follows = |m: &Meta| match step.deltas.first() {
+            Some(first) => m.seq.checked_add(1) == Some(first.seq),
             None => m.seq == step.seq,
         };
         let mut m = match meta {
@@ -393,10 +399,10 @@ impl RedbStore {
                                 step.seq
                             ),
                             Some(m) => format!(
-                                "step of {key} at seq {} (delta: {}) does not follow saved seq {} \
+                                "step of {key} at seq {} ({} deltas) does not follow saved seq {} \
                                  and carries no checkpoint",
                                 step.seq,
-                                step.delta.is_some(),
+                                step.deltas.len(),
                                 m.seq
                             ),
                         },
@@ -419,7 +425,7 @@ impl RedbStore {
         };
         m.seq = step.seq;
 
-        if let Some(d) = &step.delta {
+        for d in &step.deltas {
             let bytes = d.payload.get().as_bytes();
             t.deltas
                 .insert((k, d.seq), bytes)
@@ -1166,7 +1172,7 @@ mod tests {
             key: k.clone(),
             epoch: epoch.clone(),
             seq,
-            delta: None,
+            deltas: Vec::new(),
             event: None,
             chain: None,
             chains_added: Vec::new(),
@@ -1187,7 +1193,7 @@ mod tests {
     /// A step applying `delta(seq)`, handling event `ev{seq}`.
     fn delta_step(k: &SessionKey, epoch: &Epoch, seq: u64) -> Step {
         Step {
-            delta: Some(delta(seq)),
+            deltas: vec![delta(seq)],
             event: Some((format!("ev{seq}"), Outcome::Ok { seq })),
             ..step(k, epoch, seq)
         }
@@ -1268,6 +1274,30 @@ mod tests {
         let store = open(tmp.options());
         assert!(ok(store.load(&key('z'))).is_none());
         assert!(ok(store.load_summary(&key('z'))).is_none());
+    }
+
+    #[test]
+    fn a_step_with_several_deltas_lands_whole_and_gaps_within_a_step_are_refused() {
+        let tmp = TempDb::new("multi");
+        let store = open(tmp.options());
+        let (k, e) = (key('m'), Epoch::new("e"));
+        // A handler that also cancelled a task: two deltas in one step.
+        ok(store.append(&[
+            first(&k, &e),
+            Step {
+                deltas: vec![delta(1), delta(2)],
+                ..step(&k, &e, 2)
+            },
+        ]));
+        let s = load(&store, &k);
+        assert_eq!((s.seq, s.state.clone()), (2, json!({"n": 2})));
+        assert_eq!(seqs(&s.journal), vec![1, 2]);
+        let gap = Step {
+            deltas: vec![delta(3), delta(5)],
+            ..step(&k, &e, 5)
+        };
+        assert!(store.append(&[gap]).is_err());
+        assert_eq!(load(&store, &k).seq, 2, "a refused batch wrote nothing");
     }
 
     #[test]
@@ -1355,7 +1385,7 @@ mod tests {
             }
         };
         ok(store.append(&[Step {
-            delta: Some(big),
+            deltas: vec![big],
             ..step(&k, &e, 16)
         }]));
         let s = load(&store, &k);

@@ -2,6 +2,7 @@
 //! (`actix_test::start`) and a Phoenix V2 client over a real WebSocket (awc).
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod nodelay;
 pub mod process;
 
 use std::collections::VecDeque;
@@ -235,6 +236,48 @@ impl Client {
                 None => panic!("connection ended while waiting for a message"),
             }
         }
+    }
+
+    /// The next message, or `None` once the connection failed, closed or
+    /// stayed silent for `WAIT` (for tests that kill the server).
+    pub async fn try_next_msg(&mut self) -> Option<Msg> {
+        if let Some(m) = self.buffer.pop_front() {
+            return Some(m);
+        }
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.framed.next())
+                .await
+                .ok()??
+                .ok()?;
+            match frame {
+                Frame::Text(bytes) => {
+                    let v: Value = serde_json::from_slice(&bytes).ok()?;
+                    let a = v.as_array()?;
+                    return Some(Msg {
+                        join_ref: a[0].as_str().map(str::to_owned),
+                        reference: a[1].as_str().map(str::to_owned),
+                        topic: a[2].as_str()?.to_owned(),
+                        event: a[3].as_str()?.to_owned(),
+                        payload: a[4].clone(),
+                    });
+                }
+                Frame::Ping(p) => self.framed.send(Message::Pong(p)).await.ok()?,
+                Frame::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends a push, or `None` if the connection is gone.
+    pub async fn try_push(&mut self, topic: &str, event: &str, payload: Value) -> Option<String> {
+        let r = self.new_ref();
+        let join_ref = self.join_refs.get(topic).cloned();
+        let frame = json!([join_ref, r, topic, event, payload]);
+        self.framed
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .ok()?;
+        Some(r)
     }
 
     /// The next message, from the buffer first.

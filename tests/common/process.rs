@@ -127,6 +127,12 @@ pub fn start_tabhub_with_env(args: &[&str], env: &[(&str, &str)]) -> (Guard, Soc
 }
 
 impl Guard {
+    /// Kills the process at once (SIGKILL: no shutdown code runs) and reaps it.
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM (via `kill`, so no extra crate is needed).
     pub fn terminate(&self) {
         let status = Command::new("kill")
