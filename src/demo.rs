@@ -151,6 +151,38 @@ pub enum DemoEvent {
     },
 }
 
+/// What a job's task needs to be restarted after a restart or a crash.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct JobInput {
+    steps: u32,
+    step_ms: u64,
+}
+
+/// Runs job `key` as a restartable task from step `from` + 1: every
+/// `step_ms` ms it sets `progress` through the session's queue.
+fn spawn_job(
+    cx: &mut Context<'_, Demo>,
+    key: &str,
+    input: JobInput,
+    from: u32,
+) -> Result<(), AppError> {
+    let JobInput { steps, step_ms } = input;
+    cx.spawn_restartable(key, input, move |task| async move {
+        for i in from + 1..=steps {
+            actix_rt::time::sleep(Duration::from_millis(step_ms)).await;
+            let key = task.key().to_owned();
+            task.update(move |state: &mut DemoState, _cx| {
+                if let Some(job) = state.jobs.get_mut(&key) {
+                    job.progress = i;
+                }
+                Ok(())
+            })
+            .await??;
+        }
+        Ok(())
+    })
+}
+
 /// The demo's summary (PROTOCOL section 3a): what a page showing many
 /// sessions needs of each: `{"todos", "open", "jobs_running"}` (counts).
 pub fn summary(state: &DemoState) -> serde_json::Value {
@@ -217,20 +249,7 @@ impl App for Demo {
                         status: JobStatus::Running,
                     },
                 );
-                cx.spawn_task(&key, move |task| async move {
-                    for i in 1..=steps {
-                        actix_rt::time::sleep(Duration::from_millis(step_ms)).await;
-                        let key = task.key().to_owned();
-                        task.update(move |state: &mut DemoState, _cx| {
-                            if let Some(job) = state.jobs.get_mut(&key) {
-                                job.progress = i;
-                            }
-                            Ok(())
-                        })
-                        .await??;
-                    }
-                    Ok(())
-                })?;
+                spawn_job(cx, &key, JobInput { steps, step_ms }, 0)?;
             }
             DemoEvent::ChainDemo { n } => {
                 if n == 0 {
@@ -247,6 +266,24 @@ impl App for Demo {
         }
         cx.set_summary(summary(state));
         Ok(())
+    }
+
+    /// A job that was running when the service stopped or crashed goes on
+    /// from its last recorded progress.
+    fn restart_task(
+        &self,
+        state: &mut DemoState,
+        key: &str,
+        input: serde_json::Value,
+        cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        let input: JobInput = serde_json::from_value(input)
+            .map_err(|e| AppError::handler(format!("job {key:?} has no valid input: {e}")))?;
+        let from = match state.jobs.get(key) {
+            Some(job) if job.status == JobStatus::Running => job.progress,
+            _ => return Err(AppError::handler(format!("job {key:?} is not running"))),
+        };
+        spawn_job(cx, key, input, from)
     }
 
     fn task_ended(

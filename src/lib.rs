@@ -65,6 +65,7 @@ pub use ids::{Epoch, SessionKey, TabId};
 pub use service::Hub;
 pub use session::{Outcome, SessionActor, TaskUpdate};
 pub use store::{
-    MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, Step, Store, StoreError,
+    MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, SavedTask, Step,
+    Store, StoreError,
 };
 pub use supervisor::HubStats;

@@ -47,7 +47,8 @@ pub(crate) struct EffectRequest {
 pub(crate) struct Requests<A: App> {
     pub(crate) effects: Vec<EffectRequest>,
     pub(crate) chains: Vec<(String, Value)>,
-    pub(crate) spawns: Vec<(String, TaskBodyFn<A>)>,
+    /// Task starts: key, body, and (for restartable tasks) the input.
+    pub(crate) spawns: Vec<(String, TaskBodyFn<A>, Option<Value>)>,
     pub(crate) cancels: Vec<String>,
     /// The last summary set, if any.
     pub(crate) summary: Option<Value>,
@@ -148,7 +149,7 @@ impl<'a, A: App> Context<'a, A> {
     /// Whether a background task with this key is running now.
     pub fn is_task_running(&self, key: &str) -> bool {
         (self.is_running)(key) && !self.requests.cancels.iter().any(|c| c == key)
-            || self.requests.spawns.iter().any(|(k, _)| k == key)
+            || self.requests.spawns.iter().any(|(k, _, _)| k == key)
     }
 
     /// Starts a background task named `key` that outlives every tab. `body`
@@ -163,6 +164,37 @@ impl<'a, A: App> Context<'a, A> {
         F: FnOnce(TaskHandle<A>) -> Fut + 'static,
         Fut: Future<Output = Result<(), AppError>> + 'static,
     {
+        self.spawn(key, body, None)
+    }
+
+    /// As [`Context::spawn_task`], and restartable: `input` is saved with
+    /// the session while the task runs, so after a restart or a crash
+    /// [`App::restart_task`] gets it back when the session is loaded again
+    /// (on its next join) and can start the task afresh.
+    ///
+    /// # Errors
+    /// `handler_error` if a task with this key is already running or the
+    /// input does not serialize.
+    pub fn spawn_restartable<F, Fut>(
+        &mut self,
+        key: &str,
+        input: impl Serialize,
+        body: F,
+    ) -> Result<(), AppError>
+    where
+        F: FnOnce(TaskHandle<A>) -> Fut + 'static,
+        Fut: Future<Output = Result<(), AppError>> + 'static,
+    {
+        let input = serde_json::to_value(input)
+            .map_err(|e| AppError::handler(format!("task input did not serialize: {e}")))?;
+        self.spawn(key, body, Some(input))
+    }
+
+    fn spawn<F, Fut>(&mut self, key: &str, body: F, input: Option<Value>) -> Result<(), AppError>
+    where
+        F: FnOnce(TaskHandle<A>) -> Fut + 'static,
+        Fut: Future<Output = Result<(), AppError>> + 'static,
+    {
         if self.is_task_running(key) {
             return Err(AppError::handler(format!(
                 "task {key:?} is already running"
@@ -171,6 +203,7 @@ impl<'a, A: App> Context<'a, A> {
         self.requests.spawns.push((
             key.to_owned(),
             Box::new(move |handle| Box::pin(body(handle))),
+            input,
         ));
         Ok(())
     }

@@ -121,6 +121,27 @@ pub trait App: Send + Sync + Sized + 'static {
         let _ = (state, task, end, cx);
     }
 
+    /// Restarts a restartable task (see [`Context::spawn_restartable`])
+    /// that was running when the session was last saved, typically after a
+    /// restart or a crash: call `cx.spawn_restartable` again, resuming from
+    /// what `state` says. Runs in the session's queue when it loads.
+    ///
+    /// # Errors
+    /// Default: refuses (the app has no restart logic). A refusal ends the
+    /// task as failed: [`App::task_ended`] runs with [`TaskEnd::Failed`].
+    fn restart_task(
+        &self,
+        state: &mut Self::State,
+        key: &str,
+        input: Value,
+        cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        let _ = (state, input, cx);
+        Err(AppError::handler(format!(
+            "the app does not restart task {key:?}"
+        )))
+    }
+
     /// The session's last tab left (the grace timer starts). Default: nothing.
     fn last_tab_left(&self, key: &SessionKey, state: &Self::State) {
         let _ = (key, state);

@@ -90,8 +90,8 @@ impl<A: App> SessionActor<A> {
         for key in requests.cancels {
             self.cancel_task(&key, ctx);
         }
-        for (key, body) in requests.spawns {
-            self.start_task(key, body, ctx);
+        for (key, body, input) in requests.spawns {
+            self.start_task(key, body, input, ctx);
         }
         let chain_origin = match &origin {
             Origin::Tab(tab) => Some(tab.clone()),

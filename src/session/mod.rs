@@ -93,6 +93,8 @@ pub struct SessionActor<A: App> {
     deltas_since_checkpoint: u64,
     /// A new key's first step must carry a checkpoint (its base state).
     needs_checkpoint: bool,
+    /// Restartable tasks of a loaded session, restarted once it starts.
+    to_restart: Vec<crate::store::SavedTask>,
 }
 
 /// Everything a new [`SessionActor`] needs besides its saved data.
@@ -137,6 +139,7 @@ impl<A: App> SessionActor<A> {
         let mut chains = Chains::default();
         let mut summary = Value::Null;
         let needs_checkpoint = saved.is_none();
+        let mut to_restart = Vec::new();
         let (state, seq, epoch) = match saved {
             None => (app.initial_state(&key), 0, Epoch::random()),
             Some(saved) => {
@@ -158,6 +161,7 @@ impl<A: App> SessionActor<A> {
                     recent_chains.insert(id, outcome);
                 }
                 summary = saved.summary;
+                to_restart = saved.tasks;
                 for c in saved.pending_chains {
                     chains.restore(c.chain, c.name, c.payload);
                 }
@@ -193,6 +197,7 @@ impl<A: App> SessionActor<A> {
             step: None,
             deltas_since_checkpoint: 0,
             needs_checkpoint,
+            to_restart,
         })
     }
 
@@ -215,6 +220,7 @@ impl<A: App> SessionActor<A> {
             recent: self.recent_events.entries(),
             recent_chains: self.recent_chains.entries(),
             summary: self.summary.clone(),
+            tasks: self.tasks.restartable(),
         }
     }
 
@@ -288,8 +294,10 @@ impl<A: App> SessionActor<A> {
 impl<A: App> Actor for SessionActor<A> {
     type Context = Ctx<A>;
 
-    fn started(&mut self, _ctx: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
         tracing::debug!(key = %self.key, seq = self.seq, epoch = self.epoch.as_str(), "session started");
+        let saved = std::mem::take(&mut self.to_restart);
+        self.restart_tasks(saved, ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {

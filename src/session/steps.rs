@@ -35,6 +35,8 @@ impl<A: App> SessionActor<A> {
             chains_added: Vec::new(),
             chains_removed: Vec::new(),
             summary: None,
+            tasks_started: Vec::new(),
+            tasks_ended: Vec::new(),
             checkpoint: None,
         });
     }

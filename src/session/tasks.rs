@@ -9,10 +9,13 @@ use super::{Ctx, SessionActor, SessionIdle};
 use crate::app::{App, AppError, Origin, TaskEnd, TaskHandle};
 use crate::protocol::event;
 use crate::protocol::message::{self, TaskPayload, TaskStatus};
+use crate::store::SavedTask;
 
 struct Running {
     generation: u64,
     handle: SpawnHandle,
+    /// The input of a restartable task (saved with the session).
+    input: Option<serde_json::Value>,
 }
 
 /// Running tasks by key. A generation number tells a task's updates and end
@@ -37,14 +40,51 @@ impl Tasks {
     pub(super) fn is_empty(&self) -> bool {
         self.running.is_empty()
     }
+
+    /// Restartable tasks running now, as the store keeps them.
+    pub(super) fn restartable(&self) -> Vec<SavedTask> {
+        let mut tasks: Vec<SavedTask> = self
+            .running
+            .iter()
+            .filter_map(|(key, r)| {
+                r.input.clone().map(|input| SavedTask {
+                    key: key.clone(),
+                    input,
+                })
+            })
+            .collect();
+        tasks.sort_by(|a, b| a.key.cmp(&b.key));
+        tasks
+    }
 }
 
 impl<A: App> SessionActor<A> {
+    /// Restarts the restartable tasks a loaded session had running, each in
+    /// a step of its own, through [`App::restart_task`]; a refusal ends the
+    /// task as failed.
+    pub(super) fn restart_tasks(&mut self, saved: Vec<SavedTask>, ctx: &mut Ctx<A>) {
+        for task in saved {
+            self.begin_step();
+            let key = task.key.clone();
+            let restarted = self.apply(Origin::Task(key.clone()), None, ctx, |app, state, cx| {
+                app.restart_task(state, &key, task.input, cx)
+            });
+            if let Err(e) = restarted {
+                tracing::warn!(key = %self.key, task = key, error = %e, "task not restarted");
+                self.end_task(&key, TaskEnd::Failed(e.message), true, ctx);
+            } else {
+                tracing::info!(key = %self.key, task = key, "task restarted");
+            }
+            self.end_step(ctx);
+        }
+    }
+
     /// Starts a task body on this session's thread and tells every tab.
     pub(super) fn start_task(
         &mut self,
         key: String,
         body: crate::app::TaskBodyFn<A>,
+        input: Option<serde_json::Value>,
         ctx: &mut Ctx<A>,
     ) {
         if self.tasks.is_running(&key) {
@@ -62,11 +102,18 @@ impl<A: App> SessionActor<A> {
         let spawn = ctx.spawn(body(handle).into_actor(self).map(move |result, act, ctx| {
             act.task_finished(&finished_key, generation, result, ctx);
         }));
+        if let (Some(input), Some(step)) = (input.clone(), self.step_record()) {
+            step.tasks_started.push(SavedTask {
+                key: key.clone(),
+                input,
+            });
+        }
         self.tasks.running.insert(
             key.clone(),
             Running {
                 generation,
                 handle: spawn,
+                input,
             },
         );
         tracing::debug!(key = %self.key, task = key, "task started");
@@ -83,13 +130,17 @@ impl<A: App> SessionActor<A> {
         if !self.tasks.is_current(key, generation) {
             return;
         }
-        self.tasks.running.remove(key);
+        let restartable = self
+            .tasks
+            .running
+            .remove(key)
+            .is_some_and(|r| r.input.is_some());
         let end = match result {
             Ok(()) => TaskEnd::Done,
             Err(e) => TaskEnd::Failed(e.message),
         };
         self.begin_step();
-        self.end_task(key, end, ctx);
+        self.end_task(key, end, restartable, ctx);
         self.end_step(ctx);
     }
 
@@ -99,19 +150,24 @@ impl<A: App> SessionActor<A> {
             return false;
         };
         ctx.cancel_future(running.handle);
-        self.end_task(key, TaskEnd::Cancelled, ctx);
+        self.end_task(key, TaskEnd::Cancelled, running.input.is_some(), ctx);
         true
     }
 
     /// Lets the app record the end in state (a delta with `event_id: null`),
     /// tells every tab, and tells the supervisor when no task runs any more.
-    fn end_task(&mut self, key: &str, end: TaskEnd, ctx: &mut Ctx<A>) {
+    fn end_task(&mut self, key: &str, end: TaskEnd, restartable: bool, ctx: &mut Ctx<A>) {
         let result = self.apply(Origin::Task(key.to_owned()), None, ctx, |app, state, cx| {
             app.task_ended(state, key, &end, cx);
             Ok(())
         });
         if let Err(e) = result {
             tracing::warn!(key = %self.key, task = key, error = %e, "task_ended hook failed");
+        }
+        if restartable {
+            if let Some(step) = self.step_record() {
+                step.tasks_ended.push(key.to_owned());
+            }
         }
         let (status, error) = match &end {
             TaskEnd::Done => (TaskStatus::Done, None),

@@ -119,6 +119,8 @@ fn worth_writing(step: &Step) -> bool {
         || !step.chains_added.is_empty()
         || !step.chains_removed.is_empty()
         || step.summary.is_some()
+        || !step.tasks_started.is_empty()
+        || !step.tasks_ended.is_empty()
         || step.checkpoint.is_some()
 }
 

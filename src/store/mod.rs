@@ -42,6 +42,16 @@ pub struct SavedChain {
     pub payload: Value,
 }
 
+/// A restartable background task that was running: its key and the input
+/// the app gave it, handed back to [`crate::App::restart_task`] on load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedTask {
+    /// The task's key.
+    pub key: String,
+    /// The app's input for restarting it.
+    pub input: Value,
+}
+
 /// Everything a stopped session needs to come back as it was.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SavedSession {
@@ -61,6 +71,9 @@ pub struct SavedSession {
     /// The app's last summary (PROTOCOL section 3a), `null` if never set.
     #[serde(default)]
     pub summary: Value,
+    /// Restartable tasks that were running, restarted after a load.
+    #[serde(default)]
+    pub tasks: Vec<SavedTask>,
     /// Recent chain ids with their first outcome, oldest first.
     #[serde(default)]
     pub recent_chains: Vec<(String, Outcome)>,
@@ -92,6 +105,10 @@ pub struct Step {
     pub chains_removed: Vec<ChainId>,
     /// The summary, if this step changed it.
     pub summary: Option<Value>,
+    /// Restartable tasks started in this step.
+    pub tasks_started: Vec<SavedTask>,
+    /// Keys of restartable tasks that ended in this step.
+    pub tasks_ended: Vec<String>,
     /// The whole state at `seq`, every so many deltas: loading starts from
     /// the latest checkpoint and applies the deltas after it.
     pub checkpoint: Option<Value>,

@@ -13,6 +13,7 @@
 //! | `recent_events`  | (key, n)               | `{"id", "outcome"}`, n increasing            |
 //! | `recent_chains`  | (key, n)               | `{"id", "outcome"}`, n increasing            |
 //! | `pending_chains` | (key, chain id)        | `{"no", "chain"}`, `no` the creation order    |
+//! | `tasks`          | (key, task key)        | the input of a running restartable task      |
 //!
 //! A key's state is its checkpoint with every delta after it applied in seq
 //! order. Deltas are kept from `min(journal start, checkpoint seq + 1)` up
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::{SavedChain, SavedDelta, SavedSession, Step, Store, StoreError};
+use super::{SavedChain, SavedDelta, SavedSession, SavedTask, Step, Store, StoreError};
 use crate::ids::{Epoch, SessionKey};
 use crate::session::Outcome;
 
@@ -51,6 +52,7 @@ const DELTAS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("deltas
 const RECENT_EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("recent_events");
 const RECENT_CHAINS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("recent_chains");
 const PENDING_CHAINS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("pending_chains");
+const TASKS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("tasks");
 
 /// Options of a [`RedbStore`].
 #[derive(Clone, Debug)]
@@ -482,6 +484,14 @@ impl RedbStore {
                 .remove((k, chain.as_str()))
                 .map_err(|e| fail(format_args!("removing a pending chain of {key}"), e))?;
         }
+        for task in &step.tasks_started {
+            t.put_task(key, task)?;
+        }
+        for task in &step.tasks_ended {
+            t.tasks
+                .remove((k, task.as_str()))
+                .map_err(|e| fail(format_args!("removing task {task:?} of {key}"), e))?;
+        }
         if let Some(summary) = &step.summary {
             m.summary = summary.clone();
         }
@@ -780,6 +790,7 @@ struct Tables<'t> {
     recent_events: Table<'t, (&'static str, u64), &'static [u8]>,
     recent_chains: Table<'t, (&'static str, u64), &'static [u8]>,
     pending: Table<'t, (&'static str, &'static str), &'static [u8]>,
+    tasks: Table<'t, (&'static str, &'static str), &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -800,6 +811,7 @@ impl<'t> Tables<'t> {
             pending: txn
                 .open_table(PENDING_CHAINS)
                 .map_err(|e| open("pending_chains", e))?,
+            tasks: txn.open_table(TASKS).map_err(|e| open("tasks", e))?,
         })
     }
 
@@ -880,8 +892,62 @@ impl<'t> Tables<'t> {
                 .remove((k, chain.as_str()))
                 .map_err(|e| fail(format_args!("deleting the pending chains of {key}"), e))?;
         }
+        let tasks = task_keys(&self.tasks, key)?;
+        for task in &tasks {
+            self.tasks
+                .remove((k, task.as_str()))
+                .map_err(|e| fail(format_args!("deleting the tasks of {key}"), e))?;
+        }
         Ok(())
     }
+
+    /// Records a running restartable task of `key`.
+    fn put_task(&mut self, key: &SessionKey, task: &SavedTask) -> Result<(), StoreError> {
+        let input = to_json(
+            format_args!("the input of task {:?} of {key}", task.key),
+            &task.input,
+        )?;
+        self.tasks
+            .insert((key.as_str(), task.key.as_str()), input.as_slice())
+            .map_err(|e| fail(format_args!("writing task {:?} of {key}", task.key), e))?;
+        Ok(())
+    }
+}
+
+/// The task keys recorded for `key`.
+fn task_keys(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    key: &SessionKey,
+) -> Result<Vec<String>, StoreError> {
+    Ok(read_tasks(table, key)?.into_iter().map(|t| t.key).collect())
+}
+
+/// The running restartable tasks recorded for `key`, by task key.
+fn read_tasks(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    key: &SessionKey,
+) -> Result<Vec<SavedTask>, StoreError> {
+    let k = key.as_str();
+    let rows = table
+        .range((k, "")..)
+        .map_err(|e| fail(format_args!("reading the tasks of {key}"), e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, value) = row.map_err(|e| fail(format_args!("reading the tasks of {key}"), e))?;
+        let (owner, task) = id.value();
+        if owner != k {
+            break;
+        }
+        let input = from_json(
+            format_args!("the input of task {task:?} of {key}"),
+            value.value(),
+        )?;
+        out.push(SavedTask {
+            key: task.to_owned(),
+            input,
+        });
+    }
+    Ok(out)
 }
 
 impl Store for RedbStore {
@@ -900,6 +966,12 @@ impl Store for RedbStore {
             recent: read_recent(&txn, RECENT_EVENTS, "event", key)?,
             summary: meta.summary,
             recent_chains: read_recent(&txn, RECENT_CHAINS, "chain", key)?,
+            tasks: {
+                let table = txn
+                    .open_table(TASKS)
+                    .map_err(|e| fail(format_args!("reading the tasks of {key}"), e))?;
+                read_tasks(&table, key)?
+            },
         }))
     }
 
@@ -968,6 +1040,9 @@ impl Store for RedbStore {
             for chain in &session.pending_chains {
                 t.put_pending(key, meta.next_pending, chain)?;
                 meta.next_pending += 1;
+            }
+            for task in &session.tasks {
+                t.put_task(key, task)?;
             }
             t.write_meta(key, &meta)?;
         }
@@ -1178,6 +1253,8 @@ mod tests {
             chains_added: Vec::new(),
             chains_removed: Vec::new(),
             summary: None,
+            tasks_started: Vec::new(),
+            tasks_ended: Vec::new(),
             checkpoint: None,
         }
     }
@@ -1298,6 +1375,29 @@ mod tests {
         };
         assert!(store.append(&[gap]).is_err());
         assert_eq!(load(&store, &k).seq, 2, "a refused batch wrote nothing");
+    }
+
+    #[test]
+    fn restartable_tasks_are_kept_while_running_and_forgotten_when_ended() {
+        let tmp = TempDb::new("tasks");
+        let store = open(tmp.options());
+        let (k, e) = (key('t'), Epoch::new("e"));
+        let started = |task: &str| SavedTask {
+            key: task.into(),
+            input: json!({"task": task}),
+        };
+        ok(store.append(&[
+            first(&k, &e),
+            Step {
+                tasks_started: vec![started("a"), started("b")],
+                ..delta_step(&k, &e, 1)
+            },
+            Step {
+                tasks_ended: vec!["a".into()],
+                ..delta_step(&k, &e, 2)
+            },
+        ]));
+        assert_eq!(load(&store, &k).tasks, vec![started("b")]);
     }
 
     #[test]
@@ -1451,6 +1551,10 @@ mod tests {
             ],
             summary: json!({"saved": 1}),
             recent_chains: vec![("n0".into(), Outcome::Ok { seq: 4 })],
+            tasks: vec![SavedTask {
+                key: "job".into(),
+                input: json!({"steps": 3}),
+            }],
         };
         ok(store.save(&k, &saved));
         drop(store);
