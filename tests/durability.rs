@@ -211,3 +211,43 @@ async fn when_the_store_fails_the_step_is_never_visible_and_tabs_are_told_to_rej
     let r = a.join_with(&key, json!({"cursor": m.cursor()})).await;
     assert_eq!(r["status"], "ok", "{r}");
 }
+
+/// A store in which one key's record cannot be read.
+struct OneBadKey {
+    inner: MemoryStore,
+    bad: SessionKey,
+}
+
+impl Store for OneBadKey {
+    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
+        if key == &self.bad {
+            return Err(StoreError {
+                message: "meta of this key does not decode".into(),
+            });
+        }
+        self.inner.load(key)
+    }
+    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
+        self.inner.save(key, session)
+    }
+}
+
+#[actix_rt::test]
+async fn an_unreadable_key_gets_store_error_and_every_other_session_carries_on() {
+    let bad = new_key();
+    let store = Arc::new(OneBadKey {
+        inner: MemoryStore::new(),
+        bad: SessionKey::parse(&bad).unwrap(),
+    });
+    let server = start_server(Demo, Config::default(), store);
+    let good = new_key();
+    let mut a = Client::connect(&server, "a").await;
+    a.join(&good, None).await;
+    let r = a.join_with(&bad, json!({"cursor": null})).await;
+    assert_eq!(r["status"], "error");
+    assert_eq!(r["response"]["reason"], "store_error");
+    let r = a.event(&good, "add_todo", json!({"text": "fine"})).await;
+    assert_eq!(r, json!({"status": "ok", "response": {"seq": 1}}));
+    let mut b = Client::connect(&server, "b").await;
+    assert_eq!(b.join(&good, None).await["seq"], 1);
+}
