@@ -77,7 +77,7 @@ pub struct Cli {
     #[arg(long, env = "TABHUB_SESSION_THREADS", default_value_t = 0)]
     pub session_threads: usize,
     /// Where sessions are kept: `redb` (on disk, under --data) or `memory`.
-    #[arg(long, env = "TABHUB_STORE", value_enum, default_value_t = StoreKind::Memory)]
+    #[arg(long, env = "TABHUB_STORE", value_enum, default_value_t = StoreKind::Redb)]
     pub store: StoreKind,
     /// Data directory of the redb store.
     #[arg(long, env = "TABHUB_DATA", default_value = "./tabhub-data")]

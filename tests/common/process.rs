@@ -14,6 +14,8 @@ pub const SERVER_START: Duration = Duration::from_secs(10);
 /// collected in the background.
 pub struct Guard {
     child: Child,
+    /// A data directory made for this process, removed on drop.
+    data: Option<std::path::PathBuf>,
     stdout: Arc<Mutex<Vec<u8>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
     readers: Vec<thread::JoinHandle<()>>,
@@ -35,6 +37,7 @@ impl Guard {
         ];
         Guard {
             child,
+            data: None,
             stdout,
             stderr,
             readers,
@@ -73,6 +76,9 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.data {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -110,7 +116,16 @@ pub fn start_tabhub_with_env(args: &[&str], env: &[(&str, &str)]) -> (Guard, Soc
     let mut command = Command::new(env!("CARGO_BIN_EXE_tabhub"));
     command.arg("--bind").arg(addr.to_string()).args(args);
     command.envs(env.iter().copied());
+    // The default store is redb under ./tabhub-data: give each process its
+    // own directory unless the test chose one.
+    let data = (!args.contains(&"--data")).then(|| {
+        std::env::temp_dir().join(format!("tabhub-test-{}-{}", std::process::id(), free_port()))
+    });
+    if let Some(dir) = &data {
+        command.arg("--data").arg(dir);
+    }
     let mut server = Guard::spawn(command);
+    server.data = data;
     let deadline = Instant::now() + SERVER_START;
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
         if let Some(status) = server.wait_for(Duration::ZERO) {
