@@ -36,11 +36,12 @@ const els = {
   toasts: byTestId("toasts"),
 };
 
+/** What the status bar says for each `hub.status` (kept in data-state). */
 const STATUS_TEXT = {
-  connecting: "connecting",
-  open: "open",
-  offline: "offline",
-  closed: "closed",
+  connecting: "Connecting…",
+  open: "Connected",
+  offline: "Offline",
+  closed: "Closed",
 };
 
 let chainsReceived = 0;
@@ -195,6 +196,8 @@ function createJob(key) {
       await session.cancel(key);
     } catch (err) {
       showError(err);
+    } finally {
+      cancel.disabled = false;
     }
   });
   const progress = h("progress", { "data-testid": "progress", "aria-label": `Progress of ${key}` });
@@ -220,7 +223,7 @@ function updateJob(li, job) {
   pill.textContent = job.status;
   /** @type {HTMLElement} */ (li.querySelector(".progress-text")).textContent = `${job.progress} / ${job.steps}`;
   const cancel = /** @type {HTMLButtonElement} */ (li.querySelector("button"));
-  cancel.disabled = job.status !== "running";
+  cancel.hidden = job.status !== "running";
 }
 
 els.jobForm.addEventListener("submit", async (ev) => {
@@ -232,10 +235,17 @@ els.jobForm.addEventListener("submit", async (ev) => {
     steps: Number(form.get("steps")),
     step_ms: Number(form.get("step_ms")),
   });
-  // Suggest the next key: job-1 -> job-2.
-  const m = ok && /^(.*?)(\d+)$/.exec(key);
-  if (m && els.jobKey.value.trim() === key) els.jobKey.value = `${m[1]}${Number(m[2]) + 1}`;
+  // Suggest a fresh key for the next job (unless the user typed meanwhile).
+  if (ok && els.jobKey.value.trim() === key) els.jobKey.value = freshJobKey();
 });
+
+/** The first `job-N` that names no job yet. */
+function freshJobKey() {
+  const jobs = session.state?.jobs ?? {};
+  let n = 1;
+  while (`job-${n}` in jobs) n += 1;
+  return `job-${n}`;
+}
 
 // ---------------------------------------------------------------------------
 // Chains
@@ -278,15 +288,16 @@ els.toastForm.addEventListener("submit", (ev) => {
 
 /** @param {any} state */
 function render(state) {
+  const known = state !== undefined; // no "empty" notes before the first join
   const todos = state?.todos ?? [];
   reconcile(els.todoList, todoNodes, todos.map((t) => [t.id, t]), createTodo, updateTodo);
-  els.todoEmpty.hidden = todos.length > 0;
+  els.todoEmpty.hidden = !known || todos.length > 0;
   const open = todos.filter((t) => !t.done).length;
-  els.todoCount.textContent = todos.length ? `${open} open · ${todos.length} total` : "";
+  els.todoCount.textContent = todos.length ? `${open} of ${todos.length} open` : "";
 
   const jobs = Object.entries(state?.jobs ?? {});
   reconcile(els.jobList, jobNodes, jobs, createJob, updateJob);
-  els.jobEmpty.hidden = jobs.length > 0;
+  els.jobEmpty.hidden = !known || jobs.length > 0;
 
   els.chainCount.textContent = String(state?.chain_count ?? 0);
 }

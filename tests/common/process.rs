@@ -119,7 +119,11 @@ pub fn start_tabhub_with_env(args: &[&str], env: &[(&str, &str)]) -> (Guard, Soc
     // The default store is redb under ./tabhub-data: give each process its
     // own directory unless the test chose one.
     let data = (!args.contains(&"--data")).then(|| {
-        std::env::temp_dir().join(format!("tabhub-test-{}-{}", std::process::id(), free_port()))
+        std::env::temp_dir().join(format!(
+            "tabhub-test-{}-{}",
+            std::process::id(),
+            free_port()
+        ))
     });
     if let Some(dir) = &data {
         command.arg("--data").arg(dir);
