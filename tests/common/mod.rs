@@ -2,6 +2,7 @@
 //! (`actix_test::start`) and a Phoenix V2 client over a real WebSocket (awc).
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod node;
 pub mod nodelay;
 pub mod process;
 

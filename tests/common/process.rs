@@ -146,6 +146,17 @@ pub fn start_tabhub_with_env(args: &[&str], env: &[(&str, &str)]) -> (Guard, Soc
 }
 
 impl Guard {
+    /// SIGKILLs the process's whole group (for a child started in a group of
+    /// its own: it and everything it started) and reaps it.
+    pub fn kill_group(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        self.kill_now();
+    }
+
     /// Kills the process at once (SIGKILL: no shutdown code runs) and reaps it.
     pub fn kill_now(&mut self) {
         let _ = self.child.kill();
