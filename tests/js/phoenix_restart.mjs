@@ -32,6 +32,7 @@ import net from "node:net";
 import { isDeepStrictEqual } from "node:util";
 
 import { Socket } from "phoenix";
+import { applyPatch } from "../../assets/tabhub.js";
 import WebSocket from "ws";
 
 const GLOBAL_TIMEOUT_MS = 40_000;
@@ -238,97 +239,13 @@ class Server {
   }
 }
 
-// ---------------------------------------------------------------------------
-// RFC 6902 JSON Patch (RFC 6901 pointers), enough for the demo app's deltas.
-
-function parsePointer(path) {
-  if (typeof path !== "string") throw new Error(`path is not a string: ${show(path)}`);
-  if (path === "") return [];
-  if (!path.startsWith("/")) throw new Error(`bad JSON pointer ${show(path)}`);
-  return path
-    .slice(1)
-    .split("/")
-    .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
-}
-
-function arrayIndex(array, token, forAdd) {
-  if (forAdd && token === "-") return array.length;
-  if (!/^(0|[1-9][0-9]*)$/.test(token)) throw new Error(`bad array index ${show(token)}`);
-  const i = Number(token);
-  const limit = forAdd ? array.length : array.length - 1;
-  if (i > limit) throw new Error(`array index ${i} out of bounds (length ${array.length})`);
-  return i;
-}
+// RFC 6902: the project's own applyPatch (tested against the JSON Patch
+// conformance suite in tests/js/client/patch.test.mjs).
 
 function isObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function getAt(doc, tokens) {
-  let cur = doc;
-  for (const t of tokens) {
-    if (Array.isArray(cur)) cur = cur[arrayIndex(cur, t, false)];
-    else if (isObject(cur) && Object.hasOwn(cur, t)) cur = cur[t];
-    else throw new Error(`no value at /${tokens.join("/")}`);
-  }
-  return cur;
-}
-
-// Applies one op to `doc` (mutated) and returns the new root.
-function applyOp(doc, op) {
-  const tokens = parsePointer(op.path);
-  const parentOf = () => getAt(doc, tokens.slice(0, -1));
-  const last = tokens[tokens.length - 1];
-  const add = (value) => {
-    if (tokens.length === 0) return value;
-    const parent = parentOf();
-    if (Array.isArray(parent)) parent.splice(arrayIndex(parent, last, true), 0, value);
-    else if (isObject(parent)) parent[last] = value;
-    else throw new Error(`cannot add into a non-container at ${op.path}`);
-    return doc;
-  };
-  const remove = () => {
-    if (tokens.length === 0) throw new Error("cannot remove the root");
-    const parent = parentOf();
-    if (Array.isArray(parent)) parent.splice(arrayIndex(parent, last, false), 1);
-    else if (isObject(parent) && Object.hasOwn(parent, last)) delete parent[last];
-    else throw new Error(`nothing to remove at ${op.path}`);
-  };
-  switch (op.op) {
-    case "add":
-      if (!Object.hasOwn(op, "value")) throw new Error(`add without value: ${show(op)}`);
-      return add(structuredClone(op.value));
-    case "remove":
-      remove();
-      return doc;
-    case "replace":
-      if (!Object.hasOwn(op, "value")) throw new Error(`replace without value: ${show(op)}`);
-      if (tokens.length === 0) return structuredClone(op.value);
-      remove();
-      return add(structuredClone(op.value));
-    case "move": {
-      const value = structuredClone(getAt(doc, parsePointer(op.from)));
-      doc = applyOp(doc, { op: "remove", path: op.from });
-      return applyOp(doc, { op: "add", path: op.path, value });
-    }
-    case "copy":
-      return applyOp(doc, { op: "add", path: op.path, value: getAt(doc, parsePointer(op.from)) });
-    case "test":
-      if (!isDeepStrictEqual(getAt(doc, tokens), op.value)) {
-        throw new Error(`test failed at ${op.path}`);
-      }
-      return doc;
-    default:
-      throw new Error(`unknown op ${show(op.op)}`);
-  }
-}
-
-function applyPatch(doc, patch) {
-  if (!Array.isArray(patch)) throw new Error(`patch is not an array: ${show(patch)}`);
-  let out = structuredClone(doc);
-  for (const op of patch) out = applyOp(out, op);
-  return out;
-}
 
 // ---------------------------------------------------------------------------
 // One tab: its phoenix Socket and Channel, its copy of the state, its frames.
