@@ -20,6 +20,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
+
+#[path = "../tests/common/nodelay.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod nodelay;
+use nodelay::NoDelayServer;
 use std::time::{Duration, Instant};
 
 use actix_codec::Framed;
@@ -162,13 +167,8 @@ impl Tab {
 enum Server {
     /// `actix_test::start`: Nagle's algorithm stays on.
     Test(actix_test::TestServer),
-    /// `HttpServer` with `tcp_nodelay(true)`, as `src/bin/tabhub.rs` runs
-    /// it, on its own thread and System.
-    NoDelay {
-        addr: std::net::SocketAddr,
-        handle: actix_web::dev::ServerHandle,
-        thread: std::thread::JoinHandle<()>,
-    },
+    /// `HttpServer` with `tcp_nodelay(true)`, as `src/bin/tabhub.rs` runs it.
+    NoDelay(NoDelayServer),
 }
 
 impl Server {
@@ -181,45 +181,20 @@ impl Server {
                 actix_web::App::new().configure(routes.clone())
             }));
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_rt::System::new().block_on(async move {
-                let server = actix_web::HttpServer::new(move || {
-                    actix_web::App::new().configure(routes.clone())
-                })
-                .tcp_nodelay(true)
-                .workers(1)
-                .disable_signals()
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-                let addr = server.addrs()[0];
-                let server = server.run();
-                tx.send((addr, server.handle())).unwrap();
-                server.await.unwrap();
-            });
-        });
-        let (addr, handle) = rx.recv().unwrap();
-        Server::NoDelay {
-            addr,
-            handle,
-            thread,
-        }
+        Server::NoDelay(NoDelayServer::start(routes))
     }
 
     fn url(&self, path: &str) -> String {
         match self {
             Server::Test(srv) => srv.url(path),
-            Server::NoDelay { addr, .. } => format!("http://{addr}{path}"),
+            Server::NoDelay(srv) => srv.url(path),
         }
     }
 
     async fn stop(self) {
         match self {
             Server::Test(srv) => srv.stop().await,
-            Server::NoDelay { handle, thread, .. } => {
-                handle.stop(false).await;
-                thread.join().unwrap();
-            }
+            Server::NoDelay(srv) => srv.stop().await,
         }
     }
 }

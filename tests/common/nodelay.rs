@@ -45,6 +45,11 @@ impl NoDelayServer {
         }
     }
 
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
     /// The socket URL for `tab_id`.
     pub fn socket_url(&self, tab_id: &str) -> String {
         format!(
