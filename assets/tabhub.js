@@ -604,6 +604,12 @@ export class Session {
     this.mode = "joining";
     /** The last join error (cleared by a successful join). @type {TabHubError | null} */
     this.error = null;
+    /**
+     * How the last full join caught up: "snapshot" (whole state), "replay"
+     * (the missed deltas) or "current" (nothing missed); null before one.
+     * @type {"snapshot" | "replay" | "current" | null}
+     */
+    this.resume = null;
 
     /** @internal @type {SessionOptions["onChain"]} */
     this._onChain = options.onChain;
@@ -1451,6 +1457,7 @@ export class TabHub {
     s.leader = r.leader === true;
     if (Number.isInteger(r.tabs)) s.tabs = r.tabs;
     s.error = null;
+    s.resume = r.resume;
     s.mode = "full";
     if (next.changed) s._emitState();
     s._changed();

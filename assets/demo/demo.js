@@ -16,6 +16,7 @@ const els = {
   tabs: byTestId("tabs"),
   seq: byTestId("seq"),
   epoch: byTestId("epoch"),
+  resume: byTestId("resume"),
   sessionKey: byTestId("session-key"),
   todoForm: /** @type {HTMLFormElement} */ (byTestId("todo-form")),
   todoInput: /** @type {HTMLInputElement} */ (byTestId("todo-input")),
@@ -141,6 +142,7 @@ function renderMeta() {
   els.seq.textContent = String(session.seq ?? 0);
   els.epoch.textContent = session.epoch ?? "–";
   els.epoch.title = session.epoch ?? "";
+  els.resume.textContent = session.resume ?? "–";
   els.sessionKey.textContent = `${session.key.slice(0, 8)}…`;
 }
 

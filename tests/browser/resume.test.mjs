@@ -98,6 +98,7 @@ test("a network blip: the page resumes by replay, without a reload, and the job 
     assert.ok(rejoin.deltas.length > 0, "the replay carries the missed deltas");
     assert.equal(rejoin.deltas[0].seq, seqBefore + 1, "the replay starts right after A's cursor");
     assert.equal(rejoin.tab_id, tabId, "same page, same tab id");
+    await waitFor(async () => (await textOf(a.page, "resume"))?.trim() === "replay", "the page to show it resumed by replay");
 
     assert.equal(await a.page.evaluate(() => window.__sameDocument), true, "the page was not reloaded");
     assert.equal(await tokenOf(a.page), token, "same token");
@@ -172,6 +173,7 @@ test("a reload keeps the token and the state, by snapshot", async () => {
 
     assert.equal(await tokenOf(a.page), token, "same token after the reload");
     assert.equal(a.frames.joins[a.frames.joins.length - 1].resume, "snapshot", "a reloaded page resumes by snapshot");
+    await waitFor(async () => (await textOf(a.page, "resume"))?.trim() === "snapshot", "the page to show it resumed by snapshot");
     await waitFor(async () => (await todoTexts(a.page)).length === 2, "the todos to show again");
     assert.deepEqual(await stateOf(a.page), before, "same state");
     assert.deepEqual(await todoTexts(a.page), ["Survives a reload", "So does this one"]);

@@ -56,6 +56,7 @@ describe("joining", () => {
     const [reply] = joinReplies(hub.trace, join[2]);
     assert.equal(reply[4].status, "ok");
     assert.equal(reply[4].response.resume, "snapshot");
+    assert.equal(s.resume, "snapshot", "the session says how it caught up");
     assert.equal(reply[4].response.tab_id, hub.tabId);
   });
 
@@ -239,6 +240,7 @@ describe("catching up", () => {
     assert.deepEqual(joins[1][4].cursor, { epoch, seq: 1 });
     const reply = joinReplies(aHub.trace).at(-1)[4].response;
     assert.equal(reply.resume, "replay");
+    assert.equal(a.resume, "replay");
     assert.deepEqual(
       reply.deltas.map((d) => d.seq),
       [2, 3],
@@ -261,6 +263,7 @@ describe("catching up", () => {
     await joinedFull(s);
     assert.deepEqual(frames(hub.trace, "out", "phx_join")[1][4].cursor, { epoch: s.epoch, seq: 1 });
     assert.equal(joinReplies(hub.trace).at(-1)[4].response.resume, "current");
+    assert.equal(s.resume, "current");
     assert.equal(s.state, before, "the very same state object");
     assert.deepEqual(notified, []);
   });
