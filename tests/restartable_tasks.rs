@@ -146,3 +146,69 @@ async fn a_task_the_app_cannot_restart_ends_as_failed() {
         "{r}"
     );
 }
+
+#[actix_rt::test]
+async fn a_job_running_at_shutdown_goes_on_after_a_restart_before_any_tab_joins() {
+    let store = Arc::new(MemoryStore::new());
+    let key = new_key();
+    {
+        let server = start_server(Demo, Config::default(), store.clone());
+        let mut tab = Client::connect(&server, "page").await;
+        tab.join(&key, None).await;
+        let r = tab
+            .event(
+                &key,
+                "start_job",
+                json!({"key": "nightly", "steps": 10, "step_ms": 20}),
+            )
+            .await;
+        assert_eq!(r["status"], "ok");
+        server.hub.shutdown().await;
+    }
+    let saved = store
+        .load(&tabhub::SessionKey::parse(&key).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        saved.tasks.len(),
+        1,
+        "the running job was saved with its input"
+    );
+
+    // A new service on the same store: no tab ever joins, yet the job runs
+    // to the end and the session is saved and stopped after its grace time.
+    let config = Config {
+        grace: std::time::Duration::from_millis(50),
+        ..Config::default()
+    };
+    let server = start_server(Demo, config, store.clone());
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let saved = store
+            .load(&tabhub::SessionKey::parse(&key).unwrap())
+            .unwrap()
+            .unwrap();
+        if saved.state["jobs"]["nightly"]["status"] == "done" {
+            assert_eq!(saved.state["jobs"]["nightly"]["progress"], 10);
+            assert!(
+                saved.tasks.is_empty(),
+                "a finished job is no longer restartable"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job did not finish without a tab: {}",
+            saved.state
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The session saved itself just before the supervisor forgets it.
+    while server.hub.stats().await.unwrap().sessions != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session did not stop"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -56,6 +56,15 @@ impl Store for MemoryStore {
         Ok(self.lock().get(key).cloned())
     }
 
+    fn sessions_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
+        Ok(self
+            .lock()
+            .iter()
+            .filter(|(_, s)| !s.tasks.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+
     fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
         let mut saved = session.clone();
         if self.state_only {

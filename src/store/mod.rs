@@ -154,6 +154,16 @@ pub trait Store: Send + Sync + 'static {
         Ok(self.load(key)?.map(|s| s.summary))
     }
 
+    /// Keys of saved sessions that had restartable tasks running, so the
+    /// service can load them at start and their tasks go on without waiting
+    /// for a tab. Default: none.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be read.
+    fn sessions_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
+        Ok(Vec::new())
+    }
+
     /// Whether [`Store::append`] makes steps durable. A durable store's
     /// sessions send a step's delta and reply only after its append
     /// returned (PROTOCOL: durable before visible). Default: `false`.

@@ -1055,6 +1055,36 @@ impl Store for RedbStore {
         Ok(self.read_meta(&txn, key)?.map(|m| m.summary))
     }
 
+    /// Distinct session keys in the `tasks` table. A key that does not parse
+    /// (a corrupt row) is logged and skipped.
+    fn sessions_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| fail("listing sessions with tasks", e))?;
+        let table = txn
+            .open_table(TASKS)
+            .map_err(|e| fail("listing sessions with tasks", e))?;
+        let mut keys: Vec<SessionKey> = Vec::new();
+        for row in table
+            .iter()
+            .map_err(|e| fail("listing sessions with tasks", e))?
+        {
+            let (id, _) = row.map_err(|e| fail("listing sessions with tasks", e))?;
+            let owner = id.value().0;
+            if keys.last().is_some_and(|k| k.as_str() == owner) {
+                continue;
+            }
+            match SessionKey::parse(owner) {
+                Ok(k) => keys.push(k),
+                Err(e) => {
+                    tracing::error!(error = %e, "a task row has an invalid session key; skipped")
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     /// `true`: [`Store::append`] returns once its transaction is committed
     /// (fsync'ed with `fsync: true`; with `false`, synced within
     /// [`RedbStore::RELAXED_SYNC_INTERVAL`]).
@@ -1375,6 +1405,35 @@ mod tests {
         };
         assert!(store.append(&[gap]).is_err());
         assert_eq!(load(&store, &k).seq, 2, "a refused batch wrote nothing");
+    }
+
+    #[test]
+    fn sessions_with_running_restartable_tasks_are_listed() {
+        let tmp = TempDb::new("with-tasks");
+        let store = open(tmp.options());
+        let e = Epoch::new("e");
+        let task = SavedTask {
+            key: "job".into(),
+            input: json!({}),
+        };
+        let (busy, idle) = (key('x'), key('y'));
+        ok(store.append(&[
+            first(&busy, &e),
+            Step {
+                tasks_started: vec![task.clone()],
+                ..delta_step(&busy, &e, 1)
+            },
+            first(&idle, &e),
+            Step {
+                tasks_started: vec![task],
+                ..delta_step(&idle, &e, 1)
+            },
+            Step {
+                tasks_ended: vec!["job".into()],
+                ..delta_step(&idle, &e, 2)
+            },
+        ]));
+        assert_eq!(ok(store.sessions_with_tasks()), vec![busy]);
     }
 
     #[test]

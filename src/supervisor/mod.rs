@@ -370,6 +370,44 @@ impl<A: App> Supervisor<A> {
 
 impl<A: App> Actor for Supervisor<A> {
     type Context = Context<Self>;
+
+    /// Loads the sessions whose restartable tasks were running when the
+    /// service last stopped, so those tasks go on at once, not at the next
+    /// join. With no tab they stop after the grace time once their tasks end.
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let keys = match self.store.sessions_with_tasks() {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::error!(error = %e, "could not list sessions with running tasks");
+                return;
+            }
+        };
+        for key in keys {
+            if self.sessions.len() >= self.config.max_sessions {
+                tracing::warn!(key = %key, "at the session limit; its tasks restart at its next join");
+                continue;
+            }
+            match self.start_session(&key, ctx) {
+                Ok(addr) => {
+                    tracing::info!(key = %key, "session loaded to restart its tasks");
+                    self.sessions.insert(
+                        key.clone(),
+                        Entry {
+                            addr,
+                            tabs: Vec::new(),
+                            leader: None,
+                            grace: None,
+                            stopping: None,
+                        },
+                    );
+                    self.start_grace(&key, ctx);
+                }
+                Err(e) => {
+                    tracing::error!(key = %key, error = %e, "could not load a session with running tasks")
+                }
+            }
+        }
+    }
 }
 
 impl<A: App> Handler<Join> for Supervisor<A> {
