@@ -17,19 +17,22 @@
 //! - [`protocol`]: frames, messages and close codes of the wire.
 //! - [`app`]: the [`App`] trait apps implement, and its [`Context`].
 //! - `session/`: the `SessionActor`, one per live key: queue, apply,
-//!   delta, journal, fan-out, chains, tasks.
+//!   delta, journal, fan-out, chains, tasks, summary joins, and the outbox
+//!   that holds what it sends until the step behind it is durable.
 //! - `tab/`: the `TabActor`, one per WebSocket: frames, heartbeat, joins,
 //!   bounded outbound buffer.
 //! - `supervisor/`: registry, election, takeover, grace, save-and-stop.
-//! - [`store`]: the [`Store`] trait and [`MemoryStore`].
+//! - [`store`]: the [`Store`] trait, [`MemoryStore`], [`RedbStore`] (durable,
+//!   on disk) and the group-commit thread.
 //! - [`service`]: [`Hub`], which mounts everything on an actix-web `App`.
 //! - [`delta`]: computing a delta (RFC 6902 diff of the state's JSON).
 //! - [`demo`]: the demo app the `tabhub` binary serves.
 //! - [`cli`]: the binary's flags.
 //!
 //! The hot path, one event: socket -> `TabActor` -> `SessionActor` (apply,
-//! diff, journal) -> every joined `TabActor` -> sockets. The supervisor is
-//! only on the join/leave path.
+//! diff, journal) -> [with a durable store: its step to the committer, and
+//! the deliveries held until the commit] -> every joined `TabActor` ->
+//! sockets. The supervisor is only on the join/leave path.
 //!
 //! ## Glossary
 //!
@@ -45,6 +48,10 @@
 //! - **effect**: a frontend-only message (toast, redirect), not journaled.
 //! - **chain**: an event a tab must re-submit after a client-side step.
 //! - **leader** (elected tab): the tab chains go to when their origin left.
+//! - **summary join**: a watcher of a session that gets only the app's
+//!   summary; not a tab.
+//! - **step**: what one handled message changed; with a durable store,
+//!   nothing a step sends is visible before the step is on disk.
 
 pub mod app;
 pub mod cli;
