@@ -25,20 +25,7 @@ impl<A: App> SessionActor<A> {
         if self.committer.is_some() {
             self.members.outbox().begin(self.steps);
         }
-        self.step = Some(Step {
-            key: self.key.clone(),
-            epoch: self.epoch.clone(),
-            seq: self.seq,
-            deltas: Vec::new(),
-            event: None,
-            chain: None,
-            chains_added: Vec::new(),
-            chains_removed: Vec::new(),
-            summary: None,
-            tasks_started: Vec::new(),
-            tasks_ended: Vec::new(),
-            checkpoint: None,
-        });
+        self.step = Some(Step::new(self.key.clone(), self.epoch.clone(), self.seq));
     }
 
     /// The record of the step in progress, if one is.

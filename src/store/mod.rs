@@ -114,6 +114,27 @@ pub struct Step {
     pub checkpoint: Option<Value>,
 }
 
+impl Step {
+    /// A step of `key` at `seq` that changed nothing yet; the session fills
+    /// in what its handling changes.
+    pub fn new(key: SessionKey, epoch: Epoch, seq: u64) -> Self {
+        Self {
+            key,
+            epoch,
+            seq,
+            deltas: Vec::new(),
+            event: None,
+            chain: None,
+            chains_added: Vec::new(),
+            chains_removed: Vec::new(),
+            summary: None,
+            tasks_started: Vec::new(),
+            tasks_ended: Vec::new(),
+            checkpoint: None,
+        }
+    }
+}
+
 /// A store failure, with the key's prefix and a cause for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError {

@@ -1273,20 +1273,7 @@ mod tests {
     }
 
     fn step(k: &SessionKey, epoch: &Epoch, seq: u64) -> Step {
-        Step {
-            key: k.clone(),
-            epoch: epoch.clone(),
-            seq,
-            deltas: Vec::new(),
-            event: None,
-            chain: None,
-            chains_added: Vec::new(),
-            chains_removed: Vec::new(),
-            summary: None,
-            tasks_started: Vec::new(),
-            tasks_ended: Vec::new(),
-            checkpoint: None,
-        }
+        Step::new(k.clone(), epoch.clone(), seq)
     }
 
     /// The first step of a key: its initial state `{"n": 0}` at seq 0.
