@@ -52,6 +52,8 @@ impl SessionKey {
     pub const MIN_LEN: usize = 22;
     /// Maximum length in chars.
     pub const MAX_LEN: usize = 128;
+    /// Prefix of the topic that names a session (PROTOCOL section 3).
+    pub const TOPIC_PREFIX: &'static str = "session:";
 
     /// Parses a key.
     ///
@@ -82,7 +84,7 @@ impl SessionKey {
 
     /// The topic that names this session: `session:<KEY>`.
     pub fn topic(&self) -> String {
-        format!("{}{}", crate::protocol::SESSION_TOPIC_PREFIX, self.0)
+        format!("{}{}", Self::TOPIC_PREFIX, self.0)
     }
 }
 
@@ -224,8 +226,10 @@ impl ChainId {
 }
 
 /// Process-unique id of one WebSocket connection. Two connections can carry
-/// the same [`TabId`] (a reconnect); this tells them apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// the same [`TabId`] (a reconnect); this tells them apart. Ids come from a
+/// counter that only grows, so the larger id is the newer connection: the
+/// order fences takeovers (ARCHITECTURE invariant 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ConnId(pub(crate) u64);
 
 #[cfg(test)]

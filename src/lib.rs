@@ -59,6 +59,7 @@ pub mod config;
 pub mod delta;
 pub mod demo;
 pub mod ids;
+mod messages;
 pub mod protocol;
 pub mod service;
 mod session;
@@ -66,11 +67,14 @@ pub mod store;
 mod supervisor;
 mod tab;
 
-pub use app::{App, AppError, Context, JoinRequest, Origin, Target, TaskEnd, TaskGone, TaskHandle};
+pub use app::{
+    App, AppError, Context, JoinRequest, Origin, Target, TaskEnd, TaskGone, TaskHandle, TaskUpdate,
+};
 pub use config::Config;
 pub use ids::{Epoch, SessionKey, TabId};
+pub use protocol::reply::Outcome;
+pub use protocol::Reason;
 pub use service::Hub;
-pub use session::{Outcome, SessionActor, TaskUpdate};
 pub use store::{
     MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, SavedTask, Step,
     Store, StoreError,

@@ -11,10 +11,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::app::App;
 use crate::config::Config;
 use crate::ids::TabId;
+use crate::messages::{ActivityClock, SupervisorLink};
 use crate::store::committer::Committer;
 use crate::store::Store;
-use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor, SupervisorLink};
-use crate::tab::{TabActor, TabShared};
+use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor};
+use crate::tab::{Authorize, TabActor, TabShared};
 
 /// The protocol version this server speaks (the `vsn` query param).
 pub const PROTOCOL_VSN: &str = "2.0.0";
@@ -72,6 +73,8 @@ impl<A: App> Hub<A> {
         let handles = session_threads.iter().map(Arbiter::handle).collect();
         let supervisor_thread = Arbiter::new();
         let app = Arc::new(app);
+        let authorize_app = app.clone();
+        let authorize: Authorize = Arc::new(move |join| authorize_app.authorize(join));
         let sup_config = config.clone();
         let committer = if store.durable() {
             match Committer::start(store.clone(), config.commit_window) {
@@ -95,8 +98,9 @@ impl<A: App> Hub<A> {
         let shared = web::Data::new(TabShared {
             config,
             supervisor: link,
-            clock: Arc::new(AtomicU64::new(0)),
+            clock: ActivityClock::default(),
             next_conn: AtomicU64::new(1),
+            authorize,
         });
         let mut arbiters = session_threads;
         arbiters.push(supervisor_thread);

@@ -47,11 +47,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::ids::{SessionKey, TabId};
+use crate::protocol::Reason;
 
 pub(crate) use context::TaskBodyFn;
 pub use context::{Context, Origin, Target};
 pub use decode::{decode_tagged, DecodeError};
-pub use task::{TaskEnd, TaskGone, TaskHandle};
+pub use task::{TaskEnd, TaskGone, TaskHandle, TaskUpdate};
 
 /// An application served by tabhub: one `State` per session key, changed only
 /// by its `Event`s (and by background tasks' updates), one at a time.
@@ -203,10 +204,10 @@ impl AppError {
     }
 
     /// The wire reason.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self.kind {
-            AppErrorKind::InvalidPayload => crate::protocol::reason::INVALID_PAYLOAD,
-            AppErrorKind::Handler => crate::protocol::reason::HANDLER_ERROR,
+            AppErrorKind::InvalidPayload => Reason::InvalidPayload,
+            AppErrorKind::Handler => Reason::HandlerError,
         }
     }
 }

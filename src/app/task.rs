@@ -1,9 +1,8 @@
 //! Background tasks' view of their session: [`TaskHandle`].
 
-use actix::Addr;
+use actix::{Message, Recipient};
 
 use super::{App, AppError, Context};
-use crate::session::{SessionActor, TaskUpdate};
 
 /// How a background task ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +36,7 @@ impl From<TaskGone> for AppError {
 
 /// A running background task's link to its session. Cheap to clone.
 pub struct TaskHandle<A: App> {
-    pub(crate) session: Addr<SessionActor<A>>,
+    pub(crate) session: Recipient<TaskUpdate<A>>,
     pub(crate) key: String,
     pub(crate) generation: u64,
 }
@@ -78,4 +77,22 @@ impl<A: App> TaskHandle<A> {
             .await
             .map_err(|_| TaskGone)?
     }
+}
+
+/// A state change from a background task, applied in the session's queue.
+pub(crate) type TaskUpdateFn<A> = Box<
+    dyn for<'c> FnOnce(&mut <A as App>::State, &mut Context<'c, A>) -> Result<(), AppError> + Send,
+>;
+
+/// Sent by a [`TaskHandle`] to its session; replies with the seq after the
+/// update, or [`TaskGone`] if that task is no longer running (cancelled,
+/// replaced, or its session stopped or failed).
+pub struct TaskUpdate<A: App> {
+    pub(crate) key: String,
+    pub(crate) generation: u64,
+    pub(crate) apply: TaskUpdateFn<A>,
+}
+
+impl<A: App> Message for TaskUpdate<A> {
+    type Result = Result<Result<u64, AppError>, TaskGone>;
 }

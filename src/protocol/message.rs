@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::ids::{ChainId, Epoch, TabId};
+use crate::ids::{ChainId, Epoch};
 
 /// Where a client's state stands: the last `(epoch, seq)` it applied.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,18 +27,6 @@ pub enum Visibility {
     Visible,
     /// The page is in a background tab or minimised.
     Hidden,
-}
-
-/// How a join catches up (the join reply's `resume`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Resume {
-    /// The cursor is up to date; nothing else is sent.
-    Current,
-    /// `deltas` holds every delta after the cursor, in order.
-    Replay,
-    /// `state` is the whole current state.
-    Snapshot,
 }
 
 /// What a join receives (PROTOCOL section 3a).
@@ -102,38 +90,6 @@ pub struct VisibilityPayload {
 pub struct CancelPayload {
     /// The key of the task to cancel.
     pub task: String,
-}
-
-/// An ok join reply's `response`.
-#[derive(Clone, Debug, Serialize)]
-pub struct JoinReply<'a> {
-    /// The connection's tab id (server-assigned if the client sent none).
-    pub tab_id: &'a TabId,
-    /// The session's epoch.
-    pub epoch: &'a Epoch,
-    /// The session's seq now.
-    pub seq: u64,
-    /// How the client catches up.
-    pub resume: Resume,
-    /// Whether this tab is the elected tab.
-    pub leader: bool,
-    /// Tabs joined to the session, this one included.
-    pub tabs: usize,
-    /// With `replay`: every delta after the cursor, as `delta` payloads.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deltas: Option<Vec<&'a serde_json::value::RawValue>>,
-    /// With `snapshot`: the whole state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<&'a Value>,
-}
-
-/// An ok summary-join reply's `response`.
-#[derive(Clone, Debug, Serialize)]
-pub struct SummaryReply<'a> {
-    /// The connection's tab id.
-    pub tab_id: &'a TabId,
-    /// The session's summary, `null` if the app never set one.
-    pub summary: &'a Value,
 }
 
 /// The `summary` payload, sent to summary joins when the summary changes.
@@ -200,47 +156,19 @@ pub struct TaskPayload<'a> {
     pub error: Option<&'a str>,
 }
 
-/// An error reply's `response`: `{"reason", "message"?, ...}`.
-#[derive(Clone, Debug, Serialize)]
-pub struct ErrorResponse<'a> {
-    /// One of [`crate::protocol::reason`].
-    pub reason: &'a str,
-    /// A human explanation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<&'a str>,
-    /// With `new_key`: the key to join instead.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_key: Option<&'a str>,
+/// The `tabs` payload: how many tabs are joined now (sent to the other
+/// tabs when the count changes; a joining tab has it in its reply).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TabsPayload {
+    /// Tabs joined to the session.
+    pub tabs: usize,
 }
 
-impl<'a> ErrorResponse<'a> {
-    /// An error with a reason and a message.
-    pub fn new(reason: &'a str, message: &'a str) -> Self {
-        Self {
-            reason,
-            message: Some(message),
-            new_key: None,
-        }
-    }
-}
-
-/// Builds a `phx_reply` payload `{"status": "ok", "response": R}` as JSON text.
-pub fn ok_reply(response: &impl Serialize) -> String {
-    reply_json("ok", response)
-}
-
-/// Builds a `phx_reply` payload `{"status": "error", "response": R}` as JSON text.
-pub fn error_reply(response: &ErrorResponse<'_>) -> String {
-    reply_json("error", response)
-}
-
-fn reply_json(status: &str, response: &impl Serialize) -> String {
-    #[derive(Serialize)]
-    struct Reply<'a, R> {
-        status: &'a str,
-        response: &'a R,
-    }
-    to_json(&Reply { status, response })
+/// The `leader` payload, sent to a tab whose leader role changed.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LeaderPayload {
+    /// Whether this tab is now the elected tab.
+    pub leader: bool,
 }
 
 /// Serializes a payload. The payload types here hold only strings, numbers
@@ -303,29 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn golden_join_reply_snapshot() {
-        let tab = TabId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
-        let epoch = Epoch::new("e1");
-        let state = json!({"todos": []});
-        let r = ok_reply(&JoinReply {
-            tab_id: &tab,
-            epoch: &epoch,
-            seq: 3,
-            resume: Resume::Snapshot,
-            leader: true,
-            tabs: 2,
-            deltas: None,
-            state: Some(&state),
-        });
-        assert_eq!(
-            parse(&r),
-            json!({"status": "ok", "response": {"tab_id": "t1", "epoch": "e1", "seq": 3,
-                "resume": "snapshot", "leader": true, "tabs": 2, "state": {"todos": []}}})
-        );
-    }
-
-    #[test]
-    fn golden_delta_effect_chain_task_and_error() {
+    fn golden_delta_effect_chain_task_summary_tabs_and_leader() {
         let patch: json_patch::Patch =
             serde_json::from_value(json!([{"op": "add", "path": "/a", "value": 1}]))
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -372,23 +278,16 @@ mod tests {
             json!({"task": "j", "status": "failed", "error": "boom"})
         );
 
-        let tab = TabId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
         let summary = json!({"todos": 2});
-        let r = ok_reply(&SummaryReply {
-            tab_id: &tab,
-            summary: &summary,
-        });
-        assert_eq!(
-            parse(&r),
-            json!({"status": "ok", "response": {"tab_id": "t1", "summary": {"todos": 2}}})
-        );
         let s = to_json(&SummaryPayload { summary: &summary });
         assert_eq!(parse(&s), json!({"summary": {"todos": 2}}));
-
-        let err = error_reply(&ErrorResponse::new("queue_full", "the queue is full"));
         assert_eq!(
-            parse(&err),
-            json!({"status": "error", "response": {"reason": "queue_full", "message": "the queue is full"}})
+            parse(&to_json(&TabsPayload { tabs: 3 })),
+            json!({"tabs": 3})
+        );
+        assert_eq!(
+            parse(&to_json(&LeaderPayload { leader: true })),
+            json!({"leader": true})
         );
     }
 }

@@ -3,17 +3,24 @@
 //! - [`frame`]: the Phoenix Channels V2 JSON array
 //!   `[join_ref, ref, topic, event, payload]`, decode and encode.
 //! - [`message`]: what clients send inside frames (join params, event
-//!   objects) and the payloads the server sends back.
+//!   objects) and the payloads of the server's pushes.
+//! - [`reply`]: `phx_reply` payloads (join replies, event outcomes) and
+//!   error replies with a [`Reason`] (`reason.rs`: every reason, one enum).
 //! - [`close`]: WebSocket close codes and what a client should do on each.
 //!
-//! Reserved names live here as constants and nowhere else.
+//! Reserved names live here as constants and nowhere else; actors build
+//! the typed values of this module and never JSON of their own.
 
 pub mod close;
 pub mod frame;
 pub mod message;
+mod reason;
+pub mod reply;
+
+pub use reason::Reason;
 
 /// Topic prefix of a session: `session:<KEY>`.
-pub const SESSION_TOPIC_PREFIX: &str = "session:";
+pub const SESSION_TOPIC_PREFIX: &str = crate::ids::SessionKey::TOPIC_PREFIX;
 /// Phoenix's own topic, used for heartbeats.
 pub const PHOENIX_TOPIC: &str = "phoenix";
 
@@ -51,36 +58,4 @@ pub mod event {
     pub const LEADER: &str = "leader";
     /// Server: the session's summary changed (summary joins only).
     pub const SUMMARY: &str = "summary";
-}
-
-/// Error reply reasons (PROTOCOL sections 3 and 4).
-pub mod reason {
-    /// The app's authorize hook refused the join.
-    pub const UNAUTHORIZED: &str = "unauthorized";
-    /// A `session:` topic with a malformed key.
-    pub const INVALID_KEY: &str = "invalid_key";
-    /// The session already has the maximum number of tabs.
-    pub const TOO_MANY_TABS: &str = "too_many_tabs";
-    /// The connection already has the maximum number of joins.
-    pub const TOO_MANY_JOINS: &str = "too_many_joins";
-    /// The service is at its session limit.
-    pub const CAPACITY: &str = "capacity";
-    /// Legacy duplicate-tab mode: join the key in `new_key` instead.
-    pub const NEW_KEY: &str = "new_key";
-    /// The store could not load this session.
-    pub const STORE_ERROR: &str = "store_error";
-    /// A topic that is not joined or not served (Phoenix's wording).
-    pub const UNMATCHED_TOPIC: &str = "unmatched topic";
-    /// An unknown frame event, or an event name the app does not know.
-    pub const UNKNOWN_EVENT: &str = "unknown_event";
-    /// The event's payload does not fit its event.
-    pub const INVALID_PAYLOAD: &str = "invalid_payload";
-    /// The app's handler refused the event.
-    pub const HANDLER_ERROR: &str = "handler_error";
-    /// The session's queue is full; retry later.
-    pub const QUEUE_FULL: &str = "queue_full";
-    /// This tab exceeded its event rate; retry later.
-    pub const RATE_LIMITED: &str = "rate_limited";
-    /// A push other than `phx_leave` on a summary join.
-    pub const SUMMARY_ONLY: &str = "summary_only";
 }

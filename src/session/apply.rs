@@ -5,18 +5,17 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use actix::{Handler, Recipient};
-use serde_json::json;
 
-use super::{Cancel, Ctx, Outcome, SessionActor, Submit, TaskUpdate};
-use crate::app::{App, AppError, Context, DecodeError, Origin, Target, TaskGone};
+use super::{Ctx, Phase, SessionActor};
+use crate::app::{App, AppError, Context, DecodeError, Origin, Target, TaskGone, TaskUpdate};
 use crate::delta;
 use crate::ids::TabId;
-use crate::protocol::message::{
-    self, error_reply, ok_reply, DeltaPayload, EffectPayload, ErrorResponse,
-};
-use crate::protocol::{event, reason};
-use crate::store::SavedDelta;
-use crate::tab::{Deliver, Outgoing};
+use crate::messages::{Cancel, Deliver, Outgoing, Submit};
+use crate::protocol::event;
+use crate::protocol::message::{self, DeltaPayload, EffectPayload};
+use crate::protocol::reply::{ok_reply, CancelReply, Outcome};
+use crate::protocol::Reason;
+use crate::store::{SavedDelta, Step};
 
 impl<A: App> SessionActor<A> {
     /// Runs `f` on the state as one step of the queue. On success the delta
@@ -27,6 +26,7 @@ impl<A: App> SessionActor<A> {
     /// (ARCHITECTURE invariant 4). Returns the seq after the step.
     pub(super) fn apply<F>(
         &mut self,
+        step: &mut Step,
         origin: Origin,
         event_id: Option<&str>,
         ctx: &mut Ctx<A>,
@@ -66,10 +66,13 @@ impl<A: App> SessionActor<A> {
                 event_id,
             });
             self.journal.push(self.seq, payload.clone());
-            self.record_delta(SavedDelta {
-                seq: self.seq,
-                payload: payload.clone(),
-            });
+            self.record_delta(
+                step,
+                SavedDelta {
+                    seq: self.seq,
+                    payload: payload.clone(),
+                },
+            );
             self.members.broadcast(event::DELTA, payload);
         }
 
@@ -88,20 +91,20 @@ impl<A: App> SessionActor<A> {
             }
         }
         for key in requests.cancels {
-            self.cancel_task(&key, ctx);
+            self.cancel_task(step, &key, ctx);
         }
         for (key, body, input) in requests.spawns {
-            self.start_task(key, body, input, ctx);
+            self.start_task(step, key, body, input, ctx);
         }
         let chain_origin = match &origin {
             Origin::Tab(tab) => Some(tab.clone()),
             Origin::Task(_) => None,
         };
         for (name, payload) in requests.chains {
-            self.create_chain(name, payload, chain_origin.clone(), ctx);
+            self.create_chain(step, name, payload, chain_origin.clone(), ctx);
         }
         if let Some(summary) = requests.summary {
-            self.set_summary(summary);
+            self.set_summary(step, summary);
         }
         Ok(self.seq)
     }
@@ -121,6 +124,7 @@ impl<A: App> SessionActor<A> {
     /// Decodes and handles one event from `tab`.
     fn handle_event(
         &mut self,
+        step: &mut Step,
         tab: TabId,
         id: &str,
         name: &str,
@@ -131,15 +135,15 @@ impl<A: App> SessionActor<A> {
             Ok(event) => event,
             Err(DecodeError::UnknownEvent) => {
                 return Outcome::error(
-                    reason::UNKNOWN_EVENT,
+                    Reason::UnknownEvent,
                     format!("the app has no event {name:?}"),
                 )
             }
             Err(DecodeError::InvalidPayload(why)) => {
-                return Outcome::error(reason::INVALID_PAYLOAD, why)
+                return Outcome::error(Reason::InvalidPayload, why)
             }
         };
-        match self.apply(Origin::Tab(tab), Some(id), ctx, |app, state, cx| {
+        match self.apply(step, Origin::Tab(tab), Some(id), ctx, |app, state, cx| {
             app.handle(state, event, cx)
         }) {
             Ok(seq) => Outcome::Ok { seq },
@@ -148,41 +152,43 @@ impl<A: App> SessionActor<A> {
     }
 
     /// An `event` push: idempotent by event id, and for chains by chain id.
-    fn submit(&mut self, msg: &mut Submit, ctx: &mut Ctx<A>) -> Outcome {
+    fn submit(&mut self, step: &mut Step, msg: &mut Submit, ctx: &mut Ctx<A>) -> Outcome {
         let ev = &mut msg.event;
         if let Some(first) = self.recent_events.get(&ev.id) {
             return first.clone();
         }
         let payload = std::mem::take(&mut ev.payload);
         let outcome = match ev.chain.clone() {
-            None => self.handle_event(msg.tab.clone(), &ev.id, &ev.name, payload, ctx),
+            None => self.handle_event(step, msg.tab.clone(), &ev.id, &ev.name, payload, ctx),
             Some(chain) => match self.recent_chains.get(chain.as_str()) {
                 Some(first) => first.clone(),
                 None => match self.chains.take(&chain) {
                     // The chain's own name is used: a tab may add data to
                     // the payload, not turn the chain into another event.
                     Some(pending) => {
-                        let outcome =
-                            self.handle_event(msg.tab.clone(), &ev.id, &pending.name, payload, ctx);
+                        let outcome = self.handle_event(
+                            step,
+                            msg.tab.clone(),
+                            &ev.id,
+                            &pending.name,
+                            payload,
+                            ctx,
+                        );
                         self.recent_chains
                             .insert(chain.as_str().to_owned(), outcome.clone());
-                        if let Some(step) = self.step_record() {
-                            step.chains_removed.push(chain.clone());
-                            step.chain = Some((chain.as_str().to_owned(), outcome.clone()));
-                        }
+                        step.chains_removed.push(chain.clone());
+                        step.chain = Some((chain.as_str().to_owned(), outcome.clone()));
                         outcome
                     }
                     None => Outcome::error(
-                        reason::INVALID_PAYLOAD,
+                        Reason::InvalidPayload,
                         format!("no pending chain {:?} in this session", chain.as_str()),
                     ),
                 },
             },
         };
         self.recent_events.insert(ev.id.clone(), outcome.clone());
-        if let Some(step) = self.step_record() {
-            step.event = Some((ev.id.clone(), outcome.clone()));
-        }
+        step.event = Some((ev.id.clone(), outcome.clone()));
         outcome
     }
 
@@ -205,17 +211,9 @@ impl<A: App> SessionActor<A> {
     }
 }
 
-/// The reply payload for an event's outcome.
-fn outcome_reply(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Ok { seq } => ok_reply(&json!({ "seq": seq })),
-        Outcome::Error { reason, message } => error_reply(&ErrorResponse::new(reason, message)),
-    }
-}
-
 fn not_joined() -> Outcome {
     Outcome::error(
-        reason::UNMATCHED_TOPIC,
+        Reason::UnmatchedTopic,
         "this connection is no longer joined to the session",
     )
 }
@@ -225,19 +223,14 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
 
     fn handle(&mut self, mut msg: Submit, ctx: &mut Self::Context) {
         self.queued.fetch_sub(1, Ordering::AcqRel);
-        self.begin_step();
-        let outcome = if self.members.find(&msg.tab, msg.conn).is_some() {
-            self.submit(&mut msg, ctx)
-        } else {
-            not_joined()
-        };
-        self.reply(
-            &msg.reply_to,
-            msg.join_ref,
-            msg.reply_ref,
-            outcome_reply(&outcome),
-        );
-        self.end_step(ctx);
+        self.step(ctx, |session, step, ctx| {
+            let outcome = if session.members.find(&msg.tab, msg.conn).is_some() {
+                session.submit(step, &mut msg, ctx)
+            } else {
+                not_joined()
+            };
+            session.reply(&msg.reply_to, msg.join_ref, msg.reply_ref, outcome.reply());
+        });
     }
 }
 
@@ -245,15 +238,15 @@ impl<A: App> Handler<Cancel> for SessionActor<A> {
     type Result = ();
 
     fn handle(&mut self, msg: Cancel, ctx: &mut Self::Context) {
-        self.begin_step();
-        let response = if self.members.find(&msg.tab, msg.conn).is_some() {
-            let cancelled = self.cancel_task(&msg.task, ctx);
-            ok_reply(&json!({ "cancelled": cancelled }))
-        } else {
-            outcome_reply(&not_joined())
-        };
-        self.reply(&msg.reply_to, msg.join_ref, msg.reply_ref, response);
-        self.end_step(ctx);
+        self.step(ctx, |session, step, ctx| {
+            let response = if session.members.find(&msg.tab, msg.conn).is_some() {
+                let cancelled = session.cancel_task(step, &msg.task, ctx);
+                ok_reply(&CancelReply { cancelled })
+            } else {
+                not_joined().reply()
+            };
+            session.reply(&msg.reply_to, msg.join_ref, msg.reply_ref, response);
+        });
     }
 }
 
@@ -261,15 +254,14 @@ impl<A: App> Handler<TaskUpdate<A>> for SessionActor<A> {
     type Result = Result<Result<u64, AppError>, TaskGone>;
 
     fn handle(&mut self, msg: TaskUpdate<A>, ctx: &mut Self::Context) -> Self::Result {
-        if !self.tasks.is_current(&msg.key, msg.generation) {
+        if self.phase != Phase::Ready || !self.tasks.is_current(&msg.key, msg.generation) {
             return Err(TaskGone);
         }
         let apply = msg.apply;
-        self.begin_step();
-        let result = self.apply(Origin::Task(msg.key), None, ctx, |_, state, cx| {
-            apply(state, cx)
-        });
-        self.end_step(ctx);
-        Ok(result)
+        Ok(self.step(ctx, |session, step, ctx| {
+            session.apply(step, Origin::Task(msg.key), None, ctx, |_, state, cx| {
+                apply(state, cx)
+            })
+        }))
     }
 }

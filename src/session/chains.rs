@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::ids::{ChainId, TabId};
 use crate::protocol::event;
 use crate::protocol::message::{self, ChainPayload};
-use crate::store::SavedChain;
+use crate::store::{SavedChain, Step};
 
 /// One chain not yet re-submitted.
 pub(super) struct PendingChain {
@@ -76,6 +76,7 @@ impl<A: App> SessionActor<A> {
     /// Creates a chain requested by a handler and sends it.
     pub(super) fn create_chain(
         &mut self,
+        step: &mut Step,
         name: String,
         payload: Value,
         origin: Option<TabId>,
@@ -87,13 +88,11 @@ impl<A: App> SessionActor<A> {
         let target = origin
             .filter(|tab| self.members.contains(tab))
             .or_else(|| self.leader.clone());
-        if let Some(step) = self.step_record() {
-            step.chains_added.push(SavedChain {
-                chain: id.clone(),
-                name: name.clone(),
-                payload: payload.clone(),
-            });
-        }
+        step.chains_added.push(SavedChain {
+            chain: id.clone(),
+            name: name.clone(),
+            payload: payload.clone(),
+        });
         self.chains.pending.push((
             id.clone(),
             PendingChain {

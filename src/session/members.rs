@@ -1,4 +1,7 @@
-//! The tabs joined to a session and the fan-out to them.
+//! The session's delivery list: the tabs joined to it, as the supervisor
+//! decided (attach, detach), and the fan-out to them through the outbox.
+//! A projection, not a second registry: the session never adds or removes
+//! a member on its own, except to drop them all when it fails.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -8,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::outbox::Outbox;
 use crate::ids::{ConnId, TabId};
-use crate::tab::{Deliver, Outgoing};
+use crate::messages::{Deliver, Outgoing};
 
 /// One joined tab as the session sees it: where to deliver, and under which
 /// `join_ref` (every message of a join carries it; PROTOCOL section 1).
@@ -81,6 +84,19 @@ impl Members {
         let before = self.list.len();
         self.list.retain(|m| !(&m.tab == tab && m.conn == conn));
         self.list.len() != before
+    }
+
+    /// Tells every member to rejoin (`phx_error`) at once, past the outbox
+    /// (what it holds was never durable), and empties the list.
+    pub(crate) fn rejoin_all(&mut self) {
+        self.outbox.borrow_mut().clear();
+        for m in self.list.drain(..) {
+            m.addr.do_send(Deliver {
+                topic: self.topic.clone(),
+                join_ref: m.join_ref.clone(),
+                item: Outgoing::Rejoin,
+            });
+        }
     }
 
     /// Delivers one item to one member (through the outbox).

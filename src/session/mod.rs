@@ -1,4 +1,6 @@
-//! [`SessionActor`]: one per live session key, the only owner of its state.
+//! [`SessionActor`]: one per live session key, the data plane. The only
+//! owner of its session's state, FIFO event queue, journal, recent ids,
+//! chains, tasks and summary watchers, and of delivery to its tabs.
 //!
 //! It handles one event at a time in arrival order (its mailbox is the FIFO
 //! queue), computes each delta as an RFC 6902 patch between the state's JSON
@@ -6,64 +8,85 @@
 //! joined tab before replying to the submitter. Background tasks' updates
 //! come back through the same mailbox.
 //!
-//! - `mod.rs`: the actor, loading and saving, membership (attach, detach).
+//! - `mod.rs`: the actor and its phases (loading, ready, failed).
+//! - `load.rs`: loading itself from the store off the actor threads, and
+//!   saving itself at stop the same way.
+//! - `members.rs`: the delivery list and the outbox behind it; a projection
+//!   of the supervisor's decisions (`attach.rs` applies them).
 //! - `apply.rs`: events and task updates: apply, delta, reply.
-//! - `chains.rs`: chained events waiting for a tab to re-submit them.
-//! - `tasks.rs`: background tasks.
-//! - `journal.rs`, `recent.rs`, `members.rs`: what the actor owns.
+//! - `steps.rs`: the scoped step that records what must become durable.
+//! - `chains.rs`, `tasks.rs`, `watchers.rs`: chained events, background
+//!   tasks, summary joins.
+//! - `journal.rs`, `recent.rs`, `outbox.rs`: what the actor owns.
 //!
 //! It does not decide membership or the leader: the supervisor does and
-//! tells it ([`Attach`], [`Detach`], [`SetLeader`]).
+//! tells it (`Attach`, `Detach`, [`SetLeader`]), one way.
 
 mod apply;
+mod attach;
 mod chains;
 pub(crate) mod journal;
+mod load;
 mod members;
-mod messages;
 mod outbox;
 mod recent;
 mod steps;
 mod tasks;
 mod watchers;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use actix::{Actor, AsyncContext, Handler, Recipient};
+use actix::{Actor, Recipient};
 use serde_json::Value;
 
 use crate::app::App;
 use crate::config::Config;
 use crate::ids::{Epoch, SessionKey, TabId};
-use crate::protocol::message::{ok_reply, JoinReply, Resume};
-use crate::protocol::{event, message};
+use crate::messages::{SessionEnded, SessionIdle, SetLeader, Watcher};
 use crate::store::committer::Committer;
-use crate::store::{SavedChain, SavedSession, Step, Store, StoreError};
-use crate::tab::Outgoing;
+use crate::store::{SavedChain, SavedSession, Store};
 
 use chains::Chains;
-use journal::{Catchup, Journal};
-use members::{Member, Members};
+use journal::Journal;
+use members::Members;
 use recent::Recent;
 use tasks::Tasks;
 
-pub use messages::TaskUpdate;
-pub(crate) use messages::{
-    Attach, Cancel, Detach, SessionIdle, SessionLink, SetLeader, Stop, StopOutcome, Submit,
-    Unwatch, Watch, Watcher,
-};
-pub use recent::Outcome;
-
 type Ctx<A> = actix::Context<SessionActor<A>>;
 
+/// Where a session reports to the control plane.
+#[derive(Clone)]
+pub(crate) struct ControlLink {
+    /// The last task ended (grace may start afresh).
+    pub(crate) idle: Recipient<SessionIdle>,
+    /// The session can no longer serve its key.
+    pub(crate) ended: Recipient<SessionEnded>,
+}
+
+/// A session's phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Loading from the store; the mailbox waits (joins queue in order).
+    Loading,
+    /// Serving.
+    Ready,
+    /// Its load or a commit failed: it refuses joins with `store_error`
+    /// until the supervisor stops it.
+    Failed,
+}
+
 /// The actor that owns one session. See the module docs.
-pub struct SessionActor<A: App> {
+pub(crate) struct SessionActor<A: App> {
     key: SessionKey,
     topic: Arc<str>,
     app: Arc<A>,
     config: Arc<Config>,
     store: Arc<dyn Store>,
-    supervisor: Recipient<SessionIdle>,
+    control: ControlLink,
+    /// Which start of this key's session this is (the supervisor's count).
+    incarnation: u64,
+    phase: Phase,
     /// The typed state apps mutate.
     state: A::State,
     /// The JSON of `state` at `seq`: the "before" of the next delta, the
@@ -87,23 +110,20 @@ pub struct SessionActor<A: App> {
     committer: Option<Committer>,
     /// Number of the last step begun.
     steps: u64,
-    /// The record of the step in progress.
-    step: Option<Step>,
     /// Deltas since the last checkpoint written.
     deltas_since_checkpoint: u64,
     /// A new key's first step must carry a checkpoint (its base state).
     needs_checkpoint: bool,
-    /// Restartable tasks of a loaded session, restarted once it starts.
-    to_restart: Vec<crate::store::SavedTask>,
 }
 
-/// Everything a new [`SessionActor`] needs besides its saved data.
+/// Everything a new [`SessionActor`] needs; it loads its saved data itself.
 pub(crate) struct SessionSetup<A: App> {
     pub(crate) key: SessionKey,
+    pub(crate) incarnation: u64,
     pub(crate) app: Arc<A>,
     pub(crate) config: Arc<Config>,
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) supervisor: Recipient<SessionIdle>,
+    pub(crate) control: ControlLink,
     /// Summary joins already waiting for this key (made while it was
     /// stopped); they get `summary` messages from now on.
     pub(crate) watchers: Vec<Watcher>,
@@ -112,93 +132,48 @@ pub(crate) struct SessionSetup<A: App> {
 }
 
 impl<A: App> SessionActor<A> {
-    /// Builds a session from what the store returned: a new one (`None`,
-    /// from the app's initial state, seq 0, a new epoch) or a saved one. A
-    /// saved session keeps its epoch and journal if the store kept them, and
-    /// otherwise starts a new epoch at the saved seq; seq never goes back.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the saved state does not decode as `A::State`.
-    pub(crate) fn restore(
-        setup: SessionSetup<A>,
-        saved: Option<SavedSession>,
-    ) -> Result<Self, StoreError> {
+    /// A session that has not loaded yet: it loads itself when started
+    /// (see `load.rs`), and handles nothing before that.
+    pub(crate) fn new(setup: SessionSetup<A>) -> Self {
         let SessionSetup {
             key,
+            incarnation,
             app,
             config,
             store,
-            supervisor,
+            control,
             watchers,
             committer,
         } = setup;
         let topic: Arc<str> = Arc::from(key.topic());
-        let mut journal = Journal::new(config.journal_len, config.journal_max_bytes);
-        let mut recent_events = Recent::new(config.recent_events);
-        let mut recent_chains = Recent::new(config.recent_events);
-        let mut chains = Chains::default();
-        let mut summary = Value::Null;
-        let needs_checkpoint = saved.is_none();
-        let mut to_restart = Vec::new();
-        let (state, seq, epoch) = match saved {
-            None => (app.initial_state(&key), 0, Epoch::random()),
-            Some(saved) => {
-                let state: A::State =
-                    serde_json::from_value(saved.state.clone()).map_err(|e| StoreError {
-                        message: format!("saved state of {key} does not decode: {e}"),
-                    })?;
-                let epoch = match saved.epoch {
-                    Some(epoch) => {
-                        journal.restore(saved.journal);
-                        epoch
-                    }
-                    None => Epoch::random(),
-                };
-                for (id, outcome) in saved.recent {
-                    recent_events.insert(id, outcome);
-                }
-                for (id, outcome) in saved.recent_chains {
-                    recent_chains.insert(id, outcome);
-                }
-                summary = saved.summary;
-                to_restart = saved.tasks;
-                for c in saved.pending_chains {
-                    chains.restore(c.chain, c.name, c.payload);
-                }
-                (state, saved.seq, epoch)
-            }
-        };
-        let state_json = serde_json::to_value(&state).map_err(|e| StoreError {
-            message: format!("state of {key} does not serialize: {e}"),
-        })?;
-        Ok(Self {
+        Self {
             members: Members::new(topic.clone()),
+            journal: Journal::new(config.journal_len, config.journal_max_bytes),
+            recent_events: Recent::new(config.recent_events),
+            recent_chains: Recent::new(config.recent_events),
             key,
             topic,
             app,
             config,
             store,
-            supervisor,
-            state,
-            state_json,
-            epoch,
-            seq,
-            journal,
-            recent_events,
-            recent_chains,
+            control,
+            incarnation,
+            phase: Phase::Loading,
+            state: A::State::default(),
+            state_json: Value::Null,
+            epoch: Epoch::random(),
+            seq: 0,
             leader: None,
             watchers,
-            summary,
-            chains,
+            summary: Value::Null,
+            chains: Chains::default(),
             tasks: Tasks::default(),
             queued: Arc::new(AtomicUsize::new(0)),
             committer,
             steps: 0,
-            step: None,
             deltas_since_checkpoint: 0,
-            needs_checkpoint,
-            to_restart,
-        })
+            needs_checkpoint: false,
+        }
     }
 
     /// What the store keeps of this session.
@@ -224,70 +199,18 @@ impl<A: App> SessionActor<A> {
         }
     }
 
-    /// Applies a leader decided by the supervisor; every tab whose role
-    /// changed, except `skip` (a joining tab learns it from its reply), gets
-    /// a `leader` message.
-    fn set_leader(&mut self, leader: Option<TabId>, skip: Option<&TabId>) {
-        let old = std::mem::replace(&mut self.leader, leader);
-        if old == self.leader {
-            return;
-        }
-        for m in self.members.iter() {
-            let was = old.as_ref() == Some(&m.tab);
-            let is = self.leader.as_ref() == Some(&m.tab);
-            if was != is && Some(&m.tab) != skip {
-                let payload = message::to_raw(&serde_json::json!({ "leader": is }));
-                self.members.send(
-                    m,
-                    Outgoing::Push {
-                        event: event::LEADER,
-                        payload,
-                    },
-                );
-            }
-        }
-    }
-
-    /// Tells every tab but `skip` (a joining tab, whose reply has the
-    /// count) how many tabs are joined now.
-    fn broadcast_tabs(&self, skip: Option<&TabId>) {
-        let payload = message::to_raw(&serde_json::json!({ "tabs": self.members.len() }));
-        for m in self.members.iter().filter(|m| Some(&m.tab) != skip) {
-            self.members.send(
-                m,
-                Outgoing::Push {
-                    event: event::TABS,
-                    payload: payload.clone(),
-                },
-            );
-        }
-    }
-
-    fn link(&self, ctx: &mut Ctx<A>) -> SessionLink {
-        let addr = ctx.address();
-        SessionLink {
-            submit: addr.clone().recipient(),
-            cancel: addr.recipient(),
-            queued: self.queued.clone(),
-        }
-    }
-
-    fn join_reply(&self, tab: &TabId, cursor: Option<&message::Cursor>) -> String {
-        let (resume, deltas, state) = match self.journal.catchup(cursor, &self.epoch, self.seq) {
-            Catchup::Current => (Resume::Current, None, None),
-            Catchup::Replay(deltas) => (Resume::Replay, Some(deltas), None),
-            Catchup::Snapshot => (Resume::Snapshot, None, Some(&self.state_json)),
-        };
-        ok_reply(&JoinReply {
-            tab_id: tab,
-            epoch: &self.epoch,
-            seq: self.seq,
-            resume,
-            leader: self.leader.as_ref() == Some(tab),
-            tabs: self.members.len(),
-            deltas,
-            state,
-        })
+    /// The session can no longer serve its key: tabs are told to rejoin
+    /// (`phx_error`; their cursors only ever saw durable deltas), the
+    /// delivery list is emptied, and the supervisor is told, which forgets
+    /// this session and stops it. Until then joins get `store_error`.
+    fn fail(&mut self) {
+        self.phase = Phase::Failed;
+        self.members.rejoin_all();
+        self.watchers.clear();
+        self.control.ended.do_send(SessionEnded {
+            key: self.key.clone(),
+            incarnation: self.incarnation,
+        });
     }
 }
 
@@ -295,9 +218,7 @@ impl<A: App> Actor for SessionActor<A> {
     type Context = Ctx<A>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        tracing::debug!(key = %self.key, seq = self.seq, epoch = self.epoch.as_str(), "session started");
-        let saved = std::mem::take(&mut self.to_restart);
-        self.restart_tasks(saved, ctx);
+        self.load(ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -305,98 +226,10 @@ impl<A: App> Actor for SessionActor<A> {
     }
 }
 
-impl<A: App> Handler<Attach> for SessionActor<A> {
+impl<A: App> actix::Handler<SetLeader> for SessionActor<A> {
     type Result = ();
 
-    fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) {
-        let is_new = self.members.upsert(Member {
-            tab: msg.tab.clone(),
-            conn: msg.conn,
-            addr: msg.tab_addr,
-            join_ref: msg.join_ref,
-        });
-        self.set_leader(msg.leader, Some(&msg.tab));
-        let response = self.join_reply(&msg.tab, msg.cursor.as_ref());
-        let link = self.link(ctx);
-        if let Some(m) = self.members.find(&msg.tab, msg.conn) {
-            self.members.send(
-                m,
-                Outgoing::Joined {
-                    reply_ref: msg.reply_ref,
-                    link: Some(link),
-                    response,
-                },
-            );
-        }
-        if is_new {
-            self.broadcast_tabs(Some(&msg.tab));
-        }
-        // After the reply: chains this tab held before a takeover or
-        // rejoin, and chains that waited for any tab.
-        self.resend_chains_on_join(&msg.tab, ctx);
-    }
-}
-
-impl<A: App> Handler<Detach> for SessionActor<A> {
-    type Result = ();
-
-    fn handle(&mut self, msg: Detach, ctx: &mut Self::Context) {
-        let removed = self.members.remove(&msg.tab, msg.conn);
+    fn handle(&mut self, msg: SetLeader, _ctx: &mut Self::Context) {
         self.set_leader(msg.leader, None);
-        if !removed {
-            return;
-        }
-        self.broadcast_tabs(None);
-        self.reroute_chains_held_by(&msg.tab, ctx);
-        if self.members.is_empty() {
-            self.app.last_tab_left(&self.key, &self.state);
-        }
-    }
-}
-
-impl<A: App> Handler<SetLeader> for SessionActor<A> {
-    type Result = ();
-
-    fn handle(&mut self, msg: SetLeader, ctx: &mut Self::Context) {
-        self.set_leader(msg.leader, None);
-        let _ = ctx;
-    }
-}
-
-impl<A: App> Handler<Stop> for SessionActor<A> {
-    type Result = actix::MessageResult<Stop>;
-
-    fn handle(&mut self, msg: Stop, ctx: &mut Self::Context) -> Self::Result {
-        use actix::ActorContext;
-        let busy = !self.members.is_empty()
-            || !self.tasks.is_empty()
-            || self.queued.load(Ordering::Acquire) > 0
-            || self.members.outbox().pending();
-        if busy && !msg.force {
-            return actix::MessageResult(StopOutcome::Busy);
-        }
-        self.app.session_stopping(&self.key, &self.state);
-        if self.committer.is_some() && self.members.outbox().pending() {
-            // Shutdown with steps still being committed: they are the
-            // record; a whole-session save now could race them. The hub
-            // flushes the committer before it returns.
-            tracing::info!(key = %self.key, seq = self.seq, "session stopped; its last steps are being committed");
-            ctx.stop();
-            return actix::MessageResult(StopOutcome::Stopped);
-        }
-        let saved = self.saved();
-        match self.store.save(&self.key, &saved) {
-            Ok(()) => {}
-            Err(e) if !msg.force => {
-                tracing::error!(key = %self.key, error = %e, "could not save the session; keeping it running");
-                return actix::MessageResult(StopOutcome::SaveFailed);
-            }
-            Err(e) => {
-                tracing::error!(key = %self.key, error = %e, "could not save the session at shutdown")
-            }
-        }
-        tracing::info!(key = %self.key, seq = self.seq, journal = self.journal.len(), "session saved and stopped");
-        ctx.stop();
-        actix::MessageResult(StopOutcome::Stopped)
     }
 }

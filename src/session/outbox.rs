@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use actix::Recipient;
 
-use crate::tab::Deliver;
+use crate::messages::Deliver;
 
 /// The session's outbound FIFO, gated by durable step numbers.
 #[derive(Default)]
@@ -50,6 +50,13 @@ impl Outbox {
                 to.do_send(deliver);
             }
         }
+    }
+
+    /// Drops everything held: it depended on steps that will never be
+    /// durable (the store failed).
+    pub(crate) fn clear(&mut self) {
+        self.held.clear();
+        self.durable = self.head;
     }
 
     /// Whether some step is not yet durable.

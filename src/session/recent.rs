@@ -4,34 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use serde::{Deserialize, Serialize};
-
-/// The first outcome of an event, repeated to every re-submission.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "lowercase")]
-pub enum Outcome {
-    /// Handled; its effects are visible at `seq`.
-    Ok {
-        /// The seq at which the event's effects are visible.
-        seq: u64,
-    },
-    /// Refused with a protocol reason.
-    Error {
-        /// One of the protocol's event error reasons.
-        reason: String,
-        /// A human explanation.
-        message: String,
-    },
-}
-
-impl Outcome {
-    pub(crate) fn error(reason: &str, message: impl Into<String>) -> Self {
-        Self::Error {
-            reason: reason.to_owned(),
-            message: message.into(),
-        }
-    }
-}
+use crate::protocol::reply::Outcome;
 
 /// A bounded map from id to first outcome; the oldest id is forgotten first.
 #[derive(Debug)]

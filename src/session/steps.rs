@@ -1,52 +1,53 @@
 //! Steps: what one handled message changed, handed to the committer when
 //! the store is durable, and the acknowledgements that release the outbox.
 //!
-//! A step begins with each message that may change state (an event, a
-//! cancel, a task's update or end) and ends when its handler returns. With a
-//! durable store its record goes to the committer; otherwise it counts as
-//! durable at once.
+//! A step is scoped: [`SessionActor::step`] opens it, runs the handling,
+//! and closes it. Everything that must become durable (deltas, event and
+//! chain outcomes, chain and task changes, the summary) is recorded on the
+//! `&mut Step` the scope lends, so a record outside a step cannot be made
+//! at all. With a durable store the closed step goes to the committer and
+//! what the handling sent waits in the outbox until it is on disk;
+//! otherwise it counts as durable at once.
 
-use actix::{ActorContext, AsyncContext, Handler};
+use actix::{AsyncContext, Handler};
 
 use super::{Ctx, SessionActor};
 use crate::app::App;
 use crate::store::committer::Committed;
 use crate::store::{SavedDelta, Step};
-use crate::tab::{Deliver, Outgoing};
 
 /// A checkpoint (the whole state) is written every this many deltas, so a
 /// load replays at most this many.
 pub(crate) const CHECKPOINT_EVERY: u64 = 256;
 
 impl<A: App> SessionActor<A> {
-    /// Starts a step: deliveries from now on wait for it to be durable.
-    pub(super) fn begin_step(&mut self) {
+    /// Runs `handle` as one step: deliveries it makes depend on the step,
+    /// and what it records on the step is handed to the committer when it
+    /// returns.
+    pub(super) fn step<R>(
+        &mut self,
+        ctx: &mut Ctx<A>,
+        handle: impl FnOnce(&mut Self, &mut Step, &mut Ctx<A>) -> R,
+    ) -> R {
         self.steps += 1;
         if self.committer.is_some() {
             self.members.outbox().begin(self.steps);
         }
-        self.step = Some(Step::new(self.key.clone(), self.epoch.clone(), self.seq));
+        let mut step = Step::new(self.key.clone(), self.epoch.clone(), self.seq);
+        let result = handle(self, &mut step, ctx);
+        self.close_step(step, ctx);
+        result
     }
 
-    /// The record of the step in progress, if one is.
-    pub(super) fn step_record(&mut self) -> Option<&mut Step> {
-        self.step.as_mut()
-    }
-
-    /// Notes a new delta in the step in progress.
-    pub(super) fn record_delta(&mut self, delta: SavedDelta) {
+    /// Notes a new delta in `step`.
+    pub(super) fn record_delta(&mut self, step: &mut Step, delta: SavedDelta) {
         self.deltas_since_checkpoint += 1;
-        if let Some(step) = self.step.as_mut() {
-            step.deltas.push(delta);
-        }
+        step.deltas.push(delta);
     }
 
-    /// Ends the step: hands it to the committer (with no durable store,
-    /// nothing was held and there is nothing to do).
-    pub(super) fn end_step(&mut self, ctx: &mut Ctx<A>) {
-        let Some(mut step) = self.step.take() else {
-            return;
-        };
+    /// Hands the step to the committer (with no durable store, nothing was
+    /// held and there is nothing to do).
+    fn close_step(&mut self, mut step: Step, ctx: &mut Ctx<A>) {
         let Some(committer) = &self.committer else {
             return;
         };
@@ -63,23 +64,18 @@ impl<A: App> SessionActor<A> {
 impl<A: App> Handler<Committed> for SessionActor<A> {
     type Result = ();
 
-    fn handle(&mut self, msg: Committed, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Committed, _ctx: &mut Self::Context) {
         match msg.result {
             Ok(step) => self.members.outbox().durable_to(step),
             Err(e) => {
                 // The state in memory is ahead of the store and may never be
                 // written: drop it. Tabs rejoin with their cursors (which only
-                // ever saw durable deltas) and the session reloads from the
-                // store, as after a crash.
-                tracing::error!(key = %self.key, error = %e, held = self.members.outbox().held(), "store failed; restarting the session from the store");
-                for m in self.members.iter() {
-                    m.addr.do_send(Deliver {
-                        topic: self.topic.clone(),
-                        join_ref: m.join_ref.clone(),
-                        item: Outgoing::Rejoin,
-                    });
+                // ever saw durable deltas) and a fresh session reloads from
+                // the store, as after a crash.
+                if self.phase == super::Phase::Ready {
+                    tracing::error!(key = %self.key, error = %e, held = self.members.outbox().held(), "store failed; restarting the session from the store");
+                    self.fail();
                 }
-                ctx.stop();
             }
         }
     }

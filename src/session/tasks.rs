@@ -5,11 +5,12 @@ use std::collections::HashMap;
 
 use actix::{ActorFutureExt, AsyncContext, SpawnHandle, WrapFuture};
 
-use super::{Ctx, SessionActor, SessionIdle};
+use super::{Ctx, SessionActor};
 use crate::app::{App, AppError, Origin, TaskEnd, TaskHandle};
+use crate::messages::SessionIdle;
 use crate::protocol::event;
 use crate::protocol::message::{self, TaskPayload, TaskStatus};
-use crate::store::SavedTask;
+use crate::store::{SavedTask, Step};
 
 struct Running {
     generation: u64,
@@ -24,6 +25,8 @@ struct Running {
 pub(super) struct Tasks {
     running: HashMap<String, Running>,
     generations: u64,
+    /// Restartable tasks of a loaded session, restarted once it is ready.
+    pub(super) to_restart: Vec<SavedTask>,
 }
 
 impl Tasks {
@@ -64,24 +67,26 @@ impl<A: App> SessionActor<A> {
     /// task as failed.
     pub(super) fn restart_tasks(&mut self, saved: Vec<SavedTask>, ctx: &mut Ctx<A>) {
         for task in saved {
-            self.begin_step();
-            let key = task.key.clone();
-            let restarted = self.apply(Origin::Task(key.clone()), None, ctx, |app, state, cx| {
-                app.restart_task(state, &key, task.input, cx)
+            self.step(ctx, |session, step, ctx| {
+                let key = task.key.clone();
+                let restarted =
+                    session.apply(step, Origin::Task(key.clone()), None, ctx, |app, state, cx| {
+                        app.restart_task(state, &key, task.input, cx)
+                    });
+                if let Err(e) = restarted {
+                    tracing::warn!(key = %session.key, task = key, error = %e, "task not restarted");
+                    session.end_task(step, &key, TaskEnd::Failed(e.message), true, ctx);
+                } else {
+                    tracing::info!(key = %session.key, task = key, "task restarted");
+                }
             });
-            if let Err(e) = restarted {
-                tracing::warn!(key = %self.key, task = key, error = %e, "task not restarted");
-                self.end_task(&key, TaskEnd::Failed(e.message), true, ctx);
-            } else {
-                tracing::info!(key = %self.key, task = key, "task restarted");
-            }
-            self.end_step(ctx);
         }
     }
 
     /// Starts a task body on this session's thread and tells every tab.
     pub(super) fn start_task(
         &mut self,
+        step: &mut Step,
         key: String,
         body: crate::app::TaskBodyFn<A>,
         input: Option<serde_json::Value>,
@@ -94,7 +99,7 @@ impl<A: App> SessionActor<A> {
         self.tasks.generations += 1;
         let generation = self.tasks.generations;
         let handle = TaskHandle {
-            session: ctx.address(),
+            session: ctx.address().recipient(),
             key: key.clone(),
             generation,
         };
@@ -102,7 +107,7 @@ impl<A: App> SessionActor<A> {
         let spawn = ctx.spawn(body(handle).into_actor(self).map(move |result, act, ctx| {
             act.task_finished(&finished_key, generation, result, ctx);
         }));
-        if let (Some(input), Some(step)) = (input.clone(), self.step_record()) {
+        if let Some(input) = input.clone() {
             step.tasks_started.push(SavedTask {
                 key: key.clone(),
                 input,
@@ -139,35 +144,46 @@ impl<A: App> SessionActor<A> {
             Ok(()) => TaskEnd::Done,
             Err(e) => TaskEnd::Failed(e.message),
         };
-        self.begin_step();
-        self.end_task(key, end, restartable, ctx);
-        self.end_step(ctx);
+        self.step(ctx, |session, step, ctx| {
+            session.end_task(step, key, end, restartable, ctx);
+        });
     }
 
     /// Cancels a running task; returns whether one was running.
-    pub(super) fn cancel_task(&mut self, key: &str, ctx: &mut Ctx<A>) -> bool {
+    pub(super) fn cancel_task(&mut self, step: &mut Step, key: &str, ctx: &mut Ctx<A>) -> bool {
         let Some(running) = self.tasks.running.remove(key) else {
             return false;
         };
         ctx.cancel_future(running.handle);
-        self.end_task(key, TaskEnd::Cancelled, running.input.is_some(), ctx);
+        self.end_task(step, key, TaskEnd::Cancelled, running.input.is_some(), ctx);
         true
     }
 
     /// Lets the app record the end in state (a delta with `event_id: null`),
     /// tells every tab, and tells the supervisor when no task runs any more.
-    fn end_task(&mut self, key: &str, end: TaskEnd, restartable: bool, ctx: &mut Ctx<A>) {
-        let result = self.apply(Origin::Task(key.to_owned()), None, ctx, |app, state, cx| {
-            app.task_ended(state, key, &end, cx);
-            Ok(())
-        });
+    fn end_task(
+        &mut self,
+        step: &mut Step,
+        key: &str,
+        end: TaskEnd,
+        restartable: bool,
+        ctx: &mut Ctx<A>,
+    ) {
+        let result = self.apply(
+            step,
+            Origin::Task(key.to_owned()),
+            None,
+            ctx,
+            |app, state, cx| {
+                app.task_ended(state, key, &end, cx);
+                Ok(())
+            },
+        );
         if let Err(e) = result {
             tracing::warn!(key = %self.key, task = key, error = %e, "task_ended hook failed");
         }
         if restartable {
-            if let Some(step) = self.step_record() {
-                step.tasks_ended.push(key.to_owned());
-            }
+            step.tasks_ended.push(key.to_owned());
         }
         let (status, error) = match &end {
             TaskEnd::Done => (TaskStatus::Done, None),
@@ -177,7 +193,7 @@ impl<A: App> SessionActor<A> {
         tracing::debug!(key = %self.key, task = key, ?status, "task ended");
         self.broadcast_task(key, status, error);
         if self.tasks.is_empty() {
-            self.supervisor.do_send(SessionIdle {
+            self.control.idle.do_send(SessionIdle {
                 key: self.key.clone(),
             });
         }

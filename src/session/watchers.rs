@@ -5,23 +5,22 @@
 use actix::Handler;
 use serde_json::Value;
 
-use super::{SessionActor, Unwatch, Watch, Watcher};
+use super::{Phase, SessionActor};
 use crate::app::App;
+use crate::messages::{Outgoing, Unwatch, Watch, WatchOutcome, Watcher};
 use crate::protocol::event;
-use crate::protocol::message::{self, ok_reply, SummaryPayload, SummaryReply};
-use crate::tab::Outgoing;
+use crate::protocol::message::{self, SummaryPayload};
+use crate::protocol::reply::{ok_reply, SummaryReply};
+use crate::store::Step;
 
 impl<A: App> SessionActor<A> {
     /// Stores a summary set by a handler; watchers hear of it if it changed.
-    pub(super) fn set_summary(&mut self, summary: Value) {
+    pub(super) fn set_summary(&mut self, step: &mut Step, summary: Value) {
         if summary == self.summary {
             return;
         }
         self.summary = summary;
-        let recorded = self.summary.clone();
-        if let Some(step) = self.step_record() {
-            step.summary = Some(recorded);
-        }
+        step.summary = Some(self.summary.clone());
         let payload = message::to_raw(&SummaryPayload {
             summary: &self.summary,
         });
@@ -42,9 +41,12 @@ impl<A: App> SessionActor<A> {
 }
 
 impl<A: App> Handler<Watch> for SessionActor<A> {
-    type Result = ();
+    type Result = actix::MessageResult<Watch>;
 
-    fn handle(&mut self, msg: Watch, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Watch, _ctx: &mut Self::Context) -> Self::Result {
+        if self.phase != Phase::Ready {
+            return actix::MessageResult(WatchOutcome::Declined);
+        }
         let w = msg.watcher;
         self.watchers
             .retain(|o| !(o.tab == w.tab && o.conn == w.conn));
@@ -61,6 +63,7 @@ impl<A: App> Handler<Watch> for SessionActor<A> {
             },
         );
         self.watchers.push(w);
+        actix::MessageResult(WatchOutcome::Answered)
     }
 }
 

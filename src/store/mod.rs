@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::ids::{ChainId, Epoch, SessionKey};
-use crate::session::Outcome;
+pub(crate) use crate::protocol::reply::Outcome;
 
 pub use memory::MemoryStore;
 pub use redb::{RedbOptions, RedbStore};

@@ -37,9 +37,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::Outcome;
 use super::{SavedChain, SavedDelta, SavedSession, SavedTask, Step, Store, StoreError};
 use crate::ids::{Epoch, SessionKey};
-use crate::session::Outcome;
 
 /// The layout written by this version; a database with another one is
 /// refused at open.
@@ -1325,7 +1325,10 @@ mod tests {
                 },
             ]));
             ok(store.append(&[Step {
-                event: Some(("bad".into(), Outcome::error("invalid_payload", "nope"))),
+                event: Some((
+                    "bad".into(),
+                    Outcome::error(crate::protocol::Reason::InvalidPayload, "nope"),
+                )),
                 ..step(&k, &e, 2)
             }]));
             ok(store.append(&[delta_step(&k, &e, 3)]));
@@ -1342,7 +1345,10 @@ mod tests {
             vec![
                 ("ev1".into(), Outcome::Ok { seq: 1 }),
                 ("ev2".into(), Outcome::Ok { seq: 2 }),
-                ("bad".into(), Outcome::error("invalid_payload", "nope")),
+                (
+                    "bad".into(),
+                    Outcome::error(crate::protocol::Reason::InvalidPayload, "nope")
+                ),
                 ("ev3".into(), Outcome::Ok { seq: 3 }),
             ]
         );

@@ -1,5 +1,8 @@
-//! A session's end of life as the supervisor runs it: the grace timer, the
-//! save-and-stop handshake with the session, and the service's shutdown.
+//! A session's life as the control plane runs it (PROTOCOL section 7): the
+//! sessions started for their tasks at startup, the grace timer, the
+//! save-and-stop handshake with the session, a session's end after a store
+//! failure, and the service's shutdown. None of it waits: stops are asked
+//! and their answers handled when they come.
 
 use actix::{
     ActorFutureExt, AsyncContext, Context, Handler, MailboxError, ResponseActFuture, WrapFuture,
@@ -8,21 +11,64 @@ use actix::{
 use super::{Shutdown, Supervisor};
 use crate::app::App;
 use crate::ids::SessionKey;
+use crate::messages::{CloseConnection, SessionEnded, SessionIdle, Stop, StopOutcome};
 use crate::protocol::close::CloseCode;
-use crate::session::{SessionIdle, Stop, StopOutcome};
-use crate::tab::CloseConnection;
+use crate::store::StoreError;
 
 impl<A: App> Supervisor<A> {
-    /// Starts the grace timer of a session with no tabs (once).
+    /// Lists, on the blocking pool, the sessions whose restartable tasks
+    /// were running when the service last stopped, and starts them; with
+    /// no tab they stop after the grace time once their tasks end.
+    pub(super) fn start_sessions_with_tasks(&mut self, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let listing = async move {
+            actix_rt::task::spawn_blocking(move || store.sessions_with_tasks())
+                .await
+                .unwrap_or_else(|e| {
+                    Err(StoreError {
+                        message: format!("the store call panicked: {e}"),
+                    })
+                })
+        };
+        ctx.spawn(listing.into_actor(self).map(|keys, act, ctx| {
+            let keys = match keys {
+                Ok(keys) => keys,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not list sessions with running tasks");
+                    return;
+                }
+            };
+            for key in keys {
+                if act.shutting_down || act.sessions.contains_key(&key) {
+                    continue;
+                }
+                if act.sessions.len() >= act.config.max_sessions {
+                    tracing::warn!(key = %key, "at the session limit; its tasks restart at its next join");
+                    continue;
+                }
+                tracing::info!(key = %key, "starting a session to restart its tasks");
+                act.start_session(&key, ctx);
+                act.start_grace(&key, ctx);
+            }
+        }));
+    }
+
+    /// Starts the grace timer of a session with no tabs, afresh: an armed
+    /// timer is cancelled first (the last task ending restarts the grace
+    /// time, PROTOCOL section 7).
     pub(super) fn start_grace(&mut self, key: &SessionKey, ctx: &mut Context<Self>) {
         let grace = self.config.grace;
-        if let Some(entry) = self.sessions.get_mut(key) {
-            if entry.tabs.is_empty() && entry.grace.is_none() && entry.stopping.is_none() {
-                let key = key.clone();
-                entry.grace =
-                    Some(ctx.run_later(grace, move |act, ctx| act.grace_expired(key, ctx)));
-            }
+        let Some(entry) = self.sessions.get_mut(key) else {
+            return;
+        };
+        if !entry.tabs.is_empty() || entry.stopping.is_some() {
+            return;
         }
+        if let Some(armed) = entry.grace.take() {
+            ctx.cancel_future(armed);
+        }
+        let key = key.clone();
+        entry.grace = Some(ctx.run_later(grace, move |act, ctx| act.grace_expired(key, ctx)));
     }
 
     fn grace_expired(&mut self, key: SessionKey, ctx: &mut Context<Self>) {
@@ -35,19 +81,25 @@ impl<A: App> Supervisor<A> {
         }
         entry.stopping = Some(Vec::new());
         let stop = entry.addr.send(Stop { force: false });
+        let incarnation = entry.incarnation;
         ctx.spawn(
             stop.into_actor(self)
-                .map(move |result, act, ctx| act.stop_answered(key, result, ctx)),
+                .map(move |result, act, ctx| act.stop_answered(key, incarnation, result, ctx)),
         );
     }
 
     fn stop_answered(
         &mut self,
         key: SessionKey,
+        incarnation: u64,
         result: Result<StopOutcome, MailboxError>,
         ctx: &mut Context<Self>,
     ) {
-        let Some(entry) = self.sessions.get_mut(&key) else {
+        let Some(entry) = self
+            .sessions
+            .get_mut(&key)
+            .filter(|e| e.incarnation == incarnation)
+        else {
             return;
         };
         let parked = entry.stopping.take().unwrap_or_default();
@@ -57,7 +109,7 @@ impl<A: App> Supervisor<A> {
             }
             // Busy (a task runs or events are still queued) or the save
             // failed: try again after another grace time. A task's end
-            // (SessionIdle) also re-arms it; arming is idempotent.
+            // (SessionIdle) also re-arms it.
             Ok(StopOutcome::Busy | StopOutcome::SaveFailed) => self.start_grace(&key, ctx),
         }
         for join in parked {
@@ -71,6 +123,34 @@ impl<A: App> Handler<SessionIdle> for Supervisor<A> {
 
     fn handle(&mut self, msg: SessionIdle, ctx: &mut Self::Context) {
         self.start_grace(&msg.key, ctx);
+    }
+}
+
+impl<A: App> Handler<SessionEnded> for Supervisor<A> {
+    type Result = ();
+
+    /// Forgets a session that can no longer serve its key, then stops it:
+    /// everything sent to it before (joins, watches) is answered first, and
+    /// the next join starts a fresh session that loads from the store.
+    fn handle(&mut self, msg: SessionEnded, ctx: &mut Self::Context) {
+        if self
+            .sessions
+            .get(&msg.key)
+            .is_none_or(|e| e.incarnation != msg.incarnation)
+        {
+            return;
+        }
+        let Some(entry) = self.sessions.remove(&msg.key) else {
+            return;
+        };
+        tracing::warn!(key = %msg.key, tabs = entry.tabs.len(), "session ended after a store failure; the next join starts it afresh");
+        if let Some(grace) = entry.grace {
+            ctx.cancel_future(grace);
+        }
+        entry.addr.do_send(Stop { force: true });
+        for join in entry.stopping.unwrap_or_default() {
+            self.join(join, ctx);
+        }
     }
 }
 

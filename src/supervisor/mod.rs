@@ -1,62 +1,70 @@
-//! [`Supervisor`]: one per service. The registry of live sessions and of the
-//! tabs joined to each; it starts sessions on first join (loading them from
-//! the store), authorizes joins, enforces the per-session limits, hands a
-//! reconnecting `tab_id` over to its new connection, elects the leader, and
-//! saves and stops sessions whose grace time ran out.
+//! [`Supervisor`]: one per service, the control plane. It only decides:
+//! it registers live sessions and the tabs joined to each, elects each
+//! session's leader, hands a `tab_id` to its newer connection (takeover,
+//! fenced by connection age), enforces the per-session and live-session
+//! caps, and cleans up when a session's last tab leaves (grace timer, then
+//! save and stop).
 //!
-//! `lifecycle.rs` holds the grace timer, save-and-stop and shutdown;
-//! `election.rs` the leader election.
+//! It is the one owner of what those decisions rest on: each session's
+//! tabs, their visibility and activity, the leader, the grace timers, and
+//! the summary joins of every key. Every handler is in-memory work: it
+//! never calls the store (sessions load and save themselves; summaries of
+//! stopped sessions are read on the blocking pool) and never runs app code
+//! (tabs run `authorize` before their join reaches it).
 //!
-//! It is told about joins, leaves and visibility; it never sees events or
-//! deltas (those go tab -> session -> tabs).
+//! - `mod.rs`: the registry and joins.
+//! - `leave.rs`: leaves, visibility, connections, stats.
+//! - `watch.rs`: summary joins.
+//! - `lifecycle.rs`: grace timer, save-and-stop, a session's end, shutdown.
+//! - `election.rs`: the leader election, a pure function.
 
 mod election;
+mod leave;
 mod lifecycle;
 mod messages;
+mod watch;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, ArbiterHandle, AsyncContext, Context, Handler, SpawnHandle};
 
-use crate::app::{App, JoinRequest};
+use crate::app::App;
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
+use crate::messages::{
+    ActivityStamp, Attach, CloseConnection, Deliver, Join, Outgoing, TabAddr, Watcher,
+};
 use crate::protocol::close::CloseCode;
-use crate::protocol::message::{
-    error_reply, ok_reply, ErrorResponse, JoinMode, SummaryReply, Visibility,
-};
-use crate::protocol::reason;
-use crate::session::{
-    Attach, Detach, SessionActor, SessionSetup, SetLeader, Unwatch, Watch, Watcher,
-};
+use crate::protocol::message::{JoinMode, Visibility};
+use crate::protocol::reply::{error_reply, ErrorResponse};
+use crate::protocol::Reason;
+use crate::session::{ControlLink, SessionActor, SessionSetup};
 use crate::store::committer::Committer;
 use crate::store::Store;
-use crate::tab::{CloseConnection, Deliver, Outgoing, TabActor};
 
 use election::{elect, Candidate};
 pub use messages::HubStats;
-pub(crate) use messages::{
-    Join, Leave, SetVisibility, Shutdown, Stats, SupervisorLink, TabGone, TabStarted,
-};
+pub(crate) use messages::{Shutdown, Stats};
 
 /// A tab joined to a session, as the registry keeps it.
 struct TabEntry {
     tab: TabId,
     conn: ConnId,
-    addr: Addr<TabActor>,
+    addr: TabAddr,
     visibility: Visibility,
-    activity: Arc<std::sync::atomic::AtomicU64>,
+    activity: ActivityStamp,
 }
 
 /// A live session in the registry.
 struct Entry<A: App> {
     addr: Addr<SessionActor<A>>,
+    /// Which start of this key's session (see `SessionEnded`).
+    incarnation: u64,
     tabs: Vec<TabEntry>,
     leader: Option<TabId>,
     grace: Option<SpawnHandle>,
-    /// `Some` while a [`Stop`] is in flight; joins arriving meanwhile wait
+    /// `Some` while a `Stop` is in flight; joins arriving meanwhile wait
     /// here and are handled when it is answered.
     stopping: Option<Vec<Join>>,
 }
@@ -70,7 +78,7 @@ impl<A: App> Entry<A> {
             .map(|t| Candidate {
                 tab: &t.tab,
                 visible: t.visibility == Visibility::Visible,
-                activity: t.activity.load(Ordering::Relaxed),
+                activity: t.activity.last(),
             })
             .collect();
         let leader = elect(self.leader.as_ref(), &candidates);
@@ -80,13 +88,13 @@ impl<A: App> Entry<A> {
     }
 }
 
-/// The service's registry actor. See the module docs.
+/// The service's control-plane actor. See the module docs.
 pub(crate) struct Supervisor<A: App> {
     app: Arc<A>,
     config: Arc<Config>,
     store: Arc<dyn Store>,
     sessions: HashMap<SessionKey, Entry<A>>,
-    conns: HashMap<ConnId, Addr<TabActor>>,
+    conns: HashMap<ConnId, actix::Recipient<CloseConnection>>,
     /// Summary joins by key, live session or not (PROTOCOL section 3a).
     watchers: HashMap<SessionKey, Vec<Watcher>>,
     /// The commit thread, when the store is durable.
@@ -94,6 +102,8 @@ pub(crate) struct Supervisor<A: App> {
     /// Threads that run session actors, used in turn.
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
+    /// Sessions started so far (each gets the next number).
+    incarnations: u64,
     shutting_down: bool,
 }
 
@@ -115,17 +125,19 @@ impl<A: App> Supervisor<A> {
             committer,
             arbiters,
             next_arbiter: 0,
+            incarnations: 0,
             shutting_down: false,
         }
     }
 
-    fn refuse(join: &Join, reason: &str, message: &str, new_key: Option<&str>) {
+    /// Answers a join with an error reply.
+    fn refuse(join: &Join, reason: Reason, message: &str, new_key: Option<&str>) {
         let response = error_reply(&ErrorResponse {
             reason,
             message: Some(message),
             new_key,
         });
-        join.tab_addr.do_send(Deliver {
+        join.tab_addr.deliver.do_send(Deliver {
             topic: Arc::from(join.key.topic()),
             join_ref: join.join_ref.clone(),
             item: Outgoing::Refused {
@@ -135,38 +147,51 @@ impl<A: App> Supervisor<A> {
         });
     }
 
-    /// Loads the session from the store and starts its actor on the next
-    /// session thread.
-    fn start_session(
-        &mut self,
-        key: &SessionKey,
-        ctx: &mut Context<Self>,
-    ) -> Result<Addr<SessionActor<A>>, String> {
-        let saved = self.store.load(key).map_err(|e| e.to_string())?;
+    /// Starts the session of `key` on the next session thread and registers
+    /// it. The session loads itself; joins sent to it meanwhile wait in its
+    /// mailbox, in order.
+    fn start_session(&mut self, key: &SessionKey, ctx: &mut Context<Self>) {
+        self.incarnations += 1;
+        let address = ctx.address();
         let setup = SessionSetup {
             key: key.clone(),
+            incarnation: self.incarnations,
             app: self.app.clone(),
             config: self.config.clone(),
             store: self.store.clone(),
-            supervisor: ctx.address().recipient(),
+            control: ControlLink {
+                idle: address.clone().recipient(),
+                ended: address.recipient(),
+            },
             watchers: self.watchers.get(key).cloned().unwrap_or_default(),
             committer: self.committer.clone(),
         };
-        let actor = SessionActor::restore(setup, saved).map_err(|e| e.to_string())?;
-        let addr = match self
+        let arbiter = self
             .arbiters
-            .get(self.next_arbiter % self.arbiters.len().max(1))
-        {
-            Some(arbiter) => SessionActor::start_in_arbiter(arbiter, move |_| actor),
-            None => actor.start(),
+            .get(self.next_arbiter % self.arbiters.len().max(1));
+        let addr = match arbiter {
+            Some(arbiter) => {
+                SessionActor::start_in_arbiter(arbiter, move |_| SessionActor::new(setup))
+            }
+            None => SessionActor::new(setup).start(),
         };
         self.next_arbiter = self.next_arbiter.wrapping_add(1);
-        Ok(addr)
+        self.sessions.insert(
+            key.clone(),
+            Entry {
+                addr,
+                incarnation: self.incarnations,
+                tabs: Vec::new(),
+                leader: None,
+                grace: None,
+                stopping: None,
+            },
+        );
     }
 
     fn join(&mut self, msg: Join, ctx: &mut Context<Self>) {
         if self.shutting_down {
-            return Self::refuse(&msg, reason::CAPACITY, "the service is shutting down", None);
+            return Self::refuse(&msg, Reason::Capacity, "the service is shutting down", None);
         }
         if let Some(parked) = self
             .sessions
@@ -176,66 +201,29 @@ impl<A: App> Supervisor<A> {
             parked.push(msg);
             return;
         }
-        let request = JoinRequest {
-            key: &msg.key,
-            tab_id: &msg.tab,
-            params: &msg.params,
-            connect_params: &msg.connect_params,
-        };
-        if let Err(why) = self.app.authorize(&request) {
-            tracing::info!(key = %msg.key, tab = %msg.tab, why, "join refused: unauthorized");
-            return Self::refuse(
-                &msg,
-                reason::UNAUTHORIZED,
-                "this join is not authorized",
-                None,
-            );
-        }
         if msg.mode == JoinMode::Summary {
-            return self.watch(msg);
+            return self.watch(msg, ctx);
         }
         // A session actor that died (its thread stopped) is forgotten and
-        // reloaded from the store, rather than left to swallow joins.
+        // started afresh from the store, rather than left to swallow joins.
         if self
             .sessions
             .get(&msg.key)
             .is_some_and(|e| !e.addr.connected())
         {
-            tracing::error!(key = %msg.key, "session actor is gone; reloading it from the store");
+            tracing::error!(key = %msg.key, "session actor is gone; starting it again");
             self.sessions.remove(&msg.key);
         }
         if !self.sessions.contains_key(&msg.key) {
             if self.sessions.len() >= self.config.max_sessions {
                 return Self::refuse(
                     &msg,
-                    reason::CAPACITY,
+                    Reason::Capacity,
                     "the service is at its session limit",
                     None,
                 );
             }
-            match self.start_session(&msg.key, ctx) {
-                Ok(addr) => {
-                    self.sessions.insert(
-                        msg.key.clone(),
-                        Entry {
-                            addr,
-                            tabs: Vec::new(),
-                            leader: None,
-                            grace: None,
-                            stopping: None,
-                        },
-                    );
-                }
-                Err(e) => {
-                    tracing::error!(key = %msg.key, error = %e, "could not load session");
-                    return Self::refuse(
-                        &msg,
-                        reason::STORE_ERROR,
-                        "the session could not be loaded",
-                        None,
-                    );
-                }
-            }
+            self.start_session(&msg.key, ctx);
         }
         let Some(entry) = self.sessions.get_mut(&msg.key) else {
             return;
@@ -252,13 +240,24 @@ impl<A: App> Supervisor<A> {
                 tracing::debug!(key = %msg.key, tab = %msg.tab, "rejoin");
                 entry.tabs[i] = tab_entry;
             }
+            Some(i) if entry.tabs[i].conn > msg.conn => {
+                // A late join from an older connection of a page that has
+                // already reconnected: the newer connection keeps the tab,
+                // and the older one (a dead socket's late frame, or a
+                // duplicate) is closed, never the newer one.
+                tracing::info!(key = %msg.key, tab = %msg.tab, "join from an older connection refused; closing it");
+                msg.tab_addr.close.do_send(CloseConnection {
+                    code: CloseCode::Replaced,
+                });
+                return;
+            }
             Some(i) => {
                 // The same page on a newer connection: it takes the tab's
                 // place (leader role and chains included); the old socket,
                 // perhaps dead but not yet noticed, is closed with 4001.
                 tracing::info!(key = %msg.key, tab = %msg.tab, "takeover by a newer connection");
                 let old = std::mem::replace(&mut entry.tabs[i], tab_entry);
-                old.addr.do_send(CloseConnection {
+                old.addr.close.do_send(CloseConnection {
                     code: CloseCode::Replaced,
                 });
             }
@@ -268,14 +267,14 @@ impl<A: App> Supervisor<A> {
                         "at most {} tabs per session",
                         self.config.max_tabs_per_session
                     );
-                    return Self::refuse(&msg, reason::TOO_MANY_TABS, &m, None);
+                    return Self::refuse(&msg, Reason::TooManyTabs, &m, None);
                 }
                 if self.config.new_key_on_duplicate && !entry.tabs.is_empty() {
                     let fresh = SessionKey::random();
                     tracing::info!(key = %msg.key, tab = %msg.tab, "duplicate tab sent to a new key");
                     return Self::refuse(
                         &msg,
-                        reason::NEW_KEY,
+                        Reason::NewKey,
                         "this session is open in another tab",
                         Some(fresh.as_str()),
                     );
@@ -293,7 +292,7 @@ impl<A: App> Supervisor<A> {
         entry.addr.do_send(Attach {
             tab: msg.tab,
             conn: msg.conn,
-            tab_addr: msg.tab_addr.recipient(),
+            tab_addr: msg.tab_addr.deliver,
             join_ref: msg.join_ref,
             reply_ref: msg.reply_ref,
             cursor: msg.cursor,
@@ -302,111 +301,14 @@ impl<A: App> Supervisor<A> {
     }
 }
 
-impl<A: App> Supervisor<A> {
-    /// A summary join: registered here (it outlives the session's stops)
-    /// and with the live session, if any, which replies. A stopped session
-    /// is not started: its saved summary is the reply.
-    fn watch(&mut self, msg: Join) {
-        let watcher = Watcher {
-            tab: msg.tab.clone(),
-            conn: msg.conn,
-            addr: msg.tab_addr.clone().recipient(),
-            join_ref: msg.join_ref.clone(),
-        };
-        if let Some(entry) = self.sessions.get(&msg.key) {
-            entry.addr.do_send(Watch {
-                watcher: watcher.clone(),
-                reply_ref: msg.reply_ref.clone(),
-            });
-        } else {
-            let summary = match self.store.load_summary(&msg.key) {
-                Ok(summary) => summary.unwrap_or(serde_json::Value::Null),
-                Err(e) => {
-                    tracing::error!(key = %msg.key, error = %e, "could not load the summary");
-                    return Self::refuse(
-                        &msg,
-                        reason::STORE_ERROR,
-                        "the summary could not be loaded",
-                        None,
-                    );
-                }
-            };
-            let response = ok_reply(&SummaryReply {
-                tab_id: &msg.tab,
-                summary: &summary,
-            });
-            msg.tab_addr.do_send(Deliver {
-                topic: Arc::from(msg.key.topic()),
-                join_ref: msg.join_ref.clone(),
-                item: Outgoing::Joined {
-                    reply_ref: msg.reply_ref.clone(),
-                    link: None,
-                    response,
-                },
-            });
-        }
-        let list = self.watchers.entry(msg.key).or_default();
-        list.retain(|w| !(w.tab == watcher.tab && w.conn == watcher.conn));
-        list.push(watcher);
-    }
-
-    /// Ends a summary join, if `(tab, conn)` has one on `key`.
-    fn unwatch(&mut self, key: &SessionKey, tab: &TabId, conn: ConnId) {
-        let Some(list) = self.watchers.get_mut(key) else {
-            return;
-        };
-        list.retain(|w| !(&w.tab == tab && w.conn == conn));
-        if list.is_empty() {
-            self.watchers.remove(key);
-        }
-        if let Some(entry) = self.sessions.get(key) {
-            entry.addr.do_send(Unwatch {
-                tab: tab.clone(),
-                conn,
-            });
-        }
-    }
-}
-
 impl<A: App> Actor for Supervisor<A> {
     type Context = Context<Self>;
 
-    /// Loads the sessions whose restartable tasks were running when the
+    /// Starts the sessions whose restartable tasks were running when the
     /// service last stopped, so those tasks go on at once, not at the next
-    /// join. With no tab they stop after the grace time once their tasks end.
+    /// join. The store is listed on the blocking pool.
     fn started(&mut self, ctx: &mut Self::Context) {
-        let keys = match self.store.sessions_with_tasks() {
-            Ok(keys) => keys,
-            Err(e) => {
-                tracing::error!(error = %e, "could not list sessions with running tasks");
-                return;
-            }
-        };
-        for key in keys {
-            if self.sessions.len() >= self.config.max_sessions {
-                tracing::warn!(key = %key, "at the session limit; its tasks restart at its next join");
-                continue;
-            }
-            match self.start_session(&key, ctx) {
-                Ok(addr) => {
-                    tracing::info!(key = %key, "session loaded to restart its tasks");
-                    self.sessions.insert(
-                        key.clone(),
-                        Entry {
-                            addr,
-                            tabs: Vec::new(),
-                            leader: None,
-                            grace: None,
-                            stopping: None,
-                        },
-                    );
-                    self.start_grace(&key, ctx);
-                }
-                Err(e) => {
-                    tracing::error!(key = %key, error = %e, "could not load a session with running tasks")
-                }
-            }
-        }
+        self.start_sessions_with_tasks(ctx);
     }
 }
 
@@ -415,99 +317,5 @@ impl<A: App> Handler<Join> for Supervisor<A> {
 
     fn handle(&mut self, msg: Join, ctx: &mut Self::Context) {
         self.join(msg, ctx);
-    }
-}
-
-impl<A: App> Handler<Leave> for Supervisor<A> {
-    type Result = ();
-
-    fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
-        self.unwatch(&msg.key, &msg.tab, msg.conn);
-        let Some(entry) = self.sessions.get_mut(&msg.key) else {
-            return;
-        };
-        if let Some(parked) = entry.stopping.as_mut() {
-            parked.retain(|j| !(j.tab == msg.tab && j.conn == msg.conn));
-        }
-        // A leave from a connection that was taken over is stale.
-        let Some(i) = entry
-            .tabs
-            .iter()
-            .position(|t| t.tab == msg.tab && t.conn == msg.conn)
-        else {
-            return;
-        };
-        entry.tabs.remove(i);
-        if entry.elect() {
-            tracing::info!(key = %msg.key, leader = ?entry.leader, "leader re-elected");
-        }
-        tracing::info!(key = %msg.key, tab = %msg.tab, tabs = entry.tabs.len(), "leave");
-        entry.addr.do_send(Detach {
-            tab: msg.tab,
-            conn: msg.conn,
-            leader: entry.leader.clone(),
-        });
-        if entry.tabs.is_empty() {
-            self.start_grace(&msg.key, ctx);
-        }
-    }
-}
-
-impl<A: App> Handler<SetVisibility> for Supervisor<A> {
-    type Result = ();
-
-    fn handle(&mut self, msg: SetVisibility, _ctx: &mut Self::Context) {
-        let Some(entry) = self.sessions.get_mut(&msg.key) else {
-            return;
-        };
-        let Some(tab) = entry
-            .tabs
-            .iter_mut()
-            .find(|t| t.tab == msg.tab && t.conn == msg.conn)
-        else {
-            return;
-        };
-        tab.visibility = msg.visibility;
-        if entry.elect() {
-            tracing::info!(key = %msg.key, leader = ?entry.leader, "leader re-elected on visibility");
-            entry.addr.do_send(SetLeader {
-                leader: entry.leader.clone(),
-            });
-        }
-    }
-}
-
-impl<A: App> Handler<TabStarted> for Supervisor<A> {
-    type Result = ();
-
-    fn handle(&mut self, msg: TabStarted, _ctx: &mut Self::Context) {
-        if self.shutting_down {
-            msg.addr.do_send(CloseConnection {
-                code: CloseCode::ServiceRestart,
-            });
-        } else {
-            self.conns.insert(msg.conn, msg.addr);
-        }
-    }
-}
-
-impl<A: App> Handler<TabGone> for Supervisor<A> {
-    type Result = ();
-
-    fn handle(&mut self, msg: TabGone, _ctx: &mut Self::Context) {
-        self.conns.remove(&msg.conn);
-    }
-}
-
-impl<A: App> Handler<Stats> for Supervisor<A> {
-    type Result = actix::MessageResult<Stats>;
-
-    fn handle(&mut self, _msg: Stats, _ctx: &mut Self::Context) -> Self::Result {
-        actix::MessageResult(HubStats {
-            sessions: self.sessions.len(),
-            connections: self.conns.len(),
-            tabs: self.sessions.values().map(|e| e.tabs.len()).sum(),
-            summary_joins: self.watchers.values().map(Vec::len).sum(),
-        })
     }
 }

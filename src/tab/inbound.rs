@@ -1,7 +1,8 @@
-//! Frames from the client: decoding, heartbeats, joins, leaves and pushes
-//! (PROTOCOL sections 1 to 4), and reassembly of fragmented messages.
+//! Frames from the client: decoding, heartbeats, leaves and pushes
+//! (PROTOCOL sections 1, 2 and 4), and reassembly of fragmented messages.
+//! Joins are in `join.rs`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,18 +10,15 @@ use actix::AsyncContext;
 use actix_web::web::BytesMut;
 use actix_ws::Item;
 use serde::de::DeserializeOwned;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::{JoinState, TabActor};
-use crate::ids::SessionKey;
+use super::TabActor;
+use crate::messages::{Cancel, SetVisibility, Submit};
 use crate::protocol::close::CloseCode;
 use crate::protocol::frame::{self, Frame};
-use crate::protocol::message::{
-    ok_reply, CancelPayload, EventPayload, JoinMode, JoinPayload, VisibilityPayload,
-};
-use crate::protocol::{event, reason, PHOENIX_TOPIC, SESSION_TOPIC_PREFIX};
-use crate::session::{Cancel, Submit};
-use crate::supervisor::{Join, SetVisibility};
+use crate::protocol::message::{CancelPayload, EventPayload, JoinMode, VisibilityPayload};
+use crate::protocol::reply::{ok_reply, Empty};
+use crate::protocol::{event, Reason, PHOENIX_TOPIC};
 
 impl TabActor {
     /// Handles one complete text message.
@@ -34,7 +32,7 @@ impl TabActor {
         };
         match (frame.topic.as_str(), frame.event.as_str()) {
             (PHOENIX_TOPIC, event::HEARTBEAT) => {
-                let ok = ok_reply(&json!({}));
+                let ok = ok_reply(&Empty {});
                 self.reply(None, frame.reference.as_deref(), PHOENIX_TOPIC, &ok, ctx);
             }
             (_, event::JOIN) => self.on_join(frame, ctx),
@@ -43,83 +41,11 @@ impl TabActor {
         }
     }
 
-    fn on_join(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
-        let Some(key) = frame.topic.strip_prefix(SESSION_TOPIC_PREFIX) else {
-            return self.reply_error(
-                &frame,
-                reason::UNMATCHED_TOPIC,
-                "topics are session:<KEY>",
-                ctx,
-            );
-        };
-        let key = match SessionKey::parse(key) {
-            Ok(key) => key,
-            Err(e) => return self.reply_error(&frame, reason::INVALID_KEY, &e.to_string(), ctx),
-        };
-        let payload: JoinPayload = match decode_payload(&frame.payload) {
-            Ok(p) => p,
-            Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
-        };
-        let topic: Arc<str> = Arc::from(frame.topic.as_str());
-        if !self.joins.contains_key(&topic)
-            && self.joins.len() >= self.config.max_joins_per_connection
-        {
-            let msg = format!(
-                "at most {} joins per connection",
-                self.config.max_joins_per_connection
-            );
-            return self.reply_error(&frame, reason::TOO_MANY_JOINS, &msg, ctx);
-        }
-        // phoenix.js sends join_ref == ref on joins; accept either alone.
-        let join_ref: Arc<str> = Arc::from(
-            frame
-                .join_ref
-                .as_deref()
-                .or(frame.reference.as_deref())
-                .unwrap_or(""),
-        );
-        let activity = Arc::new(AtomicU64::new(self.tick()));
-        // A join to a joined topic replaces the old join (Phoenix semantics):
-        // deliveries for the old join_ref are dropped from now on. A full
-        // rejoin keeps the tab registered (no leave, no re-election); a
-        // switch of mode, or a summary rejoin, ends the old join first.
-        let replaced = self.joins.insert(
-            topic,
-            JoinState {
-                key: key.clone(),
-                join_ref: join_ref.clone(),
-                mode: payload.mode,
-                joined: false,
-                session: None,
-                activity: activity.clone(),
-            },
-        );
-        if let Some(old) = replaced
-            .filter(|old| old.mode == JoinMode::Summary || payload.mode == JoinMode::Summary)
-        {
-            self.leave_session(&old);
-        }
-        self.supervisor.join.do_send(Join {
-            key,
-            tab: self.tab.clone(),
-            conn: self.conn,
-            tab_addr: ctx.address(),
-            join_ref,
-            reply_ref: frame.reference,
-            mode: payload.mode,
-            cursor: payload.cursor,
-            visibility: payload.visibility,
-            params: payload.params,
-            connect_params: self.connect_params.clone(),
-            activity,
-        });
-    }
-
     fn on_leave(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
         match self.joins.remove(frame.topic.as_str()) {
             Some(join) => {
                 self.leave_session(&join);
-                let ok = ok_reply(&json!({}));
+                let ok = ok_reply(&Empty {});
                 self.reply(
                     frame.join_ref.as_deref(),
                     frame.reference.as_deref(),
@@ -130,7 +56,7 @@ impl TabActor {
             }
             None => self.reply_error(
                 &frame,
-                reason::UNMATCHED_TOPIC,
+                Reason::UnmatchedTopic,
                 "this topic is not joined",
                 ctx,
             ),
@@ -145,7 +71,7 @@ impl TabActor {
         if join.is_some_and(|j| j.mode == JoinMode::Summary) {
             return self.reply_error(
                 &frame,
-                reason::SUMMARY_ONLY,
+                Reason::SummaryOnly,
                 "a summary join only receives summaries; join in full mode to push",
                 ctx,
             );
@@ -158,7 +84,7 @@ impl TabActor {
         let Some((key, join_ref, activity, link)) = joined else {
             return self.reply_error(
                 &frame,
-                reason::UNMATCHED_TOPIC,
+                Reason::UnmatchedTopic,
                 "this topic is not joined",
                 ctx,
             );
@@ -167,12 +93,12 @@ impl TabActor {
             event::EVENT => {
                 let ev: EventPayload = match decode_payload(&frame.payload) {
                     Ok(ev) => ev,
-                    Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
+                    Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
                 };
                 if !self.bucket.take(Instant::now()) {
                     return self.reply_error(
                         &frame,
-                        reason::RATE_LIMITED,
+                        Reason::RateLimited,
                         "too many events from this tab; retry later",
                         ctx,
                     );
@@ -181,7 +107,7 @@ impl TabActor {
                     link.queued.fetch_sub(1, Ordering::AcqRel);
                     return self.reply_error(
                         &frame,
-                        reason::QUEUE_FULL,
+                        Reason::QueueFull,
                         "the session's queue is full; retry later",
                         ctx,
                     );
@@ -191,7 +117,7 @@ impl TabActor {
                     let topic: Arc<str> = Arc::from(frame.topic.as_str());
                     return self.error_join(&topic, ctx);
                 }
-                activity.store(self.tick(), Ordering::Relaxed);
+                activity.touch();
                 link.submit.do_send(Submit {
                     tab: self.tab.clone(),
                     conn: self.conn,
@@ -204,7 +130,7 @@ impl TabActor {
             event::VISIBILITY => {
                 let v: VisibilityPayload = match decode_payload(&frame.payload) {
                     Ok(v) => v,
-                    Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
+                    Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
                 };
                 self.supervisor.visibility.do_send(SetVisibility {
                     key,
@@ -212,7 +138,7 @@ impl TabActor {
                     conn: self.conn,
                     visibility: v.visibility,
                 });
-                let ok = ok_reply(&json!({}));
+                let ok = ok_reply(&Empty {});
                 self.reply(
                     Some(&join_ref),
                     frame.reference.as_deref(),
@@ -224,7 +150,7 @@ impl TabActor {
             event::CANCEL => {
                 let c: CancelPayload = match decode_payload(&frame.payload) {
                     Ok(c) => c,
-                    Err(e) => return self.reply_error(&frame, reason::INVALID_PAYLOAD, &e, ctx),
+                    Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
                 };
                 link.cancel.do_send(Cancel {
                     tab: self.tab.clone(),
@@ -237,7 +163,7 @@ impl TabActor {
             }
             other => {
                 let msg = format!("unknown event {other:?} on a session topic");
-                self.reply_error(&frame, reason::UNKNOWN_EVENT, &msg, ctx);
+                self.reply_error(&frame, Reason::UnknownEvent, &msg, ctx);
             }
         }
     }
@@ -275,6 +201,8 @@ impl TabActor {
 
 /// Decodes a frame payload into one of the protocol's payload types, with a
 /// message that says what was wrong.
-fn decode_payload<T: DeserializeOwned>(payload: &Map<String, Value>) -> Result<T, String> {
+pub(super) fn decode_payload<T: DeserializeOwned>(
+    payload: &Map<String, Value>,
+) -> Result<T, String> {
     T::deserialize(Value::Object(payload.clone())).map_err(|e| format!("invalid payload: {e}"))
 }

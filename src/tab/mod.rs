@@ -5,13 +5,16 @@
 //! of any session's state.
 //!
 //! - `mod.rs`: the actor, its lifecycle, writing what sessions deliver.
-//! - `inbound.rs`: frames from the client: dispatch, joins, pushes.
+//! - `inbound.rs`: frames from the client: dispatch, leaves, pushes.
+//! - `join.rs`: joins: checks, the app's authorize (off every actor
+//!   thread), then the join goes to the supervisor.
 //! - `outbound.rs`: the bounded buffer and the socket writer.
 //! - `rate.rs`: the per-tab token bucket for events.
-//! - `messages.rs`: what sessions and the supervisor send it.
+//!
+//! What it receives is defined in `crate::messages` (`to_tab.rs`).
 
 mod inbound;
-mod messages;
+mod join;
 mod outbound;
 mod rate;
 
@@ -24,18 +27,26 @@ use actix::{Actor, ActorContext, AsyncContext, Handler, Running, StreamHandler};
 use actix_web::web::BytesMut;
 use actix_ws::{Message, ProtocolError};
 
+use crate::app::JoinRequest;
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
+use crate::messages::{
+    ActivityClock, ActivityStamp, CloseConnection, Deliver, Leave, Outgoing, SessionLink,
+    SupervisorLink, TabAddr, TabGone, TabStarted,
+};
 use crate::protocol::close::CloseCode;
 use crate::protocol::event;
 use crate::protocol::frame::{self, Frame};
-use crate::protocol::message::{error_reply, ErrorResponse, JoinMode};
-use crate::session::SessionLink;
-use crate::supervisor::{Leave, SupervisorLink, TabGone, TabStarted};
+use crate::protocol::message::JoinMode;
+use crate::protocol::reply::{error_reply, ErrorResponse};
+use crate::protocol::Reason;
 
-pub(crate) use messages::{CloseConnection, Deliver, Outgoing};
 use outbound::Outbound;
 use rate::TokenBucket;
+
+/// The app's authorize hook, as tabs call it (they are not generic over
+/// the app). It may block: tabs run it on the blocking pool.
+pub(crate) type Authorize = Arc<dyn Fn(&JoinRequest<'_>) -> Result<(), String> + Send + Sync>;
 
 /// One join of this connection.
 struct JoinState {
@@ -48,20 +59,21 @@ struct JoinState {
     /// Where a full join pushes events (`None` for summary joins).
     session: Option<SessionLink>,
     /// When this tab was last active in the session (joined or submitted
-    /// an event), on the service-wide activity clock. Read by the
-    /// supervisor's election.
-    activity: Arc<AtomicU64>,
+    /// an event). Read by the supervisor's election.
+    activity: ActivityStamp,
 }
 
 /// What the service shares with every connection.
 pub(crate) struct TabShared {
     pub(crate) config: Arc<Config>,
     pub(crate) supervisor: SupervisorLink,
-    /// Service-wide activity clock: a counter, so "most recently active" is
-    /// a total order without clock ties.
-    pub(crate) clock: Arc<AtomicU64>,
-    /// Source of connection ids.
+    /// Service-wide activity clock, for the election.
+    pub(crate) clock: ActivityClock,
+    /// Source of connection ids: only grows, so a larger id is a newer
+    /// connection (takeovers are fenced by it).
     pub(crate) next_conn: AtomicU64,
+    /// The app's authorize hook.
+    pub(crate) authorize: Authorize,
 }
 
 /// The actor of one WebSocket connection. See the module docs.
@@ -70,7 +82,8 @@ pub(crate) struct TabActor {
     tab: TabId,
     config: Arc<Config>,
     supervisor: SupervisorLink,
-    clock: Arc<AtomicU64>,
+    clock: ActivityClock,
+    authorize: Authorize,
     connect_params: Arc<BTreeMap<String, String>>,
     joins: HashMap<Arc<str>, JoinState>,
     out: Outbound,
@@ -95,6 +108,7 @@ impl TabActor {
             tab,
             supervisor: shared.supervisor.clone(),
             clock: shared.clock.clone(),
+            authorize: shared.authorize.clone(),
             connect_params: Arc::new(connect_params),
             joins: HashMap::new(),
             out: Outbound::start(
@@ -108,10 +122,6 @@ impl TabActor {
             closed: false,
             config,
         }
-    }
-
-    fn tick(&self) -> u64 {
-        self.clock.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Closes the connection with `code` after what is already queued.
@@ -161,7 +171,7 @@ impl TabActor {
     fn reply_error(
         &mut self,
         frame: &Frame,
-        reason: &str,
+        reason: Reason,
         message: &str,
         ctx: &mut actix::Context<Self>,
     ) {
@@ -187,6 +197,15 @@ impl TabActor {
         }
     }
 
+    /// How sessions and the supervisor reach this connection.
+    fn addr(&self, ctx: &mut actix::Context<Self>) -> TabAddr {
+        let addr = ctx.address();
+        TabAddr {
+            deliver: addr.clone().recipient(),
+            close: addr.recipient(),
+        }
+    }
+
     fn leave_session(&self, join: &JoinState) {
         self.supervisor.leave.do_send(Leave {
             key: join.key.clone(),
@@ -202,7 +221,7 @@ impl Actor for TabActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.supervisor.started.do_send(TabStarted {
             conn: self.conn,
-            addr: ctx.address(),
+            close: ctx.address().recipient(),
         });
         // Liveness: a connection silent for the client timeout is closed;
         // the pings in between keep a quiet but live client's pongs coming.

@@ -1,14 +1,16 @@
-//! Messages a [`super::SessionActor`] handles, and the link a tab keeps to it.
+//! What a `SessionActor` receives: events and cancels from its tabs (the
+//! hot path), and the supervisor's decisions about its tabs and its life.
+//! The session's list of tabs to deliver to is a projection of these
+//! decisions; it never changes it on its own.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use actix::{Message, Recipient};
 
-use crate::app::{App, AppError, Context, TaskGone};
-use crate::ids::{ConnId, SessionKey, TabId};
+use super::Deliver;
+use crate::ids::{ConnId, TabId};
 use crate::protocol::message::{Cursor, EventPayload};
-use crate::tab::Deliver;
 
 /// What a joined tab holds to reach its session on the hot path, without
 /// the supervisor: where to submit events and cancels, and the queue gauge
@@ -48,10 +50,13 @@ pub(crate) struct Cancel {
     pub(crate) task: String,
 }
 
-/// Sent by the supervisor when a tab joins (first join, rejoin on the same
-/// connection, or takeover by a new connection of the same `tab_id`). The
-/// session registers the tab and sends it its join reply in the same step,
-/// so no delta can fall between the two (ARCHITECTURE invariant 2).
+/// Sent by the supervisor when it registered a tab (first join, rejoin on
+/// the same connection, or takeover by a newer connection of the same
+/// `tab_id`). The session adds the tab to its delivery list and sends it
+/// its join reply in the same handler, so no delta can fall between the two
+/// (ARCHITECTURE invariant 2). A session still loading handles it once
+/// loaded, in arrival order; one whose load failed refuses it with
+/// `store_error`.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Attach {
@@ -76,12 +81,24 @@ pub(crate) struct Watcher {
 
 /// Sent by the supervisor for a summary join to a live session. The
 /// session registers the watcher and sends its reply `{tab_id, summary}`
-/// in the same step, so no summary change falls between the two.
+/// in the same handler, so no summary change falls between the two.
+/// Replies whether it did; a session whose store failed declines, and the
+/// supervisor answers the join from the store instead.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "WatchOutcome")]
 pub(crate) struct Watch {
     pub(crate) watcher: Watcher,
     pub(crate) reply_ref: Option<String>,
+}
+
+/// What a [`Watch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WatchOutcome {
+    /// Registered and answered.
+    Answered,
+    /// The session's state is not the store's (its load or a commit
+    /// failed): nothing sent.
+    Declined,
 }
 
 /// Sent by the supervisor when a summary join ends.
@@ -92,9 +109,9 @@ pub(crate) struct Unwatch {
     pub(crate) conn: ConnId,
 }
 
-/// Sent by the supervisor when a tab leaves (leave, close, timeout). Ignored
-/// for membership if `conn` is no longer the tab's connection (a takeover
-/// already replaced it); the leader is applied either way.
+/// Sent by the supervisor when a tab left (leave, close, timeout, or a
+/// takeover's older connection). Ignored for delivery if `conn` is no
+/// longer the tab's connection; the leader is applied either way.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Detach {
@@ -111,10 +128,11 @@ pub(crate) struct SetLeader {
     pub(crate) leader: Option<TabId>,
 }
 
-/// Sent by the supervisor when the grace time ran out (`force: false`) or
-/// the service shuts down (`force: true`). The session saves itself to the
-/// store and stops, unless (without force) it has tabs, queued events or
-/// running tasks.
+/// Sent by the supervisor when the grace time ran out (`force: false`), the
+/// service shuts down (`force: true`), or to retire a session that reported
+/// its end ([`super::SessionEnded`]). The session saves itself to the store
+/// (off its thread) and stops, unless (without force) it has tabs, queued
+/// events or running tasks.
 #[derive(Message)]
 #[rtype(result = "StopOutcome")]
 pub(crate) struct Stop {
@@ -124,35 +142,10 @@ pub(crate) struct Stop {
 /// What a [`Stop`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StopOutcome {
-    /// Saved and stopping.
+    /// Saved (or nothing to save) and stopping.
     Stopped,
     /// Still has tabs, queued events or running tasks; nothing done.
     Busy,
     /// The store refused the save; the session keeps running.
     SaveFailed,
-}
-
-/// Sent by a session to the supervisor when its last running task ended, so
-/// a session with no tabs can start its grace time.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct SessionIdle {
-    pub(crate) key: SessionKey,
-}
-
-/// A state change from a background task, applied in the session's queue.
-pub(crate) type TaskUpdateFn<A> = Box<
-    dyn for<'c> FnOnce(&mut <A as App>::State, &mut Context<'c, A>) -> Result<(), AppError> + Send,
->;
-
-/// Sent by a [`crate::TaskHandle`]; replies with the seq after the update,
-/// or [`TaskGone`] if that task is no longer running.
-pub struct TaskUpdate<A: App> {
-    pub(crate) key: String,
-    pub(crate) generation: u64,
-    pub(crate) apply: TaskUpdateFn<A>,
-}
-
-impl<A: App> Message for TaskUpdate<A> {
-    type Result = Result<Result<u64, AppError>, TaskGone>;
 }

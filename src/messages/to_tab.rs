@@ -1,17 +1,17 @@
-//! Messages a [`super::TabActor`] handles.
+//! What a connection's `TabActor` receives from sessions and the supervisor.
 
 use std::sync::Arc;
 
-use actix::Message;
+use actix::{Message, Recipient};
 use serde_json::value::RawValue;
 
+use super::SessionLink;
 use crate::protocol::close::CloseCode;
-use crate::session::SessionLink;
 
-/// Sent by a session (or, for refused joins, the supervisor) to a tab:
-/// something to write on one join. Dropped by the tab unless `join_ref` is
-/// the topic's current join, so nothing of an old join leaks into a new one
-/// and nothing follows a leave's reply.
+/// Sent by a session (or, for refused joins, the supervisor or the tab's own
+/// authorization) to a tab: something to write on one join. Dropped by the
+/// tab unless `join_ref` is the topic's current join, so nothing of an old
+/// join leaks into a new one and nothing follows a leave's reply.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Deliver {
@@ -20,7 +20,8 @@ pub(crate) struct Deliver {
     pub(crate) item: Outgoing,
 }
 
-/// What a [`Deliver`] carries.
+/// What a [`Deliver`] carries. Payloads are already encoded JSON, built by
+/// `crate::protocol` from typed values.
 pub(crate) enum Outgoing {
     /// The join succeeded: its ok reply, and (for full joins) the link for
     /// pushing events.
@@ -42,8 +43,8 @@ pub(crate) enum Outgoing {
     /// The session dropped this join (its state fell behind the store):
     /// the tab sends `phx_error` so the client rejoins with its cursor.
     Rejoin,
-    /// A server push (`delta`, `effect`, `chain`, `task`, `tabs`, `leader`),
-    /// its payload encoded once for all tabs.
+    /// A server push (`delta`, `effect`, `chain`, `task`, `tabs`, `leader`,
+    /// `summary`), its payload encoded once for all tabs.
     Push {
         event: &'static str,
         payload: Arc<RawValue>,
@@ -56,4 +57,11 @@ pub(crate) enum Outgoing {
 #[rtype(result = "()")]
 pub(crate) struct CloseConnection {
     pub(crate) code: CloseCode,
+}
+
+/// How the other actors reach one connection.
+#[derive(Clone)]
+pub(crate) struct TabAddr {
+    pub(crate) deliver: Recipient<Deliver>,
+    pub(crate) close: Recipient<CloseConnection>,
 }

@@ -1,0 +1,31 @@
+//! Messages that cross actors, grouped by the actor that receives them.
+//!
+//! They live below every actor, so no actor module imports another: a tab
+//! reaches its sessions and the supervisor through the [`Recipient`]s of
+//! [`SessionLink`] and [`SupervisorLink`], sessions reach tabs through
+//! [`TabAddr`], and the supervisor (generic over the app) holds sessions'
+//! addresses. Each message says who sends it, when, and what it replies.
+//!
+//! - `to_tab.rs`: what sessions and the supervisor deliver to a connection.
+//! - `to_session.rs`: the data plane's inputs (events, cancels, and the
+//!   supervisor's decisions: attach, detach, leader, watch, stop).
+//! - `to_supervisor.rs`: the control plane's inputs (joins, leaves,
+//!   visibility, connection life, a session's end).
+//! - `activity.rs`: the activity stamps the election reads.
+//!
+//! [`Recipient`]: actix::Recipient
+
+mod activity;
+mod to_session;
+mod to_supervisor;
+mod to_tab;
+
+pub(crate) use activity::{ActivityClock, ActivityStamp};
+pub(crate) use to_session::{
+    Attach, Cancel, Detach, SessionLink, SetLeader, Stop, StopOutcome, Submit, Unwatch, Watch,
+    WatchOutcome, Watcher,
+};
+pub(crate) use to_supervisor::{
+    Join, Leave, SessionEnded, SessionIdle, SetVisibility, SupervisorLink, TabGone, TabStarted,
+};
+pub(crate) use to_tab::{CloseConnection, Deliver, Outgoing, TabAddr};

@@ -1,0 +1,277 @@
+//! Replies (`phx_reply` payloads `{"status", "response"}`), typed: join
+//! replies, event outcomes, cancel and empty replies, and error replies
+//! with a [`Reason`] (PROTOCOL sections 3 and 4). Actors build these values;
+//! [`ok_reply`] and [`error_reply`] encode them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::message::to_json;
+use super::Reason;
+use crate::ids::{Epoch, TabId};
+
+/// How a join catches up (the join reply's `resume`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resume {
+    /// The cursor is up to date; nothing else is sent.
+    Current,
+    /// `deltas` holds every delta after the cursor, in order.
+    Replay,
+    /// `state` is the whole current state.
+    Snapshot,
+}
+
+/// An ok join reply's `response`.
+#[derive(Clone, Debug, Serialize)]
+pub struct JoinReply<'a> {
+    /// The connection's tab id (server-assigned if the client sent none).
+    pub tab_id: &'a TabId,
+    /// The session's epoch.
+    pub epoch: &'a Epoch,
+    /// The session's seq now.
+    pub seq: u64,
+    /// How the client catches up.
+    pub resume: Resume,
+    /// Whether this tab is the elected tab.
+    pub leader: bool,
+    /// Tabs joined to the session, this one included.
+    pub tabs: usize,
+    /// With `replay`: every delta after the cursor, as `delta` payloads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deltas: Option<Vec<&'a RawValue>>,
+    /// With `snapshot`: the whole state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'a Value>,
+}
+
+/// An ok summary-join reply's `response`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SummaryReply<'a> {
+    /// The connection's tab id.
+    pub tab_id: &'a TabId,
+    /// The session's summary, `null` if the app never set one.
+    pub summary: &'a Value,
+}
+
+/// An empty ok `response` `{}` (heartbeat, `visibility`, `phx_leave`).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Empty {}
+
+/// The ok `response` to a `cancel` push.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct CancelReply {
+    /// Whether a task with that key was running (and is now cancelled).
+    pub cancelled: bool,
+}
+
+/// The first outcome of an event, repeated to every re-submission of its
+/// id (PROTOCOL section 4) and kept by the store with the id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Outcome {
+    /// Handled; its effects are visible at `seq`.
+    Ok {
+        /// The seq at which the event's effects are visible.
+        seq: u64,
+    },
+    /// Refused.
+    Error {
+        /// Why.
+        reason: Reason,
+        /// A human explanation.
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// A refusal with `reason` and `message`.
+    pub fn error(reason: Reason, message: impl Into<String>) -> Self {
+        Self::Error {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// The `phx_reply` payload: ok `{"seq"}` or the error.
+    pub fn reply(&self) -> String {
+        #[derive(Serialize)]
+        struct EventReply {
+            seq: u64,
+        }
+        match self {
+            Outcome::Ok { seq } => ok_reply(&EventReply { seq: *seq }),
+            Outcome::Error { reason, message } => {
+                error_reply(&ErrorResponse::new(*reason, message))
+            }
+        }
+    }
+}
+
+/// An error reply's `response`: `{"reason", "message"?, "new_key"?}`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorResponse<'a> {
+    /// Why.
+    pub reason: Reason,
+    /// A human explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    /// With `new_key`: the key to join instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_key: Option<&'a str>,
+}
+
+impl<'a> ErrorResponse<'a> {
+    /// An error with a reason and a message.
+    pub fn new(reason: Reason, message: &'a str) -> Self {
+        Self {
+            reason,
+            message: Some(message),
+            new_key: None,
+        }
+    }
+}
+
+/// Builds a `phx_reply` payload `{"status": "ok", "response": R}` as JSON text.
+pub fn ok_reply(response: &impl Serialize) -> String {
+    reply_json("ok", response)
+}
+
+/// Builds a `phx_reply` payload `{"status": "error", "response": R}` as JSON text.
+pub fn error_reply(response: &ErrorResponse<'_>) -> String {
+    reply_json("error", response)
+}
+
+fn reply_json(status: &str, response: &impl Serialize) -> String {
+    #[derive(Serialize)]
+    struct Reply<'a, R> {
+        status: &'a str,
+        response: &'a R,
+    }
+    to_json(&Reply { status, response })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(s: &str) -> Value {
+        serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+    }
+
+    #[test]
+    fn golden_join_reply_snapshot() {
+        let tab = TabId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let epoch = Epoch::new("e1");
+        let state = json!({"todos": []});
+        let r = ok_reply(&JoinReply {
+            tab_id: &tab,
+            epoch: &epoch,
+            seq: 3,
+            resume: Resume::Snapshot,
+            leader: true,
+            tabs: 2,
+            deltas: None,
+            state: Some(&state),
+        });
+        assert_eq!(
+            parse(&r),
+            json!({"status": "ok", "response": {"tab_id": "t1", "epoch": "e1", "seq": 3,
+                "resume": "snapshot", "leader": true, "tabs": 2, "state": {"todos": []}}})
+        );
+    }
+
+    #[test]
+    fn golden_join_reply_replay_and_current() {
+        let tab = TabId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let epoch = Epoch::new("e1");
+        let d = RawValue::from_string(r#"{"seq":4,"patch":[],"event_id":null}"#.to_owned())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = ok_reply(&JoinReply {
+            tab_id: &tab,
+            epoch: &epoch,
+            seq: 4,
+            resume: Resume::Replay,
+            leader: false,
+            tabs: 1,
+            deltas: Some(vec![&d]),
+            state: None,
+        });
+        assert_eq!(
+            parse(&r),
+            json!({"status": "ok", "response": {"tab_id": "t1", "epoch": "e1", "seq": 4,
+                "resume": "replay", "leader": false, "tabs": 1,
+                "deltas": [{"seq": 4, "patch": [], "event_id": null}]}})
+        );
+        let r = ok_reply(&JoinReply {
+            tab_id: &tab,
+            epoch: &epoch,
+            seq: 4,
+            resume: Resume::Current,
+            leader: false,
+            tabs: 1,
+            deltas: None,
+            state: None,
+        });
+        assert_eq!(parse(&r)["response"]["resume"], "current");
+        assert!(parse(&r)["response"].get("state").is_none());
+    }
+
+    #[test]
+    fn golden_summary_empty_and_cancel_replies() {
+        let tab = TabId::parse("t1").unwrap_or_else(|e| panic!("{e}"));
+        let summary = json!({"todos": 2});
+        let r = ok_reply(&SummaryReply {
+            tab_id: &tab,
+            summary: &summary,
+        });
+        assert_eq!(
+            parse(&r),
+            json!({"status": "ok", "response": {"tab_id": "t1", "summary": {"todos": 2}}})
+        );
+        assert_eq!(
+            parse(&ok_reply(&Empty {})),
+            json!({"status": "ok", "response": {}})
+        );
+        assert_eq!(
+            parse(&ok_reply(&CancelReply { cancelled: true })),
+            json!({"status": "ok", "response": {"cancelled": true}})
+        );
+    }
+
+    #[test]
+    fn golden_event_outcomes_and_errors() {
+        assert_eq!(
+            parse(&Outcome::Ok { seq: 7 }.reply()),
+            json!({"status": "ok", "response": {"seq": 7}})
+        );
+        assert_eq!(
+            parse(&Outcome::error(Reason::QueueFull, "the queue is full").reply()),
+            json!({"status": "error", "response": {"reason": "queue_full", "message": "the queue is full"}})
+        );
+        let new_key = error_reply(&ErrorResponse {
+            reason: Reason::NewKey,
+            message: Some("open in another tab"),
+            new_key: Some("k2"),
+        });
+        assert_eq!(
+            parse(&new_key),
+            json!({"status": "error", "response": {"reason": "new_key",
+                "message": "open in another tab", "new_key": "k2"}})
+        );
+    }
+
+    #[test]
+    fn an_outcome_round_trips_as_the_store_keeps_it() {
+        let o = Outcome::error(Reason::UnmatchedTopic, "gone");
+        let json = serde_json::to_value(&o).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            json,
+            json!({"status": "error", "reason": "unmatched topic", "message": "gone"})
+        );
+        let back: Outcome = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, o);
+    }
+}

@@ -1,0 +1,151 @@
+//! The supervisor's decisions about a session's tabs, applied: attach (the
+//! join reply in the same handler), detach, and the leader. The delivery
+//! list changes only here, only when told.
+
+use actix::{AsyncContext, Handler};
+
+use super::journal::Catchup;
+use super::{Ctx, Phase, SessionActor};
+use crate::app::App;
+use crate::ids::TabId;
+use crate::messages::{Attach, Detach, Outgoing, SessionLink};
+use crate::protocol::event;
+use crate::protocol::message::{self, Cursor, LeaderPayload, TabsPayload};
+use crate::protocol::reply::{error_reply, ok_reply, ErrorResponse, JoinReply, Resume};
+use crate::protocol::Reason;
+
+use super::members::Member;
+
+impl<A: App> SessionActor<A> {
+    /// Applies a leader decided by the supervisor; every tab whose role
+    /// changed, except `skip` (a joining tab learns it from its reply), gets
+    /// a `leader` message.
+    pub(super) fn set_leader(&mut self, leader: Option<TabId>, skip: Option<&TabId>) {
+        let old = std::mem::replace(&mut self.leader, leader);
+        if old == self.leader {
+            return;
+        }
+        for m in self.members.iter() {
+            let was = old.as_ref() == Some(&m.tab);
+            let is = self.leader.as_ref() == Some(&m.tab);
+            if was != is && Some(&m.tab) != skip {
+                let payload = message::to_raw(&LeaderPayload { leader: is });
+                self.members.send(
+                    m,
+                    Outgoing::Push {
+                        event: event::LEADER,
+                        payload,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Tells every tab but `skip` (a joining tab, whose reply has the
+    /// count) how many tabs are joined now.
+    fn broadcast_tabs(&self, skip: Option<&TabId>) {
+        let payload = message::to_raw(&TabsPayload {
+            tabs: self.members.len(),
+        });
+        for m in self.members.iter().filter(|m| Some(&m.tab) != skip) {
+            self.members.send(
+                m,
+                Outgoing::Push {
+                    event: event::TABS,
+                    payload: payload.clone(),
+                },
+            );
+        }
+    }
+
+    fn link(&self, ctx: &mut Ctx<A>) -> SessionLink {
+        let addr = ctx.address();
+        SessionLink {
+            submit: addr.clone().recipient(),
+            cancel: addr.recipient(),
+            queued: self.queued.clone(),
+        }
+    }
+
+    fn join_reply(&self, tab: &TabId, cursor: Option<&Cursor>) -> String {
+        let (resume, deltas, state) = match self.journal.catchup(cursor, &self.epoch, self.seq) {
+            Catchup::Current => (Resume::Current, None, None),
+            Catchup::Replay(deltas) => (Resume::Replay, Some(deltas), None),
+            Catchup::Snapshot => (Resume::Snapshot, None, Some(&self.state_json)),
+        };
+        ok_reply(&JoinReply {
+            tab_id: tab,
+            epoch: &self.epoch,
+            seq: self.seq,
+            resume,
+            leader: self.leader.as_ref() == Some(tab),
+            tabs: self.members.len(),
+            deltas,
+            state,
+        })
+    }
+}
+
+impl<A: App> Handler<Attach> for SessionActor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) {
+        if self.phase == Phase::Failed {
+            let response = error_reply(&ErrorResponse::new(
+                Reason::StoreError,
+                "the session could not be loaded from the store",
+            ));
+            msg.tab_addr.do_send(crate::messages::Deliver {
+                topic: self.topic.clone(),
+                join_ref: msg.join_ref,
+                item: Outgoing::Refused {
+                    reply_ref: msg.reply_ref,
+                    response,
+                },
+            });
+            return;
+        }
+        let is_new = self.members.upsert(Member {
+            tab: msg.tab.clone(),
+            conn: msg.conn,
+            addr: msg.tab_addr,
+            join_ref: msg.join_ref,
+        });
+        self.set_leader(msg.leader, Some(&msg.tab));
+        let response = self.join_reply(&msg.tab, msg.cursor.as_ref());
+        let link = self.link(ctx);
+        if let Some(m) = self.members.find(&msg.tab, msg.conn) {
+            self.members.send(
+                m,
+                Outgoing::Joined {
+                    reply_ref: msg.reply_ref,
+                    link: Some(link),
+                    response,
+                },
+            );
+        }
+        if is_new {
+            self.broadcast_tabs(Some(&msg.tab));
+        }
+        // After the reply: chains this tab held before a takeover or
+        // rejoin, and chains that waited for any tab.
+        self.resend_chains_on_join(&msg.tab, ctx);
+    }
+}
+
+impl<A: App> Handler<Detach> for SessionActor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Detach, ctx: &mut Self::Context) {
+        let removed = self.members.remove(&msg.tab, msg.conn);
+        self.set_leader(msg.leader, None);
+        if !removed {
+            return;
+        }
+        self.broadcast_tabs(None);
+        self.reroute_chains_held_by(&msg.tab, ctx);
+        if self.members.is_empty() {
+            self.app.last_tab_left(&self.key, &self.state);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! A session loads itself and saves itself, off every actor thread.
+//!
+//! Loading: when the actor starts, the store's `load` runs on the blocking
+//! pool while the actor waits (`ctx.wait`), so its mailbox holds what
+//! arrives meanwhile (joins, in order) without any thread being held. A
+//! failed load refuses every waiting join with `store_error`.
+//!
+//! Saving: a `Stop` runs the store's `save` on the blocking pool the same
+//! way, and stops the actor when it returns.
+
+use actix::{ActorContext, ActorFutureExt, AsyncContext, Handler, WrapFuture};
+
+use super::{Ctx, Phase, SessionActor};
+use crate::app::App;
+use crate::ids::Epoch;
+use crate::messages::{Stop, StopOutcome};
+use crate::store::{SavedSession, StoreError};
+
+/// Runs a store call on the blocking pool; a panic in it is an error.
+async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    actix_rt::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(StoreError {
+            message: format!("the store call panicked: {e}"),
+        })
+    })
+}
+
+impl<A: App> SessionActor<A> {
+    /// Starts loading (from `started`): nothing else is handled until the
+    /// load is done.
+    pub(super) fn load(&mut self, ctx: &mut Ctx<A>) {
+        let store = self.store.clone();
+        let key = self.key.clone();
+        let loading = off_thread(move || store.load(&key));
+        ctx.wait(loading.into_actor(self).map(|loaded, act, ctx| {
+            match loaded.and_then(|saved| act.install(saved)) {
+                Ok(()) => {
+                    act.phase = Phase::Ready;
+                    tracing::debug!(key = %act.key, seq = act.seq, epoch = act.epoch.as_str(), "session loaded");
+                    let saved_tasks = act.take_tasks_to_restart();
+                    act.restart_tasks(saved_tasks, ctx);
+                }
+                Err(e) => {
+                    tracing::error!(key = %act.key, error = %e, "could not load the session; its joins get store_error");
+                    act.fail();
+                }
+            }
+        }));
+    }
+
+    /// Takes what the store returned: a new session (`None`: the app's
+    /// initial state, seq 0, a new epoch) or a saved one. A saved session
+    /// keeps its epoch and journal if the store kept them, and otherwise
+    /// starts a new epoch at the saved seq; seq never goes back.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the saved state does not decode as `A::State`.
+    fn install(&mut self, saved: Option<SavedSession>) -> Result<(), StoreError> {
+        let key = &self.key;
+        match saved {
+            None => {
+                self.state = self.app.initial_state(key);
+                self.needs_checkpoint = true;
+            }
+            Some(saved) => {
+                self.state = serde_json::from_value(saved.state).map_err(|e| StoreError {
+                    message: format!("saved state of {key} does not decode: {e}"),
+                })?;
+                self.seq = saved.seq;
+                self.epoch = match saved.epoch {
+                    Some(epoch) => {
+                        self.journal.restore(saved.journal);
+                        epoch
+                    }
+                    None => Epoch::random(),
+                };
+                for (id, outcome) in saved.recent {
+                    self.recent_events.insert(id, outcome);
+                }
+                for (id, outcome) in saved.recent_chains {
+                    self.recent_chains.insert(id, outcome);
+                }
+                self.summary = saved.summary;
+                self.tasks.to_restart = saved.tasks;
+                for c in saved.pending_chains {
+                    self.chains.restore(c.chain, c.name, c.payload);
+                }
+            }
+        }
+        self.state_json = serde_json::to_value(&self.state).map_err(|e| StoreError {
+            message: format!("state of {key} does not serialize: {e}"),
+        })?;
+        Ok(())
+    }
+
+    fn take_tasks_to_restart(&mut self) -> Vec<crate::store::SavedTask> {
+        std::mem::take(&mut self.tasks.to_restart)
+    }
+}
+
+impl<A: App> Handler<Stop> for SessionActor<A> {
+    type Result = actix::AtomicResponse<Self, StopOutcome>;
+
+    fn handle(&mut self, msg: Stop, ctx: &mut Self::Context) -> Self::Result {
+        let done = |outcome| actix::AtomicResponse::new(Box::pin(actix::fut::ready(outcome)));
+        if self.phase != Phase::Ready {
+            // Nothing of a failed session is the store's to keep.
+            ctx.stop();
+            return done(StopOutcome::Stopped);
+        }
+        let busy = !self.members.is_empty()
+            || !self.tasks.is_empty()
+            || self.queued.load(std::sync::atomic::Ordering::Acquire) > 0
+            || self.members.outbox().pending();
+        if busy && !msg.force {
+            return done(StopOutcome::Busy);
+        }
+        self.app.session_stopping(&self.key, &self.state);
+        if self.committer.is_some() && self.members.outbox().pending() {
+            // Shutdown with steps still being committed: they are the
+            // record; a whole-session save now could race them. The hub
+            // flushes the committer before it returns.
+            tracing::info!(key = %self.key, seq = self.seq, "session stopped; its last steps are being committed");
+            ctx.stop();
+            return done(StopOutcome::Stopped);
+        }
+        let saved = self.saved();
+        let store = self.store.clone();
+        let key = self.key.clone();
+        let saving = off_thread(move || store.save(&key, &saved));
+        actix::AtomicResponse::new(Box::pin(saving.into_actor(self).map(
+            move |saved, act, ctx| match saved {
+                Ok(()) => {
+                    tracing::info!(key = %act.key, seq = act.seq, journal = act.journal.len(), "session saved and stopped");
+                    ctx.stop();
+                    StopOutcome::Stopped
+                }
+                Err(e) if !msg.force => {
+                    tracing::error!(key = %act.key, error = %e, "could not save the session; keeping it running");
+                    StopOutcome::SaveFailed
+                }
+                Err(e) => {
+                    tracing::error!(key = %act.key, error = %e, "could not save the session at shutdown");
+                    ctx.stop();
+                    StopOutcome::Stopped
+                }
+            },
+        )))
+    }
+}

@@ -1,0 +1,105 @@
+//! Leaves, visibility changes, connections' lives and the registry's
+//! counts: the rest of what the control plane is told.
+
+use actix::Handler;
+
+use super::{HubStats, Stats, Supervisor};
+use crate::app::App;
+use crate::messages::{
+    CloseConnection, Detach, Leave, SetLeader, SetVisibility, TabGone, TabStarted,
+};
+use crate::protocol::close::CloseCode;
+
+impl<A: App> Handler<Leave> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
+        self.unwatch(&msg.key, &msg.tab, msg.conn);
+        let Some(entry) = self.sessions.get_mut(&msg.key) else {
+            return;
+        };
+        if let Some(parked) = entry.stopping.as_mut() {
+            parked.retain(|j| !(j.tab == msg.tab && j.conn == msg.conn));
+        }
+        // A leave from a connection that was taken over is stale.
+        let Some(i) = entry
+            .tabs
+            .iter()
+            .position(|t| t.tab == msg.tab && t.conn == msg.conn)
+        else {
+            return;
+        };
+        entry.tabs.remove(i);
+        if entry.elect() {
+            tracing::info!(key = %msg.key, leader = ?entry.leader, "leader re-elected");
+        }
+        tracing::info!(key = %msg.key, tab = %msg.tab, tabs = entry.tabs.len(), "leave");
+        entry.addr.do_send(Detach {
+            tab: msg.tab,
+            conn: msg.conn,
+            leader: entry.leader.clone(),
+        });
+        if entry.tabs.is_empty() {
+            self.start_grace(&msg.key, ctx);
+        }
+    }
+}
+
+impl<A: App> Handler<SetVisibility> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetVisibility, _ctx: &mut Self::Context) {
+        let Some(entry) = self.sessions.get_mut(&msg.key) else {
+            return;
+        };
+        let Some(tab) = entry
+            .tabs
+            .iter_mut()
+            .find(|t| t.tab == msg.tab && t.conn == msg.conn)
+        else {
+            return;
+        };
+        tab.visibility = msg.visibility;
+        if entry.elect() {
+            tracing::info!(key = %msg.key, leader = ?entry.leader, "leader re-elected on visibility");
+            entry.addr.do_send(SetLeader {
+                leader: entry.leader.clone(),
+            });
+        }
+    }
+}
+
+impl<A: App> Handler<TabStarted> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: TabStarted, _ctx: &mut Self::Context) {
+        if self.shutting_down {
+            msg.close.do_send(CloseConnection {
+                code: CloseCode::ServiceRestart,
+            });
+        } else {
+            self.conns.insert(msg.conn, msg.close);
+        }
+    }
+}
+
+impl<A: App> Handler<TabGone> for Supervisor<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: TabGone, _ctx: &mut Self::Context) {
+        self.conns.remove(&msg.conn);
+    }
+}
+
+impl<A: App> Handler<Stats> for Supervisor<A> {
+    type Result = actix::MessageResult<Stats>;
+
+    fn handle(&mut self, _msg: Stats, _ctx: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(HubStats {
+            sessions: self.sessions.len(),
+            connections: self.conns.len(),
+            tabs: self.sessions.values().map(|e| e.tabs.len()).sum(),
+            summary_joins: self.watchers.values().map(Vec::len).sum(),
+        })
+    }
+}
