@@ -101,10 +101,7 @@ fn main() {
     let config = Config::default();
     let redb = RedbStore::open(RedbOptions {
         path: dir.join("bench.redb"),
-        journal_len: config.journal_len,
-        journal_max_bytes: config.journal_max_bytes,
         recent_events: config.recent_events,
-        fsync: true,
     })
     .unwrap();
     let durable = system.block_on(run(Arc::new(redb)));

@@ -143,10 +143,7 @@ impl Cli {
                 let config = self.config();
                 let store = RedbStore::open(RedbOptions {
                     path: self.data.join("tabhub.redb"),
-                    journal_len: config.journal_len,
-                    journal_max_bytes: config.journal_max_bytes,
                     recent_events: config.recent_events,
-                    fsync: self.durability == Durability::Strict,
                 })?;
                 Ok(Arc::new(store))
             }

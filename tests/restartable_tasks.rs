@@ -68,10 +68,7 @@ async fn a_job_running_at_shutdown_goes_on_after_a_restart_with_the_durable_stor
     let config = Config::default();
     let store = RedbStore::open(RedbOptions {
         path: dir.join("tasks.redb"),
-        journal_len: config.journal_len,
-        journal_max_bytes: config.journal_max_bytes,
         recent_events: config.recent_events,
-        fsync: true,
     })
     .unwrap();
     job_survives_a_restart_with(Arc::new(store)).await;

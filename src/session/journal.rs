@@ -67,6 +67,11 @@ impl Journal {
         self.entries.iter()
     }
 
+    /// The seq of the oldest entry, `None` when empty.
+    pub(crate) fn first_seq(&self) -> Option<u64> {
+        self.entries.front().map(|d| d.seq)
+    }
+
     /// Number of entries.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

@@ -52,6 +52,7 @@ impl<A: App> SessionActor<A> {
             return;
         };
         step.seq = self.seq;
+        step.journal_from = self.journal.first_seq().unwrap_or(self.seq + 1);
         if self.needs_checkpoint || self.deltas_since_checkpoint >= CHECKPOINT_EVERY {
             step.checkpoint = Some(self.state_json.clone());
             self.needs_checkpoint = false;

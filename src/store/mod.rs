@@ -95,6 +95,12 @@ pub struct Step {
     /// (empty if the step changed no state; more than one when a handler's
     /// requests changed state again, e.g. cancelling a task).
     pub deltas: Vec<SavedDelta>,
+    /// The seq of the oldest delta the session's journal holds after this
+    /// step (`seq + 1` when the journal is empty). The session's journal
+    /// decides what is kept for replay (bounded by count and bytes); a
+    /// durable store keeps the deltas from here to `seq` (and those its
+    /// rebuild needs) and may delete older ones.
+    pub journal_from: u64,
     /// The event id handled in this step and its first outcome.
     pub event: Option<(String, Outcome)>,
     /// The chain id handled in this step and its first outcome.
@@ -115,14 +121,15 @@ pub struct Step {
 }
 
 impl Step {
-    /// A step of `key` at `seq` that changed nothing yet; the session fills
-    /// in what its handling changes.
+    /// A step of `key` at `seq` that changed nothing yet, with an empty
+    /// journal; the session fills in what its handling changes.
     pub fn new(key: SessionKey, epoch: Epoch, seq: u64) -> Self {
         Self {
             key,
             epoch,
             seq,
             deltas: Vec::new(),
+            journal_from: seq.saturating_add(1),
             event: None,
             chain: None,
             chains_added: Vec::new(),

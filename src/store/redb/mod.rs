@@ -1,0 +1,221 @@
+//! [`RedbStore`]: sessions on disk in one redb database, step by step.
+//!
+//! Every table is keyed by the session key (first tuple element where the
+//! table holds many rows per key), and every value is UTF-8 JSON, so a
+//! record can be read with any redb tool. Tables:
+//!
+//! | table            | key                    | value                                        |
+//! |------------------|------------------------|----------------------------------------------|
+//! | `schema`         | `"version"`            | `u64`, the schema version (1)                |
+//! | `meta`           | key                    | `Meta`: seq, epoch, summary, checkpoint seq, journal start, recent-id and chain counters |
+//! | `checkpoints`    | key                    | `{"seq", "state"}`: the latest whole state   |
+//! | `deltas`         | (key, seq)             | the `delta` payload exactly as it was sent   |
+//! | `recent_events`  | (key, n)               | `{"id", "outcome"}`, n increasing            |
+//! | `recent_chains`  | (key, n)               | `{"id", "outcome"}`, n increasing            |
+//! | `pending_chains` | (key, chain id)        | `{"no", "chain"}`, `no` the creation order    |
+//! | `tasks`          | (key, task key)        | the input of a running restartable task      |
+//!
+//! A key's state is its checkpoint with every delta after it applied in seq
+//! order. Deltas are kept from `min(journal start, checkpoint seq + 1)` up
+//! to the key's seq: the ones needed to rebuild the state, and the journal
+//! for replay. The journal's start is not decided here: each step names it
+//! ([`Step::journal_from`], what the session's bounded journal holds), and
+//! older deltas are deleted in the transaction that makes them unneeded.
+//!
+//! Every commit is fsync'ed ([`Durability::Immediate`]) before it returns.
+//!
+//! Files: `tables.rs` (tables, row types, JSON helpers), `write.rs`
+//! (appending steps), `save.rs` (saving a whole session), `load.rs`
+//! (loading), `trim.rs` (what stays bounded, what is deleted).
+
+mod load;
+mod save;
+mod tables;
+mod trim;
+mod write;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
+};
+use serde_json::Value;
+
+use super::{SavedSession, Step, Store, StoreError};
+use crate::ids::SessionKey;
+use tables::{fail, Tables, SCHEMA, SCHEMA_VERSION};
+
+/// Options of a [`RedbStore`].
+#[derive(Clone, Debug)]
+pub struct RedbOptions {
+    /// The database file; its parent directories are created at open.
+    pub path: PathBuf,
+    /// Event ids, and separately chain ids, kept per key with their outcome.
+    pub recent_events: usize,
+}
+
+/// Sessions on disk in one redb database (see the module docs for the
+/// schema). Steps are appended as deltas ([`Store::append`]); a stopping
+/// session is saved whole ([`Store::save`]).
+pub struct RedbStore {
+    options: RedbOptions,
+    db: Database,
+}
+
+impl fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedbStore {
+    /// Opens the database at `options.path`, creating it (and its parent
+    /// directories) if missing.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the directory or file cannot be created, the
+    /// file is not a redb database (or is open elsewhere), or its schema
+    /// version is not this build's (1).
+    pub fn open(options: RedbOptions) -> Result<Self, StoreError> {
+        let path = options.path.display().to_string();
+        if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| fail(format_args!("creating directory {}", dir.display()), e))?;
+        }
+        let db = Database::create(&options.path)
+            .map_err(|e| fail(format_args!("opening redb database {path}"), e))?;
+        let mut txn = db
+            .begin_write()
+            .map_err(|e| fail(format_args!("initializing {path}"), e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| fail(format_args!("initializing {path}"), e))?;
+        {
+            let mut schema = txn
+                .open_table(SCHEMA)
+                .map_err(|e| fail(format_args!("opening table schema of {path}"), e))?;
+            let found = schema
+                .get("version")
+                .map_err(|e| fail(format_args!("reading the schema version of {path}"), e))?
+                .map(|v| v.value());
+            match found {
+                Some(SCHEMA_VERSION) => {}
+                Some(v) => {
+                    return Err(StoreError {
+                        message: format!(
+                            "{path} has schema version {v}, this build reads {SCHEMA_VERSION}"
+                        ),
+                    })
+                }
+                None => {
+                    schema.insert("version", SCHEMA_VERSION).map_err(|e| {
+                        fail(format_args!("writing the schema version of {path}"), e)
+                    })?;
+                }
+            }
+            // Create every table, so read transactions always find them.
+            Tables::open(&txn)?;
+        }
+        txn.commit()
+            .map_err(|e| fail(format_args!("initializing {path}"), e))?;
+        Ok(Self { options, db })
+    }
+
+    /// A write transaction whose commit is fsync'ed before it returns.
+    fn begin_write(&self, what: &str) -> Result<WriteTransaction, StoreError> {
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(|e| fail(format_args!("{what}: beginning a write transaction"), e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| fail(format_args!("{what}: setting durability"), e))?;
+        Ok(txn)
+    }
+
+    /// Commits `txn`; `what` names it in the error.
+    fn commit(txn: WriteTransaction, what: &str) -> Result<(), StoreError> {
+        txn.commit()
+            .map_err(|e| fail(format_args!("{what}: commit"), e))
+    }
+
+    /// A read transaction for reading `key`.
+    fn begin_read(&self, key: &SessionKey) -> Result<ReadTransaction, StoreError> {
+        self.db.begin_read().map_err(|e| {
+            fail(
+                format_args!("reading {key}: beginning a read transaction"),
+                e,
+            )
+        })
+    }
+}
+
+impl Store for RedbStore {
+    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
+        self.load_session(key)
+    }
+
+    /// Replaces everything kept for `key` with `session`, in one
+    /// transaction: its state becomes the checkpoint at its seq; of its
+    /// journal (the session's, already bounded), the longest suffix that
+    /// ends at its seq with no gap is kept (none without an epoch); of its
+    /// recent ids, the newest `recent_events`.
+    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
+        self.save_session(key, session)
+    }
+
+    /// Reads the key's meta only.
+    fn load_summary(&self, key: &SessionKey) -> Result<Option<Value>, StoreError> {
+        self.read_summary(key)
+    }
+
+    /// Distinct session keys in the `tasks` table. A key that does not parse
+    /// (a corrupt row) is logged and skipped.
+    fn sessions_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
+        self.keys_with_tasks()
+    }
+
+    /// `true`: [`Store::append`] returns once its transaction is committed
+    /// and fsync'ed.
+    fn durable(&self) -> bool {
+        true
+    }
+
+    /// Writes `steps` (any keys, each key's steps in seq order) in one
+    /// write transaction: a delta row per delta, recent ids, pending
+    /// chains, tasks, the meta, and a checkpoint when the step carries
+    /// one; then deletes the deltas neither the journal nor the rebuild
+    /// needs (below both the journal the last step names and the first
+    /// delta after the checkpoint).
+    ///
+    /// # Contract (checked: a step breaking it fails the whole batch)
+    /// - A step's deltas, if any, are consecutive, the last produces the
+    ///   step's seq, and the first follows the key's seq: seq advances with
+    ///   each delta and not at all without one.
+    /// - Otherwise the step must carry a `checkpoint` (the whole state at
+    ///   its seq): in particular the **first step of a key never written**
+    ///   (e.g. the initial state at seq 0 with no delta, or the state after
+    ///   its first delta), and any step whose seq jumps (it then restarts
+    ///   the key's deltas; recent ids and chains stay). To replace a key
+    ///   wholesale, use [`Store::save`].
+    /// - A new epoch with a following seq needs no checkpoint; it restarts
+    ///   the journal (no delta of the old epoch is in the new journal).
+    /// - The journal after a step is `journal_from..=seq`, as the step
+    ///   names it ([`Step::journal_from`]); the store bounds nothing
+    ///   itself. A `journal_from` below the deltas the store holds for the
+    ///   epoch (which a session never names) starts at the first held one.
+    /// - The session checkpoints every so many deltas: loading applies
+    ///   every delta after the latest checkpoint, and they are all kept.
+    ///
+    /// # Errors
+    /// [`StoreError`] when a step breaks the contract, a touched key's meta
+    /// does not decode, or redb fails; nothing of the batch is then
+    /// written.
+    fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
+        self.append_steps(steps)
+    }
+}
+
+#[cfg(test)]
+mod tests;
