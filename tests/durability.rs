@@ -212,6 +212,47 @@ async fn when_the_store_fails_the_step_is_never_visible_and_tabs_are_told_to_rej
     assert_eq!(r["status"], "ok", "{r}");
 }
 
+#[actix_rt::test]
+async fn a_summary_join_is_answered_also_for_a_session_that_stopped_after_a_store_failure() {
+    let store = Arc::new(GatedStore::default());
+    store.set_open(true);
+    let server = start_server(Demo, Config::default(), store.clone());
+    let key = new_key();
+    let topic = format!("session:{key}");
+    let mut a = Client::connect(&server, "a").await;
+    a.join(&key, None).await;
+    *store.fail.lock().unwrap() = true;
+    a.push(
+        &topic,
+        "event",
+        json!({"id": "lost", "name": "add_todo", "payload": {"text": "lost"}}),
+    )
+    .await;
+    // Summary joins race the failure: each one is answered, by the session
+    // or from the store, or (if its reply was held for the failed step)
+    // told to rejoin, and its rejoin is answered.
+    let mut w = Client::connect(&server, "w").await;
+    for _ in 0..5 {
+        let r = w.send_join(&key, json!({"mode": "summary"})).await;
+        let got = w
+            .wait_for(|m| {
+                m.join_ref.as_deref() == Some(&r)
+                    && (m.event == "phx_error" || m.reference.as_deref() == Some(&r))
+            })
+            .await;
+        let reply = if got.event == "phx_error" {
+            w.join_with(&key, json!({"mode": "summary"})).await
+        } else {
+            got.payload
+        };
+        assert_eq!(reply["status"], "ok", "{reply}");
+        assert_eq!(reply["response"]["tab_id"], "w");
+    }
+    a.wait_event(&topic, "phx_error").await;
+    let r = w.join_with(&key, json!({"mode": "summary"})).await;
+    assert_eq!(r["status"], "ok", "{r}");
+}
+
 /// A store in which one key's record cannot be read.
 struct OneBadKey {
     inner: MemoryStore,

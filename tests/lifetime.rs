@@ -134,6 +134,44 @@ async fn a_running_task_keeps_the_session_alive_past_the_grace_time() {
 }
 
 #[actix_rt::test]
+async fn the_grace_time_starts_afresh_when_the_last_task_ends_with_no_tab_joined() {
+    // PROTOCOL section 7: the last tab leaving arms the grace timer; the
+    // last task ending later re-arms it, so the session lives for a whole
+    // grace time after the task's end, not after the tab's leave.
+    let config = Config {
+        grace: Duration::from_millis(1000),
+        ..Config::default()
+    };
+    let (server, store) = start_demo(config);
+    let key = new_key();
+    let mut a = Client::connect(&server, "a").await;
+    a.join(&key, None).await;
+    let r = a
+        .event(
+            &key,
+            "start_job",
+            json!({"key": "bg", "steps": 6, "step_ms": 100}),
+        )
+        .await;
+    assert_eq!(r["status"], "ok");
+    let topic = format!("session:{key}");
+    let leave = a.push(&topic, "phx_leave", json!({})).await;
+    a.reply(&leave).await;
+    let left = std::time::Instant::now();
+    // The job ends ~600 ms after the leave; the first timer would stop the
+    // session at ~1000 ms, the re-armed one at ~1600 ms.
+    tokio::time::sleep(Duration::from_millis(1300).saturating_sub(left.elapsed())).await;
+    assert_eq!(
+        server.hub.stats().await.unwrap().sessions,
+        1,
+        "the session outlives the grace time counted from the leave"
+    );
+    assert!(store.is_empty(), "and was not saved and stopped yet");
+    let s = saved(&*store, &key).await;
+    assert_eq!(s.state["jobs"]["bg"]["status"], "done");
+}
+
+#[actix_rt::test]
 async fn shutdown_closes_every_tab_with_1012_and_saves_every_session() {
     let (server, store) = start_demo(Config::default());
     let (k1, k2) = (new_key(), new_key());

@@ -43,7 +43,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::config::Config;
 use crate::ids::{Epoch, SessionKey, TabId};
-use crate::messages::{SessionEnded, SessionIdle, SetLeader, Watcher};
+use crate::messages::{Deliver, Outgoing, SessionEnded, SessionIdle, SetLeader, Watcher};
 use crate::store::committer::Committer;
 use crate::store::{SavedChain, SavedSession, Store};
 
@@ -205,12 +205,22 @@ impl<A: App> SessionActor<A> {
     /// this session and stops it. Until then joins get `store_error`.
     fn fail(&mut self) {
         self.phase = Phase::Failed;
-        self.members.rejoin_all();
-        self.watchers.clear();
+        // The supervisor hears of it before any tab: a tab's rejoin then
+        // reaches it after it forgot this session, and starts a fresh one.
         self.control.ended.do_send(SessionEnded {
             key: self.key.clone(),
             incarnation: self.incarnation,
         });
+        self.members.rejoin_all();
+        // Summary joins rejoin too: a reply held for a step that failed is
+        // gone, and the supervisor answers their rejoins from the store.
+        for w in self.watchers.drain(..) {
+            w.addr.do_send(Deliver {
+                topic: self.topic.clone(),
+                join_ref: w.join_ref,
+                item: Outgoing::Rejoin,
+            });
+        }
     }
 }
 

@@ -324,12 +324,31 @@ impl Client {
 
     /// Joins `session:KEY` with `payload`; returns `{status, response}`.
     pub async fn join_with(&mut self, key: &str, payload: Value) -> Value {
+        let r = self.send_join(key, payload).await;
+        self.reply(&r).await
+    }
+
+    /// Sends a `phx_join` for `session:KEY` without waiting for its reply;
+    /// returns its ref (also its join_ref), for [`Client::reply`].
+    pub async fn send_join(&mut self, key: &str, payload: Value) -> String {
         let topic = format!("session:{key}");
         let r = self.new_ref();
         self.join_refs.insert(topic.clone(), r.clone());
         let frame = json!([r, r, topic, "phx_join", payload]);
         self.send_text(&frame.to_string()).await;
-        self.reply(&r).await
+        r
+    }
+
+    /// Asserts that nothing arrives for `ms` milliseconds (what is expected
+    /// is held back by something the test controls, e.g. a gate).
+    pub async fn assert_silent_for(&mut self, ms: u64) {
+        if let Some(m) = self.buffer.front() {
+            panic!("expected nothing yet, got {m:?}");
+        }
+        let got = tokio::time::timeout(Duration::from_millis(ms), self.read_msg()).await;
+        if let Ok(m) = got {
+            panic!("expected nothing yet, got {m:?}");
+        }
     }
 
     /// Joins with a cursor (or none); asserts ok and returns the response.
