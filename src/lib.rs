@@ -12,22 +12,35 @@
 //!
 //! ## Layout
 //!
-//! - [`config`]: [`Config`], every limit and timeout, typed.
-//! - [`ids`]: validated identifiers ([`SessionKey`], [`TabId`], [`Epoch`]).
-//! - [`protocol`]: frames, messages and close codes of the wire.
-//! - [`app`]: the [`App`] trait apps implement, and its [`Context`].
-//! - `session/`: the `SessionActor`, one per live key: queue, apply,
-//!   delta, journal, fan-out, chains, tasks, summary joins, and the outbox
-//!   that holds what it sends until the step behind it is durable.
-//! - `tab/`: the `TabActor`, one per WebSocket: frames, heartbeat, joins,
-//!   bounded outbound buffer.
-//! - `supervisor/`: registry, election, takeover, grace, save-and-stop.
+//! Layers, top to bottom; a module uses only the layers below it
+//! (`tests/layers.rs` checks this). `docs/architecture.md` has the
+//! diagrams.
+//!
+//! - [`cli`]: the binary's flags.
+//! - [`service`]: [`Hub`], which starts the actors and mounts them on an
+//!   actix-web `App`; [`demo`]: the demo app the `tabhub` binary serves.
+//! - `supervisor/`: the control plane, one per service. It decides and
+//!   owns what decisions rest on: each session's tabs, visibility,
+//!   activity, leader (election), takeovers (fenced by connection age),
+//!   caps, grace timers, save-and-stop, shutdown. It never calls the store
+//!   and never runs app code.
+//! - `session/`: the data plane, one `SessionActor` per live key: it loads
+//!   itself, then owns state, queue, delta, journal, recent ids, chains,
+//!   tasks, summary watchers and delivery. What must become durable is
+//!   recorded in one scoped step; the outbox holds what a step sends until
+//!   it is durable.
+//! - `tab/`: the `TabActor`, one per WebSocket: frames, heartbeat, joins
+//!   (with the app's authorize, off-thread), bounded outbound buffer.
+//! - `messages/`: what crosses actors (to a tab, to a session, to the
+//!   supervisor) and the activity stamps the election reads. Below every
+//!   actor, so no actor imports another.
+//! - [`app`]: the [`App`] trait apps implement, its [`Context`], tasks.
 //! - [`store`]: the [`Store`] trait, [`MemoryStore`], [`RedbStore`] (durable,
 //!   on disk) and the group-commit thread.
-//! - [`service`]: [`Hub`], which mounts everything on an actix-web `App`.
-//! - [`delta`]: computing a delta (RFC 6902 diff of the state's JSON).
-//! - [`demo`]: the demo app the `tabhub` binary serves.
-//! - [`cli`]: the binary's flags.
+//! - [`protocol`]: the wire: frames, payloads, replies, [`Reason`], close
+//!   codes. Actors build its typed values, never JSON of their own.
+//! - [`ids`], [`config`], [`delta`]: validated identifiers ([`SessionKey`],
+//!   [`TabId`], [`Epoch`]); [`Config`], every limit; the RFC 6902 diff.
 //!
 //! The hot path, one event: socket -> `TabActor` -> `SessionActor` (apply,
 //! diff, journal) -> [with a durable store: its step to the committer, and
@@ -36,6 +49,10 @@
 //!
 //! ## Glossary
 //!
+//! - **control plane**: the supervisor: who is joined where, who leads,
+//!   when a session stops. It decides, in memory.
+//! - **data plane**: the sessions: state, queue, journal, delivery. They
+//!   do, and they do the slow work (the store, the app's code).
 //! - **session**: one state and its event queue, owned by one actor.
 //! - **key**: the session's stable name, a bearer secret (22-128 chars).
 //! - **tab**: one page instance (`tab_id`) joined over one connection.

@@ -93,7 +93,10 @@ pub trait App: Send + Sync + Sized + 'static {
     }
 
     /// Authorizes a join. Runs on every join: first joins, rejoins and
-    /// takeovers, so a reconnect is re-authorized. Default: allow.
+    /// takeovers, so a reconnect is re-authorized. It runs on the blocking
+    /// pool before the join reaches the supervisor, so it may block (a
+    /// database lookup, say): a slow answer delays only the join it decides.
+    /// Default: allow.
     ///
     /// # Errors
     /// A message for the log; the client gets reason `unauthorized`.

@@ -32,6 +32,8 @@ mod outbox;
 mod recent;
 mod steps;
 mod tasks;
+#[cfg(test)]
+mod tests;
 mod watchers;
 
 use std::sync::atomic::AtomicUsize;

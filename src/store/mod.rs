@@ -1,7 +1,8 @@
 //! Saved sessions: the [`Store`] trait and what it keeps ([`SavedSession`]).
 //!
-//! The supervisor loads a session from the store when its first tab joins,
-//! and the session saves itself when it stops. [`MemoryStore`] keeps saved
+//! A session loads itself from the store when it starts (on its first
+//! join) and saves itself when it stops, both on the blocking pool; with a
+//! durable store its steps go to the group-commit thread (`committer.rs`). [`MemoryStore`] keeps saved
 //! sessions in process memory; [`RedbStore`] keeps them on disk (redb:
 //! embedded, ACID), step by step, for crash safety.
 
@@ -157,8 +158,11 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// Where stopped sessions are kept. Calls are synchronous and made from the
-/// supervisor (load) and the session (save); keep them short.
+/// Where stopped sessions are kept. Calls are synchronous and may block:
+/// tabhub never makes them on an actor thread (`load`, `save`,
+/// `load_summary` and `sessions_with_tasks` run on the blocking pool,
+/// `append` on the commit thread), so a slow disk delays only the session
+/// it serves.
 pub trait Store: Send + Sync + 'static {
     /// Loads a saved session, `Ok(None)` if the key was never saved.
     ///

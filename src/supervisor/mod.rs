@@ -22,6 +22,8 @@ mod election;
 mod leave;
 mod lifecycle;
 mod messages;
+#[cfg(test)]
+mod tests;
 mod watch;
 
 use std::collections::HashMap;

@@ -38,7 +38,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::event;
 use crate::protocol::frame::{self, Frame};
 use crate::protocol::message::JoinMode;
-use crate::protocol::reply::{error_reply, ErrorResponse};
+use crate::protocol::reply::{error_reply, Empty, ErrorResponse};
 use crate::protocol::Reason;
 
 use outbound::Outbound;
@@ -193,7 +193,8 @@ impl TabActor {
             tracing::info!(tab = %self.tab, key = %join.key, "outbound buffer full; join errored, client should rejoin");
             self.leave_session(&join);
             let r = Some(&*join.join_ref);
-            self.write(r, r, topic, event::ERROR, "{}", ctx);
+            let payload = crate::protocol::message::to_json(&Empty {});
+            self.write(r, r, topic, event::ERROR, &payload, ctx);
         }
     }
 

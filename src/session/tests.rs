@@ -1,0 +1,412 @@
+//! The chain timeout on paused time (PROTOCOL section 6): a chain its tab
+//! does not re-submit goes to the leader after `chain_timeout`, not before,
+//! with the same id, and a chain re-submitted in time is not sent again.
+//!
+//! The session runs on the test's own actix System, with no supervisor:
+//! tabs are recorder actors attached the way the supervisor attaches them
+//! (`Attach` naming the leader). The clock moves only by
+//! `tokio::time::advance`; waiting for what the actors do never moves it
+//! (see [`Patience`]).
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix::{Actor, Addr, Context, Handler, Message};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::time::advance;
+
+use super::{ControlLink, SessionActor, SessionSetup};
+use crate::app::{App, AppError, Context as AppContext};
+use crate::config::Config;
+use crate::ids::{ChainId, ConnId, SessionKey, TabId};
+use crate::messages::{
+    Attach, Cancel, Deliver, Outgoing, SessionEnded, SessionIdle, SessionLink, Submit,
+};
+use crate::protocol::message::EventPayload;
+use crate::store::MemoryStore;
+
+const CHAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The timer wheel's resolution: a timer due at `t` has fired once the
+/// clock is past `t` by this, and not before `t`.
+const MS: Duration = Duration::from_millis(1);
+
+/// `start {}` chains `step {}`; `step {}` counts itself in the state.
+struct Chainer;
+
+#[derive(Default, Serialize, Deserialize)]
+struct Steps {
+    steps: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "name", content = "payload", rename_all = "snake_case")]
+enum ChainerEvent {
+    Start {},
+    Step {},
+}
+
+impl App for Chainer {
+    type State = Steps;
+    type Event = ChainerEvent;
+
+    fn handle(
+        &self,
+        state: &mut Steps,
+        event: ChainerEvent,
+        cx: &mut AppContext<'_, Self>,
+    ) -> Result<(), AppError> {
+        match event {
+            ChainerEvent::Start {} => cx.chain(&ChainerEvent::Step {}),
+            ChainerEvent::Step {} => {
+                state.steps += 1;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Waits for what actors and the blocking pool do without moving the
+/// paused clock: a yield keeps the runtime busy, and only an idle runtime
+/// auto-advances. Gives up (panics) after ten real seconds.
+struct Patience {
+    what: &'static str,
+    deadline: std::time::Instant,
+}
+
+impl Patience {
+    fn new(what: &'static str) -> Self {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        Self { what, deadline }
+    }
+
+    async fn wait(&self) {
+        assert!(
+            std::time::Instant::now() < self.deadline,
+            "gave up waiting for {}",
+            self.what
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+/// What a tab was sent, as these tests look at it.
+enum Seen {
+    Joined(Option<SessionLink>),
+    Reply(Option<String>, Value),
+    Push(&'static str, Value),
+    Other,
+}
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// Answered once everything sent to the recorder before it is recorded.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Flush;
+
+/// Stands in for a tab's connection: records every delivery.
+struct Recorder(mpsc::UnboundedSender<Seen>);
+
+impl Actor for Recorder {
+    type Context = Context<Self>;
+}
+
+impl Handler<Deliver> for Recorder {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, _ctx: &mut Self::Context) {
+        let seen = match msg.item {
+            Outgoing::Joined { link, .. } => Seen::Joined(link),
+            Outgoing::Reply {
+                reply_ref,
+                response,
+            } => Seen::Reply(reply_ref, json_of(&response)),
+            Outgoing::Push { event, payload } => Seen::Push(event, json_of(payload.get())),
+            Outgoing::Refused { .. } | Outgoing::Rejoin => Seen::Other,
+        };
+        let _ = self.0.send(seen);
+    }
+}
+
+impl Handler<Flush> for Recorder {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {}
+}
+
+/// Stands in for the supervisor: nothing of the session's life is asked
+/// of it here.
+struct Control;
+
+impl Actor for Control {
+    type Context = Context<Self>;
+}
+
+impl Handler<SessionIdle> for Control {
+    type Result = ();
+
+    fn handle(&mut self, _msg: SessionIdle, _ctx: &mut Self::Context) {}
+}
+
+impl Handler<SessionEnded> for Control {
+    type Result = ();
+
+    fn handle(&mut self, _msg: SessionEnded, _ctx: &mut Self::Context) {}
+}
+
+fn start_session() -> Addr<SessionActor<Chainer>> {
+    let control = Control.start();
+    let config = Config {
+        chain_timeout: CHAIN_TIMEOUT,
+        ..Config::default()
+    };
+    SessionActor::new(SessionSetup {
+        key: SessionKey::random(),
+        incarnation: 1,
+        app: std::sync::Arc::new(Chainer),
+        config: std::sync::Arc::new(config),
+        store: std::sync::Arc::new(MemoryStore::new()),
+        control: ControlLink {
+            idle: control.clone().recipient(),
+            ended: control.recipient(),
+        },
+        watchers: Vec::new(),
+        committer: None,
+    })
+    .start()
+}
+
+/// Returns once the session handled everything sent to it before, and
+/// every timer of its that was due has run. A session's poll handles its
+/// mailbox before its timers, and the test resumes only after that poll.
+async fn settle(session: &Addr<SessionActor<Chainer>>, tabs: &[&Tab]) {
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let cancel = Cancel {
+        tab: TabId::random(),
+        conn: ConnId(0),
+        join_ref: "0".into(),
+        reply_to: Recorder(tx).start().recipient(),
+        reply_ref: None,
+        task: "none".to_owned(),
+    };
+    session.send(cancel).await.expect("the session is running");
+    for tab in tabs {
+        tab.recorder.send(Flush).await.expect("the recorder runs");
+    }
+}
+
+/// A chain as a tab receives it.
+#[derive(Debug, PartialEq)]
+struct ChainSent {
+    chain: ChainId,
+    name: String,
+}
+
+/// One tab: a recorder and what it was sent.
+struct Tab {
+    id: TabId,
+    conn: ConnId,
+    recorder: Addr<Recorder>,
+    seen: mpsc::UnboundedReceiver<Seen>,
+    backlog: VecDeque<Seen>,
+    link: Option<SessionLink>,
+    next_ref: u32,
+}
+
+impl Tab {
+    fn new(name: &str, conn: u64) -> Self {
+        let (tx, seen) = mpsc::unbounded_channel();
+        Self {
+            id: TabId::parse(name).unwrap_or_else(|e| panic!("{e}")),
+            conn: ConnId(conn),
+            recorder: Recorder(tx).start(),
+            seen,
+            backlog: VecDeque::new(),
+            link: None,
+            next_ref: 0,
+        }
+    }
+
+    /// Attaches this tab as the supervisor would, with `leader` elected,
+    /// and waits for its join reply.
+    async fn attach(&mut self, session: &Addr<SessionActor<Chainer>>, leader: &TabId) {
+        let attach = Attach {
+            tab: self.id.clone(),
+            conn: self.conn,
+            tab_addr: self.recorder.clone().recipient(),
+            join_ref: "1".into(),
+            reply_ref: Some("join".to_owned()),
+            cursor: None,
+            leader: Some(leader.clone()),
+        };
+        session.send(attach).await.expect("the session is running");
+        match self
+            .expect("its join reply", |s| matches!(s, Seen::Joined(_)))
+            .await
+        {
+            Seen::Joined(link) => self.link = link,
+            _ => unreachable!("expect returns what matched"),
+        }
+    }
+
+    /// Submits an event as the tab's connection would, and returns its reply.
+    async fn submit(&mut self, name: &str, chain: Option<ChainId>) -> Value {
+        let link = self.link.clone().expect("the tab is joined");
+        self.next_ref += 1;
+        let reply_ref = Some(format!("event-{}", self.next_ref));
+        link.queued.fetch_add(1, Ordering::AcqRel);
+        let submit = Submit {
+            tab: self.id.clone(),
+            conn: self.conn,
+            join_ref: "1".into(),
+            reply_to: self.recorder.clone().recipient(),
+            reply_ref: reply_ref.clone(),
+            event: EventPayload {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: name.to_owned(),
+                payload: json!({}),
+                chain,
+            },
+        };
+        link.submit
+            .send(submit)
+            .await
+            .expect("the session is running");
+        let is_reply = |s: &Seen| matches!(s, Seen::Reply(r, _) if *r == reply_ref);
+        match self.expect("the event's reply", is_reply).await {
+            Seen::Reply(_, response) => response,
+            _ => unreachable!("expect returns what matched"),
+        }
+    }
+
+    /// The first thing sent to this tab that matches, waiting for it if
+    /// need be; what does not match is kept for later.
+    async fn expect(&mut self, what: &'static str, matches: impl Fn(&Seen) -> bool) -> Seen {
+        if let Some(i) = self.backlog.iter().position(&matches) {
+            return self.backlog.remove(i).expect("the position is in range");
+        }
+        let patience = Patience::new(what);
+        loop {
+            while let Ok(seen) = self.seen.try_recv() {
+                if matches(&seen) {
+                    return seen;
+                }
+                self.backlog.push_back(seen);
+            }
+            patience.wait().await;
+        }
+    }
+
+    /// Waits for the next chain sent to this tab.
+    async fn expect_chain(&mut self) -> ChainSent {
+        let is_chain = |s: &Seen| matches!(s, Seen::Push("chain", _));
+        match self.expect("a chain", is_chain).await {
+            Seen::Push(_, payload) => chain_sent(&payload),
+            _ => unreachable!("expect returns what matched"),
+        }
+    }
+
+    /// The chains sent to this tab so far and not yet looked at.
+    fn chains_so_far(&mut self) -> Vec<ChainSent> {
+        while let Ok(seen) = self.seen.try_recv() {
+            self.backlog.push_back(seen);
+        }
+        let mut chains = Vec::new();
+        self.backlog.retain(|s| match s {
+            Seen::Push("chain", payload) => {
+                chains.push(chain_sent(payload));
+                false
+            }
+            _ => true,
+        });
+        chains
+    }
+}
+
+fn chain_sent(payload: &Value) -> ChainSent {
+    let chain = payload["chain"].as_str().expect("a chain has an id");
+    assert_eq!(payload["payload"], json!({}));
+    ChainSent {
+        chain: ChainId::new(chain),
+        name: payload["name"].as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+/// A session with its leader and another tab joined, in that order.
+async fn leader_and_other() -> (Addr<SessionActor<Chainer>>, Tab, Tab) {
+    let session = start_session();
+    let mut leader = Tab::new("leader", 1);
+    let mut other = Tab::new("other", 2);
+    let elected = leader.id.clone();
+    leader.attach(&session, &elected).await;
+    other.attach(&session, &elected).await;
+    (session, leader, other)
+}
+
+#[actix_rt::test]
+async fn a_chain_its_tab_does_not_resubmit_goes_to_the_leader_after_the_chain_timeout_and_not_before(
+) {
+    tokio::time::pause();
+    let (session, mut leader, mut origin) = leader_and_other().await;
+    assert_eq!(origin.submit("start", None).await["status"], "ok");
+    let held = origin.expect_chain().await;
+    assert_eq!(held.name, "step");
+
+    advance(CHAIN_TIMEOUT - MS).await;
+    settle(&session, &[&leader, &origin]).await;
+    assert_eq!(leader.chains_so_far(), [], "not before the chain timeout");
+    assert_eq!(origin.chains_so_far(), [], "nor again to its tab");
+
+    advance(2 * MS).await;
+    assert_eq!(leader.expect_chain().await, held, "the same chain, same id");
+    settle(&session, &[&leader, &origin]).await;
+    assert_eq!(origin.chains_so_far(), [], "a chain goes to one tab");
+}
+
+#[actix_rt::test]
+async fn a_chain_held_by_the_leader_is_sent_to_it_again_with_the_same_id_after_each_chain_timeout()
+{
+    // `chain_timed_out` re-sends to the leader, whoever held the chain: a
+    // leader that sits on its own chain gets it again, once per timeout.
+    tokio::time::pause();
+    let (session, mut leader, mut other) = leader_and_other().await;
+    assert_eq!(leader.submit("start", None).await["status"], "ok");
+    let held = leader.expect_chain().await;
+
+    for _ in 0..2 {
+        advance(CHAIN_TIMEOUT - MS).await;
+        settle(&session, &[&leader, &other]).await;
+        assert_eq!(leader.chains_so_far(), [], "not before the chain timeout");
+        advance(2 * MS).await;
+        assert_eq!(leader.expect_chain().await, held, "again, same id");
+    }
+    settle(&session, &[&leader, &other]).await;
+    assert_eq!(
+        other.chains_so_far(),
+        [],
+        "never to a tab that is not the leader"
+    );
+}
+
+#[actix_rt::test]
+async fn a_chain_resubmitted_within_the_chain_timeout_is_not_sent_again() {
+    tokio::time::pause();
+    let (session, mut leader, mut origin) = leader_and_other().await;
+    assert_eq!(origin.submit("start", None).await["status"], "ok");
+    let held = origin.expect_chain().await;
+
+    advance(CHAIN_TIMEOUT - MS).await;
+    settle(&session, &[&leader, &origin]).await;
+    let r = origin.submit("step", Some(held.chain)).await;
+    assert_eq!(r["status"], "ok");
+
+    advance(CHAIN_TIMEOUT).await;
+    settle(&session, &[&leader, &origin]).await;
+    assert_eq!(leader.chains_so_far(), [], "a handled chain is not re-sent");
+    assert_eq!(origin.chains_so_far(), []);
+}
