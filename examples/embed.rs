@@ -1,6 +1,6 @@
 //! An existing actix-web app (its own routes) that adds tabhub in a few
-//! lines, with its own small `App`: a shared counter with an effect and a
-//! background task.
+//! lines, with its own small `App`: a shared counter with an awaiting
+//! handler, an effect and a background task.
 //!
 //! Run: `cargo run --example embed`, then connect any Phoenix V2 client to
 //! `ws://127.0.0.1:4001/socket/websocket` and join `session:<KEY>`.
@@ -32,11 +32,17 @@ enum CounterEvent {
     Tick { ticks: u32, every_ms: u64 },
 }
 
+/// Stands for a call to another service: answers after a short await.
+async fn quota_allows(by: i64) -> bool {
+    actix_rt::time::sleep(Duration::from_millis(2)).await;
+    by.abs() <= 1_000
+}
+
 impl App for Counter {
     type State = CounterState;
     type Event = CounterEvent;
 
-    fn handle(
+    async fn handle(
         &self,
         state: &mut CounterState,
         event: CounterEvent,
@@ -44,6 +50,11 @@ impl App for Counter {
     ) -> Result<(), AppError> {
         match event {
             CounterEvent::Add { by } => {
+                // A handler may await: here a (pretend) remote quota check.
+                // The session's next event waits; other sessions go on.
+                if !quota_allows(by).await {
+                    return Err(AppError::invalid_payload("over the quota"));
+                }
                 state.count += by;
                 cx.effect(
                     "toast",

@@ -33,6 +33,9 @@ pub struct Cli {
     /// Re-send a chain to the leader if not re-submitted within this time (ms).
     #[arg(long, env = "TABHUB_CHAIN_TIMEOUT_MS", default_value_t = 10_000)]
     pub chain_timeout_ms: u64,
+    /// Fail an app handler still running after this long (ms) with `handler_error`; its changes are rolled back.
+    #[arg(long, env = "TABHUB_HANDLER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub handler_timeout_ms: u64,
     /// Journal bound, in deltas.
     #[arg(long, env = "TABHUB_JOURNAL_LEN", default_value_t = 1024)]
     pub journal_len: usize,
@@ -114,6 +117,7 @@ impl Cli {
             client_timeout: Duration::from_millis(self.client_timeout_ms),
             grace: Duration::from_millis(self.grace_ms),
             chain_timeout: Duration::from_millis(self.chain_timeout_ms),
+            handler_timeout: Duration::from_millis(self.handler_timeout_ms),
             journal_len: self.journal_len,
             journal_max_bytes: self.journal_max_bytes,
             max_frame_bytes: self.max_frame_bytes,
@@ -178,6 +182,8 @@ mod tests {
             "10",
             "--chain-timeout-ms",
             "20",
+            "--handler-timeout-ms",
+            "30",
             "--journal-len",
             "3",
             "--queue-len",
@@ -195,6 +201,7 @@ mod tests {
         assert_eq!(c.client_timeout, Duration::from_millis(500));
         assert_eq!(c.grace, Duration::from_millis(10));
         assert_eq!(c.chain_timeout, Duration::from_millis(20));
+        assert_eq!(c.handler_timeout, Duration::from_millis(30));
         assert_eq!((c.journal_len, c.queue_len, c.max_frame_bytes), (3, 4, 99));
         assert_eq!(
             (c.max_tabs_per_session, c.rate_events_per_sec, c.rate_burst),

@@ -19,6 +19,10 @@ pub struct Config {
     /// How long a tab may hold a chained event without re-submitting it
     /// before it is re-sent to the leader. Default 10 s.
     pub chain_timeout: Duration,
+    /// How long an app handler (an event's, or `restart_task`) may run,
+    /// awaits included, before it fails with `handler_error` and its
+    /// changes are rolled back. Default 10 s.
+    pub handler_timeout: Duration,
     /// Journal bound in deltas. Default 1,024.
     pub journal_len: usize,
     /// Journal bound in bytes of encoded delta payloads. Default 4 MiB.
@@ -67,6 +71,7 @@ impl Default for Config {
             client_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(120),
             chain_timeout: Duration::from_secs(10),
+            handler_timeout: Duration::from_secs(10),
             journal_len: 1024,
             journal_max_bytes: 4 * 1024 * 1024,
             max_frame_bytes: 256 * 1024,

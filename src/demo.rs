@@ -3,7 +3,7 @@
 //!
 //! State: `{"todos": [{"id", "text", "done"}], "jobs": {KEY: {"progress",
 //! "steps", "status"}}, "chain_count": N}`. Events: `add_todo {text}`,
-//! `toggle_todo {id}`, `remove_todo {id}`, `toast {text}`,
+//! `add_todo_after {text, delay_ms}` (its handler awaits), `toggle_todo {id}`, `remove_todo {id}`, `toast {text}`,
 //! `start_job {key, steps, step_ms}`, `chain_demo {n}`, `chain_step {n}`.
 
 use std::collections::BTreeMap;
@@ -115,6 +115,14 @@ pub enum DemoEvent {
         /// The todo's text.
         text: String,
     },
+    /// Append a todo after awaiting `delay_ms` (at most 5,000): a handler
+    /// that awaits, as one calling a database or an HTTP service would.
+    AddTodoAfter {
+        /// The todo's text.
+        text: String,
+        /// How long the handler awaits first, in ms.
+        delay_ms: u64,
+    },
     /// Flip a todo's `done`; an unknown id is `handler_error`.
     ToggleTodo {
         /// The todo's id.
@@ -201,27 +209,45 @@ fn todo_index(state: &DemoState, id: &str) -> Result<usize, AppError> {
         .ok_or_else(|| AppError::handler(format!("no todo with id {id:?}")))
 }
 
+/// Longest `add_todo_after` delay, ms.
+const MAX_DELAY_MS: u64 = 5_000;
+
+fn add_todo(state: &mut DemoState, text: String) -> Result<(), AppError> {
+    if text.trim().is_empty() {
+        return Err(AppError::invalid_payload("text must not be empty"));
+    }
+    state.todos.push(Todo {
+        id: uuid::Uuid::new_v4().to_string(),
+        text,
+        done: false,
+    });
+    Ok(())
+}
+
 impl App for Demo {
     type State = DemoState;
     type Event = DemoEvent;
 
-    fn handle(
+    async fn handle(
         &self,
         state: &mut DemoState,
         event: DemoEvent,
         cx: &mut Context<'_, Self>,
     ) -> Result<(), AppError> {
         match event {
-            DemoEvent::AddTodo { text } => {
-                if text.trim().is_empty() {
-                    return Err(AppError::invalid_payload("text must not be empty"));
+            DemoEvent::AddTodoAfter { text, delay_ms } => {
+                if delay_ms > MAX_DELAY_MS {
+                    return Err(AppError::invalid_payload(format!(
+                        "delay_ms must be at most {MAX_DELAY_MS}"
+                    )));
                 }
-                state.todos.push(Todo {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    text,
-                    done: false,
-                });
+                // Stands for a backend call (a database write, a spell
+                // checker): the session's next event waits its turn, other
+                // sessions go on.
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                add_todo(state, text)?;
             }
+            DemoEvent::AddTodo { text } => add_todo(state, text)?,
             DemoEvent::ToggleTodo { id } => {
                 let i = todo_index(state, &id)?;
                 state.todos[i].done = !state.todos[i].done;
@@ -270,7 +296,7 @@ impl App for Demo {
 
     /// A job that was running when the service stopped or crashed goes on
     /// from its last recorded progress.
-    fn restart_task(
+    async fn restart_task(
         &self,
         state: &mut DemoState,
         key: &str,

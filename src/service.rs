@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use actix::{Actor, Addr, Arbiter, AsyncContext};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::App;
+use crate::app::{bounded, App};
 use crate::config::Config;
 use crate::ids::TabId;
 use crate::messages::{ActivityClock, SupervisorLink};
 use crate::store::committer::Committer;
 use crate::store::Store;
 use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor};
-use crate::tab::{Authorize, TabActor, TabShared};
+use crate::tab::{Authorize, JoinToAuthorize, TabActor, TabShared};
 
 /// The protocol version this server speaks (the `vsn` query param).
 pub const PROTOCOL_VSN: &str = "2.0.0";
@@ -74,7 +74,14 @@ impl<A: App> Hub<A> {
         let supervisor_thread = Arbiter::new();
         let app = Arc::new(app);
         let authorize_app = app.clone();
-        let authorize: Authorize = Arc::new(move |join| authorize_app.authorize(join));
+        let limit = config.handler_timeout;
+        let authorize: Authorize = Arc::new(move |join: JoinToAuthorize| {
+            let app = authorize_app.clone();
+            Box::pin(async move {
+                let verdict = bounded(limit, app.authorize(&join.request())).await;
+                (verdict, join)
+            })
+        });
         let sup_config = config.clone();
         let committer = if store.durable() {
             match Committer::start(store.clone(), config.commit_window) {

@@ -36,12 +36,12 @@ enum NoteEvent {
 impl App for Hooked {
     type State = Notes;
     type Event = NoteEvent;
-    fn initial_state(&self, key: &SessionKey) -> Notes {
+    async fn initial_state(&self, key: &SessionKey) -> Notes {
         Notes {
             notes: vec![format!("hello {}", &key.as_str()[..4])],
         }
     }
-    fn handle(
+    async fn handle(
         &self,
         state: &mut Notes,
         event: NoteEvent,

@@ -275,7 +275,7 @@ enum GateEvent {
 impl App for Gate {
     type State = Count;
     type Event = GateEvent;
-    fn handle(
+    async fn handle(
         &self,
         state: &mut Count,
         event: GateEvent,

@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 struct Gate {
     open: Mutex<bool>,
     opened: Condvar,
+    opened_async: Notify,
     entered: Notify,
 }
 
@@ -38,9 +39,22 @@ impl Gate {
         }
     }
 
+    /// As [`Gate::wait`], for async code: awaits instead of blocking.
+    async fn pass(&self) {
+        self.entered.notify_one();
+        loop {
+            let opened = self.opened_async.notified();
+            if *self.open.lock().unwrap() {
+                return;
+            }
+            opened.await;
+        }
+    }
+
     fn open(&self) {
         *self.open.lock().unwrap() = true;
         self.opened.notify_all();
+        self.opened_async.notify_waiters();
     }
 
     async fn entered(&self) {
@@ -141,7 +155,7 @@ async fn every_join_that_waited_for_a_failed_load_gets_store_error_and_a_later_j
     assert_eq!(server.hub.stats().await.unwrap().sessions, 1);
 }
 
-/// Counts; its authorize waits at a gate for one key.
+/// Counts; its authorize awaits a gate for one key.
 struct SlowAuth(Arc<SlowKey>);
 
 struct SlowKey {
@@ -163,13 +177,13 @@ enum Bump {
 impl App for SlowAuth {
     type State = Count;
     type Event = Bump;
-    fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
+    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
         if join.key == &self.0.key {
-            self.0.gate.wait();
+            self.0.gate.pass().await;
         }
         Ok(())
     }
-    fn handle(
+    async fn handle(
         &self,
         state: &mut Count,
         _: Bump,

@@ -131,7 +131,7 @@ enum PairEvent {
 impl App for Guarded {
     type State = Pair;
     type Event = PairEvent;
-    fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
+    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
         let by_join = join.params.get("token").and_then(|t| t.as_str()) == Some("let-me-in");
         let by_socket = join.connect_params.get("token").map(String::as_str) == Some("let-me-in");
         if by_join || by_socket {
@@ -140,7 +140,7 @@ impl App for Guarded {
             Err("no token".into())
         }
     }
-    fn handle(
+    async fn handle(
         &self,
         state: &mut Pair,
         _event: PairEvent,

@@ -98,7 +98,7 @@ enum Go {
 impl tabhub::App for NoRestart {
     type State = Flag;
     type Event = Go;
-    fn handle(
+    async fn handle(
         &self,
         state: &mut Flag,
         _e: Go,

@@ -22,7 +22,7 @@
 //! impl App for Counter {
 //!     type State = State;
 //!     type Event = Event;
-//!     fn handle(&self, state: &mut State, event: Event, cx: &mut Context<'_, Self>) -> Result<(), AppError> {
+//!     async fn handle(&self, state: &mut State, event: Event, cx: &mut Context<'_, Self>) -> Result<(), AppError> {
 //!         match event {
 //!             Event::Add { by } if by == 0 => Err(AppError::invalid_payload("by must not be 0")),
 //!             Event::Add { by } => {
@@ -37,6 +37,7 @@
 
 mod context;
 mod decode;
+mod guard;
 mod task;
 
 use std::collections::BTreeMap;
@@ -49,9 +50,10 @@ use serde_json::{Map, Value};
 use crate::ids::{SessionKey, TabId};
 use crate::protocol::Reason;
 
-pub(crate) use context::TaskBodyFn;
 pub use context::{Context, Origin, Target};
+pub(crate) use context::{Requests, TaskBodyFn};
 pub use decode::{decode_tagged, DecodeError};
+pub(crate) use guard::{bounded, guarded, Unfinished};
 pub use task::{TaskEnd, TaskGone, TaskHandle, TaskUpdate};
 
 /// An application served by tabhub: one `State` per session key, changed only
@@ -60,6 +62,9 @@ pub use task::{TaskEnd, TaskGone, TaskHandle, TaskUpdate};
 /// `State` must round-trip through serde: it is saved that way, snapshots are
 /// its JSON, and a failed handler's changes are rolled back by restoring the
 /// last JSON.
+// `async fn` here: a session's futures run on its own single thread, so
+// they need not be `Send`, and implementors write plain `async fn`s.
+#[allow(async_fn_in_trait)]
 pub trait App: Send + Sync + Sized + 'static {
     /// The per-session state. Its JSON is what tabs hold.
     type State: Serialize + DeserializeOwned + Default + Send + Unpin + 'static;
@@ -70,11 +75,19 @@ pub trait App: Send + Sync + Sized + 'static {
 
     /// Handles one event. Mutate `state`; the delta is computed for you.
     ///
+    /// It may await (a database, an HTTP call): the session still handles
+    /// one event at a time, in arrival order, and the next one starts only
+    /// when this one has finished. While it awaits, the session's thread
+    /// serves other sessions. Do not block in it: await instead, or use
+    /// `tokio::task::spawn_blocking`.
+    ///
     /// # Errors
     /// Return an [`AppError`] to refuse the event: it becomes the event's
     /// error reply, every change to `state` is rolled back, and nothing the
-    /// handler asked of `cx` happens.
-    fn handle(
+    /// handler asked of `cx` happens. A handler that panics, or runs past
+    /// [`crate::Config::handler_timeout`], fails the same way with
+    /// `handler_error`.
+    async fn handle(
         &self,
         state: &mut Self::State,
         event: Self::Event,
@@ -93,21 +106,22 @@ pub trait App: Send + Sync + Sized + 'static {
     }
 
     /// Authorizes a join. Runs on every join: first joins, rejoins and
-    /// takeovers, so a reconnect is re-authorized. It runs on the blocking
-    /// pool before the join reaches the supervisor, so it may block (a
-    /// database lookup, say): a slow answer delays only the join it decides.
-    /// Default: allow.
+    /// takeovers, so a reconnect is re-authorized. It runs on the joining
+    /// connection's side before the join reaches the supervisor, and may
+    /// await (a database lookup, say): a slow answer delays only the join it
+    /// decides. Do not block in it. Default: allow.
     ///
     /// # Errors
-    /// A message for the log; the client gets reason `unauthorized`.
-    fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
+    /// A message for the log; the client gets reason `unauthorized` (also
+    /// if it panics).
+    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
         let _ = join;
         Ok(())
     }
 
-    /// The state of a key that has never been seen (not in the store).
-    /// Default: `State::default()`.
-    fn initial_state(&self, key: &SessionKey) -> Self::State {
+    /// The state of a key that has never been seen (not in the store). It
+    /// may await; joins of the key wait for it. Default: `State::default()`.
+    async fn initial_state(&self, key: &SessionKey) -> Self::State {
         let _ = key;
         Self::State::default()
     }
@@ -128,12 +142,13 @@ pub trait App: Send + Sync + Sized + 'static {
     /// Restarts a restartable task (see [`Context::spawn_restartable`])
     /// that was running when the session was last saved, typically after a
     /// restart or a crash: call `cx.spawn_restartable` again, resuming from
-    /// what `state` says. Runs in the session's queue when it loads.
+    /// what `state` says. Runs in the session's queue when it loads, and may
+    /// await like [`App::handle`].
     ///
     /// # Errors
     /// Default: refuses (the app has no restart logic). A refusal ends the
     /// task as failed: [`App::task_ended`] runs with [`TaskEnd::Failed`].
-    fn restart_task(
+    async fn restart_task(
         &self,
         state: &mut Self::State,
         key: &str,

@@ -16,6 +16,14 @@ use crate::ids::Epoch;
 use crate::messages::{Stop, StopOutcome};
 use crate::store::{SavedSession, StoreError};
 
+/// What a session's load found.
+enum Loaded<A: App> {
+    /// A key never seen, with the app's initial state.
+    New(A::State),
+    /// A saved session.
+    Saved(Box<SavedSession>),
+}
+
 /// Runs a store call on the blocking pool; a panic in it is an error.
 async fn off_thread<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
@@ -33,9 +41,19 @@ impl<A: App> SessionActor<A> {
     pub(super) fn load(&mut self, ctx: &mut Ctx<A>) {
         let store = self.store.clone();
         let key = self.key.clone();
-        let loading = off_thread(move || store.load(&key));
+        let app = self.app.clone();
+        let loading = async move {
+            let load_key = key.clone();
+            let saved = off_thread(move || store.load(&load_key)).await?;
+            // A key never seen starts from the app's initial state, which
+            // may await too.
+            Ok(match saved {
+                Some(saved) => Loaded::Saved(Box::new(saved)),
+                None => Loaded::New(app.initial_state(&key).await),
+            })
+        };
         ctx.wait(loading.into_actor(self).map(|loaded, act, ctx| {
-            match loaded.and_then(|saved| act.install(saved)) {
+            match loaded.and_then(|loaded| act.install(loaded)) {
                 Ok(()) => {
                     act.phase = Phase::Ready;
                     tracing::debug!(key = %act.key, seq = act.seq, epoch = act.epoch.as_str(), "session loaded");
@@ -50,21 +68,22 @@ impl<A: App> SessionActor<A> {
         }));
     }
 
-    /// Takes what the store returned: a new session (`None`: the app's
-    /// initial state, seq 0, a new epoch) or a saved one. A saved session
-    /// keeps its epoch and journal if the store kept them, and otherwise
-    /// starts a new epoch at the saved seq; seq never goes back.
+    /// Takes what the load found: a new session (the app's initial state,
+    /// seq 0, a new epoch) or a saved one. A saved session keeps its epoch
+    /// and journal if the store kept them, and otherwise starts a new epoch
+    /// at the saved seq; seq never goes back.
     ///
     /// # Errors
     /// [`StoreError`] when the saved state does not decode as `A::State`.
-    fn install(&mut self, saved: Option<SavedSession>) -> Result<(), StoreError> {
+    fn install(&mut self, loaded: Loaded<A>) -> Result<(), StoreError> {
         let key = &self.key;
-        match saved {
-            None => {
-                self.state = self.app.initial_state(key);
+        match loaded {
+            Loaded::New(state) => {
+                self.state = state;
                 self.needs_checkpoint = true;
             }
-            Some(saved) => {
+            Loaded::Saved(saved) => {
+                let saved = *saved;
                 self.state = serde_json::from_value(saved.state).map_err(|e| StoreError {
                     message: format!("saved state of {key} does not decode: {e}"),
                 })?;

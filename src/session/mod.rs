@@ -13,7 +13,10 @@
 //!   saving itself at stop the same way.
 //! - `members.rs`: the delivery list and the outbox behind it; a projection
 //!   of the supervisor's decisions (`attach.rs` applies them).
-//! - `apply.rs`: events and task updates: apply, delta, reply.
+//! - `events.rs`: events from tabs (idempotency, the app's handler, which
+//!   may await, then delta and reply), cancels.
+//! - `apply.rs`: settling what app code did: delta, journal, fan-out,
+//!   requests, or roll back; task updates.
 //! - `steps.rs`: the scoped step that records what must become durable.
 //! - `chains.rs`, `tasks.rs`, `watchers.rs`: chained events, background
 //!   tasks, summary joins.
@@ -25,6 +28,7 @@
 mod apply;
 mod attach;
 mod chains;
+mod events;
 pub(crate) mod journal;
 mod load;
 mod members;

@@ -44,6 +44,12 @@ impl Tasks {
         self.running.is_empty()
     }
 
+    /// Keys of the running tasks, for code that runs while the session
+    /// waits for it.
+    pub(super) fn running_keys(&self) -> std::collections::HashSet<String> {
+        self.running.keys().cloned().collect()
+    }
+
     /// Restartable tasks running now, as the store keeps them.
     pub(super) fn restartable(&self) -> Vec<SavedTask> {
         let mut tasks: Vec<SavedTask> = self
@@ -62,25 +68,48 @@ impl Tasks {
 }
 
 impl<A: App> SessionActor<A> {
-    /// Restarts the restartable tasks a loaded session had running, each in
-    /// a step of its own, through [`App::restart_task`]; a refusal ends the
-    /// task as failed.
-    pub(super) fn restart_tasks(&mut self, saved: Vec<SavedTask>, ctx: &mut Ctx<A>) {
-        for task in saved {
-            self.step(ctx, |session, step, ctx| {
-                let key = task.key.clone();
-                let restarted =
-                    session.apply(step, Origin::Task(key.clone()), None, ctx, |app, state, cx| {
-                        app.restart_task(state, &key, task.input, cx)
-                    });
-                if let Err(e) = restarted {
+    /// Restarts the restartable tasks a loaded session had running, one
+    /// after the other, each through [`App::restart_task`] (which may
+    /// await) and settled in a step of its own; a refusal ends the task as
+    /// failed.
+    pub(super) fn restart_tasks(&mut self, mut saved: Vec<SavedTask>, ctx: &mut Ctx<A>) {
+        if saved.is_empty() {
+            return;
+        }
+        let task = saved.remove(0);
+        let key = task.key.clone();
+        let origin = Origin::Task(key.clone());
+        let lent = self.lend(origin.clone());
+        let restarting: super::apply::Running<A> = Box::pin(async move {
+            let super::apply::Lent {
+                app,
+                key: session_key,
+                origin,
+                running,
+                mut state,
+                limit,
+            } = lent;
+            let is_running = |t: &str| running.contains(t);
+            let mut cx = crate::app::Context::new(&session_key, origin, &is_running);
+            let restart = app.restart_task(&mut state, &task.key, task.input, &mut cx);
+            let result = crate::app::guarded("restart_task hook", limit, restart).await;
+            super::apply::Handled {
+                state,
+                requests: cx.into_requests(),
+                result,
+            }
+        });
+        self.after(restarting, ctx, move |session, handled, ctx| {
+            session.step(ctx, |session, step, ctx| {
+                if let Err(e) = session.settle(step, handled, &origin, None, ctx) {
                     tracing::warn!(key = %session.key, task = key, error = %e, "task not restarted");
                     session.end_task(step, &key, TaskEnd::Failed(e.message), true, ctx);
                 } else {
                     tracing::info!(key = %session.key, task = key, "task restarted");
                 }
             });
-        }
+            session.restart_tasks(saved, ctx);
+        });
     }
 
     /// Starts a task body on this session's thread and tells every tab.

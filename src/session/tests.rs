@@ -52,7 +52,7 @@ impl App for Chainer {
     type State = Steps;
     type Event = ChainerEvent;
 
-    fn handle(
+    async fn handle(
         &self,
         state: &mut Steps,
         event: ChainerEvent,

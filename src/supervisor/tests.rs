@@ -60,7 +60,7 @@ impl App for Worker {
     type State = Work;
     type Event = WorkerEvent;
 
-    fn handle(
+    async fn handle(
         &self,
         _state: &mut Work,
         event: WorkerEvent,

@@ -1,8 +1,8 @@
 //! Joins (PROTOCOL sections 3 and 3a), on the tab's side: the checks that
-//! need nothing but the frame, then the app's authorize hook on the
-//! blocking pool (so a slow authorize holds up only the join it decides,
-//! never the supervisor or this connection's other frames), then the join
-//! goes to the supervisor.
+//! need nothing but the frame, then the app's authorize hook, awaited
+//! beside this connection's other frames (so a slow authorize holds up
+//! only the join it decides, never the supervisor or other joins), then
+//! the join goes to the supervisor.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,13 +19,30 @@ use crate::protocol::frame::Frame;
 use crate::protocol::message::{JoinMode, JoinPayload};
 use crate::protocol::{Reason, SESSION_TOPIC_PREFIX};
 
-/// What authorize sees, owned, to move to the blocking pool.
-struct AuthorizeInput {
-    key: SessionKey,
-    tab: TabId,
-    params: Map<String, Value>,
-    connect_params: Arc<BTreeMap<String, String>>,
+/// What authorize sees of a join, owned, so its future needs no borrow of
+/// the tab.
+pub(crate) struct JoinToAuthorize {
+    pub(crate) key: SessionKey,
+    pub(crate) tab: TabId,
+    pub(crate) params: Map<String, Value>,
+    pub(crate) connect_params: Arc<BTreeMap<String, String>>,
 }
+
+impl JoinToAuthorize {
+    /// The view the app's hook takes.
+    pub(crate) fn request(&self) -> JoinRequest<'_> {
+        JoinRequest {
+            key: &self.key,
+            tab_id: &self.tab,
+            params: &self.params,
+            connect_params: &self.connect_params,
+        }
+    }
+}
+
+/// What became of an authorize call: the app's answer, or why it gave
+/// none (it panicked or ran past the handler timeout: refused).
+pub(crate) type Verdict = Result<Result<(), String>, crate::app::Unfinished>;
 
 impl TabActor {
     pub(super) fn on_join(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
@@ -84,22 +101,13 @@ impl TabActor {
         {
             self.leave_session(&old);
         }
-        let input = AuthorizeInput {
+        let input = JoinToAuthorize {
             key: key.clone(),
             tab: self.tab.clone(),
             params: payload.params,
             connect_params: self.connect_params.clone(),
         };
-        let authorize = self.authorize.clone();
-        let deciding = actix_rt::task::spawn_blocking(move || {
-            let verdict = authorize(&JoinRequest {
-                key: &input.key,
-                tab_id: &input.tab,
-                params: &input.params,
-                connect_params: &input.connect_params,
-            });
-            (verdict, input)
-        });
+        let deciding = (self.authorize)(input);
         let reply_ref = frame.reference;
         let (mode, cursor, visibility) = (payload.mode, payload.cursor, payload.visibility);
         ctx.spawn(deciding.into_actor(self).map(move |decided, act, ctx| {
@@ -112,16 +120,17 @@ impl TabActor {
             if !current || act.closed {
                 return;
             }
-            let (verdict, input) = match decided {
-                Ok(decided) => decided,
-                Err(e) => {
-                    tracing::error!(tab = %act.tab, error = %e, "authorize panicked; join refused");
+            let (verdict, input) = decided;
+            match verdict {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => {
+                    tracing::info!(key = %input.key, tab = %act.tab, why, "join refused: unauthorized");
                     return act.refuse_join(&topic, reply_ref, ctx);
                 }
-            };
-            if let Err(why) = verdict {
-                tracing::info!(key = %input.key, tab = %act.tab, why, "join refused: unauthorized");
-                return act.refuse_join(&topic, reply_ref, ctx);
+                Err(unfinished) => {
+                    tracing::error!(key = %input.key, tab = %act.tab, ?unfinished, "authorize gave no answer; join refused");
+                    return act.refuse_join(&topic, reply_ref, ctx);
+                }
             }
             let tab_addr = act.addr(ctx);
             act.supervisor.join.do_send(Join {

@@ -15,19 +15,24 @@
 
 mod inbound;
 mod join;
+
+pub(crate) use join::{JoinToAuthorize, Verdict};
 mod outbound;
 mod rate;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix::{Actor, ActorContext, AsyncContext, Handler, Running, StreamHandler};
 use actix_web::web::BytesMut;
 use actix_ws::{Message, ProtocolError};
+use tokio::time::Instant;
 
-use crate::app::JoinRequest;
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::messages::{
@@ -45,8 +50,13 @@ use outbound::Outbound;
 use rate::TokenBucket;
 
 /// The app's authorize hook, as tabs call it (they are not generic over
-/// the app). It may block: tabs run it on the blocking pool.
-pub(crate) type Authorize = Arc<dyn Fn(&JoinRequest<'_>) -> Result<(), String> + Send + Sync>;
+/// the app): the join goes in, its verdict and the join come out. The
+/// future runs on the connection's thread and may await.
+pub(crate) type Authorize = Arc<
+    dyn Fn(JoinToAuthorize) -> Pin<Box<dyn Future<Output = (Verdict, JoinToAuthorize)>>>
+        + Send
+        + Sync,
+>;
 
 /// One join of this connection.
 struct JoinState {
@@ -87,6 +97,8 @@ pub(crate) struct TabActor {
     connect_params: Arc<BTreeMap<String, String>>,
     joins: HashMap<Arc<str>, JoinState>,
     out: Outbound,
+    /// When the last frame arrived. Tokio time, so the client timeout runs
+    /// on the same clock as the ping interval (and on paused time in tests).
     last_seen: Instant,
     bucket: TokenBucket,
     /// A fragmented text message being collected.
@@ -102,7 +114,6 @@ impl TabActor {
         session: actix_ws::Session,
     ) -> Self {
         let config = shared.config.clone();
-        let now = Instant::now();
         Self {
             conn: ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed)),
             tab,
@@ -116,8 +127,12 @@ impl TabActor {
                 config.outbound_max_messages,
                 config.outbound_max_bytes,
             ),
-            last_seen: now,
-            bucket: TokenBucket::new(config.rate_events_per_sec, config.rate_burst, now),
+            last_seen: Instant::now(),
+            bucket: TokenBucket::new(
+                config.rate_events_per_sec,
+                config.rate_burst,
+                std::time::Instant::now(),
+            ),
             fragments: None,
             closed: false,
             config,
