@@ -100,13 +100,23 @@ async fn main() -> std::io::Result<()> {
     let hub = Hub::start(Counter, Config::default(), Arc::new(MemoryStore::new()));
     let tabhub_routes = hub.configure();
 
-    HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         WebApp::new()
             .route("/", web::get().to(home))
             .configure(tabhub_routes.clone())
     })
     .tcp_nodelay(true)
+    // Shutdown goes through the hub: tabs get 1012 (reconnect later) and
+    // every session is flushed before the server stops.
+    .disable_signals()
     .bind(("127.0.0.1", 4001))?
-    .run()
-    .await
+    .run();
+    let server_handle = server.handle();
+    let on_ctrl_c = async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            hub.shutdown_with(server_handle).await;
+        }
+    };
+    let (served, ()) = tokio::join!(server, on_ctrl_c);
+    served
 }

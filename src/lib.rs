@@ -91,7 +91,7 @@ pub use config::Config;
 pub use ids::{Epoch, SessionKey, TabId};
 pub use protocol::reply::Outcome;
 pub use protocol::Reason;
-pub use service::Hub;
+pub use service::{Hub, Routes};
 pub use store::{
     MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, SavedTask, Step,
     Store, StoreError,

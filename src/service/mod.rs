@@ -1,21 +1,24 @@
 //! actix-web wiring: [`Hub`], the running service's handle, and the routes
-//! it mounts (`/socket/websocket`, `/healthz`).
+//! it mounts ([`Routes`]: the WebSocket endpoint, `/healthz`, the client
+//! script), in `routes.rs`.
 
-use std::collections::BTreeMap;
+mod routes;
+
+pub use routes::{Routes, CLIENT_JS};
+
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use actix::{Actor, Addr, Arbiter, AsyncContext};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix::{Actor, Addr, Arbiter};
+use actix_web::web;
 
 use crate::app::{bounded, App};
 use crate::config::Config;
-use crate::ids::TabId;
 use crate::messages::{ActivityClock, SupervisorLink};
 use crate::store::committer::Committer;
 use crate::store::Store;
 use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor};
-use crate::tab::{Authorize, JoinToAuthorize, TabActor, TabShared};
+use crate::tab::{Authorize, JoinToAuthorize, TabShared};
 
 /// The protocol version this server speaks (the `vsn` query param).
 pub const PROTOCOL_VSN: &str = "2.0.0";
@@ -124,18 +127,19 @@ impl<A: App> Hub<A> {
         &self.shared.config
     }
 
-    /// The routes, for `App::configure` (or `ServiceConfig::configure` to
-    /// mount them under a scope): `GET /socket/websocket` (the WebSocket
-    /// endpoint, PROTOCOL section 1), `GET /healthz`, and `GET /tabhub.js`
-    /// (the JavaScript client, an ES module).
+    /// The default routes, for `App::configure` (or
+    /// `ServiceConfig::configure` to mount them under a scope):
+    /// `GET /socket/websocket` (the WebSocket endpoint), `GET /healthz`,
+    /// and `GET`/`HEAD /tabhub.js` (the JavaScript client, an ES module,
+    /// with an `ETag`). [`Hub::routes`] chooses other paths or leaves some
+    /// out.
     pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) + Clone + 'static {
-        let shared = self.shared.clone();
-        move |cfg: &mut web::ServiceConfig| {
-            cfg.app_data(shared)
-                .route("/socket/websocket", web::get().to(socket))
-                .route("/healthz", web::get().to(healthz))
-                .route("/tabhub.js", web::get().to(client_js));
-        }
+        self.routes().configure()
+    }
+
+    /// The routes, to adjust before mounting: see [`Routes`].
+    pub fn routes(&self) -> Routes {
+        Routes::new(self.shared.clone())
     }
 
     /// Counts of live sessions, open connections and joined tabs, from the
@@ -147,6 +151,16 @@ impl<A: App> Hub<A> {
     /// [`Hub::shutdown`]).
     pub async fn stats(&self) -> Result<HubStats, actix::MailboxError> {
         self.supervisor.send(Stats).await
+    }
+
+    /// Graceful shutdown of an embedding app in one call: tabhub's own
+    /// shutdown ([`Hub::shutdown`]: 1012 to every socket, every session
+    /// flushed), then the actix-web server behind `server` stops
+    /// gracefully. Build the server with `.disable_signals()` and call this
+    /// on the signal of your choice (see `examples/embed.rs`).
+    pub async fn shutdown_with(&self, server: actix_web::dev::ServerHandle) {
+        self.shutdown().await;
+        server.stop(true).await;
     }
 
     /// Graceful shutdown: closes every connection with 1012 (service
@@ -165,64 +179,4 @@ impl<A: App> Hub<A> {
             arbiter.stop();
         }
     }
-}
-
-fn bad_request(message: String) -> HttpResponse {
-    HttpResponse::BadRequest()
-        .content_type("text/plain; charset=utf-8")
-        .body(message)
-}
-
-/// `GET /socket/websocket?vsn=2.0.0&tab_id=...&<app params>`: validates the
-/// query, upgrades to a WebSocket and starts the connection's [`TabActor`].
-async fn socket(
-    req: HttpRequest,
-    body: web::Payload,
-    shared: web::Data<TabShared>,
-) -> Result<HttpResponse, actix_web::Error> {
-    let query = match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
-        Ok(q) => q.into_inner(),
-        Err(e) => return Ok(bad_request(format!("malformed query string: {e}"))),
-    };
-    let mut tab = None;
-    let mut connect_params = BTreeMap::new();
-    for (name, value) in query {
-        match name.as_str() {
-            "vsn" if value != PROTOCOL_VSN => {
-                return Ok(bad_request(format!(
-                    "unsupported vsn {value:?}: this server speaks {PROTOCOL_VSN}"
-                )))
-            }
-            "vsn" => {}
-            "tab_id" => match TabId::parse(&value) {
-                Ok(id) => tab = Some(id),
-                Err(e) => return Ok(bad_request(e.to_string())),
-            },
-            _ => {
-                connect_params.insert(name, value);
-            }
-        }
-    }
-    let tab = tab.unwrap_or_else(TabId::random);
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let stream = stream.max_frame_size(shared.config.max_frame_bytes);
-    TabActor::create(|ctx| {
-        ctx.add_stream(stream);
-        TabActor::new(&shared, tab, connect_params, session)
-    });
-    Ok(response)
-}
-
-/// The JavaScript client, compiled into the binary.
-pub const CLIENT_JS: &str = include_str!("../assets/tabhub.js");
-
-async fn client_js() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header(("cache-control", "no-cache"))
-        .body(CLIENT_JS)
-}
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
