@@ -8,7 +8,7 @@
 //!
 //! The wire is Phoenix Channels V2 JSON framing (so phoenix.js and other
 //! Phoenix clients work unchanged) with tabhub's topics, events and
-//! payloads on top; see `PROTOCOL.md` and the README.
+//! payloads on top; `docs/protocol.md` describes the wire as implemented.
 //!
 //! ## Layout
 //!

@@ -1,4 +1,5 @@
-//! The wire, in one place: PROTOCOL.md as types.
+//! The wire, in one place, as types. `docs/protocol.md` describes it in
+//! words, frame by frame.
 //!
 //! - [`frame`]: the Phoenix Channels V2 JSON array
 //!   `[join_ref, ref, topic, event, payload]`, decode and encode.
