@@ -81,6 +81,9 @@ impl<A: App> SessionActor<A> {
             Loaded::New(state) => {
                 self.state = state;
                 self.needs_checkpoint = true;
+                // Never saved: its first stop writes it (its epoch then
+                // survives, so a cursor resumes by `current`).
+                self.unsaved = true;
             }
             Loaded::Saved(saved) => {
                 let saved = *saved;
@@ -145,6 +148,12 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
             ctx.stop();
             return done(StopOutcome::Stopped);
         }
+        if !self.unsaved {
+            // The store already holds all of it: nothing to write again.
+            tracing::info!(key = %self.key, seq = self.seq, "session stopped; nothing changed since its last save");
+            ctx.stop();
+            return done(StopOutcome::Stopped);
+        }
         let saved = self.saved();
         let store = self.store.clone();
         let key = self.key.clone();
@@ -152,6 +161,7 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
         actix::AtomicResponse::new(Box::pin(saving.into_actor(self).map(
             move |saved, act, ctx| match saved {
                 Ok(()) => {
+                    act.unsaved = false;
                     tracing::info!(key = %act.key, seq = act.seq, journal = act.journal.len(), "session saved and stopped");
                     ctx.stop();
                     StopOutcome::Stopped

@@ -120,6 +120,10 @@ pub(crate) struct SessionActor<A: App> {
     deltas_since_checkpoint: u64,
     /// A new key's first step must carry a checkpoint (its base state).
     needs_checkpoint: bool,
+    /// Whether the store lacks something of this session: a step changed
+    /// anything since it was loaded or last saved, or it was never saved.
+    /// A session stopped with nothing changed is not written again.
+    unsaved: bool,
 }
 
 /// Everything a new [`SessionActor`] needs; it loads its saved data itself.
@@ -179,6 +183,7 @@ impl<A: App> SessionActor<A> {
             steps: 0,
             deltas_since_checkpoint: 0,
             needs_checkpoint: false,
+            unsaved: false,
         }
     }
 

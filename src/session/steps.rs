@@ -35,6 +35,7 @@ impl<A: App> SessionActor<A> {
         }
         let mut step = Step::new(self.key.clone(), self.epoch.clone(), self.seq);
         let result = handle(self, &mut step, ctx);
+        self.unsaved |= !step.is_empty();
         self.close_step(step, ctx);
         result
     }

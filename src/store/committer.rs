@@ -110,25 +110,13 @@ fn run(store: &dyn Store, rx: &mpsc::Receiver<Request>, window: Duration) {
     }
 }
 
-/// Whether a step holds anything to write (a repeated event id, say, does
-/// not; it still waits its turn for the acknowledgement).
-fn worth_writing(step: &Step) -> bool {
-    !step.deltas.is_empty()
-        || step.event.is_some()
-        || step.chain.is_some()
-        || !step.chains_added.is_empty()
-        || !step.chains_removed.is_empty()
-        || step.summary.is_some()
-        || !step.tasks_started.is_empty()
-        || !step.tasks_ended.is_empty()
-        || step.checkpoint.is_some()
-}
-
 fn commit(store: &dyn Store, batch: Vec<Request>) {
     let steps: Vec<Step> = batch
         .iter()
         .filter_map(|r| match r {
-            Request::Step { step, .. } if worth_writing(step) => Some((**step).clone()),
+            // A step with nothing to keep (a repeated event id, say) still
+            // waits its turn for the acknowledgement.
+            Request::Step { step, .. } if !step.is_empty() => Some((**step).clone()),
             _ => None,
         })
         .collect();

@@ -122,6 +122,19 @@ pub struct Step {
 }
 
 impl Step {
+    /// Whether the step holds nothing to keep (a repeated event id, say).
+    pub fn is_empty(&self) -> bool {
+        self.deltas.is_empty()
+            && self.event.is_none()
+            && self.chain.is_none()
+            && self.chains_added.is_empty()
+            && self.chains_removed.is_empty()
+            && self.summary.is_none()
+            && self.tasks_started.is_empty()
+            && self.tasks_ended.is_empty()
+            && self.checkpoint.is_none()
+    }
+
     /// A step of `key` at `seq` that changed nothing yet, with an empty
     /// journal; the session fills in what its handling changes.
     pub fn new(key: SessionKey, epoch: Epoch, seq: u64) -> Self {

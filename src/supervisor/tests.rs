@@ -362,7 +362,7 @@ async fn after_the_last_tab_leaves_the_session_lives_for_the_grace_time_then_is_
 
     advance(2 * MS).await;
     hub.until_stopped().await;
-    assert_eq!(hub.saved_done(), 0, "saved as it was");
+    assert_eq!(hub.saved_done(), 0, "a new session is saved as it was");
     assert!(!tab.session_answers().await, "and stopped");
 }
 
