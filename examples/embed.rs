@@ -41,6 +41,7 @@ async fn quota_allows(by: i64) -> bool {
 impl App for Counter {
     type State = CounterState;
     type Event = CounterEvent;
+    type Identity = ();
 
     async fn handle(
         &self,

@@ -227,6 +227,7 @@ fn add_todo(state: &mut DemoState, text: String) -> Result<(), AppError> {
 impl App for Demo {
     type State = DemoState;
     type Event = DemoEvent;
+    type Identity = ();
 
     async fn handle(
         &self,

@@ -85,7 +85,8 @@ mod supervisor;
 mod tab;
 
 pub use app::{
-    App, AppError, Context, JoinRequest, Origin, Target, TaskEnd, TaskGone, TaskHandle, TaskUpdate,
+    App, AppError, ConnectRefusal, Context, JoinRequest, Origin, Target, TaskEnd, TaskGone,
+    TaskHandle, TaskUpdate,
 };
 pub use config::Config;
 pub use ids::{Epoch, SessionKey, TabId};

@@ -36,6 +36,7 @@ enum NoteEvent {
 impl App for Hooked {
     type State = Notes;
     type Event = NoteEvent;
+    type Identity = ();
     async fn initial_state(&self, key: &SessionKey) -> Notes {
         Notes {
             notes: vec![format!("hello {}", &key.as_str()[..4])],

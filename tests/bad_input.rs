@@ -275,6 +275,7 @@ enum GateEvent {
 impl App for Gate {
     type State = Count;
     type Event = GateEvent;
+    type Identity = ();
     async fn handle(
         &self,
         state: &mut Count,

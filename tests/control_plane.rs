@@ -177,6 +177,7 @@ enum Bump {
 impl App for SlowAuth {
     type State = Count;
     type Event = Bump;
+    type Identity = ();
     async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
         if join.key == &self.0.key {
             self.0.gate.pass().await;

@@ -131,6 +131,7 @@ enum PairEvent {
 impl App for Guarded {
     type State = Pair;
     type Event = PairEvent;
+    type Identity = ();
     async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
         let by_join = join.params.get("token").and_then(|t| t.as_str()) == Some("let-me-in");
         let by_socket = join.connect_params.get("token").map(String::as_str) == Some("let-me-in");

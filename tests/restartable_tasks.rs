@@ -98,6 +98,7 @@ enum Go {
 impl tabhub::App for NoRestart {
     type State = Flag;
     type Event = Go;
+    type Identity = ();
     async fn handle(
         &self,
         state: &mut Flag,

@@ -59,6 +59,7 @@ pub(crate) struct Requests<A: App> {
 pub struct Context<'a, A: App> {
     key: &'a SessionKey,
     origin: Origin,
+    identity: Option<&'a A::Identity>,
     is_running: &'a dyn Fn(&str) -> bool,
     requests: Requests<A>,
 }
@@ -67,11 +68,13 @@ impl<'a, A: App> Context<'a, A> {
     pub(crate) fn new(
         key: &'a SessionKey,
         origin: Origin,
+        identity: Option<&'a A::Identity>,
         is_running: &'a dyn Fn(&str) -> bool,
     ) -> Self {
         Self {
             key,
             origin,
+            identity,
             is_running,
             requests: Requests {
                 effects: Vec::new(),
@@ -95,6 +98,22 @@ impl<'a, A: App> Context<'a, A> {
     /// Who caused this call.
     pub fn origin(&self) -> &Origin {
         &self.origin
+    }
+
+    /// The tab that submitted the event being handled (`None` for a
+    /// background task's update or end).
+    pub fn tab(&self) -> Option<&TabId> {
+        match &self.origin {
+            Origin::Tab(tab) => Some(tab),
+            Origin::Task(_) => None,
+        }
+    }
+
+    /// The identity of the submitting tab's connection, as
+    /// [`App::connect`] decided (`None` for a background task's update or
+    /// end, and for a session's start-up hooks).
+    pub fn identity(&self) -> Option<&A::Identity> {
+        self.identity
     }
 
     /// Sends a frontend-only effect `{"kind", "data"}` to the originating tab

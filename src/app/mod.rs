@@ -22,6 +22,7 @@
 //! impl App for Counter {
 //!     type State = State;
 //!     type Event = Event;
+//!     type Identity = ();
 //!     async fn handle(&self, state: &mut State, event: Event, cx: &mut Context<'_, Self>) -> Result<(), AppError> {
 //!         match event {
 //!             Event::Add { by } if by == 0 => Err(AppError::invalid_payload("by must not be 0")),
@@ -49,6 +50,7 @@ use serde_json::{Map, Value};
 
 use crate::ids::{SessionKey, TabId};
 use crate::protocol::Reason;
+use actix_web::HttpRequest;
 
 pub use context::{Context, Origin, Target};
 pub(crate) use context::{Requests, TaskBodyFn};
@@ -72,6 +74,11 @@ pub trait App: Send + Sync + Sized + 'static {
     /// `payload` (see [`App::decode`]). `Serialize` is used to send chained
     /// events back to a tab.
     type Event: Serialize + DeserializeOwned + Send + 'static;
+    /// Who is on the other end of a connection, as [`App::connect`] decided
+    /// from the HTTP upgrade request (a user id, a session cookie's
+    /// subject). `authorize` gets it with every join and handlers through
+    /// [`Context::identity`]. Apps without identities use `()`.
+    type Identity: Clone + Default + Send + Sync + 'static;
 
     /// Handles one event. Mutate `state`; the delta is computed for you.
     ///
@@ -105,6 +112,21 @@ pub trait App: Send + Sync + Sized + 'static {
         decode_tagged(name, payload)
     }
 
+    /// Decides who a connection is, from its WebSocket upgrade request
+    /// (headers, cookies, peer address, query, and the extensions actix
+    /// middleware set, e.g. actix-session or actix-identity), before the
+    /// upgrade. It may await. Default: `Identity::default()` for everyone.
+    ///
+    /// # Errors
+    /// A [`ConnectRefusal`]: the upgrade is answered with HTTP 401
+    /// (`Unauthenticated`) or 403 (`Forbidden`) and never becomes a
+    /// WebSocket. A connect hook that panics or runs past
+    /// [`crate::Config::handler_timeout`] gets HTTP 503.
+    async fn connect(&self, request: &HttpRequest) -> Result<Self::Identity, ConnectRefusal> {
+        let _ = request;
+        Ok(Self::Identity::default())
+    }
+
     /// Authorizes a join. Runs on every join: first joins, rejoins and
     /// takeovers, so a reconnect is re-authorized. It runs on the joining
     /// connection's side before the join reaches the supervisor, and may
@@ -114,7 +136,7 @@ pub trait App: Send + Sync + Sized + 'static {
     /// # Errors
     /// A message for the log; the client gets reason `unauthorized` (also
     /// if it panics).
-    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
+    async fn authorize(&self, join: &JoinRequest<'_, Self::Identity>) -> Result<(), String> {
         let _ = join;
         Ok(())
     }
@@ -173,9 +195,22 @@ pub trait App: Send + Sync + Sized + 'static {
     }
 }
 
-/// What the authorize hook sees of a join.
+/// Why [`App::connect`] refused a connection; the upgrade is answered with
+/// this HTTP status and the message as a plain-text body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectRefusal {
+    /// HTTP 401: who this is is unknown (no or a bad credential).
+    Unauthenticated(String),
+    /// HTTP 403: known, and not allowed.
+    Forbidden(String),
+}
+
+/// What the authorize hook sees of a join. `I` is the app's
+/// [`App::Identity`].
 #[derive(Debug)]
-pub struct JoinRequest<'a> {
+pub struct JoinRequest<'a, I = ()> {
+    /// Who the connection is, as [`App::connect`] decided.
+    pub identity: &'a I,
     /// The session being joined.
     pub key: &'a SessionKey,
     /// The joining tab.

@@ -29,3 +29,8 @@ pub(crate) use to_supervisor::{
     Join, Leave, SessionEnded, SessionIdle, SetVisibility, SupervisorLink, TabGone, TabStarted,
 };
 pub(crate) use to_tab::{CloseConnection, Deliver, Outgoing, TabAddr};
+
+/// A connection's identity as [`crate::App::connect`] decided it, with its
+/// type erased: tabs are not generic over the app. Code that knows the app
+/// (the session, the service's hooks) downcasts it to `A::Identity`.
+pub(crate) type Identity = std::sync::Arc<dyn std::any::Any + Send + Sync>;

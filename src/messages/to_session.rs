@@ -32,6 +32,8 @@ pub(crate) struct SessionLink {
 pub(crate) struct Submit {
     pub(crate) tab: TabId,
     pub(crate) conn: ConnId,
+    /// The connection's identity, for the handler's `Context::identity`.
+    pub(crate) identity: super::Identity,
     pub(crate) join_ref: Arc<str>,
     pub(crate) reply_to: Recipient<Deliver>,
     pub(crate) reply_ref: Option<String>,

@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use actix::{Actor, Addr, Arbiter};
 use actix_web::web;
 
-use crate::app::{bounded, App};
+use crate::app::{bounded, App, JoinRequest};
 use crate::config::Config;
-use crate::messages::{ActivityClock, SupervisorLink};
+use crate::messages::{ActivityClock, Identity, SupervisorLink};
 use crate::store::committer::Committer;
 use crate::store::Store;
 use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor};
-use crate::tab::{Authorize, JoinToAuthorize, TabShared};
+use crate::tab::{Authorize, Connect, JoinToAuthorize, TabShared};
 
 /// The protocol version this server speaks (the `vsn` query param).
 pub const PROTOCOL_VSN: &str = "2.0.0";
@@ -81,8 +81,30 @@ impl<A: App> Hub<A> {
         let authorize: Authorize = Arc::new(move |join: JoinToAuthorize| {
             let app = authorize_app.clone();
             Box::pin(async move {
-                let verdict = bounded(limit, app.authorize(&join.request())).await;
+                let verdict = match join.identity.downcast_ref::<A::Identity>() {
+                    Some(identity) => {
+                        let request = JoinRequest {
+                            identity,
+                            key: &join.key,
+                            tab_id: &join.tab,
+                            params: &join.params,
+                            connect_params: &join.connect_params,
+                        };
+                        bounded(limit, app.authorize(&request)).await
+                    }
+                    // Only this hub makes identities, always of A's type.
+                    None => Ok(Err("the connection's identity is not the app's".to_owned())),
+                };
                 (verdict, join)
+            })
+        });
+        let connect_app = app.clone();
+        let connect: Connect = Arc::new(move |request: actix_web::HttpRequest| {
+            let app = connect_app.clone();
+            Box::pin(async move {
+                bounded(limit, app.connect(&request))
+                    .await
+                    .map(|decided| decided.map(|identity| Arc::new(identity) as Identity))
             })
         });
         let sup_config = config.clone();
@@ -111,6 +133,7 @@ impl<A: App> Hub<A> {
             clock: ActivityClock::default(),
             next_conn: AtomicU64::new(1),
             authorize,
+            connect,
         });
         let mut arbiters = session_threads;
         arbiters.push(supervisor_thread);

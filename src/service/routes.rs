@@ -13,6 +13,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::PROTOCOL_VSN;
+use crate::app::ConnectRefusal;
 use crate::ids::TabId;
 use crate::tab::{TabActor, TabShared};
 
@@ -109,13 +110,19 @@ impl Routes {
 }
 
 fn bad_request(message: String) -> HttpResponse {
-    HttpResponse::BadRequest()
+    refusal(HttpResponse::BadRequest(), message)
+}
+
+fn refusal(mut status: actix_web::HttpResponseBuilder, message: String) -> HttpResponse {
+    status
         .content_type("text/plain; charset=utf-8")
         .body(message)
 }
 
 /// `GET /socket/websocket?vsn=2.0.0&tab_id=...&<app params>`: validates the
-/// query, upgrades to a WebSocket and starts the connection's [`TabActor`].
+/// query, asks the app who this is (`App::connect`: HTTP 401/403 on a
+/// refusal), upgrades to a WebSocket and starts the connection's
+/// [`TabActor`].
 async fn socket(
     req: HttpRequest,
     body: web::Payload,
@@ -145,11 +152,28 @@ async fn socket(
         }
     }
     let tab = tab.unwrap_or_else(TabId::random);
+    // Who this is, before the upgrade: a refusal never becomes a socket.
+    let identity = match (shared.connect)(req.clone()).await {
+        Ok(Ok(identity)) => identity,
+        Ok(Err(ConnectRefusal::Unauthenticated(why))) => {
+            tracing::info!(why, "connection refused: unauthenticated");
+            return Ok(refusal(HttpResponse::Unauthorized(), why));
+        }
+        Ok(Err(ConnectRefusal::Forbidden(why))) => {
+            tracing::info!(why, "connection refused: forbidden");
+            return Ok(refusal(HttpResponse::Forbidden(), why));
+        }
+        Err(unfinished) => {
+            tracing::error!(?unfinished, "the connect hook gave no answer");
+            let why = "the app could not decide who this connection is".to_owned();
+            return Ok(refusal(HttpResponse::ServiceUnavailable(), why));
+        }
+    };
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream.max_frame_size(shared.config.max_frame_bytes);
     TabActor::create(|ctx| {
         ctx.add_stream(stream);
-        TabActor::new(&shared, tab, connect_params, session)
+        TabActor::new(&shared, tab, identity, connect_params, session)
     });
     Ok(response)
 }

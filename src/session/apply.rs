@@ -33,6 +33,8 @@ pub(super) struct Lent<A: App> {
     pub(super) app: std::sync::Arc<A>,
     pub(super) key: crate::ids::SessionKey,
     pub(super) origin: Origin,
+    /// The submitting connection's identity (erased), for events.
+    pub(super) identity: Option<crate::messages::Identity>,
     pub(super) running: HashSet<String>,
     pub(super) state: A::State,
     pub(super) limit: std::time::Duration,
@@ -41,11 +43,16 @@ pub(super) struct Lent<A: App> {
 impl<A: App> SessionActor<A> {
     /// Lends the state out for app code that may await (the session's
     /// mailbox waits until it comes back; see [`SessionActor::after`]).
-    pub(super) fn lend(&mut self, origin: Origin) -> Lent<A> {
+    pub(super) fn lend(
+        &mut self,
+        origin: Origin,
+        identity: Option<crate::messages::Identity>,
+    ) -> Lent<A> {
         Lent {
             app: self.app.clone(),
             key: self.key.clone(),
             origin,
+            identity,
             running: self.tasks.running_keys(),
             state: std::mem::take(&mut self.state),
             limit: self.config.handler_timeout,
@@ -137,7 +144,7 @@ impl<A: App> SessionActor<A> {
     {
         let tasks = &self.tasks;
         let is_running = |key: &str| tasks.is_running(key);
-        let mut cx = Context::new(&self.key, origin.clone(), &is_running);
+        let mut cx = Context::new(&self.key, origin.clone(), None, &is_running);
         // A panicking handler is the app's bug, not the session's: it fails
         // this one step (rolled back like an error) instead of taking down
         // the thread and every session on it.

@@ -157,12 +157,16 @@ fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply::Running<A
             app,
             key,
             origin,
+            identity,
             running,
             mut state,
             limit,
         } = lent;
         let is_running = |task: &str| running.contains(task);
-        let mut cx = Context::new(&key, origin, &is_running);
+        let identity = identity
+            .as_ref()
+            .and_then(|i| i.downcast_ref::<A::Identity>());
+        let mut cx = Context::new(&key, origin, identity, &is_running);
         let result = guarded("handler", limit, app.handle(&mut state, event, &mut cx)).await;
         Handled {
             state,
@@ -197,7 +201,8 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
             }),
             Prepared::Run { event, chain } => {
                 let origin = Origin::Tab(msg.tab);
-                let running = run_handle(self.lend(origin.clone()), event);
+                let lent = self.lend(origin.clone(), Some(msg.identity.clone()));
+                let running = run_handle(lent, event);
                 self.after(running, ctx, move |session, handled, ctx| {
                     session.step(ctx, |session, step, ctx| {
                         let outcome = match session.settle(step, handled, &origin, Some(&id), ctx) {

@@ -79,7 +79,7 @@ impl<A: App> SessionActor<A> {
         let task = saved.remove(0);
         let key = task.key.clone();
         let origin = Origin::Task(key.clone());
-        let lent = self.lend(origin.clone());
+        let lent = self.lend(origin.clone(), None);
         let restarting: super::apply::Running<A> = Box::pin(async move {
             let super::apply::Lent {
                 app,
@@ -88,9 +88,10 @@ impl<A: App> SessionActor<A> {
                 running,
                 mut state,
                 limit,
+                ..
             } = lent;
             let is_running = |t: &str| running.contains(t);
-            let mut cx = crate::app::Context::new(&session_key, origin, &is_running);
+            let mut cx = crate::app::Context::new(&session_key, origin, None, &is_running);
             let restart = app.restart_task(&mut state, &task.key, task.input, &mut cx);
             let result = crate::app::guarded("restart_task hook", limit, restart).await;
             super::apply::Handled {

@@ -51,6 +51,7 @@ enum ChainerEvent {
 impl App for Chainer {
     type State = Steps;
     type Event = ChainerEvent;
+    type Identity = ();
 
     async fn handle(
         &self,
@@ -261,6 +262,7 @@ impl Tab {
         let reply_ref = Some(format!("event-{}", self.next_ref));
         link.queued.fetch_add(1, Ordering::AcqRel);
         let submit = Submit {
+            identity: std::sync::Arc::new(()),
             tab: self.id.clone(),
             conn: self.conn,
             join_ref: "1".into(),

@@ -59,6 +59,7 @@ enum WorkerEvent {
 impl App for Worker {
     type State = Work;
     type Event = WorkerEvent;
+    type Identity = ();
 
     async fn handle(
         &self,
@@ -300,6 +301,7 @@ impl Tab {
         let link = self.link().clone();
         link.queued.fetch_add(1, Ordering::AcqRel);
         let submit = Submit {
+            identity: std::sync::Arc::new(()),
             tab: self.id.clone(),
             conn: self.conn,
             join_ref: "1".into(),

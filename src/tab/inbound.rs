@@ -121,6 +121,7 @@ impl TabActor {
                 link.submit.do_send(Submit {
                     tab: self.tab.clone(),
                     conn: self.conn,
+                    identity: self.identity.clone(),
                     join_ref,
                     reply_to: ctx.address().recipient(),
                     reply_ref: frame.reference,

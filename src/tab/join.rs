@@ -12,9 +12,8 @@ use serde_json::{Map, Value};
 
 use super::inbound::decode_payload;
 use super::{JoinState, TabActor};
-use crate::app::JoinRequest;
 use crate::ids::{SessionKey, TabId};
-use crate::messages::Join;
+use crate::messages::{Identity, Join};
 use crate::protocol::frame::Frame;
 use crate::protocol::message::{JoinMode, JoinPayload};
 use crate::protocol::{Reason, SESSION_TOPIC_PREFIX};
@@ -22,22 +21,11 @@ use crate::protocol::{Reason, SESSION_TOPIC_PREFIX};
 /// What authorize sees of a join, owned, so its future needs no borrow of
 /// the tab.
 pub(crate) struct JoinToAuthorize {
+    pub(crate) identity: Identity,
     pub(crate) key: SessionKey,
     pub(crate) tab: TabId,
     pub(crate) params: Map<String, Value>,
     pub(crate) connect_params: Arc<BTreeMap<String, String>>,
-}
-
-impl JoinToAuthorize {
-    /// The view the app's hook takes.
-    pub(crate) fn request(&self) -> JoinRequest<'_> {
-        JoinRequest {
-            key: &self.key,
-            tab_id: &self.tab,
-            params: &self.params,
-            connect_params: &self.connect_params,
-        }
-    }
 }
 
 /// What became of an authorize call: the app's answer, or why it gave
@@ -102,6 +90,7 @@ impl TabActor {
             self.leave_session(&old);
         }
         let input = JoinToAuthorize {
+            identity: self.identity.clone(),
             key: key.clone(),
             tab: self.tab.clone(),
             params: payload.params,

@@ -33,10 +33,11 @@ use actix_web::web::BytesMut;
 use actix_ws::{Message, ProtocolError};
 use tokio::time::Instant;
 
+use crate::app::{ConnectRefusal, Unfinished};
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::messages::{
-    ActivityClock, ActivityStamp, CloseConnection, Deliver, Leave, Outgoing, SessionLink,
+    ActivityClock, ActivityStamp, CloseConnection, Deliver, Identity, Leave, Outgoing, SessionLink,
     SupervisorLink, TabAddr, TabGone, TabStarted,
 };
 use crate::protocol::close::CloseCode;
@@ -48,6 +49,18 @@ use crate::protocol::Reason;
 
 use outbound::Outbound;
 use rate::TokenBucket;
+
+/// The app's connect hook, as the socket route calls it before the
+/// upgrade: the request goes in, the connection's identity (or a refusal,
+/// or why there is no answer) comes out.
+pub(crate) type Connect = Arc<
+    dyn Fn(
+            actix_web::HttpRequest,
+        )
+            -> Pin<Box<dyn Future<Output = Result<Result<Identity, ConnectRefusal>, Unfinished>>>>
+        + Send
+        + Sync,
+>;
 
 /// The app's authorize hook, as tabs call it (they are not generic over
 /// the app): the join goes in, its verdict and the join come out. The
@@ -84,6 +97,8 @@ pub(crate) struct TabShared {
     pub(crate) next_conn: AtomicU64,
     /// The app's authorize hook.
     pub(crate) authorize: Authorize,
+    /// The app's connect hook.
+    pub(crate) connect: Connect,
 }
 
 /// The actor of one WebSocket connection. See the module docs.
@@ -94,6 +109,8 @@ pub(crate) struct TabActor {
     supervisor: SupervisorLink,
     clock: ActivityClock,
     authorize: Authorize,
+    /// Who this connection is ([`crate::App::connect`]).
+    identity: Identity,
     connect_params: Arc<BTreeMap<String, String>>,
     joins: HashMap<Arc<str>, JoinState>,
     out: Outbound,
@@ -110,6 +127,7 @@ impl TabActor {
     pub(crate) fn new(
         shared: &TabShared,
         tab: TabId,
+        identity: Identity,
         connect_params: BTreeMap<String, String>,
         session: actix_ws::Session,
     ) -> Self {
@@ -120,6 +138,7 @@ impl TabActor {
             supervisor: shared.supervisor.clone(),
             clock: shared.clock.clone(),
             authorize: shared.authorize.clone(),
+            identity,
             connect_params: Arc::new(connect_params),
             joins: HashMap::new(),
             out: Outbound::start(

@@ -31,9 +31,10 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::advance;
 
-use super::{Authorize, JoinToAuthorize, TabActor, TabShared};
+use super::{Authorize, Connect, JoinToAuthorize, TabActor, TabShared};
 use crate::config::Config;
 use crate::ids::{ConnId, TabId};
+use crate::messages::Identity;
 use crate::messages::{
     ActivityClock, Join, Leave, SetVisibility, SupervisorLink, TabGone, TabStarted,
 };
@@ -121,7 +122,9 @@ impl Client {
         let recorder = Recorder(seen_tx).start();
         let authorize: Authorize =
             Arc::new(|join: JoinToAuthorize| Box::pin(async move { (Ok(Ok(())), join) }));
+        let connect: Connect = Arc::new(|_| Box::pin(async { Ok(Ok(Arc::new(()) as Identity)) }));
         let shared = TabShared {
+            connect,
             config: Arc::new(config()),
             supervisor: SupervisorLink {
                 join: recorder.clone().recipient(),
@@ -155,7 +158,7 @@ impl Client {
         let tab = TabId::parse("tab").expect("a tab id");
         TabActor::create(|ctx| {
             ctx.add_stream(stream);
-            TabActor::new(&shared, tab, BTreeMap::new(), session)
+            TabActor::new(&shared, tab, Arc::new(()), BTreeMap::new(), session)
         });
 
         settle().await;

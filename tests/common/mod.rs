@@ -151,19 +151,32 @@ impl Client {
 
     /// Connects to a full socket URL (e.g. of a `tabhub` process).
     pub async fn connect_url(url: &str, tab_id: &str) -> Client {
-        let (_resp, framed) = awc::Client::default()
-            .ws(url)
-            .max_frame_size(64 * 1024 * 1024)
-            .connect()
+        Self::try_connect_with(url, tab_id, &[])
             .await
-            .unwrap_or_else(|e| panic!("websocket connect failed: {e}"));
-        Client {
+            .unwrap_or_else(|e| panic!("websocket connect failed: {e}"))
+    }
+
+    /// Connects with extra request headers (a cookie, say); the error says
+    /// why the upgrade was refused (e.g. its HTTP status).
+    pub async fn try_connect_with(
+        url: &str,
+        tab_id: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, awc::error::WsClientError> {
+        let mut request = awc::Client::default()
+            .ws(url)
+            .max_frame_size(64 * 1024 * 1024);
+        for (name, value) in headers {
+            request = request.set_header(*name, *value);
+        }
+        let (_resp, framed) = request.connect().await?;
+        Ok(Client {
             framed,
             buffer: VecDeque::new(),
             next_ref: 1,
             tab_id: tab_id.to_owned(),
             join_refs: Default::default(),
-        }
+        })
     }
 
     fn new_ref(&mut self) -> String {

@@ -1,0 +1,65 @@
+// Stages the npm package `tabhub` in a directory, ready for `npm pack` or
+// `npm publish`:
+//
+//   npm ci --prefix tests/js          # TypeScript (a devDependency there)
+//   node clients/js/build.mjs target/js-package
+//   npm pack target/js-package        # or: npm publish target/js-package
+//
+// The package is:
+// - package.json: this folder's (its version is the crate's; tested by
+//   tests/js_package.rs);
+// - tabhub.js: assets/tabhub.js copied byte for byte, the very file the
+//   server serves at /tabhub.js (nothing here keeps a copy that could drift);
+// - tabhub.d.ts: generated from tabhub.js's JSDoc by tsc.
+//
+// Neither tabhub.js nor tabhub.d.ts is kept in this folder: `npm pack` run
+// here refuses (the package.json's prepack script), so only a staged
+// package can be packed. tests/js_package.rs stages, packs, installs the
+// tarball into an empty project and imports it.
+
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const tsc = path.join(root, "tests/js/node_modules/typescript/bin/tsc");
+
+function fail(message) {
+  console.error(`clients/js/build.mjs: ${message}`);
+  process.exit(1);
+}
+
+const [out, ...extra] = process.argv.slice(2);
+if (!out || extra.length > 0) fail("usage: node clients/js/build.mjs <empty or new directory>");
+const dir = path.resolve(out);
+if (existsSync(dir) && readdirSync(dir).length > 0) fail(`${dir} is not empty`);
+if (!existsSync(tsc)) fail(`${tsc} is missing: run \`npm ci --prefix tests/js\``);
+mkdirSync(dir, { recursive: true });
+
+copyFileSync(path.join(here, "package.json"), path.join(dir, "package.json"));
+copyFileSync(path.join(root, "assets/tabhub.js"), path.join(dir, "tabhub.js"));
+
+// Declarations from the JSDoc, next to the copy. The same target and libs
+// as the `tsc --checkJs --strict` check in .ci/run.
+const args = [
+  "--allowJs",
+  "--declaration",
+  "--emitDeclarationOnly",
+  "--strict",
+  "--target",
+  "es2022",
+  "--module",
+  "es2022",
+  "--lib",
+  "es2022,dom",
+  "--outDir",
+  dir,
+  path.join(dir, "tabhub.js"),
+];
+const run = spawnSync(process.execPath, [tsc, ...args], { stdio: "inherit" });
+if (run.error) fail(`cannot run tsc: ${run.error.message}`);
+if (run.status !== 0) fail(`tsc failed (exit ${run.status ?? run.signal})`);
+if (!existsSync(path.join(dir, "tabhub.d.ts"))) fail("tsc wrote no tabhub.d.ts");
+console.error(`clients/js/build.mjs: staged the tabhub package in ${dir}`);

@@ -1,0 +1,287 @@
+//! The JavaScript client as the npm package `tabhub` (`clients/js`): its
+//! package.json names the crate's version, and the package that
+//! `clients/js/build.mjs` stages (assets/tabhub.js byte for byte, plus
+//! `tabhub.d.ts` generated from its JSDoc by tsc) packs with `npm pack`,
+//! installs from the tarball into an empty project, imports under Node and
+//! type-checks a strict TypeScript user. Needs Node.js, npm and
+//! `npm ci --prefix tests/js` (TypeScript); it fails, never skips, when one
+//! is missing.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::node::{self, TempDir};
+use common::process::Guard;
+use serde_json::{json, Value};
+
+/// The last resort for one npm or node run (they take seconds).
+const STEP: Duration = Duration::from_secs(120);
+
+/// clients/js/package.json.
+fn package_json() -> Value {
+    let path = node::root().join("clients/js/package.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// Panics unless `npm --version` runs.
+fn require_npm() {
+    match Command::new("npm").arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "npm is required: `npm --version` failed ({}): {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            node::INSTALL_HINT
+        ),
+        Err(e) => panic!(
+            "npm is required: cannot run `npm --version`: {e}\n{}",
+            node::INSTALL_HINT
+        ),
+    }
+}
+
+/// Runs `program args` in `dir`, in a process group of its own; panics
+/// with everything it printed unless it exits 0 within [`STEP`].
+fn run_in(dir: &Path, program: &str, args: &[&str]) {
+    let mut command = Command::new(program);
+    command.current_dir(dir).args(args).process_group(0);
+    let mut child = Guard::spawn(command);
+    let what = format!("{program} {} (in {})", args.join(" "), dir.display());
+    match child.wait_for(STEP) {
+        Some(status) if status.success() => {}
+        Some(status) => panic!("{what} failed ({status})\n{}", child.output()),
+        None => {
+            child.kill_group();
+            panic!("{what} did not finish within {STEP:?}\n{}", child.output());
+        }
+    }
+}
+
+/// Writes `text` to `path`.
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+#[test]
+fn the_package_json_is_tabhub_at_the_crate_version_as_an_es_module_with_types() {
+    let package = package_json();
+    assert_eq!(package["name"], "tabhub");
+    assert_eq!(
+        package["version"],
+        env!("CARGO_PKG_VERSION"),
+        "clients/js/package.json's version must be the crate's (Cargo.toml)"
+    );
+    assert_eq!(package["license"], env!("CARGO_PKG_LICENSE"));
+    assert_eq!(package["type"], "module");
+    assert_eq!(
+        package["exports"]["."],
+        json!({ "types": "./tabhub.d.ts", "default": "./tabhub.js" })
+    );
+    assert_eq!(package["main"], "./tabhub.js");
+    assert_eq!(package["types"], "./tabhub.d.ts");
+    assert_eq!(package["files"], json!(["tabhub.js", "tabhub.d.ts"]));
+    assert_eq!(package["sideEffects"], false);
+    for field in [
+        "private",
+        "dependencies",
+        "peerDependencies",
+        "optionalDependencies",
+    ] {
+        assert!(
+            package.get(field).is_none(),
+            "the client has no dependencies and is published: no {field:?}"
+        );
+    }
+}
+
+/// Imports every export of the installed package by its bare name and
+/// checks what each is (and that the one module file is what resolves).
+const IMPORT_CHECK: &str = r#"
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+import {
+  PatchError,
+  Session,
+  TabHub,
+  TabHubError,
+  VERSION,
+  applyPatch,
+  defaultReconnectAfterMs,
+} from "tabhub";
+
+const resolved = fileURLToPath(import.meta.resolve("tabhub"));
+assert.match(resolved, /[\\/]node_modules[\\/]tabhub[\\/]tabhub\.js$/, resolved);
+
+assert.equal(typeof VERSION, "string");
+for (const cls of [TabHub, Session, TabHubError, PatchError]) assert.equal(typeof cls, "function");
+assert.ok(new TabHubError("timeout", "late") instanceof Error);
+assert.equal(typeof defaultReconnectAfterMs(1), "number");
+assert.deepEqual(applyPatch({ a: 1 }, [{ op: "replace", path: "/a", value: 2 }]), { a: 2 });
+assert.throws(() => applyPatch({}, [{ op: "remove", path: "/nope" }]), PatchError);
+
+// A hub over a socket that never opens: a session exists at once.
+class NeverOpens {
+  readyState = 0;
+  onopen = null;
+  onmessage = null;
+  onclose = null;
+  onerror = null;
+  send() {}
+  close() {}
+}
+const storage = { getItem: () => null, setItem() {} };
+const hub = new TabHub({ url: "ws://127.0.0.1:1/socket", transport: NeverOpens, storage });
+const session = hub.session();
+assert.ok(session instanceof Session);
+assert.equal(session.key, hub.token);
+hub.disconnect();
+console.error("imported tabhub", VERSION, "from", resolved);
+"#;
+
+/// A strict TypeScript user of the installed package: resolves its types
+/// through `exports` (`moduleResolution: nodenext`) and gets real ones,
+/// not `any`.
+const TYPESCRIPT_USER: &str = r#"
+import { TabHub, TabHubError, applyPatch, VERSION } from "tabhub";
+import type { PatchOperation, PushResult, Session, TabHubOptions } from "tabhub";
+
+type Todos = { todos: string[] };
+
+const options: TabHubOptions = { url: "ws://127.0.0.1:1/socket", maxFullJoins: 3 };
+const hub = new TabHub(options);
+const session: Session<Todos> = hub.session<Todos>();
+const unsubscribe: () => void = session.subscribe((state: Todos) => {
+  const count: number = state.todos.length;
+  void count;
+});
+unsubscribe();
+const patch: PatchOperation[] = [{ op: "add", path: "/todos/-", value: "hi" }];
+const next: unknown = applyPatch({ todos: [] }, patch);
+const pushed: Promise<PushResult> = session.push("add_todo", { text: "hi" });
+const version: string = VERSION;
+const reason: string = new TabHubError("timeout").reason;
+void [next, pushed, version, reason];
+
+// @ts-expect-error: push needs an event name (so the types are not `any`)
+session.push();
+// @ts-expect-error: maxFullJoins is a number
+new TabHub({ maxFullJoins: "3" });
+"#;
+
+#[test]
+fn the_packed_client_installs_into_an_empty_project_and_imports() {
+    node::require(&["typescript"]);
+    require_npm();
+    let root = node::root();
+    let version = env!("CARGO_PKG_VERSION");
+    let tmp = TempDir::new("tabhub-js-package");
+
+    // Stage the package and pack it.
+    let staged = tmp.0.join("package");
+    let staged_arg = staged.to_str().expect("a UTF-8 temp path");
+    run_in(root, "node", &["clients/js/build.mjs", staged_arg]);
+    let tmp_arg = tmp.0.to_str().expect("a UTF-8 temp path");
+    run_in(
+        &tmp.0,
+        "npm",
+        &["pack", staged_arg, "--pack-destination", tmp_arg],
+    );
+    let tarball = tmp.0.join(format!("tabhub-{version}.tgz"));
+    assert!(tarball.is_file(), "npm pack made no {}", tarball.display());
+
+    // Install the tarball into an empty project (no registry needed: the
+    // package has no dependencies).
+    let app = tmp.0.join("app");
+    std::fs::create_dir(&app).expect("create the empty project");
+    write(
+        &app.join("package.json"),
+        r#"{ "name": "app", "version": "0.0.0", "private": true, "type": "module" }"#,
+    );
+    run_in(
+        &app,
+        "npm",
+        &[
+            "install",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+            tarball.to_str().expect("a UTF-8 temp path"),
+        ],
+    );
+
+    // What got installed: exactly the three files, the client byte for
+    // byte the one the server serves.
+    let installed = app.join("node_modules/tabhub");
+    let mut files: Vec<String> = std::fs::read_dir(&installed)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", installed.display()))
+        .map(|entry| {
+            entry
+                .expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files, ["package.json", "tabhub.d.ts", "tabhub.js"]);
+    let served = std::fs::read(root.join("assets/tabhub.js")).expect("read assets/tabhub.js");
+    let published =
+        std::fs::read(installed.join("tabhub.js")).expect("read the installed tabhub.js");
+    assert!(
+        published == served,
+        "the packed tabhub.js differs from assets/tabhub.js (what /tabhub.js serves)"
+    );
+    let installed_package: Value = serde_json::from_str(
+        &std::fs::read_to_string(installed.join("package.json"))
+            .expect("read the installed package.json"),
+    )
+    .expect("the installed package.json is JSON");
+    assert_eq!(installed_package["version"], version);
+    let declarations = std::fs::read_to_string(installed.join("tabhub.d.ts"))
+        .expect("read the installed tabhub.d.ts");
+    for declared in [
+        "export class TabHub ",
+        "export class Session<",
+        "subscribe(",
+    ] {
+        assert!(
+            declarations.contains(declared),
+            "tabhub.d.ts does not declare {declared:?}:\n{declarations}"
+        );
+    }
+
+    // Node imports it by its bare name from the project.
+    let check = app.join("check.mjs");
+    write(&check, IMPORT_CHECK);
+    node::run(&[check.to_str().expect("a UTF-8 temp path")], &[], STEP).assert_success("");
+
+    // A strict TypeScript user type-checks against the declarations.
+    let user = app.join("user.ts");
+    write(&user, TYPESCRIPT_USER);
+    node::run(
+        &[
+            "tests/js/node_modules/typescript/bin/tsc",
+            "--strict",
+            "--noEmit",
+            "--target",
+            "es2022",
+            "--module",
+            "nodenext",
+            "--moduleResolution",
+            "nodenext",
+            "--lib",
+            "es2022,dom",
+            user.to_str().expect("a UTF-8 temp path"),
+        ],
+        &[],
+        STEP,
+    )
+    .assert_success("");
+}
