@@ -10,7 +10,7 @@
  * import { TabHub } from "/tabhub.js";
  * const hub = new TabHub();
  * const s = hub.session();                 // the browser's own session, joined full
- * s.subscribe((state) => render(state));   // after every snapshot, replay or delta
+ * s.subscribe((state) => render(state));   // at once, then after every snapshot, replay or delta
  * await s.push("add_todo", { text: "hi" }); // resolves {seq} once the delta is applied
  * ```
  *
@@ -647,6 +647,9 @@ export class Session {
     this._taskListeners = new Listeners();
     /** @private @type {Listeners<[Session<S>]>} */
     this._changeListeners = new Listeners();
+    // Bound, so `subscribe` can be passed around detached (React's
+    // useSyncExternalStore, Svelte's `$store` on a destructured method).
+    this.subscribe = this.subscribe.bind(this);
   }
 
   /** The cursor of `state` if it is provably exact, else null (the next full join asks for a snapshot). @returns {Cursor | null} */
@@ -656,13 +659,18 @@ export class Session {
   }
 
   /**
-   * Calls `fn(state, session)` after every applied delta, snapshot or
-   * replay. Not called at once: read `state` for the current one.
+   * Calls `fn(state, session)` at once with the current state (`undefined`
+   * before the first join), then after every applied delta, snapshot or
+   * replay. This is the Svelte store contract, so a session is a Svelte
+   * store; it is bound to its session, so React's
+   * `useSyncExternalStore(s.subscribe, () => s.state)` works too.
    * @param {(state: S, session: Session<S>) => void} fn
    * @returns {() => void} unsubscribe
    */
   subscribe(fn) {
-    return this._stateListeners.add(fn);
+    const unsubscribe = this._stateListeners.add(fn);
+    fn(/** @type {S} */ (this.state), this);
+    return unsubscribe;
   }
 
   /** Calls `fn({kind, data})` for each effect sent to this tab. @param {(effect: Effect) => void} fn @returns {() => void} */

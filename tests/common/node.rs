@@ -109,6 +109,16 @@ impl NodeRun {
             self.what,
             self.output
         );
+        // A skipped or todo test is a test that did not run: none allowed.
+        for quiet in ["skipped", "todo"] {
+            assert_eq!(
+                count(quiet).unwrap_or(0),
+                0,
+                "{} reported {quiet} tests\n{}",
+                self.what,
+                self.output
+            );
+        }
     }
 }
 

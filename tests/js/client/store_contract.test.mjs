@@ -4,9 +4,6 @@
 // needs (`s.state` is the same object until a change, a new one after).
 // No framework is installed: each test does what the framework does.
 //
-// Tests marked `todo` are the contract's parts tabhub.js does not meet yet
-// (node --test reports them, and their failures do not fail the run):
-// remove the `todo` once `subscribe` calls back at once.
 
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
@@ -14,7 +11,6 @@ import { after, afterEach, before, describe, test } from "node:test";
 import { TabHub } from "../../../assets/tabhub.js";
 import { T, closeHubs, joinedFull, makeHub, randomKey, startServer } from "./helpers.mjs";
 
-const NOT_YET = "subscribe does not call back at once yet (assets/tabhub.js: Session.subscribe)";
 
 /** svelte/store's `get`: subscribe, take the value it was called with at once, unsubscribe. */
 function svelteGet(store) {
@@ -82,14 +78,14 @@ describe("Session as a Svelte store", () => {
     assert.equal(invalidated, 0);
   });
 
-  test("subscribe calls fn at once, synchronously, with the current state: undefined before the first join", { ...T, todo: NOT_YET }, () => {
+  test("subscribe calls fn at once, synchronously, with the current state: undefined before the first join", T, () => {
     const s = offlineSession();
     const seen = [];
     s.subscribe((state) => seen.push(state))();
     assert.deepEqual(seen, [undefined]);
   });
 
-  test("subscribe calls fn at once with the joined state, then once per change", { ...T, todo: NOT_YET }, async () => {
+  test("subscribe calls fn at once with the joined state, then once per change", T, async () => {
     const s = makeHub(server).session(randomKey());
     await joinedFull(s);
     const seen = [];
@@ -102,7 +98,7 @@ describe("Session as a Svelte store", () => {
     unsubscribe();
   });
 
-  test("svelte/store get() reads the current state", { ...T, todo: NOT_YET }, async () => {
+  test("svelte/store get() reads the current state", T, async () => {
     const s = makeHub(server).session(randomKey());
     await joinedFull(s);
     await s.push("add_todo", { text: "one" });
@@ -126,7 +122,7 @@ describe("Session with React's useSyncExternalStore", () => {
     unsubscribe();
   });
 
-  test("subscribe works detached, as useSyncExternalStore(s.subscribe, () => s.state) calls it", { ...T, todo: "Session.subscribe uses `this`: pass (fn) => s.subscribe(fn), or bind it in the constructor" }, async () => {
+  test("subscribe works detached, as useSyncExternalStore(s.subscribe, () => s.state) calls it", T, async () => {
     const s = makeHub(server).session(randomKey());
     await joinedFull(s);
     const { subscribe } = s;
