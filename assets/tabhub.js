@@ -180,7 +180,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * @property {any} [value] With `add`, `replace` and `test`.
  */
 
-/** What a successful `push` resolves to. @typedef {{seq: number}} PushResult */
+/**
+ * What a successful `push` resolves to: the seq at which its effects are
+ * visible, and the handler's result value if it gave one.
+ * @typedef {{seq: number, data?: any}} PushResult
+ */
 
 // ---------------------------------------------------------------------------
 // Errors.
@@ -188,7 +192,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * Why a push, a cancel or a join failed. `reason` is the server's reason
  * (`unknown_event`, `invalid_payload`, `handler_error`, `queue_full`,
- * `rate_limited`, `unauthorized`, ...) or one of the client's own:
+ * `rate_limited`, `unauthorized`, ..., or the app's own, like
+ * `out_of_stock`, with its `data`) or one of the client's own:
  * `timeout`, `summary_only` (the session is evicted to a summary join),
  * `left`, `closed`, `disconnected` (`hub.disconnect()`), `replaced` (close
  * 4001), `policy` (close 1008).
@@ -206,6 +211,8 @@ export class TabHubError extends Error {
     this.reason = reason;
     /** @type {any} */
     this.response = response;
+    /** The app's data about its refusal, if it gave any. @type {any} */
+    this.data = response?.data;
   }
 }
 
@@ -706,7 +713,9 @@ export class Session {
    *   `timeout`, `summary_only`, `left`, `closed`, `disconnected`, `replaced`, `policy`.
    */
   push(name, payload = {}) {
-    return this._submit({ id: newEventId(), name, payload }).then((r) => ({ seq: r.seq }));
+    return this._submit({ id: newEventId(), name, payload }).then((r) =>
+      r.data === undefined ? { seq: r.seq } : { seq: r.seq, data: r.data },
+    );
   }
 
   /**

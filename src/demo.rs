@@ -110,13 +110,15 @@ pub struct DemoState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "name", content = "payload", rename_all = "snake_case")]
 pub enum DemoEvent {
-    /// Append a todo; empty text is `invalid_payload`.
+    /// Append a todo; empty text is `invalid_payload`, over 100,000 chars the
+    /// app's own reason `too_long` (data `{"max": 100000}`).
     AddTodo {
         /// The todo's text.
         text: String,
     },
     /// Append a todo after awaiting `delay_ms` (at most 5,000): a handler
-    /// that awaits, as one calling a database or an HTTP service would.
+    /// that awaits, as one calling a database or an HTTP service would. Its
+    /// ok reply's data is `{"id"}` of the new todo.
     AddTodoAfter {
         /// The todo's text.
         text: String,
@@ -212,16 +214,29 @@ fn todo_index(state: &DemoState, id: &str) -> Result<usize, AppError> {
 /// Longest `add_todo_after` delay, ms.
 const MAX_DELAY_MS: u64 = 5_000;
 
-fn add_todo(state: &mut DemoState, text: String) -> Result<(), AppError> {
+/// Longest todo text, in chars.
+const MAX_TODO_CHARS: usize = 100_000;
+
+/// Appends a todo and returns its id. Text over 100,000 chars is refused with
+/// the app's own reason `too_long` and data `{"max": 100000}`.
+fn add_todo(state: &mut DemoState, text: String) -> Result<String, AppError> {
     if text.trim().is_empty() {
         return Err(AppError::invalid_payload("text must not be empty"));
     }
+    if text.chars().count() > MAX_TODO_CHARS {
+        return Err(AppError::refuse(
+            "too_long",
+            format!("a todo has at most {MAX_TODO_CHARS} characters"),
+        )
+        .with_data(json!({ "max": MAX_TODO_CHARS })));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
     state.todos.push(Todo {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: id.clone(),
         text,
         done: false,
     });
-    Ok(())
+    Ok(id)
 }
 
 impl App for Demo {
@@ -246,9 +261,13 @@ impl App for Demo {
                 // checker): the session's next event waits its turn, other
                 // sessions go on.
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                // Its reply carries the new todo's id: `{"seq", "data": {"id"}}`.
+                let id = add_todo(state, text)?;
+                cx.reply(json!({ "id": id }));
+            }
+            DemoEvent::AddTodo { text } => {
                 add_todo(state, text)?;
             }
-            DemoEvent::AddTodo { text } => add_todo(state, text)?,
             DemoEvent::ToggleTodo { id } => {
                 let i = todo_index(state, &id)?;
                 state.todos[i].done = !state.todos[i].done;

@@ -52,6 +52,8 @@ pub(crate) struct Requests<A: App> {
     pub(crate) cancels: Vec<String>,
     /// The last summary set, if any.
     pub(crate) summary: Option<Value>,
+    /// The handler's result value for the ok reply, if it gave one.
+    pub(crate) reply: Option<Value>,
 }
 
 /// The handler's view of its session (besides `state`): effects, chains and
@@ -82,6 +84,7 @@ impl<'a, A: App> Context<'a, A> {
                 spawns: Vec::new(),
                 cancels: Vec::new(),
                 summary: None,
+                reply: None,
             },
         }
     }
@@ -114,6 +117,17 @@ impl<'a, A: App> Context<'a, A> {
     /// end, and for a session's start-up hooks).
     pub fn identity(&self) -> Option<&A::Identity> {
         self.identity
+    }
+
+    /// Gives the event's ok reply a result value: `{"seq", "data"}` (the
+    /// last call wins). Only an event's reply carries it; for a task's
+    /// update it is ignored. Data that does not serialize is logged and
+    /// left out.
+    pub fn reply(&mut self, data: impl Serialize) {
+        match serde_json::to_value(data) {
+            Ok(v) => self.requests.reply = Some(v),
+            Err(e) => tracing::warn!(error = %e, "reply data did not serialize"),
+        }
     }
 
     /// Sends a frontend-only effect `{"kind", "data"}` to the originating tab

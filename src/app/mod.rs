@@ -49,6 +49,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::ids::{SessionKey, TabId};
+use crate::protocol::reply::{AppReason, ErrorReason};
 use crate::protocol::Reason;
 use actix_web::HttpRequest;
 
@@ -222,21 +223,26 @@ pub struct JoinRequest<'a, I = ()> {
 }
 
 /// Which error reason an [`AppError`] replies with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppErrorKind {
     /// Reason `invalid_payload`: the event's data does not make sense.
     InvalidPayload,
     /// Reason `handler_error`: the event is well-formed but refused.
     Handler,
+    /// The app's own reason (`out_of_stock`).
+    Refused(AppReason),
 }
 
-/// A refused event: becomes the error reply `{"reason", "message"}`.
+/// A refused event: becomes the error reply `{"reason", "message",
+/// "data"?}`. Every change the handler made is rolled back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppError {
     /// The reply's reason.
     pub kind: AppErrorKind,
     /// The reply's message, for humans.
     pub message: String,
+    /// Data about the refusal for the client (`{"restock_in_days": 3}`).
+    pub data: Option<Value>,
 }
 
 impl AppError {
@@ -245,6 +251,7 @@ impl AppError {
         Self {
             kind: AppErrorKind::Handler,
             message: message.into(),
+            data: None,
         }
     }
 
@@ -253,14 +260,42 @@ impl AppError {
         Self {
             kind: AppErrorKind::InvalidPayload,
             message: message.into(),
+            data: None,
         }
     }
 
+    /// The app's own reason, e.g. `AppError::refuse("out_of_stock", "sold
+    /// out")`: snake_case, 1 to 64 bytes, starting with a letter, and not a
+    /// protocol reason (see [`AppReason::parse`]). A reason that breaks
+    /// these rules is the app's bug: the reply is `handler_error`, with a
+    /// message that names the bad reason.
+    pub fn refuse(reason: &str, message: impl Into<String>) -> Self {
+        match AppReason::parse(reason) {
+            Ok(reason) => Self {
+                kind: AppErrorKind::Refused(reason),
+                message: message.into(),
+                data: None,
+            },
+            Err(why) => Self::handler(format!("{}: {why}", message.into())),
+        }
+    }
+
+    /// Adds data about the refusal for the client. Data that does not
+    /// serialize is logged and left out.
+    pub fn with_data(mut self, data: impl Serialize) -> Self {
+        match serde_json::to_value(data) {
+            Ok(v) => self.data = Some(v),
+            Err(e) => tracing::warn!(error = %e, "refusal data did not serialize"),
+        }
+        self
+    }
+
     /// The wire reason.
-    pub fn reason(&self) -> Reason {
-        match self.kind {
-            AppErrorKind::InvalidPayload => Reason::InvalidPayload,
-            AppErrorKind::Handler => Reason::HandlerError,
+    pub fn reason(&self) -> ErrorReason {
+        match &self.kind {
+            AppErrorKind::InvalidPayload => Reason::InvalidPayload.into(),
+            AppErrorKind::Handler => Reason::HandlerError.into(),
+            AppErrorKind::Refused(reason) => ErrorReason::App(reason.clone()),
         }
     }
 }

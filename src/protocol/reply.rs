@@ -66,6 +66,86 @@ pub struct CancelReply {
     pub cancelled: bool,
 }
 
+/// An app's own reason for refusing an event (`out_of_stock`): snake_case,
+/// 1 to 64 bytes of `[a-z0-9_]` starting with a letter, and not one of the
+/// protocol's [`Reason`]s (an app refusing with those uses them as they
+/// are).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AppReason(String);
+
+impl AppReason {
+    /// Longest reason, in bytes.
+    pub const MAX_LEN: usize = 64;
+
+    /// Checks a reason.
+    ///
+    /// # Errors
+    /// A message saying what was expected, when `reason` is not snake_case
+    /// of 1 to 64 bytes starting with a letter, or is a protocol reason.
+    pub fn parse(reason: &str) -> Result<Self, String> {
+        let snake = reason.len() <= Self::MAX_LEN
+            && reason.starts_with(|c: char| c.is_ascii_lowercase())
+            && reason
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !snake {
+            return Err(format!(
+                "an app's reason is 1 to {} bytes of snake_case starting with a letter, got {reason:?}",
+                Self::MAX_LEN
+            ));
+        }
+        if Reason::ALL.iter().any(|r| r.as_str() == reason) {
+            return Err(format!("{reason:?} is a protocol reason, not an app's own"));
+        }
+        Ok(Self(reason.to_owned()))
+    }
+
+    /// The reason as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AppReason {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<AppReason> for String {
+    fn from(r: AppReason) -> String {
+        r.0
+    }
+}
+
+/// The `reason` of an error reply: one of the protocol's, or an app's own.
+/// On the wire both are plain strings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ErrorReason {
+    /// A protocol reason (PROTOCOL sections 3 and 4).
+    Protocol(Reason),
+    /// An app's own reason.
+    App(AppReason),
+}
+
+impl From<Reason> for ErrorReason {
+    fn from(r: Reason) -> Self {
+        Self::Protocol(r)
+    }
+}
+
+impl std::fmt::Display for ErrorReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Protocol(r) => f.write_str(r.as_str()),
+            Self::App(r) => f.write_str(r.as_str()),
+        }
+    }
+}
+
 /// The first outcome of an event, repeated to every re-submission of its
 /// id (PROTOCOL section 4) and kept by the store with the id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,60 +155,85 @@ pub enum Outcome {
     Ok {
         /// The seq at which the event's effects are visible.
         seq: u64,
+        /// The handler's result value (`Context::reply`), if it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<Value>,
     },
     /// Refused.
     Error {
         /// Why.
-        reason: Reason,
+        reason: ErrorReason,
         /// A human explanation.
         message: String,
+        /// The app's data about the refusal, if it gave any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<Value>,
     },
 }
 
 impl Outcome {
     /// A refusal with `reason` and `message`.
-    pub fn error(reason: Reason, message: impl Into<String>) -> Self {
+    pub fn error(reason: impl Into<ErrorReason>, message: impl Into<String>) -> Self {
         Self::Error {
-            reason,
+            reason: reason.into(),
             message: message.into(),
+            data: None,
         }
     }
 
-    /// The `phx_reply` payload: ok `{"seq"}` or the error.
+    /// The `phx_reply` payload: ok `{"seq", "data"?}` or the error
+    /// `{"reason", "message", "data"?}`.
     pub fn reply(&self) -> String {
         #[derive(Serialize)]
-        struct EventReply {
+        struct EventReply<'a> {
             seq: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<&'a Value>,
         }
         match self {
-            Outcome::Ok { seq } => ok_reply(&EventReply { seq: *seq }),
-            Outcome::Error { reason, message } => {
-                error_reply(&ErrorResponse::new(*reason, message))
-            }
+            Outcome::Ok { seq, data } => ok_reply(&EventReply {
+                seq: *seq,
+                data: data.as_ref(),
+            }),
+            Outcome::Error {
+                reason,
+                message,
+                data,
+            } => error_reply(&ErrorResponse {
+                reason: reason.clone(),
+                message: Some(message),
+                new_key: None,
+                data: data.as_ref(),
+            }),
         }
     }
 }
 
-/// An error reply's `response`: `{"reason", "message"?, "new_key"?}`.
+/// An error reply's `response`: `{"reason", "message"?, "new_key"?,
+/// "data"?}`.
 #[derive(Clone, Debug, Serialize)]
 pub struct ErrorResponse<'a> {
     /// Why.
-    pub reason: Reason,
+    pub reason: ErrorReason,
     /// A human explanation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'a str>,
     /// With `new_key`: the key to join instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_key: Option<&'a str>,
+    /// An app's data about its refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<&'a Value>,
 }
 
 impl<'a> ErrorResponse<'a> {
     /// An error with a reason and a message.
-    pub fn new(reason: Reason, message: &'a str) -> Self {
+    pub fn new(reason: impl Into<ErrorReason>, message: &'a str) -> Self {
         Self {
-            reason,
+            reason: reason.into(),
             message: Some(message),
             new_key: None,
+            data: None,
         }
     }
 }
@@ -244,7 +349,7 @@ mod tests {
     #[test]
     fn golden_event_outcomes_and_errors() {
         assert_eq!(
-            parse(&Outcome::Ok { seq: 7 }.reply()),
+            parse(&Outcome::Ok { seq: 7, data: None }.reply()),
             json!({"status": "ok", "response": {"seq": 7}})
         );
         assert_eq!(
@@ -252,15 +357,62 @@ mod tests {
             json!({"status": "error", "response": {"reason": "queue_full", "message": "the queue is full"}})
         );
         let new_key = error_reply(&ErrorResponse {
-            reason: Reason::NewKey,
+            reason: Reason::NewKey.into(),
             message: Some("open in another tab"),
             new_key: Some("k2"),
+            data: None,
         });
         assert_eq!(
             parse(&new_key),
             json!({"status": "error", "response": {"reason": "new_key",
                 "message": "open in another tab", "new_key": "k2"}})
         );
+    }
+
+    #[test]
+    fn golden_reply_data_and_an_apps_own_reason() {
+        let ok = Outcome::Ok {
+            seq: 3,
+            data: Some(json!({"order": 12})),
+        };
+        assert_eq!(
+            parse(&ok.reply()),
+            json!({"status": "ok", "response": {"seq": 3, "data": {"order": 12}}})
+        );
+        let refused = Outcome::Error {
+            reason: ErrorReason::App(
+                AppReason::parse("out_of_stock").unwrap_or_else(|e| panic!("{e}")),
+            ),
+            message: "sold out".into(),
+            data: Some(json!({"restock_in_days": 3})),
+        };
+        assert_eq!(
+            parse(&refused.reply()),
+            json!({"status": "error", "response": {"reason": "out_of_stock",
+                "message": "sold out", "data": {"restock_in_days": 3}}})
+        );
+        let stored = serde_json::to_value(&refused).unwrap_or_else(|e| panic!("{e}"));
+        let back: Outcome = serde_json::from_value(stored).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            back, refused,
+            "an app's reason round-trips through the store"
+        );
+    }
+
+    #[test]
+    fn an_apps_reason_is_snake_case_and_not_a_protocol_reason() {
+        assert!(AppReason::parse("out_of_stock").is_ok());
+        assert!(AppReason::parse("x1").is_ok());
+        for bad in [
+            "",
+            "OutOfStock",
+            "out-of-stock",
+            "1st",
+            "queue_full",
+            &"a".repeat(65),
+        ] {
+            assert!(AppReason::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

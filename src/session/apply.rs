@@ -86,7 +86,8 @@ impl<A: App> SessionActor<A> {
     /// and sent to every tab, and the code's requests (effects, task starts
     /// and cancels, chains, summary) are carried out. On failure the state
     /// is rolled back to its JSON at the current seq and no request is
-    /// carried out (ARCHITECTURE invariant 4). Returns the seq after it.
+    /// carried out (ARCHITECTURE invariant 4). Returns the seq after it and
+    /// the code's reply value, if any.
     pub(super) fn settle(
         &mut self,
         step: &mut Step,
@@ -94,7 +95,7 @@ impl<A: App> SessionActor<A> {
         origin: &Origin,
         event_id: Option<&str>,
         ctx: &mut Ctx<A>,
-    ) -> Result<u64, AppError> {
+    ) -> Result<(u64, Option<serde_json::Value>), AppError> {
         self.state = handled.state;
         let changed = handled.result.and_then(|()| {
             delta::diff_state(&self.state_json, &self.state)
@@ -125,8 +126,10 @@ impl<A: App> SessionActor<A> {
             );
             self.members.broadcast(event::DELTA, payload);
         }
-        self.carry_out(step, handled.requests, origin, ctx);
-        Ok(self.seq)
+        let mut requests = handled.requests;
+        let reply = requests.reply.take();
+        self.carry_out(step, requests, origin, ctx);
+        Ok((self.seq, reply))
     }
 
     /// Runs synchronous app code `f` (a task's update, a task's end) and
@@ -157,6 +160,7 @@ impl<A: App> SessionActor<A> {
             result,
         };
         self.settle(step, handled, &origin, event_id, ctx)
+            .map(|(seq, _)| seq)
     }
 
     fn carry_out(

@@ -206,8 +206,12 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
                 self.after(running, ctx, move |session, handled, ctx| {
                     session.step(ctx, |session, step, ctx| {
                         let outcome = match session.settle(step, handled, &origin, Some(&id), ctx) {
-                            Ok(seq) => Outcome::Ok { seq },
-                            Err(e) => Outcome::error(e.reason(), e.message),
+                            Ok((seq, data)) => Outcome::Ok { seq, data },
+                            Err(e) => Outcome::Error {
+                                reason: e.reason(),
+                                message: e.message,
+                                data: e.data,
+                            },
                         };
                         session.conclude(step, &id, chain, &outcome);
                         session.send_reply(reply, &outcome);

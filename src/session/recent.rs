@@ -57,11 +57,11 @@ mod tests {
     #[test]
     fn keeps_the_first_outcome_and_forgets_the_oldest_id() {
         let mut r = Recent::new(2);
-        r.insert("a".into(), Outcome::Ok { seq: 1 });
-        r.insert("a".into(), Outcome::Ok { seq: 9 });
-        assert_eq!(r.get("a"), Some(&Outcome::Ok { seq: 1 }));
-        r.insert("b".into(), Outcome::Ok { seq: 2 });
-        r.insert("c".into(), Outcome::Ok { seq: 3 });
+        r.insert("a".into(), Outcome::Ok { seq: 1, data: None });
+        r.insert("a".into(), Outcome::Ok { seq: 9, data: None });
+        assert_eq!(r.get("a"), Some(&Outcome::Ok { seq: 1, data: None }));
+        r.insert("b".into(), Outcome::Ok { seq: 2, data: None });
+        r.insert("c".into(), Outcome::Ok { seq: 3, data: None });
         assert_eq!(r.get("a"), None);
         assert_eq!(r.entries().len(), 2);
     }

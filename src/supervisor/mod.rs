@@ -135,9 +135,10 @@ impl<A: App> Supervisor<A> {
     /// Answers a join with an error reply.
     fn refuse(join: &Join, reason: Reason, message: &str, new_key: Option<&str>) {
         let response = error_reply(&ErrorResponse {
-            reason,
+            reason: reason.into(),
             message: Some(message),
             new_key,
+            data: None,
         });
         join.tab_addr.deliver.do_send(Deliver {
             topic: Arc::from(join.key.topic()),

@@ -19,7 +19,7 @@ fn a_round_trip_through_a_reopened_file_gives_back_everything_written() {
                 ..delta_step(&k, &e, 1)
             },
             Step {
-                chain: Some(("c1".into(), Outcome::Ok { seq: 2 })),
+                chain: Some(("c1".into(), Outcome::Ok { seq: 2, data: None })),
                 chains_removed: vec![ChainId::new("c1")],
                 summary: Some(json!({"title": "two"})),
                 ..delta_step(&k, &e, 2)
@@ -44,16 +44,19 @@ fn a_round_trip_through_a_reopened_file_gives_back_everything_written() {
     assert_eq!(
         s.recent,
         vec![
-            ("ev1".into(), Outcome::Ok { seq: 1 }),
-            ("ev2".into(), Outcome::Ok { seq: 2 }),
+            ("ev1".into(), Outcome::Ok { seq: 1, data: None }),
+            ("ev2".into(), Outcome::Ok { seq: 2, data: None }),
             (
                 "bad".into(),
                 Outcome::error(crate::protocol::Reason::InvalidPayload, "nope")
             ),
-            ("ev3".into(), Outcome::Ok { seq: 3 }),
+            ("ev3".into(), Outcome::Ok { seq: 3, data: None }),
         ]
     );
-    assert_eq!(s.recent_chains, vec![("c1".into(), Outcome::Ok { seq: 2 })]);
+    assert_eq!(
+        s.recent_chains,
+        vec![("c1".into(), Outcome::Ok { seq: 2, data: None })]
+    );
     let pending: Vec<_> = s
         .pending_chains
         .iter()
@@ -164,7 +167,7 @@ fn recent_ids_keep_only_the_newest_recent_events() {
     ok(store.append(&[first(&k, &e)]));
     for seq in 1..=5 {
         ok(store.append(&[Step {
-            chain: Some((format!("c{seq}"), Outcome::Ok { seq })),
+            chain: Some((format!("c{seq}"), Outcome::Ok { seq, data: None })),
             ..delta_step(&k, &e, seq)
         }]));
     }

@@ -108,7 +108,7 @@ fn first(k: &SessionKey, epoch: &Epoch) -> Step {
 fn delta_step(k: &SessionKey, epoch: &Epoch, seq: u64) -> Step {
     Step {
         deltas: vec![delta(seq)],
-        event: Some((format!("ev{seq}"), Outcome::Ok { seq })),
+        event: Some((format!("ev{seq}"), Outcome::Ok { seq, data: None })),
         ..step(k, epoch, seq)
     }
 }

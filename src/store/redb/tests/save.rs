@@ -33,12 +33,12 @@ fn save_replaces_everything_and_load_returns_it() {
         journal: vec![delta(5), delta(7), delta(8), delta(9)],
         pending_chains: vec![chain("n1"), chain("n2")],
         recent: vec![
-            ("a".into(), Outcome::Ok { seq: 1 }),
-            ("b".into(), Outcome::Ok { seq: 2 }),
-            ("c".into(), Outcome::Ok { seq: 3 }),
+            ("a".into(), Outcome::Ok { seq: 1, data: None }),
+            ("b".into(), Outcome::Ok { seq: 2, data: None }),
+            ("c".into(), Outcome::Ok { seq: 3, data: None }),
         ],
         summary: json!({"saved": 1}),
-        recent_chains: vec![("n0".into(), Outcome::Ok { seq: 4 })],
+        recent_chains: vec![("n0".into(), Outcome::Ok { seq: 4, data: None })],
         tasks: vec![SavedTask {
             key: "job".into(),
             input: json!({"steps": 3}),
