@@ -92,9 +92,10 @@ pub use config::Config;
 pub use ids::{Epoch, SessionKey, TabId};
 pub use protocol::reply::Outcome;
 pub use protocol::Reason;
-pub use service::{Hub, Routes};
+pub use service::{HandleError, Hub, Routes, SessionHandle};
+pub use session::StateView;
 pub use store::{
     MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, SavedTask, Step,
     Store, StoreError,
 };
-pub use supervisor::HubStats;
+pub use supervisor::{HubStats, TabInfo};

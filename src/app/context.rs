@@ -19,12 +19,15 @@ pub enum Origin {
     Tab(TabId),
     /// An update or the end of this background task.
     Task(String),
+    /// Server code, through a session handle (`Hub::session`).
+    Server,
 }
 
 /// Which tabs an effect goes to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// The tab whose event is being handled; for task updates, all tabs.
+    /// The tab whose event is being handled; for task updates and server
+    /// code, all tabs.
     Origin,
     /// Every tab joined to the session.
     All,
@@ -108,7 +111,7 @@ impl<'a, A: App> Context<'a, A> {
     pub fn tab(&self) -> Option<&TabId> {
         match &self.origin {
             Origin::Tab(tab) => Some(tab),
-            Origin::Task(_) => None,
+            Origin::Task(_) | Origin::Server => None,
         }
     }
 

@@ -21,6 +21,8 @@ pub(crate) struct Join {
     /// The connection's id: ids only grow, so a larger id is a newer
     /// connection (takeovers are fenced by it).
     pub(crate) conn: ConnId,
+    /// The connection's identity (for listing the session's tabs).
+    pub(crate) identity: super::Identity,
     pub(crate) tab_addr: TabAddr,
     pub(crate) join_ref: Arc<str>,
     pub(crate) reply_ref: Option<String>,

@@ -2,8 +2,10 @@
 //! it mounts ([`Routes`]: the WebSocket endpoint, `/healthz`, the client
 //! script), in `routes.rs`.
 
+mod handle;
 mod routes;
 
+pub use handle::{HandleError, SessionHandle};
 pub use routes::{Routes, CLIENT_JS};
 
 use std::sync::atomic::AtomicU64;
@@ -158,6 +160,16 @@ impl<A: App> Hub<A> {
     /// out.
     pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) + Clone + 'static {
         self.routes().configure()
+    }
+
+    /// A handle on the session of `key`, for server code: submit events,
+    /// read the state, send effects, cancel tasks, list tabs; see
+    /// [`SessionHandle`]. Its calls start the session if it is stopped.
+    pub fn session(&self, key: &crate::ids::SessionKey) -> SessionHandle<A> {
+        SessionHandle {
+            supervisor: self.supervisor.clone(),
+            key: key.clone(),
+        }
     }
 
     /// The routes, to adjust before mounting: see [`Routes`].

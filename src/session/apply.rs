@@ -179,7 +179,7 @@ impl<A: App> SessionActor<A> {
                 (Target::Origin, Origin::Tab(tab)) | (Target::Tab(tab), _) => {
                     self.members.push_to(tab, event::EFFECT, payload)
                 }
-                (Target::Origin, Origin::Task(_)) | (Target::All, _) => {
+                (Target::Origin, Origin::Task(_) | Origin::Server) | (Target::All, _) => {
                     self.members.broadcast(event::EFFECT, payload)
                 }
             }
@@ -192,7 +192,7 @@ impl<A: App> SessionActor<A> {
         }
         let chain_origin = match origin {
             Origin::Tab(tab) => Some(tab.clone()),
-            Origin::Task(_) => None,
+            Origin::Task(_) | Origin::Server => None,
         };
         for (name, payload) in requests.chains {
             self.create_chain(step, name, payload, chain_origin.clone(), ctx);

@@ -116,7 +116,13 @@ impl<A: App> SessionActor<A> {
     }
 
     /// Remembers an event's (and its chain's) first outcome, in the step.
-    fn conclude(&mut self, step: &mut Step, id: &str, chain: Option<ChainId>, outcome: &Outcome) {
+    pub(super) fn conclude(
+        &mut self,
+        step: &mut Step,
+        id: &str,
+        chain: Option<ChainId>,
+        outcome: &Outcome,
+    ) {
         if let Some(chain) = chain {
             self.recent_chains
                 .insert(chain.as_str().to_owned(), outcome.clone());
@@ -151,7 +157,7 @@ impl<A: App> SessionActor<A> {
 }
 
 /// The app's handler for one event, with the state lent to it.
-fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply::Running<A> {
+pub(super) fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply::Running<A> {
     Box::pin(async move {
         let Lent {
             app,

@@ -20,6 +20,7 @@
 //! - `steps.rs`: the scoped step that records what must become durable.
 //! - `chains.rs`, `tasks.rs`, `watchers.rs`: chained events, background
 //!   tasks, summary joins.
+//! - `server.rs`: what server code asks through a session handle.
 //! - `journal.rs`, `recent.rs`, `outbox.rs`: what the actor owns.
 //!
 //! It does not decide membership or the leader: the supervisor does and
@@ -34,6 +35,7 @@ mod load;
 mod members;
 mod outbox;
 mod recent;
+mod server;
 mod steps;
 mod tasks;
 #[cfg(test)]
@@ -58,6 +60,9 @@ use journal::Journal;
 use members::Members;
 use recent::Recent;
 use tasks::Tasks;
+
+pub use server::StateView;
+pub(crate) use server::{ReadState, ServerCancel, ServerEffect, ServerSubmit};
 
 type Ctx<A> = actix::Context<SessionActor<A>>;
 

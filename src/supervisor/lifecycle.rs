@@ -103,6 +103,7 @@ impl<A: App> Supervisor<A> {
             return;
         };
         let parked = entry.stopping.take().unwrap_or_default();
+        let lookups = std::mem::take(&mut entry.parked_lookups);
         match result {
             Ok(StopOutcome::Stopped) | Err(_) => {
                 self.sessions.remove(&key);
@@ -114,6 +115,9 @@ impl<A: App> Supervisor<A> {
         }
         for join in parked {
             self.join(join, ctx);
+        }
+        for park in lookups {
+            self.look_up(&key, park, ctx);
         }
     }
 }
@@ -150,6 +154,9 @@ impl<A: App> Handler<SessionEnded> for Supervisor<A> {
         entry.addr.do_send(Stop { force: true });
         for join in entry.stopping.unwrap_or_default() {
             self.join(join, ctx);
+        }
+        for park in entry.parked_lookups {
+            self.look_up(&msg.key, park, ctx);
         }
     }
 }

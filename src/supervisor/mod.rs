@@ -15,12 +15,14 @@
 //! - `mod.rs`: the registry and joins.
 //! - `leave.rs`: leaves, visibility, connections, stats.
 //! - `watch.rs`: summary joins.
+//! - `lookup.rs`: session handles find (or start) a session, list its tabs.
 //! - `lifecycle.rs`: grace timer, save-and-stop, a session's end, shutdown.
 //! - `election.rs`: the leader election, a pure function.
 
 mod election;
 mod leave;
 mod lifecycle;
+mod lookup;
 mod messages;
 #[cfg(test)]
 mod tests;
@@ -46,6 +48,8 @@ use crate::store::committer::Committer;
 use crate::store::Store;
 
 use election::{elect, Candidate};
+pub use lookup::TabInfo;
+pub(crate) use lookup::{ListTabs, Lookup, LookupError};
 pub use messages::HubStats;
 pub(crate) use messages::{Shutdown, Stats};
 
@@ -56,6 +60,10 @@ struct TabEntry {
     addr: TabAddr,
     visibility: Visibility,
     activity: ActivityStamp,
+    /// When this tab joined (its first join; a rejoin or takeover keeps it).
+    joined_at: std::time::SystemTime,
+    /// The connection's identity (erased), for listing the tabs.
+    identity: crate::messages::Identity,
 }
 
 /// A live session in the registry.
@@ -69,6 +77,8 @@ struct Entry<A: App> {
     /// `Some` while a `Stop` is in flight; joins arriving meanwhile wait
     /// here and are handled when it is answered.
     stopping: Option<Vec<Join>>,
+    /// Session handles' lookups that arrived while a `Stop` was in flight.
+    parked_lookups: Vec<lookup::ParkedLookup<A>>,
 }
 
 impl<A: App> Entry<A> {
@@ -188,6 +198,7 @@ impl<A: App> Supervisor<A> {
                 leader: None,
                 grace: None,
                 stopping: None,
+                parked_lookups: Vec::new(),
             },
         );
     }
@@ -231,12 +242,19 @@ impl<A: App> Supervisor<A> {
         let Some(entry) = self.sessions.get_mut(&msg.key) else {
             return;
         };
+        let joined_at = entry
+            .tabs
+            .iter()
+            .find(|t| t.tab == msg.tab)
+            .map_or_else(std::time::SystemTime::now, |t| t.joined_at);
         let tab_entry = TabEntry {
             tab: msg.tab.clone(),
             conn: msg.conn,
             addr: msg.tab_addr.clone(),
             visibility: msg.visibility,
             activity: msg.activity.clone(),
+            joined_at,
+            identity: msg.identity.clone(),
         };
         match entry.tabs.iter().position(|t| t.tab == msg.tab) {
             Some(i) if entry.tabs[i].conn == msg.conn => {

@@ -255,6 +255,7 @@ impl Tab {
     /// session, once it loaded itself on the blocking pool).
     async fn join(&mut self, hub: &Hub) {
         let join = Join {
+            identity: std::sync::Arc::new(()),
             key: hub.key.clone(),
             tab: self.id.clone(),
             conn: self.conn,

@@ -126,6 +126,7 @@ impl TabActor {
                 key: input.key,
                 tab: input.tab,
                 conn: act.conn,
+                identity: input.identity,
                 tab_addr,
                 join_ref,
                 reply_ref,

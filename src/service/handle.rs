@@ -1,0 +1,194 @@
+//! [`SessionHandle`]: server code (a webhook, a cron job, an HTTP route)
+//! reaching a session by key, whether or not a tab is joined. A stopped
+//! session is started (it loads itself); with no tab joined it stops again
+//! after the grace time.
+
+use std::fmt;
+
+use actix::{Addr, MailboxError};
+use serde::Serialize;
+
+use crate::app::{App, Target};
+use crate::ids::{SessionKey, TabId};
+use crate::protocol::reply::Outcome;
+use crate::session::{
+    ReadState, ServerCancel, ServerEffect, ServerSubmit, SessionActor, StateView,
+};
+use crate::supervisor::{ListTabs, Lookup, LookupError, Supervisor, TabInfo};
+
+/// Why a session handle's call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandleError {
+    /// The service is shutting down (or has shut down).
+    ShuttingDown,
+    /// Starting the session would pass `--max-sessions`.
+    Capacity,
+    /// The session stopped or failed (its store) while the call was on its
+    /// way; calling again starts it afresh.
+    SessionGone,
+    /// The session could not do it: its store failed, or its state does
+    /// not round-trip through serde. The message says which.
+    Failed(String),
+}
+
+impl fmt::Display for HandleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ShuttingDown => f.write_str("the service is shutting down"),
+            Self::Capacity => f.write_str("the service is at its session limit"),
+            Self::SessionGone => f.write_str("the session stopped before it answered; call again"),
+            Self::Failed(why) => write!(f, "the session could not do it: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for HandleError {}
+
+impl From<LookupError> for HandleError {
+    fn from(e: LookupError) -> Self {
+        match e {
+            LookupError::ShuttingDown => Self::ShuttingDown,
+            LookupError::Capacity => Self::Capacity,
+        }
+    }
+}
+
+impl From<MailboxError> for HandleError {
+    fn from(_: MailboxError) -> Self {
+        Self::SessionGone
+    }
+}
+
+/// One session, reached by key from server code; from
+/// [`super::Hub::session`]. Cheap to clone.
+pub struct SessionHandle<A: App> {
+    pub(super) supervisor: Addr<Supervisor<A>>,
+    pub(super) key: SessionKey,
+}
+
+impl<A: App> Clone for SessionHandle<A> {
+    fn clone(&self) -> Self {
+        Self {
+            supervisor: self.supervisor.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+impl<A: App> SessionHandle<A> {
+    /// The session's key.
+    pub fn key(&self) -> &SessionKey {
+        &self.key
+    }
+
+    async fn session(&self) -> Result<Addr<SessionActor<A>>, HandleError> {
+        let lookup = Lookup {
+            key: self.key.clone(),
+            _app: std::marker::PhantomData,
+        };
+        Ok(self
+            .supervisor
+            .send(lookup)
+            .await
+            .map_err(|_| HandleError::ShuttingDown)??)
+    }
+
+    /// Submits `event` through the session's queue, in order with tabs'
+    /// events, as a tab would with event id `id`: the outcome is what a tab
+    /// would get as its reply (`Outcome::Ok {seq, data}` or the error), and
+    /// a repeated id gets the first outcome. Effects the handler sends "to
+    /// the origin" go to every tab.
+    ///
+    /// # Errors
+    /// [`HandleError`] when the session cannot be reached.
+    pub async fn submit(&self, id: &str, event: A::Event) -> Result<Outcome, HandleError> {
+        let submit = ServerSubmit {
+            id: id.to_owned(),
+            event,
+        };
+        Ok(self.session().await?.send(submit).await?)
+    }
+
+    /// The session's state now, with its seq and epoch.
+    ///
+    /// # Errors
+    /// [`HandleError`] when the session cannot be reached or its state does
+    /// not round-trip through serde.
+    pub async fn state(&self) -> Result<StateView<A::State>, HandleError> {
+        self.session()
+            .await?
+            .send(ReadState::new())
+            .await?
+            .map_err(HandleError::Failed)
+    }
+
+    /// Sends an effect `{"kind", "data"}` to every joined tab.
+    ///
+    /// # Errors
+    /// [`HandleError`] when the session cannot be reached.
+    pub async fn effect_to_all(&self, kind: &str, data: impl Serialize) -> Result<(), HandleError> {
+        self.effect(Target::All, kind, data).await
+    }
+
+    /// Sends an effect to one tab, if it is joined.
+    ///
+    /// # Errors
+    /// [`HandleError`] when the session cannot be reached.
+    pub async fn effect_to(
+        &self,
+        tab: &TabId,
+        kind: &str,
+        data: impl Serialize,
+    ) -> Result<(), HandleError> {
+        self.effect(Target::Tab(tab.clone()), kind, data).await
+    }
+
+    async fn effect(
+        &self,
+        target: Target,
+        kind: &str,
+        data: impl Serialize,
+    ) -> Result<(), HandleError> {
+        let data = serde_json::to_value(data).map_err(|e| {
+            HandleError::Failed(format!("the effect's data does not serialize: {e}"))
+        })?;
+        let effect = ServerEffect {
+            target,
+            kind: kind.to_owned(),
+            data,
+        };
+        if self.session().await?.send(effect).await? {
+            Ok(())
+        } else {
+            Err(HandleError::Failed("the session's store failed".into()))
+        }
+    }
+
+    /// Cancels the background task `task`; `true` if one was running.
+    ///
+    /// # Errors
+    /// [`HandleError`] when the session cannot be reached.
+    pub async fn cancel_task(&self, task: &str) -> Result<bool, HandleError> {
+        let cancel = ServerCancel {
+            task: task.to_owned(),
+        };
+        Ok(self.session().await?.send(cancel).await?)
+    }
+
+    /// The tabs joined to the session now (none if it is not live; this
+    /// does not start it): tab id, visibility, leader, joined since,
+    /// identity.
+    ///
+    /// # Errors
+    /// [`HandleError::ShuttingDown`] after the service stopped.
+    pub async fn tabs(&self) -> Result<Vec<TabInfo<A::Identity>>, HandleError> {
+        let list = ListTabs {
+            key: self.key.clone(),
+            _app: std::marker::PhantomData,
+        };
+        self.supervisor
+            .send(list)
+            .await
+            .map_err(|_| HandleError::ShuttingDown)
+    }
+}

@@ -1,0 +1,168 @@
+//! What server code asks of a session through a [`crate::SessionHandle`]:
+//! submit an event (through the same queue as tabs, idempotent by id), read
+//! the state, send an effect, cancel a task. These messages carry the app's
+//! types, so they live here rather than in `crate::messages`.
+
+use actix::{Handler, Message, ResponseFuture};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::events::run_handle;
+use super::{Phase, SessionActor};
+use crate::app::{App, Origin, Target};
+use crate::ids::Epoch;
+use crate::protocol::event;
+use crate::protocol::message::{self, EffectPayload};
+use crate::protocol::reply::Outcome;
+use crate::protocol::Reason;
+
+/// Sent by a session handle: handle `event` in the session's queue, like
+/// a tab's event with this id (a repeated id gets the first outcome).
+/// Replies with the outcome, as a tab's reply would carry it.
+pub(crate) struct ServerSubmit<A: App> {
+    pub(crate) id: String,
+    pub(crate) event: A::Event,
+}
+
+impl<A: App> Message for ServerSubmit<A> {
+    type Result = Outcome;
+}
+
+/// Sent by a session handle; replies with the state, its seq and epoch.
+pub(crate) struct ReadState<A: App>(std::marker::PhantomData<A>);
+
+impl<A: App> ReadState<A> {
+    pub(crate) fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+/// A session's state as server code reads it: a copy, at `seq` of `epoch`.
+#[derive(Debug, Clone)]
+pub struct StateView<S> {
+    /// The state at `seq`.
+    pub state: S,
+    /// The session's seq.
+    pub seq: u64,
+    /// The session's epoch.
+    pub epoch: Epoch,
+}
+
+impl<A: App> Message for ReadState<A> {
+    type Result = Result<StateView<A::State>, String>;
+}
+
+/// Sent by a session handle: an effect to every tab (`Target::All`, and
+/// `Target::Origin` means all here) or one tab. Replies whether the
+/// session could send it (not while it failed).
+pub(crate) struct ServerEffect {
+    pub(crate) target: Target,
+    pub(crate) kind: String,
+    pub(crate) data: Value,
+}
+
+impl Message for ServerEffect {
+    type Result = bool;
+}
+
+/// Sent by a session handle: cancel a background task; replies whether one
+/// was running.
+pub(crate) struct ServerCancel {
+    pub(crate) task: String,
+}
+
+impl Message for ServerCancel {
+    type Result = bool;
+}
+
+impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
+    type Result = ResponseFuture<Outcome>;
+
+    fn handle(&mut self, msg: ServerSubmit<A>, ctx: &mut Self::Context) -> Self::Result {
+        let ready =
+            |outcome: Outcome| -> ResponseFuture<Outcome> { Box::pin(async move { outcome }) };
+        if self.phase != Phase::Ready {
+            return ready(Outcome::error(
+                Reason::StoreError,
+                "the session's store failed; try again",
+            ));
+        }
+        if let Some(first) = self.recent_events.get(&msg.id) {
+            return ready(first.clone());
+        }
+        let (tx, rx) = oneshot::channel();
+        let id = msg.id;
+        let lent = self.lend(Origin::Server, None);
+        self.after(
+            run_handle(lent, msg.event),
+            ctx,
+            move |session, handled, ctx| {
+                session.step(ctx, |session, step, ctx| {
+                    let outcome =
+                        match session.settle(step, handled, &Origin::Server, Some(&id), ctx) {
+                            Ok((seq, data)) => Outcome::Ok { seq, data },
+                            Err(e) => Outcome::Error {
+                                reason: e.reason(),
+                                message: e.message,
+                                data: e.data,
+                            },
+                        };
+                    session.conclude(step, &id, None, &outcome);
+                    let _ = tx.send(outcome);
+                });
+            },
+        );
+        Box::pin(async move {
+            rx.await.unwrap_or_else(|_| {
+                Outcome::error(Reason::HandlerError, "the session stopped before answering")
+            })
+        })
+    }
+}
+
+impl<A: App> Handler<ReadState<A>> for SessionActor<A> {
+    type Result = actix::MessageResult<ReadState<A>>;
+
+    fn handle(&mut self, _msg: ReadState<A>, _ctx: &mut Self::Context) -> Self::Result {
+        let view = serde_json::from_value(self.state_json.clone())
+            .map(|state| StateView {
+                state,
+                seq: self.seq,
+                epoch: self.epoch.clone(),
+            })
+            .map_err(|e| format!("the state does not round-trip through serde: {e}"));
+        actix::MessageResult(view)
+    }
+}
+
+impl<A: App> Handler<ServerEffect> for SessionActor<A> {
+    type Result = bool;
+
+    fn handle(&mut self, msg: ServerEffect, _ctx: &mut Self::Context) -> bool {
+        if self.phase != Phase::Ready {
+            return false;
+        }
+        let payload = message::to_raw(&EffectPayload {
+            kind: &msg.kind,
+            data: &msg.data,
+        });
+        match &msg.target {
+            Target::Tab(tab) => self.members.push_to(tab, event::EFFECT, payload),
+            Target::Origin | Target::All => self.members.broadcast(event::EFFECT, payload),
+        }
+        true
+    }
+}
+
+impl<A: App> Handler<ServerCancel> for SessionActor<A> {
+    type Result = bool;
+
+    fn handle(&mut self, msg: ServerCancel, ctx: &mut Self::Context) -> bool {
+        if self.phase != Phase::Ready {
+            return false;
+        }
+        self.step(ctx, |session, step, ctx| {
+            session.cancel_task(step, &msg.task, ctx)
+        })
+    }
+}
