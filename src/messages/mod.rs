@@ -16,6 +16,8 @@
 //! [`Recipient`]: actix::Recipient
 
 mod activity;
+#[cfg(test)]
+pub(crate) mod testing;
 mod to_session;
 mod to_supervisor;
 mod to_tab;

@@ -8,11 +8,12 @@
 //! `tokio::time::advance`; waiting for what the actors do never moves it
 //! (see [`Patience`]).
 
+use crate::messages::testing::{Flush, Patience, Recorder, Seen};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use actix::{Actor, Addr, Context, Handler, Message};
+use actix::{Actor, Addr, Context, Handler};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -22,9 +23,7 @@ use super::{ControlLink, SessionActor, SessionSetup};
 use crate::app::{App, AppError, Context as AppContext};
 use crate::config::Config;
 use crate::ids::{ChainId, ConnId, SessionKey, TabId};
-use crate::messages::{
-    Attach, Cancel, Deliver, Outgoing, SessionEnded, SessionIdle, SessionLink, Submit,
-};
+use crate::messages::{Attach, Cancel, SessionEnded, SessionIdle, SessionLink, Submit};
 use crate::protocol::message::EventPayload;
 use crate::store::MemoryStore;
 
@@ -67,77 +66,6 @@ impl App for Chainer {
             }
         }
     }
-}
-
-/// Waits for what actors and the blocking pool do without moving the
-/// paused clock: a yield keeps the runtime busy, and only an idle runtime
-/// auto-advances. Gives up (panics) after ten real seconds.
-struct Patience {
-    what: &'static str,
-    deadline: std::time::Instant,
-}
-
-impl Patience {
-    fn new(what: &'static str) -> Self {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        Self { what, deadline }
-    }
-
-    async fn wait(&self) {
-        assert!(
-            std::time::Instant::now() < self.deadline,
-            "gave up waiting for {}",
-            self.what
-        );
-        tokio::task::yield_now().await;
-    }
-}
-
-/// What a tab was sent, as these tests look at it.
-enum Seen {
-    Joined(Option<SessionLink>),
-    Reply(Option<String>, Value),
-    Push(&'static str, Value),
-    Other,
-}
-
-fn json_of(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
-}
-
-/// Answered once everything sent to the recorder before it is recorded.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Flush;
-
-/// Stands in for a tab's connection: records every delivery.
-struct Recorder(mpsc::UnboundedSender<Seen>);
-
-impl Actor for Recorder {
-    type Context = Context<Self>;
-}
-
-impl Handler<Deliver> for Recorder {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deliver, _ctx: &mut Self::Context) {
-        let seen = match msg.item {
-            Outgoing::Joined { link, .. } => Seen::Joined(link),
-            Outgoing::Reply {
-                reply_ref,
-                response,
-            } => Seen::Reply(reply_ref, json_of(&response)),
-            Outgoing::Push { event, payload } => Seen::Push(event, json_of(payload.get())),
-            Outgoing::Refused { .. } | Outgoing::Rejoin => Seen::Other,
-        };
-        let _ = self.0.send(seen);
-    }
-}
-
-impl Handler<Flush> for Recorder {
-    type Result = ();
-
-    fn handle(&mut self, _msg: Flush, _ctx: &mut Self::Context) {}
 }
 
 /// Stands in for the supervisor: nothing of the session's life is asked

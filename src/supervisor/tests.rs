@@ -10,11 +10,12 @@
 //! `tokio::time::advance`; waiting for what the actors and the blocking
 //! pool do never moves it (see [`Patience`]).
 
+use crate::messages::testing::{Patience, Recorder, Seen};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, Context, Handler};
+use actix::{Actor, Addr};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -24,10 +25,7 @@ use super::{HubStats, Stats, Supervisor};
 use crate::app::{App, AppError, Context as AppContext, TaskEnd};
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
-use crate::messages::{
-    ActivityClock, Cancel, CloseConnection, Deliver, Join, Leave, Outgoing, SessionLink, Submit,
-    TabAddr,
-};
+use crate::messages::{ActivityClock, Cancel, Join, Leave, SessionLink, Submit, TabAddr};
 use crate::protocol::message::{EventPayload, JoinMode, Visibility};
 use crate::store::{MemoryStore, Store};
 
@@ -81,67 +79,6 @@ impl App for Worker {
 
     fn task_ended(&self, _: &mut Work, _: &str, _: &TaskEnd, _: &mut AppContext<'_, Self>) {
         self.ended.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Waits for what actors and the blocking pool do without moving the
-/// paused clock: a yield keeps the runtime busy, and only an idle runtime
-/// auto-advances. Gives up (panics) after ten real seconds.
-struct Patience {
-    what: &'static str,
-    deadline: std::time::Instant,
-}
-
-impl Patience {
-    fn new(what: &'static str) -> Self {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        Self { what, deadline }
-    }
-
-    async fn wait(&self) {
-        assert!(
-            std::time::Instant::now() < self.deadline,
-            "gave up waiting for {}",
-            self.what
-        );
-        tokio::task::yield_now().await;
-    }
-}
-
-/// What a tab was sent, as these tests look at it.
-enum Seen {
-    Joined(Option<SessionLink>),
-    Reply(Value),
-    Other,
-}
-
-/// Stands in for a tab's connection: records what it is sent.
-struct Recorder(mpsc::UnboundedSender<Seen>);
-
-impl Actor for Recorder {
-    type Context = Context<Self>;
-}
-
-impl Handler<Deliver> for Recorder {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deliver, _ctx: &mut Self::Context) {
-        let seen = match msg.item {
-            Outgoing::Joined { link, .. } => Seen::Joined(link),
-            Outgoing::Reply { response, .. } => {
-                Seen::Reply(serde_json::from_str(&response).unwrap_or(Value::String(response)))
-            }
-            Outgoing::Refused { .. } | Outgoing::Rejoin | Outgoing::Push { .. } => Seen::Other,
-        };
-        let _ = self.0.send(seen);
-    }
-}
-
-impl Handler<CloseConnection> for Recorder {
-    type Result = ();
-
-    fn handle(&mut self, _msg: CloseConnection, _ctx: &mut Self::Context) {
-        let _ = self.0.send(Seen::Other);
     }
 }
 
@@ -318,7 +255,7 @@ impl Tab {
         link.submit.send(submit).await.expect("the session runs");
         // Pushes (`task`) may come first; the one reply is the event's.
         loop {
-            if let Seen::Reply(response) = self.next("the event's reply").await {
+            if let Seen::Reply(_, response) = self.next("the event's reply").await {
                 return response;
             }
         }
