@@ -49,8 +49,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::ids::{SessionKey, TabId};
-use crate::protocol::reply::{AppReason, ErrorReason};
 use crate::protocol::Reason;
+use crate::protocol::{AppReason, ErrorReason};
 use actix_web::HttpRequest;
 
 pub use context::{Context, Origin, Target};

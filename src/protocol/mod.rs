@@ -18,7 +18,7 @@ pub mod message;
 mod reason;
 pub mod reply;
 
-pub use reason::Reason;
+pub use reason::{AppReason, ErrorReason, Reason};
 
 /// Topic prefix of a session: `session:<KEY>`.
 pub const SESSION_TOPIC_PREFIX: &str = crate::ids::SessionKey::TOPIC_PREFIX;

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::message::to_json;
-use super::Reason;
+use super::ErrorReason;
 use crate::ids::{Epoch, TabId};
 
 /// How a join catches up (the join reply's `resume`).
@@ -64,86 +64,6 @@ pub struct Empty {}
 pub struct CancelReply {
     /// Whether a task with that key was running (and is now cancelled).
     pub cancelled: bool,
-}
-
-/// An app's own reason for refusing an event (`out_of_stock`): snake_case,
-/// 1 to 64 bytes of `[a-z0-9_]` starting with a letter, and not one of the
-/// protocol's [`Reason`]s (an app refusing with those uses them as they
-/// are).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct AppReason(String);
-
-impl AppReason {
-    /// Longest reason, in bytes.
-    pub const MAX_LEN: usize = 64;
-
-    /// Checks a reason.
-    ///
-    /// # Errors
-    /// A message saying what was expected, when `reason` is not snake_case
-    /// of 1 to 64 bytes starting with a letter, or is a protocol reason.
-    pub fn parse(reason: &str) -> Result<Self, String> {
-        let snake = reason.len() <= Self::MAX_LEN
-            && reason.starts_with(|c: char| c.is_ascii_lowercase())
-            && reason
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !snake {
-            return Err(format!(
-                "an app's reason is 1 to {} bytes of snake_case starting with a letter, got {reason:?}",
-                Self::MAX_LEN
-            ));
-        }
-        if Reason::ALL.iter().any(|r| r.as_str() == reason) {
-            return Err(format!("{reason:?} is a protocol reason, not an app's own"));
-        }
-        Ok(Self(reason.to_owned()))
-    }
-
-    /// The reason as sent.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for AppReason {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<AppReason> for String {
-    fn from(r: AppReason) -> String {
-        r.0
-    }
-}
-
-/// The `reason` of an error reply: one of the protocol's, or an app's own.
-/// On the wire both are plain strings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ErrorReason {
-    /// A protocol reason (PROTOCOL sections 3 and 4).
-    Protocol(Reason),
-    /// An app's own reason.
-    App(AppReason),
-}
-
-impl From<Reason> for ErrorReason {
-    fn from(r: Reason) -> Self {
-        Self::Protocol(r)
-    }
-}
-
-impl std::fmt::Display for ErrorReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Protocol(r) => f.write_str(r.as_str()),
-            Self::App(r) => f.write_str(r.as_str()),
-        }
-    }
 }
 
 /// The first outcome of an event, repeated to every re-submission of its
@@ -260,6 +180,7 @@ fn reply_json(status: &str, response: &impl Serialize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{AppReason, Reason};
     use serde_json::json;
 
     fn parse(s: &str) -> Value {
@@ -397,22 +318,6 @@ mod tests {
             back, refused,
             "an app's reason round-trips through the store"
         );
-    }
-
-    #[test]
-    fn an_apps_reason_is_snake_case_and_not_a_protocol_reason() {
-        assert!(AppReason::parse("out_of_stock").is_ok());
-        assert!(AppReason::parse("x1").is_ok());
-        for bad in [
-            "",
-            "OutOfStock",
-            "out-of-stock",
-            "1st",
-            "queue_full",
-            &"a".repeat(65),
-        ] {
-            assert!(AppReason::parse(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]
