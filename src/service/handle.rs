@@ -12,7 +12,7 @@ use crate::app::{App, Target};
 use crate::ids::{SessionKey, TabId};
 use crate::protocol::reply::Outcome;
 use crate::session::{
-    ReadState, ServerCancel, ServerEffect, ServerSubmit, SessionActor, StateView,
+    NotHandled, ReadState, ServerCancel, ServerEffect, ServerSubmit, SessionActor, StateView,
 };
 use crate::supervisor::{ListTabs, Lookup, LookupError, Supervisor, TabInfo};
 
@@ -100,13 +100,20 @@ impl<A: App> SessionHandle<A> {
     /// the origin" go to every tab.
     ///
     /// # Errors
-    /// [`HandleError`] when the session cannot be reached.
+    /// [`HandleError`] when the session cannot be reached, stopped before
+    /// it answered, or its store failed (the event was not handled).
     pub async fn submit(&self, id: &str, event: A::Event) -> Result<Outcome, HandleError> {
         let submit = ServerSubmit {
             id: id.to_owned(),
             event,
         };
-        Ok(self.session().await?.send(submit).await?)
+        match self.session().await?.send(submit).await? {
+            Ok(outcome) => Ok(outcome),
+            Err(NotHandled::Stopped) => Err(HandleError::SessionGone),
+            Err(NotHandled::StoreFailed) => Err(HandleError::Failed(
+                "the session's store failed; call again for a fresh session".into(),
+            )),
+        }
     }
 
     /// The session's state now, with its seq and epoch.

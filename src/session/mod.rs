@@ -62,7 +62,7 @@ use recent::Recent;
 use tasks::Tasks;
 
 pub use server::StateView;
-pub(crate) use server::{ReadState, ServerCancel, ServerEffect, ServerSubmit};
+pub(crate) use server::{NotHandled, ReadState, ServerCancel, ServerEffect, ServerSubmit};
 
 type Ctx<A> = actix::Context<SessionActor<A>>;
 

@@ -14,18 +14,27 @@ use crate::ids::Epoch;
 use crate::protocol::event;
 use crate::protocol::message::{self, EffectPayload};
 use crate::protocol::reply::Outcome;
-use crate::protocol::Reason;
 
 /// Sent by a session handle: handle `event` in the session's queue, like
 /// a tab's event with this id (a repeated id gets the first outcome).
-/// Replies with the outcome, as a tab's reply would carry it.
+/// Replies with the outcome, as a tab's reply would carry it, or
+/// [`NotHandled`] if the session could not handle it.
 pub(crate) struct ServerSubmit<A: App> {
     pub(crate) id: String,
     pub(crate) event: A::Event,
 }
 
+/// Why a session did not handle a server's event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotHandled {
+    /// Its store failed; a fresh session will load from the store.
+    StoreFailed,
+    /// It stopped before it answered.
+    Stopped,
+}
+
 impl<A: App> Message for ServerSubmit<A> {
-    type Result = Outcome;
+    type Result = Result<Outcome, NotHandled>;
 }
 
 /// Sent by a session handle; replies with the state, its seq and epoch.
@@ -76,19 +85,15 @@ impl Message for ServerCancel {
 }
 
 impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
-    type Result = ResponseFuture<Outcome>;
+    type Result = ResponseFuture<Result<Outcome, NotHandled>>;
 
     fn handle(&mut self, msg: ServerSubmit<A>, ctx: &mut Self::Context) -> Self::Result {
-        let ready =
-            |outcome: Outcome| -> ResponseFuture<Outcome> { Box::pin(async move { outcome }) };
         if self.phase != Phase::Ready {
-            return ready(Outcome::error(
-                Reason::StoreError,
-                "the session's store failed; try again",
-            ));
+            return Box::pin(async { Err(NotHandled::StoreFailed) });
         }
         if let Some(first) = self.recent_events.get(&msg.id) {
-            return ready(first.clone());
+            let first = first.clone();
+            return Box::pin(async move { Ok(first) });
         }
         let (tx, rx) = oneshot::channel();
         let id = msg.id;
@@ -112,11 +117,7 @@ impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
                 });
             },
         );
-        Box::pin(async move {
-            rx.await.unwrap_or_else(|_| {
-                Outcome::error(Reason::HandlerError, "the session stopped before answering")
-            })
-        })
+        Box::pin(async move { rx.await.map_err(|_| NotHandled::Stopped) })
     }
 }
 
