@@ -100,16 +100,33 @@ impl Store for HeldLoads {
     }
 }
 
-#[actix_rt::test]
-async fn while_one_keys_load_is_held_joins_of_other_keys_are_answered_and_its_own_wait_in_order() {
+/// A demo server whose store holds the load of one fresh key at a gate.
+fn held_key_server() -> (String, Arc<HeldLoads>, common::Server<Demo>) {
     let held = new_key();
     let store = HeldLoads::new(&held);
     let server = start_server(Demo, Config::default(), store.clone());
-    let mut a = Client::connect(&server, "a").await;
-    let mut b = Client::connect(&server, "b").await;
-    let ra = a.send_join(&held, json!({"cursor": null})).await;
+    (held, store, server)
+}
+
+/// Tabs `a` then `b` join the held key; both joins wait for its load.
+/// Returns each client with its join's ref.
+async fn two_joins_waiting_for_the_load(
+    server: &common::Server<Demo>,
+    store: &HeldLoads,
+    held: &str,
+) -> (Client, String, Client, String) {
+    let mut a = Client::connect(server, "a").await;
+    let mut b = Client::connect(server, "b").await;
+    let ra = a.send_join(held, json!({"cursor": null})).await;
     store.gate.entered().await;
-    let rb = b.send_join(&held, json!({"cursor": null})).await;
+    let rb = b.send_join(held, json!({"cursor": null})).await;
+    (a, ra, b, rb)
+}
+
+#[actix_rt::test]
+async fn while_one_keys_load_is_held_joins_of_other_keys_are_answered_and_its_own_wait_in_order() {
+    let (held, store, server) = held_key_server();
+    let (mut a, ra, mut b, rb) = two_joins_waiting_for_the_load(&server, &store, &held).await;
 
     // Other keys, on other connections and on the waiting ones, go on.
     let mut c = Client::connect(&server, "c").await;
@@ -131,14 +148,8 @@ async fn while_one_keys_load_is_held_joins_of_other_keys_are_answered_and_its_ow
 
 #[actix_rt::test]
 async fn every_join_that_waited_for_a_failed_load_gets_store_error_and_a_later_join_loads_again() {
-    let held = new_key();
-    let store = HeldLoads::new(&held);
-    let server = start_server(Demo, Config::default(), store.clone());
-    let mut a = Client::connect(&server, "a").await;
-    let mut b = Client::connect(&server, "b").await;
-    let ra = a.send_join(&held, json!({"cursor": null})).await;
-    store.gate.entered().await;
-    let rb = b.send_join(&held, json!({"cursor": null})).await;
+    let (held, store, server) = held_key_server();
+    let (mut a, ra, mut b, rb) = two_joins_waiting_for_the_load(&server, &store, &held).await;
     *store.fail.lock().unwrap() = true;
     store.gate.open();
     for (client, r) in [(&mut a, &ra), (&mut b, &rb)] {
