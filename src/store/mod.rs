@@ -12,6 +12,7 @@ mod redb;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -156,6 +157,13 @@ impl Step {
     }
 }
 
+/// `t` in milliseconds since the UNIX epoch (0 before it), as stores keep
+/// activity times.
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A store failure, with the key's prefix and a cause for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError {
@@ -207,6 +215,61 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError`] when the store cannot be read.
     fn sessions_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
         Ok(Vec::new())
+    }
+
+    /// Deletes everything kept for `key` (state, journal, recent ids,
+    /// chains, tasks, summary): the next load finds nothing and the key
+    /// starts again from the app's initial state, in a new epoch. Never
+    /// called while the key's session is live (the supervisor fences the
+    /// key until this returns).
+    ///
+    /// Returns whether anything was kept. The default refuses: a store
+    /// that cannot delete keeps every session.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it could not be deleted (nothing is then
+    /// deleted), or the store cannot delete.
+    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        Err(StoreError {
+            message: format!("this store cannot delete sessions (asked to delete {key})"),
+        })
+    }
+
+    /// Notes that the session of `key` was active now, although it has
+    /// nothing new to save (it stopped unchanged). Stores that expire idle
+    /// sessions keep, per key, the time of its last save, append or touch.
+    /// Default: nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it could not be written.
+    fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
+        let _ = key;
+        Ok(())
+    }
+
+    /// At most `limit` keys whose last activity (save, append or touch) is
+    /// older than `cutoff`, least recently active first: the candidates of
+    /// the retention sweeper (`--session-ttl`). The sweeper calls it once
+    /// per tick, so it must cost about `limit` reads, not a scan of every
+    /// key. Default: none (sessions are kept forever).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be read.
+    fn idle_before(&self, cutoff: SystemTime, limit: usize) -> Result<Vec<SessionKey>, StoreError> {
+        let _ = (cutoff, limit);
+        Ok(Vec::new())
+    }
+
+    /// Deletes `key` as [`Store::delete`] does, but only if its last
+    /// activity is still older than `cutoff`, checked in the same
+    /// transaction (the key may have been used since it was listed).
+    /// Returns whether it was deleted. Default: never deletes.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it could not be read or deleted.
+    fn delete_if_idle(&self, key: &SessionKey, cutoff: SystemTime) -> Result<bool, StoreError> {
+        let _ = (key, cutoff);
+        Ok(false)
     }
 
     /// Whether [`Store::append`] makes steps durable. A durable store's

@@ -14,6 +14,7 @@
 //! | `recent_chains`  | (key, n)               | `{"id", "outcome"}`, n increasing            |
 //! | `pending_chains` | (key, chain id)        | `{"no", "chain"}`, `no` the creation order    |
 //! | `tasks`          | (key, task key)        | the input of a running restartable task      |
+//! | `activity`       | (last activity ms, key) | nothing: keys by last activity, for expiry  |
 //!
 //! A key's state is its checkpoint with every delta after it applied in seq
 //! order. Deltas are kept from `min(journal start, checkpoint seq + 1)` up
@@ -26,9 +27,11 @@
 //!
 //! Files: `tables.rs` (tables, row types, JSON helpers), `write.rs`
 //! (appending steps), `save.rs` (saving a whole session), `load.rs`
-//! (loading), `trim.rs` (what stays bounded, what is deleted).
+//! (loading), `trim.rs` (what stays bounded, what is deleted),
+//! `retention.rs` (last activity, idle keys, deleting a key).
 
 mod load;
+mod retention;
 mod save;
 mod tables;
 mod trim;
@@ -118,6 +121,7 @@ impl RedbStore {
             // Create every table, so read transactions always find them.
             Tables::open(&txn)?;
         }
+        retention::stamp_unstamped(&txn)?;
         txn.commit()
             .map_err(|e| fail(format_args!("initializing {path}"), e))?;
         Ok(Self { options, db })
@@ -174,6 +178,34 @@ impl Store for RedbStore {
     /// (a corrupt row) is logged and skipped.
     fn sessions_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
         self.keys_with_tasks()
+    }
+
+    /// Deletes every row of the key in one transaction.
+    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        self.delete_session(key, None)
+    }
+
+    /// Stamps the key's last activity (meta and `activity` index).
+    fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.touch_session(key)
+    }
+
+    /// Reads at most `limit` rows of the `activity` index.
+    fn idle_before(
+        &self,
+        cutoff: std::time::SystemTime,
+        limit: usize,
+    ) -> Result<Vec<SessionKey>, StoreError> {
+        self.idle_keys(cutoff, limit)
+    }
+
+    /// Checks the key's activity and deletes its rows in one transaction.
+    fn delete_if_idle(
+        &self,
+        key: &SessionKey,
+        cutoff: std::time::SystemTime,
+    ) -> Result<bool, StoreError> {
+        self.delete_session(key, Some(cutoff))
     }
 
     /// `true`: [`Store::append`] returns once its transaction is committed

@@ -3,14 +3,17 @@
 //!
 //! [`Store::save`]: crate::store::Store::save
 
+use std::time::SystemTime;
+
 use redb::ReadableTable;
 
 use super::load::read_tasks;
+use super::retention::Stamp;
 use super::tables::{as_u64, fail, Meta, Tables};
 use super::write::push_recent;
 use super::RedbStore;
 use crate::ids::SessionKey;
-use crate::store::{SavedDelta, SavedSession, StoreError};
+use crate::store::{unix_ms, SavedDelta, SavedSession, StoreError};
 
 impl RedbStore {
     /// Replaces everything kept for `key` with `session`; see
@@ -24,9 +27,12 @@ impl RedbStore {
         let txn = self.begin_write(&what)?;
         {
             let mut t = Tables::open(&txn)?;
+            let was_active = t.read_meta(key)?.map_or(0, |m| m.active_ms);
             t.clear_key(key)?;
             let k = key.as_str();
             let mut meta = Meta::new(session.epoch.clone(), session.seq);
+            meta.active_ms = was_active;
+            t.stamp(key, &mut meta, unix_ms(SystemTime::now()), Stamp::Always)?;
             meta.summary = session.summary.clone();
             t.write_checkpoint(key, session.seq, &session.state)?;
 
@@ -92,9 +98,9 @@ fn gapless_tail(journal: &[SavedDelta], seq: u64) -> &[SavedDelta] {
 }
 
 impl Tables<'_> {
-    /// Deletes every row of `key` but its meta and checkpoint (which the
-    /// caller overwrites).
-    fn clear_key(&mut self, key: &SessionKey) -> Result<(), StoreError> {
+    /// Deletes every row of `key` but its meta, checkpoint and activity
+    /// (which the caller overwrites or deletes).
+    pub(super) fn clear_key(&mut self, key: &SessionKey) -> Result<(), StoreError> {
         let k = key.as_str();
         for (name, table) in [
             ("deltas", &mut self.deltas),

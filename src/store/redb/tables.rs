@@ -37,6 +37,9 @@ pub(super) const PENDING_CHAINS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("pending_chains");
 /// (key, task key) -> the input of a running restartable task.
 pub(super) const TASKS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("tasks");
+/// (last activity, ms since the UNIX epoch, key) -> nothing: every key by
+/// its last activity, oldest first, for the retention sweeper.
+pub(super) const ACTIVITY: TableDefinition<(u64, &str), ()> = TableDefinition::new("activity");
 
 /// The per-key record of `meta`.
 ///
@@ -67,6 +70,11 @@ pub(super) struct Meta {
     pub(super) chains: Span,
     /// The `no` of the next pending chain.
     pub(super) next_pending: u64,
+    /// The key's last activity (save, append or touch) in ms since the
+    /// UNIX epoch, as its `activity` row holds it; 0 in databases written
+    /// before retention (such keys are stamped when the store opens).
+    #[serde(default)]
+    pub(super) active_ms: u64,
 }
 
 impl Meta {
@@ -82,6 +90,7 @@ impl Meta {
             events: Span::default(),
             chains: Span::default(),
             next_pending: 0,
+            active_ms: 0,
         }
     }
 
@@ -207,6 +216,8 @@ pub(super) struct Tables<'t> {
     pub(super) pending: Table<'t, (&'static str, &'static str), &'static [u8]>,
     /// See [`TASKS`].
     pub(super) tasks: Table<'t, (&'static str, &'static str), &'static [u8]>,
+    /// See [`ACTIVITY`].
+    pub(super) activity: Table<'t, (u64, &'static str), ()>,
 }
 
 impl<'t> Tables<'t> {
@@ -229,6 +240,7 @@ impl<'t> Tables<'t> {
                 .open_table(PENDING_CHAINS)
                 .map_err(|e| open("pending_chains", e))?,
             tasks: txn.open_table(TASKS).map_err(|e| open("tasks", e))?,
+            activity: txn.open_table(ACTIVITY).map_err(|e| open("activity", e))?,
         })
     }
 

@@ -9,14 +9,16 @@
 //! [`Store::append`]: crate::store::Store::append
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use redb::Table;
 
+use super::retention::Stamp;
 use super::tables::{as_u64, fail, to_json, Meta, RecentRef, Span, Tables};
 use super::trim::forget_recent;
 use super::RedbStore;
 use crate::ids::{Epoch, SessionKey};
-use crate::store::{Outcome, Step, StoreError};
+use crate::store::{unix_ms, Outcome, Step, StoreError};
 
 impl RedbStore {
     /// Writes `steps` in one transaction, in order, then per touched key
@@ -39,8 +41,10 @@ impl RedbStore {
                 let meta = self.apply_step(&mut t, meta, step)?;
                 metas.insert(&step.key, meta);
             }
-            for (key, meta) in &metas {
+            let now = unix_ms(SystemTime::now());
+            for (key, meta) in &mut metas {
                 t.trim_deltas(key, meta)?;
+                t.stamp(key, meta, now, Stamp::Coarse)?;
                 t.write_meta(key, meta)?;
             }
         }
@@ -183,6 +187,7 @@ fn restart(t: &mut Tables<'_>, old: Option<Meta>, step: &Step) -> Result<Meta, S
         fresh.events = old.events;
         fresh.chains = old.chains;
         fresh.next_pending = old.next_pending;
+        fresh.active_ms = old.active_ms;
     }
     Ok(fresh)
 }

@@ -5,9 +5,11 @@
 //! - `append.rs`: appending steps (round trip, group commit, the contract).
 //! - `journal.rs`: which deltas are kept (the rebuild's, the step's window).
 //! - `save.rs`: whole-session saves, summaries and corrupt records.
+//! - `retention.rs`: last activity, idle keys, deleting a key.
 
 mod append;
 mod journal;
+mod retention;
 mod save;
 
 use std::path::PathBuf;
