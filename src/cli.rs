@@ -92,6 +92,31 @@ pub struct Cli {
     /// Group commit window, in microseconds.
     #[arg(long, env = "TABHUB_COMMIT_WINDOW_US", default_value_t = 200)]
     pub commit_window_us: u64,
+    /// How long a stopped session may stay idle before it is deleted from
+    /// the store: a duration such as `30d`, `12h`, `90s` or `500ms`; `0`
+    /// keeps sessions forever.
+    #[arg(long, env = "TABHUB_SESSION_TTL", default_value = "30d", value_parser = parse_ttl)]
+    pub session_ttl: Ttl,
+}
+
+/// A `--session-ttl`: `None` keeps sessions forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ttl(pub Option<Duration>);
+
+/// Parses a TTL: `0` (forever) or a duration with units (humantime's
+/// syntax: `30d`, `1h 30m`, `250ms`).
+fn parse_ttl(text: &str) -> Result<Ttl, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Ttl(None));
+    }
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Ok(Ttl(None)),
+        Ok(d) => Ok(Ttl(Some(d))),
+        Err(e) => Err(format!(
+            "{e}: give a duration such as 30d, 12h, 90s or 500ms, or 0 to keep sessions forever"
+        )),
+    }
 }
 
 /// Which store the service uses.
@@ -133,6 +158,7 @@ impl Cli {
             new_key_on_duplicate: self.new_key_on_duplicate,
             session_threads: self.session_threads,
             commit_window: Duration::from_micros(self.commit_window_us),
+            session_ttl: self.session_ttl.0,
         }
     }
 
@@ -207,6 +233,31 @@ mod tests {
             (c.max_tabs_per_session, c.rate_events_per_sec, c.rate_burst),
             (2, 7, 8)
         );
+    }
+
+    #[test]
+    fn session_ttl_takes_a_duration_with_units_and_0_keeps_forever() {
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(parse(&[]).config().session_ttl, Some(30 * day));
+        assert_eq!(
+            parse(&["--session-ttl", "7d"]).config().session_ttl,
+            Some(7 * day)
+        );
+        assert_eq!(
+            parse(&["--session-ttl=1h 30m"]).config().session_ttl,
+            Some(Duration::from_secs(5400))
+        );
+        assert_eq!(
+            parse(&["--session-ttl", "250ms"]).config().session_ttl,
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(parse(&["--session-ttl", "0"]).config().session_ttl, None);
+        assert_eq!(parse(&["--session-ttl", "0s"]).config().session_ttl, None);
+        let bad = Cli::try_parse_from(["tabhub", "--session-ttl", "soon"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(bad.contains("0 to keep sessions forever"), "{bad}");
     }
 
     #[test]

@@ -63,6 +63,11 @@ pub struct Config {
     /// steps after its first one, in microseconds; while a commit is being
     /// written the next batch gathers anyway. Default 200 µs.
     pub commit_window: Duration,
+    /// How long a stopped session may stay idle (no tab joined, no call
+    /// from server code) before the retention sweeper deletes it from the
+    /// store; `None` keeps sessions forever. A join after expiry starts
+    /// from the app's initial state in a new epoch. Default 30 days.
+    pub session_ttl: Option<Duration>,
 }
 
 impl Default for Config {
@@ -87,6 +92,7 @@ impl Default for Config {
             new_key_on_duplicate: false,
             session_threads: 0,
             commit_window: Duration::from_micros(200),
+            session_ttl: Some(Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }

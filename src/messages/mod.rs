@@ -24,8 +24,8 @@ mod to_tab;
 
 pub(crate) use activity::{ActivityClock, ActivityStamp};
 pub(crate) use to_session::{
-    Attach, Cancel, Detach, SessionLink, SetLeader, Stop, StopOutcome, Submit, Unwatch, Watch,
-    WatchOutcome, Watcher,
+    Attach, Cancel, Detach, SessionLink, SetLeader, Stop, StopMode, StopOutcome, Submit, Unwatch,
+    Watch, WatchOutcome, Watcher,
 };
 pub(crate) use to_supervisor::{
     Join, Leave, SessionEnded, SessionIdle, SetVisibility, SupervisorLink, TabGone, TabStarted,

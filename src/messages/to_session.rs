@@ -130,15 +130,30 @@ pub(crate) struct SetLeader {
     pub(crate) leader: Option<TabId>,
 }
 
-/// Sent by the supervisor when the grace time ran out (`force: false`), the
-/// service shuts down (`force: true`), or to retire a session that reported
-/// its end ([`super::SessionEnded`]). The session saves itself to the store
-/// (off its thread) and stops, unless (without force) it has tabs, queued
-/// events or running tasks.
+/// Sent by the supervisor to stop a session; see [`StopMode`] for when.
+/// The session saves itself to the store (off its thread) and stops.
 #[derive(Message)]
 #[rtype(result = "StopOutcome")]
 pub(crate) struct Stop {
-    pub(crate) force: bool,
+    pub(crate) mode: StopMode,
+}
+
+/// Why a session is asked to stop, and so what may keep it running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopMode {
+    /// The grace time ran out: it stops only with no tab, no queued event,
+    /// no running task and no delivery waiting for the disk (else `Busy`).
+    IfIdle,
+    /// Server code asked (a session handle's `stop` or `delete`): its tabs
+    /// and summary joins are told to rejoin (`phx_error`, after every
+    /// delivery the disk already has), running tasks are stopped (the
+    /// restartable ones restart at the next load), and it stops once its
+    /// queued events are handled and its steps committed (`Busy` until
+    /// then: ask again). `save: false` when the key is about to be deleted.
+    Now { save: bool },
+    /// The service shuts down, or the session reported its end: it stops
+    /// whatever runs, saving what it can.
+    Shutdown,
 }
 
 /// What a [`Stop`] did.

@@ -14,7 +14,9 @@ use crate::protocol::reply::Outcome;
 use crate::session::{
     NotHandled, ReadState, ServerCancel, ServerEffect, ServerSubmit, SessionActor, StateView,
 };
-use crate::supervisor::{ListTabs, Lookup, LookupError, Supervisor, TabInfo};
+use crate::supervisor::{
+    ListTabs, Lookup, LookupError, Retire, RetireError, Retired, Supervisor, TabInfo,
+};
 
 /// Why a session handle's call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,15 @@ impl From<LookupError> for HandleError {
         match e {
             LookupError::ShuttingDown => Self::ShuttingDown,
             LookupError::Capacity => Self::Capacity,
+        }
+    }
+}
+
+impl From<RetireError> for HandleError {
+    fn from(e: RetireError) -> Self {
+        match e {
+            RetireError::ShuttingDown => Self::ShuttingDown,
+            RetireError::Store(why) => Self::Failed(why),
         }
     }
 }
@@ -197,5 +208,44 @@ impl<A: App> SessionHandle<A> {
             .send(list)
             .await
             .map_err(|_| HandleError::ShuttingDown)
+    }
+
+    /// Stops the session now, if it is live: its tabs and summary joins
+    /// get `phx_error` and rejoin (after every delta the disk has), which
+    /// loads it again from the store; running tasks stop (restartable ones
+    /// restart at the next load); events already queued are handled
+    /// first. Joins and calls arriving meanwhile wait for the stop.
+    /// Returns whether a session was live.
+    ///
+    /// # Errors
+    /// [`HandleError::ShuttingDown`], or [`HandleError::Failed`] when the
+    /// session could not save itself (it then keeps running).
+    pub async fn stop(&self) -> Result<bool, HandleError> {
+        Ok(self.retire(false).await?.was_live)
+    }
+
+    /// Deletes the session: stops it if it is live (as [`Self::stop`], but
+    /// without saving), then deletes everything the store keeps of the
+    /// key. Joins and calls arriving meanwhile wait, then find a new
+    /// session: the app's initial state in a new epoch (tabs that rejoin
+    /// get a `snapshot`). Returns whether the store kept anything.
+    ///
+    /// # Errors
+    /// [`HandleError::ShuttingDown`], or [`HandleError::Failed`] when the
+    /// store could not delete the key (nothing of it is then deleted).
+    pub async fn delete(&self) -> Result<bool, HandleError> {
+        Ok(self.retire(true).await?.deleted)
+    }
+
+    async fn retire(&self, delete: bool) -> Result<Retired, HandleError> {
+        let retire = Retire {
+            key: self.key.clone(),
+            delete,
+        };
+        Ok(self
+            .supervisor
+            .send(retire)
+            .await
+            .map_err(|_| HandleError::ShuttingDown)??)
     }
 }

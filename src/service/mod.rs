@@ -3,6 +3,7 @@
 //! script), in `routes.rs`.
 
 mod handle;
+mod retention;
 mod routes;
 
 pub use handle::{HandleError, SessionHandle};
@@ -119,9 +120,13 @@ impl<A: App> Hub<A> {
             None
         };
         let sup_committer = committer.clone();
+        let sweeper_store = store.clone();
         let supervisor = Supervisor::start_in_arbiter(&supervisor_thread.handle(), move |_ctx| {
             Supervisor::new(app, sup_config, store, handles, sup_committer)
         });
+        if let Some(ttl) = config.session_ttl {
+            supervisor_thread.spawn(retention::sweep(sweeper_store, supervisor.clone(), ttl));
+        }
         let link = SupervisorLink {
             join: supervisor.clone().recipient(),
             leave: supervisor.clone().recipient(),

@@ -13,7 +13,7 @@ use actix::{ActorContext, ActorFutureExt, AsyncContext, Handler, WrapFuture};
 use super::{Ctx, Phase, SessionActor};
 use crate::app::App;
 use crate::ids::Epoch;
-use crate::messages::{Stop, StopOutcome};
+use crate::messages::{Outgoing, Stop, StopMode, StopOutcome};
 use crate::store::{SavedSession, StoreError};
 
 /// What a session's load found.
@@ -132,15 +132,24 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
             ctx.stop();
             return done(StopOutcome::Stopped);
         }
-        let busy = !self.members.is_empty()
-            || !self.tasks.is_empty()
-            || self.queued.load(std::sync::atomic::Ordering::Acquire) > 0
-            || self.members.outbox().pending();
-        if busy && !msg.force {
-            return done(StopOutcome::Busy);
+        let queued = self.queued.load(std::sync::atomic::Ordering::Acquire) > 0;
+        let committing = self.members.outbox().pending();
+        match msg.mode {
+            StopMode::IfIdle => {
+                if !self.members.is_empty() || !self.tasks.is_empty() || queued || committing {
+                    return done(StopOutcome::Busy);
+                }
+            }
+            StopMode::Now { .. } => {
+                self.send_everyone_to_rejoin();
+                if queued || committing {
+                    return done(StopOutcome::Busy);
+                }
+            }
+            StopMode::Shutdown => {}
         }
         self.app.session_stopping(&self.key, &self.state);
-        if self.committer.is_some() && self.members.outbox().pending() {
+        if self.committer.is_some() && committing {
             // Shutdown with steps still being committed: they are the
             // record; a whole-session save now could race them. The hub
             // flushes the committer before it returns.
@@ -148,25 +157,35 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
             ctx.stop();
             return done(StopOutcome::Stopped);
         }
-        if !self.unsaved {
-            // The store already holds all of it: nothing to write again.
-            tracing::info!(key = %self.key, seq = self.seq, "session stopped; nothing changed since its last save");
+        if msg.mode == (StopMode::Now { save: false }) {
+            tracing::info!(key = %self.key, seq = self.seq, "session stopped unsaved; its key is being deleted");
             ctx.stop();
             return done(StopOutcome::Stopped);
         }
-        let saved = self.saved();
         let store = self.store.clone();
         let key = self.key.clone();
-        let saving = off_thread(move || store.save(&key, &saved));
+        let unsaved = self.unsaved;
+        let saved = unsaved.then(|| self.saved());
+        // Saved, or stamped as active now (nothing changed since the last
+        // save, which is not written again; retention counts from here).
+        let saving = off_thread(move || match saved {
+            Some(saved) => store.save(&key, &saved),
+            None => store.touch(&key),
+        });
+        let force = msg.mode == StopMode::Shutdown;
         actix::AtomicResponse::new(Box::pin(saving.into_actor(self).map(
             move |saved, act, ctx| match saved {
                 Ok(()) => {
                     act.unsaved = false;
-                    tracing::info!(key = %act.key, seq = act.seq, journal = act.journal.len(), "session saved and stopped");
+                    if unsaved {
+                        tracing::info!(key = %act.key, seq = act.seq, journal = act.journal.len(), "session saved and stopped");
+                    } else {
+                        tracing::info!(key = %act.key, seq = act.seq, "session stopped; nothing changed since its last save");
+                    }
                     ctx.stop();
                     StopOutcome::Stopped
                 }
-                Err(e) if !msg.force => {
+                Err(e) if !force => {
                     tracing::error!(key = %act.key, error = %e, "could not save the session; keeping it running");
                     StopOutcome::SaveFailed
                 }
@@ -177,5 +196,17 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
                 }
             },
         )))
+    }
+}
+
+impl<A: App> SessionActor<A> {
+    /// Stopping on purpose: tabs and summary joins are told to rejoin
+    /// (after every delivery the disk has), and running tasks stop (the
+    /// restartable ones are saved and restart at the next load).
+    fn send_everyone_to_rejoin(&mut self) {
+        self.members.rejoin_all_in_order();
+        for w in std::mem::take(&mut self.watchers) {
+            self.members.deliver(&w.addr, w.join_ref, Outgoing::Rejoin);
+        }
     }
 }

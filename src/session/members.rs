@@ -99,6 +99,15 @@ impl Members {
         }
     }
 
+    /// Tells every member to rejoin (`phx_error`) through the outbox, so
+    /// each gets every delivery the disk already has (or will have) first,
+    /// and empties the list: the session is being stopped on purpose.
+    pub(crate) fn rejoin_all_in_order(&mut self) {
+        for m in std::mem::take(&mut self.list) {
+            self.send(&m, Outgoing::Rejoin);
+        }
+    }
+
     /// Delivers one item to one member (through the outbox).
     pub(crate) fn send(&self, member: &Member, item: Outgoing) {
         self.deliver(&member.addr, member.join_ref.clone(), item);

@@ -35,7 +35,9 @@ impl<A: App> SessionActor<A> {
         }
         let mut step = Step::new(self.key.clone(), self.epoch.clone(), self.seq);
         let result = handle(self, &mut step, ctx);
-        self.unsaved |= !step.is_empty();
+        // With a durable store the committed steps are the record, and a
+        // stop has nothing to write again; without one, the stop saves.
+        self.unsaved |= self.committer.is_none() && !step.is_empty();
         self.close_step(step, ctx);
         result
     }

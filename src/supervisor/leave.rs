@@ -15,12 +15,14 @@ impl<A: App> Handler<Leave> for Supervisor<A> {
 
     fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
         self.unwatch(&msg.key, &msg.tab, msg.conn);
+        if let Some(parked) = self.parked_for(&msg.key) {
+            parked
+                .joins
+                .retain(|j| !(j.tab == msg.tab && j.conn == msg.conn));
+        }
         let Some(entry) = self.sessions.get_mut(&msg.key) else {
             return;
         };
-        if let Some(parked) = entry.stopping.as_mut() {
-            parked.retain(|j| !(j.tab == msg.tab && j.conn == msg.conn));
-        }
         // A leave from a connection that was taken over is stale.
         let Some(i) = entry
             .tabs

@@ -8,10 +8,10 @@ use actix::{
     ActorFutureExt, AsyncContext, Context, Handler, MailboxError, ResponseActFuture, WrapFuture,
 };
 
-use super::{Shutdown, Supervisor};
+use super::{Parked, Shutdown, Supervisor};
 use crate::app::App;
 use crate::ids::SessionKey;
-use crate::messages::{CloseConnection, SessionEnded, SessionIdle, Stop, StopOutcome};
+use crate::messages::{CloseConnection, SessionEnded, SessionIdle, Stop, StopMode, StopOutcome};
 use crate::protocol::close::CloseCode;
 use crate::store::StoreError;
 
@@ -79,8 +79,10 @@ impl<A: App> Supervisor<A> {
         if !entry.tabs.is_empty() || entry.stopping.is_some() {
             return;
         }
-        entry.stopping = Some(Vec::new());
-        let stop = entry.addr.send(Stop { force: false });
+        entry.stopping = Some(Parked::default());
+        let stop = entry.addr.send(Stop {
+            mode: StopMode::IfIdle,
+        });
         let incarnation = entry.incarnation;
         ctx.spawn(
             stop.into_actor(self)
@@ -103,7 +105,6 @@ impl<A: App> Supervisor<A> {
             return;
         };
         let parked = entry.stopping.take().unwrap_or_default();
-        let lookups = std::mem::take(&mut entry.parked_lookups);
         match result {
             Ok(StopOutcome::Stopped) | Err(_) => {
                 self.sessions.remove(&key);
@@ -113,12 +114,7 @@ impl<A: App> Supervisor<A> {
             // (SessionIdle) also re-arms it.
             Ok(StopOutcome::Busy | StopOutcome::SaveFailed) => self.start_grace(&key, ctx),
         }
-        for join in parked {
-            self.join(join, ctx);
-        }
-        for park in lookups {
-            self.look_up(&key, park, ctx);
-        }
+        self.replay(&key, parked, ctx);
     }
 }
 
@@ -151,13 +147,10 @@ impl<A: App> Handler<SessionEnded> for Supervisor<A> {
         if let Some(grace) = entry.grace {
             ctx.cancel_future(grace);
         }
-        entry.addr.do_send(Stop { force: true });
-        for join in entry.stopping.unwrap_or_default() {
-            self.join(join, ctx);
-        }
-        for park in entry.parked_lookups {
-            self.look_up(&msg.key, park, ctx);
-        }
+        entry.addr.do_send(Stop {
+            mode: StopMode::Shutdown,
+        });
+        self.replay(&msg.key, entry.stopping.unwrap_or_default(), ctx);
     }
 }
 
@@ -182,7 +175,9 @@ impl<A: App> Handler<Shutdown> for Supervisor<A> {
             if let Some(grace) = entry.grace {
                 ctx.cancel_future(grace);
             }
-            stops.push(entry.addr.send(Stop { force: true }));
+            stops.push(entry.addr.send(Stop {
+                mode: StopMode::Shutdown,
+            }));
         }
         // Every Stop is already in its session's mailbox (`send` enqueues at
         // once), so awaiting the answers in turn still saves in parallel.

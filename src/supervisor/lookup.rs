@@ -79,12 +79,12 @@ impl<A: App> Supervisor<A> {
         if self.sessions.get(key).is_some_and(|e| !e.addr.connected()) {
             self.sessions.remove(key);
         }
-        if let Some(entry) = self.sessions.get_mut(key) {
-            if entry.stopping.is_some() {
-                entry.parked_lookups.push(park);
-            } else {
-                let _ = park.send(Ok(entry.addr.clone()));
-            }
+        if let Some(parked) = self.parked_for(key) {
+            parked.lookups.push(park);
+            return;
+        }
+        if let Some(entry) = self.sessions.get(key) {
+            let _ = park.send(Ok(entry.addr.clone()));
             return;
         }
         if self.sessions.len() >= self.config.max_sessions {

@@ -17,6 +17,8 @@
 //! - `watch.rs`: summary joins.
 //! - `lookup.rs`: session handles find (or start) a session, list its tabs.
 //! - `lifecycle.rs`: grace timer, save-and-stop, a session's end, shutdown.
+//! - `retire.rs`: stopping a session and deleting a key on request
+//!   (session handles, the retention sweeper), with the key fenced.
 //! - `election.rs`: the leader election, a pure function.
 
 mod election;
@@ -24,6 +26,7 @@ mod leave;
 mod lifecycle;
 mod lookup;
 mod messages;
+mod retire;
 #[cfg(test)]
 mod tests;
 mod watch;
@@ -52,6 +55,8 @@ pub use lookup::TabInfo;
 pub(crate) use lookup::{ListTabs, Lookup, LookupError};
 pub use messages::HubStats;
 pub(crate) use messages::{Shutdown, Stats};
+use retire::Parked;
+pub(crate) use retire::{Expire, Retire, RetireError, Retired};
 
 /// A tab joined to a session, as the registry keeps it.
 struct TabEntry {
@@ -74,11 +79,9 @@ struct Entry<A: App> {
     tabs: Vec<TabEntry>,
     leader: Option<TabId>,
     grace: Option<SpawnHandle>,
-    /// `Some` while a `Stop` is in flight; joins arriving meanwhile wait
-    /// here and are handled when it is answered.
-    stopping: Option<Vec<Join>>,
-    /// Session handles' lookups that arrived while a `Stop` was in flight.
-    parked_lookups: Vec<lookup::ParkedLookup<A>>,
+    /// `Some` while a `Stop` is in flight; joins, lookups and retires
+    /// arriving meanwhile wait here and are handled when it is answered.
+    stopping: Option<Parked<A>>,
 }
 
 impl<A: App> Entry<A> {
@@ -107,6 +110,8 @@ pub(crate) struct Supervisor<A: App> {
     store: Arc<dyn Store>,
     sessions: HashMap<SessionKey, Entry<A>>,
     conns: HashMap<ConnId, actix::Recipient<CloseConnection>>,
+    /// Keys being deleted (no live session): what waits for them.
+    fenced: HashMap<SessionKey, Parked<A>>,
     /// Summary joins by key, live session or not (PROTOCOL section 3a).
     watchers: HashMap<SessionKey, Vec<Watcher>>,
     /// The commit thread, when the store is durable.
@@ -133,6 +138,7 @@ impl<A: App> Supervisor<A> {
             store,
             sessions: HashMap::new(),
             conns: HashMap::new(),
+            fenced: HashMap::new(),
             watchers: HashMap::new(),
             committer,
             arbiters,
@@ -198,7 +204,6 @@ impl<A: App> Supervisor<A> {
                 leader: None,
                 grace: None,
                 stopping: None,
-                parked_lookups: Vec::new(),
             },
         );
     }
@@ -207,12 +212,8 @@ impl<A: App> Supervisor<A> {
         if self.shutting_down {
             return Self::refuse(&msg, Reason::Capacity, "the service is shutting down", None);
         }
-        if let Some(parked) = self
-            .sessions
-            .get_mut(&msg.key)
-            .and_then(|e| e.stopping.as_mut())
-        {
-            parked.push(msg);
+        if let Some(parked) = self.parked_for(&msg.key) {
+            parked.joins.push(msg);
             return;
         }
         if msg.mode == JoinMode::Summary {

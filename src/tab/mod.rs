@@ -224,7 +224,7 @@ impl TabActor {
     /// cursor, catching up by replay or snapshot.
     fn error_join(&mut self, topic: &Arc<str>, ctx: &mut actix::Context<Self>) {
         if let Some(join) = self.joins.remove(topic) {
-            tracing::info!(tab = %self.tab, key = %join.key, "outbound buffer full; join errored, client should rejoin");
+            tracing::info!(tab = %self.tab, key = %join.key, "join errored (outbound buffer full, or its session stopped); the client should rejoin");
             self.leave_session(&join);
             let r = Some(&*join.join_ref);
             let payload = crate::protocol::message::to_json(&Empty {});

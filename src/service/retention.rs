@@ -1,0 +1,93 @@
+//! The retention sweeper (`--session-ttl`): deletes from the store the
+//! stopped sessions idle for longer than the TTL.
+//!
+//! Each tick it lists at most [`BATCH`] keys idle since before the cutoff
+//! (oldest first, on the blocking pool; the store reads about that many
+//! rows, not every key) and hands them to the supervisor, which fences
+//! those with no live session, deletes the ones still idle on the blocking
+//! pool, and lifts the fences. No actor thread waits for the store, and the
+//! work of one tick is bounded by the batch.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use actix::Addr;
+
+use crate::app::App;
+use crate::store::Store;
+use crate::supervisor::{Expire, Supervisor};
+
+/// Keys examined per tick, at most.
+pub(super) const BATCH: usize = 256;
+
+/// The pause between ticks: a tenth of the TTL, between 50 ms and 60 s,
+/// so a session is deleted at most about a tenth of its TTL late.
+pub(super) fn tick(ttl: Duration) -> Duration {
+    (ttl / 10).clamp(Duration::from_millis(50), Duration::from_secs(60))
+}
+
+/// Runs until the service shuts down: every tick, expires one batch of
+/// idle keys; after a full batch, the next one follows at once.
+pub(super) async fn sweep<A: App>(
+    store: Arc<dyn Store>,
+    supervisor: Addr<Supervisor<A>>,
+    ttl: Duration,
+) {
+    let pause = tick(ttl);
+    tracing::info!(
+        ttl_ms = ttl.as_millis(),
+        tick_ms = pause.as_millis(),
+        "retention sweeper started"
+    );
+    let mut wait = pause;
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = pause;
+        let Some(cutoff) = SystemTime::now().checked_sub(ttl) else {
+            continue;
+        };
+        let lister = store.clone();
+        let listed =
+            actix_rt::task::spawn_blocking(move || lister.idle_before(cutoff, BATCH)).await;
+        let keys = match listed {
+            Ok(Ok(keys)) => keys,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "could not list idle sessions");
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "listing idle sessions panicked");
+                continue;
+            }
+        };
+        if keys.is_empty() {
+            continue;
+        }
+        let full = keys.len() == BATCH;
+        match supervisor.send(Expire { keys, cutoff }).await {
+            Ok(Some(_)) => {
+                if full {
+                    wait = Duration::ZERO;
+                }
+            }
+            // Shutting down, or the supervisor is gone.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    tracing::info!("retention sweeper stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_is_a_tenth_of_the_ttl_within_bounds() {
+        assert_eq!(
+            tick(Duration::from_secs(30 * 24 * 3600)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(tick(Duration::from_secs(100)), Duration::from_secs(10));
+        assert_eq!(tick(Duration::from_millis(100)), Duration::from_millis(50));
+    }
+}

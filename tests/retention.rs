@@ -1,0 +1,152 @@
+//! Retention (`--session-ttl`) with the durable redb store: a stopped
+//! session idle for longer than the TTL is deleted by the sweeper, and a
+//! join after that starts from the app's initial state in a new epoch (a
+//! `snapshot`); a live session is never expired, and a session stopped
+//! unchanged counts as active at its stop.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::node::TempDir;
+use common::{new_key, start_server, Client, Server, WAIT};
+use serde_json::json;
+use tabhub::demo::Demo;
+use tabhub::{Config, RedbOptions, RedbStore, SessionKey, Store};
+use tokio::time::{sleep, Instant};
+
+struct Setup {
+    server: Server<Demo>,
+    store: Arc<RedbStore>,
+    _dir: TempDir,
+}
+
+fn start(ttl: Duration) -> Setup {
+    let dir = TempDir::new("tabhub-retention");
+    let config = Config {
+        grace: Duration::from_millis(20),
+        session_ttl: Some(ttl),
+        ..Config::default()
+    };
+    let store = Arc::new(
+        RedbStore::open(RedbOptions {
+            path: dir.0.join("sessions.redb"),
+            recent_events: config.recent_events,
+        })
+        .unwrap(),
+    );
+    let server = start_server(Demo, config, store.clone());
+    Setup {
+        server,
+        store,
+        _dir: dir,
+    }
+}
+
+async fn wait_until_no_session(server: &Server<Demo>) {
+    let deadline = Instant::now() + WAIT;
+    while server.hub.stats().await.unwrap().sessions > 0 {
+        assert!(Instant::now() < deadline, "the session did not stop");
+        sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn kept(store: &RedbStore, key: &str) -> bool {
+    store
+        .load(&SessionKey::parse(key).unwrap())
+        .unwrap()
+        .is_some()
+}
+
+#[actix_rt::test]
+async fn a_session_idle_past_its_ttl_is_deleted_and_a_later_join_starts_over() {
+    let s = start(Duration::from_millis(300));
+    let key = new_key();
+    let mut a = Client::connect(&s.server, "a").await;
+    let (mut m, first) = a.join_mirror(&key, None).await;
+    a.event(&key, "add_todo", json!({"text": "old"})).await;
+    a.catch_up(&key, &mut m, 1).await;
+    drop(a);
+    wait_until_no_session(&s.server).await;
+    assert!(kept(&s.store, &key), "saved when it stopped");
+
+    let deadline = Instant::now() + WAIT;
+    while kept(&s.store, &key) {
+        assert!(
+            Instant::now() < deadline,
+            "the idle session was never deleted"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut b = Client::connect(&s.server, "b").await;
+    let response = b.join(&key, Some(m.cursor())).await;
+    assert_eq!(response["resume"], "snapshot");
+    assert_eq!(response["seq"], 0);
+    assert_eq!(response["state"]["todos"], json!([]));
+    assert_ne!(response["epoch"], first["epoch"], "a new epoch");
+}
+
+#[actix_rt::test]
+async fn a_live_session_is_never_expired_however_long_it_runs() {
+    let ttl = Duration::from_millis(200);
+    let s = start(ttl);
+    let key = new_key();
+    let mut a = Client::connect(&s.server, "a").await;
+    let (mut m, _) = a.join_mirror(&key, None).await;
+    a.event(&key, "add_todo", json!({"text": "mine"})).await;
+    a.catch_up(&key, &mut m, 1).await;
+    // Several TTLs and sweeper ticks pass with the tab joined.
+    sleep(ttl * 5).await;
+    assert_eq!(s.server.hub.stats().await.unwrap().sessions, 1);
+    let reply = a
+        .event(&key, "add_todo", json!({"text": "still here"}))
+        .await;
+    assert_eq!(reply["response"]["seq"], 2, "{reply}");
+    a.catch_up(&key, &mut m, 2).await;
+    assert_eq!(m.state["todos"].as_array().unwrap().len(), 2);
+}
+
+#[actix_rt::test]
+async fn a_session_stopped_unchanged_is_kept_a_whole_ttl_from_that_stop() {
+    let ttl = Duration::from_secs(3);
+    let s = start(ttl);
+    let key = new_key();
+    let mut a = Client::connect(&s.server, "a").await;
+    a.join(&key, None).await;
+    a.event(&key, "add_todo", json!({"text": "read daily"}))
+        .await;
+    drop(a);
+    wait_until_no_session(&s.server).await;
+    let saved_at = Instant::now();
+
+    // Halfway through its TTL someone opens it again, changes nothing, and
+    // leaves: it is not written again, but its stop counts as activity.
+    sleep(ttl / 2).await;
+    let mut b = Client::connect(&s.server, "b").await;
+    b.join(&key, None).await;
+    drop(b);
+    wait_until_no_session(&s.server).await;
+    let touched_at = Instant::now();
+
+    // Past the first save's TTL (and a few sweeper ticks), before the
+    // touch's: still kept.
+    let check_at = saved_at + ttl + Duration::from_millis(600);
+    tokio::time::sleep_until(check_at).await;
+    assert!(
+        Instant::now() < touched_at + ttl,
+        "the machine stalled too long for this check to mean anything"
+    );
+    assert!(kept(&s.store, &key), "expired although opened since");
+
+    let deadline = touched_at + ttl + WAIT;
+    while kept(&s.store, &key) {
+        assert!(
+            Instant::now() < deadline,
+            "never expired after its last activity"
+        );
+        sleep(Duration::from_millis(50)).await;
+    }
+}

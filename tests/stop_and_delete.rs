@@ -1,0 +1,176 @@
+//! Server code stops and deletes sessions through their handle
+//! (`hub.session(key).stop()` / `.delete()`), with or without tabs joined:
+//! joined tabs get `phx_error` after every delta they were owed and rejoin;
+//! after a stop they find the same state (loaded from the store), after a
+//! delete the app's initial state in a new epoch, by snapshot; a deleted
+//! key is gone from the store.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{new_key, start_demo, Client, Server, WAIT};
+use serde_json::json;
+use tabhub::demo::{Demo, DemoEvent};
+use tabhub::{Config, Outcome, SessionKey, Store};
+
+fn handle(server: &Server<Demo>, key: &str) -> tabhub::SessionHandle<Demo> {
+    server.hub.session(&SessionKey::parse(key).unwrap())
+}
+
+async fn wait_until_no_session(server: &Server<Demo>) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server.hub.stats().await.unwrap().sessions > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn stop_sends_joined_tabs_to_rejoin_and_they_find_the_same_state() {
+    let (server, store) = start_demo(Config::default());
+    let key = new_key();
+    let topic = format!("session:{key}");
+    let mut a = Client::connect(&server, "a").await;
+    let (mut m, first) = a.join_mirror(&key, None).await;
+    assert_eq!(
+        a.event(&key, "add_todo", json!({"text": "kept"})).await["status"],
+        "ok"
+    );
+    a.catch_up(&key, &mut m, 1).await;
+
+    assert!(handle(&server, &key).stop().await.unwrap(), "it was live");
+    let error = a.wait_event(&topic, "phx_error").await;
+    assert_eq!(
+        error.join_ref.as_deref(),
+        Some(a.join_refs[&topic].as_str())
+    );
+    assert_eq!(server.hub.stats().await.unwrap().sessions, 0);
+    assert_eq!(store.len(), 1, "saved as it stopped");
+
+    // The rejoin loads it again: same epoch, nothing missed.
+    let (m2, response) = a.join_mirror(&key, Some(&m)).await;
+    assert_eq!(response["resume"], "current");
+    assert_eq!(response["epoch"], first["epoch"]);
+    assert_eq!(m2.state["todos"][0]["text"], "kept");
+    assert_eq!(
+        a.event(&key, "add_todo", json!({"text": "after"})).await["status"],
+        "ok"
+    );
+}
+
+#[actix_rt::test]
+async fn stop_of_a_key_with_no_live_session_does_nothing() {
+    let (server, store) = start_demo(Config::default());
+    let key = new_key();
+    assert!(!handle(&server, &key).stop().await.unwrap());
+    assert_eq!(server.hub.stats().await.unwrap().sessions, 0);
+    assert!(store.is_empty());
+}
+
+#[actix_rt::test]
+async fn stop_stops_a_session_with_a_running_task_and_its_tab_rejoins() {
+    let (server, _store) = start_demo(Config::default());
+    let key = new_key();
+    let topic = format!("session:{key}");
+    let mut a = Client::connect(&server, "a").await;
+    a.join(&key, None).await;
+    let job = json!({"key": "j", "steps": 10_000, "step_ms": 5});
+    assert_eq!(a.event(&key, "start_job", job).await["status"], "ok");
+    a.wait_event(&topic, "task").await;
+
+    assert!(handle(&server, &key).stop().await.unwrap());
+    a.wait_event(&topic, "phx_error").await;
+    assert_eq!(server.hub.stats().await.unwrap().sessions, 0);
+    let response = a.join(&key, None).await;
+    assert_eq!(response["resume"], "snapshot");
+}
+
+#[actix_rt::test]
+async fn delete_sends_tabs_to_rejoin_and_they_start_over_in_a_new_epoch() {
+    let (server, store) = start_demo(Config::default());
+    let key = new_key();
+    let topic = format!("session:{key}");
+    let mut a = Client::connect(&server, "a").await;
+    let mut b = Client::connect(&server, "b").await;
+    let (mut m, first) = a.join_mirror(&key, None).await;
+    b.join(&key, None).await;
+    a.event(&key, "add_todo", json!({"text": "gone soon"}))
+        .await;
+    a.catch_up(&key, &mut m, 1).await;
+
+    let deleted = handle(&server, &key).delete().await.unwrap();
+    assert!(!deleted, "never saved: the store held nothing of it");
+    a.wait_event(&topic, "phx_error").await;
+    b.wait_event(&topic, "phx_error").await;
+    assert!(store.is_empty(), "nothing was saved on the way out");
+
+    // The old cursor names an epoch that no longer exists: a snapshot of
+    // the initial state.
+    let response = a.join(&key, Some(m.cursor())).await;
+    assert_eq!(response["resume"], "snapshot");
+    assert_eq!(response["seq"], 0);
+    assert_eq!(response["state"]["todos"], json!([]));
+    assert_ne!(response["epoch"], first["epoch"]);
+    let again = a.event(&key, "add_todo", json!({"text": "new"})).await;
+    assert_eq!(again["response"]["seq"], 1);
+}
+
+#[actix_rt::test]
+async fn delete_of_a_stopped_session_removes_it_from_the_store() {
+    let (server, store) = start_demo(Config {
+        grace: Duration::from_millis(20),
+        ..Config::default()
+    });
+    let key = new_key();
+    let h = handle(&server, &key);
+    let add = DemoEvent::AddTodo {
+        text: "saved".into(),
+    };
+    assert_eq!(
+        h.submit("e1", add).await.unwrap(),
+        Outcome::Ok { seq: 1, data: None }
+    );
+    wait_until_no_session(&server).await;
+    let parsed = SessionKey::parse(&key).unwrap();
+    assert_eq!(store.load(&parsed).unwrap().map(|s| s.seq), Some(1));
+
+    assert!(h.delete().await.unwrap(), "the store held it");
+    assert!(store.load(&parsed).unwrap().is_none());
+    assert!(!h.delete().await.unwrap(), "nothing left to delete");
+
+    // Reached again, it is a new session: the initial state at seq 0, and
+    // the old event id is forgotten with it.
+    let view = h.state().await.unwrap();
+    assert_eq!((view.seq, view.state.todos.len()), (0, 0));
+    let add = DemoEvent::AddTodo {
+        text: "anew".into(),
+    };
+    assert_eq!(
+        h.submit("e1", add).await.unwrap(),
+        Outcome::Ok { seq: 1, data: None }
+    );
+}
+
+#[actix_rt::test]
+async fn calls_made_while_a_delete_runs_wait_for_it_and_see_the_fresh_session() {
+    let (server, _store) = start_demo(Config::default());
+    let key = new_key();
+    let h = handle(&server, &key);
+    for i in 0..5 {
+        let add = DemoEvent::AddTodo {
+            text: format!("t{i}"),
+        };
+        h.submit(&format!("e{i}"), add).await.unwrap();
+    }
+    // Both calls are sent at once; the state read reaches the supervisor
+    // after the delete and waits for it.
+    let (deleted, view) = tokio::join!(h.delete(), h.state());
+    deleted.unwrap();
+    let view = view.unwrap();
+    assert_eq!((view.seq, view.state.todos.len()), (0, 0));
+}
