@@ -5,6 +5,13 @@
 import { TabHub } from "/tabhub.js";
 
 const TOAST_MS = 4000;
+/**
+ * How long a push waits for its reply, offline time included, before the
+ * client gives up on it (passed to the client so the page can say so).
+ */
+const PUSH_TIMEOUT_MS = 30_000;
+/** The server's limit on a todo's text (src/demo.rs), for the error sentence. */
+const MAX_TODO_CHARS = 100_000;
 
 /** @param {string} id */
 const byTestId = (id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
@@ -23,6 +30,8 @@ const els = {
   todoList: byTestId("todo-list"),
   todoEmpty: byTestId("todo-empty"),
   todoCount: byTestId("todo-count"),
+  todoMessage: byTestId("form-message"),
+  sessionNotice: byTestId("session-notice"),
   jobForm: /** @type {HTMLFormElement} */ (byTestId("job-form")),
   jobKey: /** @type {HTMLInputElement} */ (byTestId("job-key")),
   jobList: byTestId("job-list"),
@@ -34,6 +43,7 @@ const els = {
   chainReceived: byTestId("chain-received"),
   toastForm: /** @type {HTMLFormElement} */ (byTestId("toast-form")),
   toastInput: /** @type {HTMLInputElement} */ (byTestId("toast-input")),
+  toastMessage: byTestId("toast-form-message"),
   toasts: byTestId("toasts"),
 };
 
@@ -47,7 +57,7 @@ const STATUS_TEXT = {
 
 let chainsReceived = 0;
 
-const hub = new TabHub();
+const hub = new TabHub({ pushTimeoutMs: PUSH_TIMEOUT_MS });
 const session = hub.session(hub.token, { onChain });
 // Handy in the console (and for the browser tests): the live objects.
 Object.assign(window, { tabhubDemo: { hub, session } });
@@ -100,27 +110,131 @@ function reconcile(list, nodes, items, create, update) {
   }
 }
 
-/** @param {string} text @param {"toast" | "error"} [kind] */
-function showToast(text, kind = "toast") {
+/**
+ * @param {string} text
+ * @param {"toast" | "error"} [kind]
+ * @param {{reason?: string, detail?: string}} [about] an error's reason code
+ *   (kept in data-reason, never shown) and the server's own words (a tooltip)
+ */
+function showToast(text, kind = "toast", about = {}) {
   const node = h("div", { class: kind === "error" ? "toast error" : "toast", "data-testid": kind }, [text]);
+  if (about.reason) node.dataset.reason = about.reason;
+  if (about.detail) node.title = about.detail;
   els.toasts.append(node);
   setTimeout(() => node.remove(), TOAST_MS);
 }
 
-/** @param {unknown} err */
-function showError(err) {
-  const e = /** @type {{reason?: string, message?: string}} */ (err ?? {});
-  showToast(e.reason ? `${e.reason}: ${e.message ?? ""}` : String(e.message ?? err), "error");
+// ---------------------------------------------------------------------------
+// Error sentences
+//
+// A push or join that fails carries a reason code (docs/protocol.md section
+// 15, src/protocol/reason.rs, the client's own in tabhub.js, and this app's
+// `too_long`). People get a sentence; the code stays in data-reason.
+
+const seconds = Math.round(PUSH_TIMEOUT_MS / 1000);
+
+/** @type {Record<string, string | ((data: any) => string)>} */
+const REASON_TEXT = {
+  // The demo app's own reason.
+  too_long: (data) =>
+    `That is too long: a todo can have at most ${Number(data?.max ?? MAX_TODO_CHARS).toLocaleString("en")} characters.`,
+  // Event replies.
+  invalid_payload: "The server could not accept that input, so nothing changed.",
+  unknown_event: "The server does not know that action; this page may be older than the server.",
+  handler_error: "The server could not carry that out (another tab may have changed it first), so nothing changed.",
+  queue_full: "The server is still busy with this session's earlier changes. Try again in a moment.",
+  rate_limited: "That was too many actions too quickly. Wait a moment and try again.",
+  summary_only: "This tab only follows a summary of the session right now, so it cannot change it.",
+  "unmatched topic": "This tab was not joined to the session at that moment. Try again once it shows Connected.",
+  // Join replies.
+  unauthorized: "The server did not let this tab open the session.",
+  invalid_key: "This tab's session key is malformed, so the server refused it.",
+  too_many_tabs: "This session already has as many tabs as it allows. Close one of them and this tab will join.",
+  too_many_joins: "This connection has joined as many sessions as it may.",
+  capacity: "The server is full or shutting down. This tab keeps trying to join.",
+  new_key: "The server moved this tab to a new, empty session.",
+  store_error: "The server could not load or save this session's data. This tab keeps trying.",
+  // The client's own.
+  timeout: `No reply came within ${seconds} seconds, so this tab stopped waiting. The change may still have been made.`,
+  left: "This tab has left the session.",
+  closed: "This tab's session is closed. Reload the page to join it again.",
+  disconnected: "This tab disconnected before the server replied.",
+  replaced: "A newer connection of this tab took over. Reload the page to go on here.",
+  policy: "The server refused this connection.",
+};
+
+/** A server message as a sentence: capital first letter, a full stop. @param {string} text */
+function asSentence(text) {
+  const t = text.trim();
+  if (!t) return "";
+  const s = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
 }
 
-/** Pushes an event; failures become an error toast. */
-async function push(name, payload) {
+/**
+ * What to tell a person about a failed push or join: a sentence for each
+ * known reason, else the server's message, else a plain fallback.
+ * @param {unknown} err
+ * @returns {{text: string, reason: string, detail: string}}
+ */
+function describeError(err) {
+  const e = /** @type {{reason?: unknown, message?: unknown, data?: unknown}} */ (err ?? {});
+  const reason = typeof e.reason === "string" ? e.reason : "";
+  const message = typeof e.message === "string" ? e.message : "";
+  // TabHubError falls back to the reason as its message: that is no detail.
+  const detail = message && message !== reason ? message : "";
+  const known = Object.hasOwn(REASON_TEXT, reason) ? REASON_TEXT[reason] : undefined;
+  let text;
+  if (typeof known === "function") text = known(e.data);
+  else if (known) text = known;
+  else if (detail) text = asSentence(detail);
+  else text = "Something went wrong, and the server did not say what.";
+  return { text, reason, detail };
+}
+
+/** @param {unknown} err */
+function showError(err) {
+  const { text, reason, detail } = describeError(err);
+  showToast(text, "error", { reason, detail });
+}
+
+/**
+ * Pushes an event; a failure goes to `onError`, by default an error toast.
+ * @param {string} name
+ * @param {any} payload
+ * @param {(err: unknown) => void} [onError]
+ */
+async function push(name, payload, onError = showError) {
   try {
     return await session.push(name, payload);
   } catch (err) {
-    showError(err);
+    onError(err);
     return null;
   }
+}
+
+/**
+ * Sets (or, with empty text, clears) a form's message line, and marks its
+ * input invalid for a "hint" about what was typed.
+ * @param {HTMLElement} line
+ * @param {HTMLInputElement} input
+ * @param {string} text
+ * @param {"hint" | "error"} [kind]
+ * @param {{reason?: string, detail?: string}} [about]
+ */
+function setFormMessage(line, input, text, kind = "hint", about = {}) {
+  line.textContent = text;
+  line.dataset.kind = text ? kind : "";
+  if (about.reason) line.dataset.reason = about.reason;
+  else delete line.dataset.reason;
+  line.title = about.detail ?? "";
+  if (text && kind === "hint") input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+}
+
+/** A short quote of what was typed, for a message. @param {string} text */
+function quote(text) {
+  return `“${text.length > 40 ? `${text.slice(0, 40)}…` : text}”`;
 }
 
 // ---------------------------------------------------------------------------
@@ -130,6 +244,27 @@ function renderStatus() {
   const status = hub.status;
   els.status.dataset.state = status;
   els.status.textContent = STATUS_TEXT[status] ?? status;
+  els.status.title =
+    status === "open"
+      ? ""
+      : `Changes made now wait in this tab and are sent once connected; after ${seconds} seconds without a reply the tab gives up on them.`;
+  renderPending();
+}
+
+/** A join refusal, said in a sentence above the status bar until a join succeeds. */
+function renderNotice() {
+  const err = session.error;
+  if (!err) {
+    els.sessionNotice.hidden = true;
+    els.sessionNotice.textContent = "";
+    delete els.sessionNotice.dataset.reason;
+    return;
+  }
+  const { text, reason, detail } = describeError(err);
+  els.sessionNotice.textContent = text;
+  els.sessionNotice.dataset.reason = reason;
+  els.sessionNotice.title = detail;
+  els.sessionNotice.hidden = false;
 }
 
 function renderMeta() {
@@ -155,15 +290,48 @@ const todoNodes = new Map();
 /** @param {string} id */
 function createTodo(id) {
   const box = h("input", { type: "checkbox", "data-testid": "todo-toggle" });
-  box.addEventListener("change", async () => {
-    if (!(await push("toggle_todo", { id }))) render(session.state);
-  });
   const remove = h("button", { type: "button", class: "icon", "data-testid": "todo-remove" }, ["×"]);
-  remove.addEventListener("click", () => push("remove_todo", { id }));
-  return h("li", { class: "todo-item", "data-testid": "todo-item", "data-id": id }, [
+  const mark = h("span", { class: "pending-label", "data-testid": "todo-item-pending", hidden: "" }, ["pending"]);
+  const li = h("li", { class: "todo-item", "data-testid": "todo-item", "data-id": id }, [
     h("label", {}, [box, h("span", { class: "todo-text", "data-testid": "todo-text" })]),
+    mark,
     remove,
   ]);
+  box.addEventListener("change", async () => {
+    if (!(await whilePending(li, push("toggle_todo", { id })))) render(session.state);
+  });
+  remove.addEventListener("click", () => whilePending(li, push("remove_todo", { id })));
+  return li;
+}
+
+/**
+ * Marks a listed todo pending (greyed, labelled) while a push about it
+ * waits for its reply, and returns the push's outcome.
+ * @template T
+ * @param {HTMLElement} li
+ * @param {Promise<T>} pushed
+ */
+async function whilePending(li, pushed) {
+  const count = Number(li.dataset.pushes ?? 0) + 1;
+  li.dataset.pushes = String(count);
+  showItemPending(li);
+  try {
+    return await pushed;
+  } finally {
+    li.dataset.pushes = String(Number(li.dataset.pushes) - 1);
+    showItemPending(li);
+  }
+}
+
+/** @param {HTMLElement} li */
+function showItemPending(li) {
+  const busy = Number(li.dataset.pushes ?? 0) > 0;
+  li.classList.toggle("pending", busy);
+  if (busy) li.setAttribute("aria-busy", "true");
+  else li.removeAttribute("aria-busy");
+  const mark = /** @type {HTMLElement} */ (li.querySelector(".pending-label"));
+  mark.hidden = !busy;
+  li.title = busy ? `This change is not saved yet: ${pendingNote()}.` : "";
 }
 
 /** @param {HTMLElement} li @param {{text: string, done: boolean}} todo */
@@ -175,12 +343,84 @@ function updateTodo(li, todo) {
   li.querySelector("button")?.setAttribute("aria-label", `Remove “${todo.text}”`);
 }
 
+// A todo sent but not answered yet is listed after the real ones, greyed and
+// marked pending: the client holds pushes made while offline and sends them
+// after the rejoin. Its reply comes after its delta, so by then the real
+// item is listed and the pending one goes; a refusal removes it and says why.
+
+/** @type {Set<HTMLElement>} */
+const pendingTodos = new Set();
+
+/** @param {string} text */
+function addPending(text) {
+  const li = h("li", { class: "todo-item pending", "data-testid": "todo-pending", "aria-busy": "true" }, [
+    h("span", { class: "pending-box", "aria-hidden": "true" }),
+    h("span", { class: "todo-text", "data-testid": "todo-pending-text" }, [text]),
+    h("span", { class: "pending-label", "data-testid": "todo-pending-label" }, ["pending"]),
+    h("span", { class: "pending-note", "data-testid": "todo-pending-note" }),
+  ]);
+  pendingTodos.add(li);
+  els.todoList.append(li); // after the real items, which reconcile keeps first
+  renderPending();
+  renderTodoEmpty();
+  return li;
+}
+
+/** @param {HTMLElement} li */
+function removePending(li) {
+  pendingTodos.delete(li);
+  li.remove();
+  renderTodoEmpty();
+}
+
+/** What a pending push waits for: the connection, or the server's reply. */
+function pendingNote() {
+  return hub.status === "open" ? "waiting for the server" : "sent when the connection is back";
+}
+
+/** Says what each pending todo waits for. */
+function renderPending() {
+  const note = pendingNote();
+  for (const li of pendingTodos) {
+    /** @type {HTMLElement} */ (li.querySelector(".pending-note")).textContent = note;
+    li.title = `Not saved yet: ${note}. After ${seconds} seconds without a reply this tab gives up on it.`;
+  }
+  for (const li of todoNodes.values()) if (li.classList.contains("pending")) showItemPending(li);
+}
+
 els.todoForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const text = els.todoInput.value.trim();
-  if (!text) return;
+  if (!text) {
+    const typed = els.todoInput.value !== "";
+    setFormMessage(
+      els.todoMessage,
+      els.todoInput,
+      typed
+        ? "Type something first: a todo of only spaces is not added."
+        : "Type something first: a blank todo is not added.",
+    );
+    els.todoInput.focus();
+    return;
+  }
+  setFormMessage(els.todoMessage, els.todoInput, "");
   els.todoInput.value = "";
-  if (!(await push("add_todo", { text }))) els.todoInput.value = text;
+  const li = addPending(text);
+  /** @type {unknown} */
+  let failure = null;
+  await push("add_todo", { text }, (err) => (failure = err));
+  removePending(li);
+  if (failure === null) return;
+  const { text: why, reason, detail } = describeError(failure);
+  setFormMessage(els.todoMessage, els.todoInput, `${quote(text)} was not added. ${why}`, "error", { reason, detail });
+  // A refused todo comes back for editing (unless something new was typed);
+  // after a timeout it may have been added after all, so it does not.
+  const definite = reason !== "timeout";
+  if (definite && els.todoInput.value === "") els.todoInput.value = text;
+});
+
+els.todoInput.addEventListener("input", () => {
+  if (els.todoMessage.dataset.kind === "hint") setFormMessage(els.todoMessage, els.todoInput, "");
 });
 
 // ---------------------------------------------------------------------------
@@ -282,7 +522,17 @@ els.chainStart.addEventListener("click", () => push("chain_demo", { n: 3 }));
 els.toastForm.addEventListener("submit", (ev) => {
   ev.preventDefault();
   const text = els.toastInput.value.trim();
-  if (text) push("toast", { text });
+  if (!text) {
+    setFormMessage(els.toastMessage, els.toastInput, "Type something first: a blank toast is not sent.");
+    els.toastInput.focus();
+    return;
+  }
+  setFormMessage(els.toastMessage, els.toastInput, "");
+  push("toast", { text });
+});
+
+els.toastInput.addEventListener("input", () => {
+  if (els.toastMessage.dataset.kind === "hint") setFormMessage(els.toastMessage, els.toastInput, "");
 });
 
 // ---------------------------------------------------------------------------
@@ -293,7 +543,7 @@ function render(state) {
   const known = state !== undefined; // no "empty" notes before the first join
   const todos = state?.todos ?? [];
   reconcile(els.todoList, todoNodes, todos.map((t) => [t.id, t]), createTodo, updateTodo);
-  els.todoEmpty.hidden = !known || todos.length > 0;
+  renderTodoEmpty();
   const open = todos.filter((t) => !t.done).length;
   els.todoCount.textContent = todos.length ? `${open} of ${todos.length} open` : "";
 
@@ -304,11 +554,20 @@ function render(state) {
   els.chainCount.textContent = String(state?.chain_count ?? 0);
 }
 
+/** The "nothing to do" note: once the state is known, with no todo, real or pending. */
+function renderTodoEmpty() {
+  const known = session.state !== undefined;
+  els.todoEmpty.hidden = !known || todoNodes.size + pendingTodos.size > 0;
+}
+
 session.subscribe((state) => {
   render(state);
   renderMeta();
 });
-session.onChange(renderMeta);
+session.onChange(() => {
+  renderMeta();
+  renderNotice();
+});
 session.onEffect(({ kind, data }) => {
   if (kind === "toast") showToast(String(data?.text ?? ""));
 });
@@ -316,5 +575,6 @@ hub.onStatus(renderStatus);
 
 renderStatus();
 renderMeta();
+renderNotice();
 render(session.state);
 hub.connect();

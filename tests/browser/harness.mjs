@@ -441,3 +441,15 @@ export async function saveSideBySide(browser, name, pages, opts = {}) {
   for (const { page, caption } of pages) shots.push({ png: await screenshotOf(page), caption });
   return saveComposite(browser, name, shots, opts);
 }
+
+/**
+ * The app events a page sent (`event` pushes named `name`, or all of them),
+ * from the frames `watchFrames` saw: each `{id, name, payload}`.
+ * @param {ReturnType<typeof watchFrames>} frames
+ * @param {string} [name]
+ */
+export function eventsSent(frames, name) {
+  return frames.sent
+    .filter(([, , topic, event, body]) => topic.startsWith("session:") && event === "event" && (!name || body?.name === name))
+    .map((frame) => frame[4]);
+}
