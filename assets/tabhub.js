@@ -20,8 +20,8 @@
  * @module tabhub
  */
 
-/** Version of this client. */
-export const VERSION = "1.0.0";
+/** Version of this client: the tabhub crate's, which is also the npm package's (tests/js_package.rs keeps them equal). */
+export const VERSION = "0.1.0";
 
 // ---------------------------------------------------------------------------
 // Protocol constants (mirrors src/protocol/mod.rs).

@@ -18,12 +18,15 @@
 //!
 //! - [`cli`]: the binary's flags.
 //! - [`service`]: [`Hub`], which starts the actors and mounts them on an
-//!   actix-web `App`; [`demo`]: the demo app the `tabhub` binary serves.
+//!   actix-web `App`, session handles for server code, and the retention
+//!   sweeper (`--session-ttl`); [`demo`]: the demo app the `tabhub` binary
+//!   serves.
 //! - `supervisor/`: the control plane, one per service. It decides and
 //!   owns what decisions rest on: each session's tabs, visibility,
 //!   activity, leader (election), takeovers (fenced by connection age),
-//!   caps, grace timers, save-and-stop, shutdown. It never calls the store
-//!   and never runs app code.
+//!   caps, grace timers, save-and-stop, stop and delete on request (the
+//!   key fenced meanwhile), shutdown. It never waits on the store and
+//!   never runs app code.
 //! - `session/`: the data plane, one `SessionActor` per live key: it loads
 //!   itself, then owns state, queue, delta, journal, recent ids, chains,
 //!   tasks, summary watchers and delivery. What must become durable is
@@ -67,6 +70,8 @@
 //! - **leader** (elected tab): the tab chains go to when their origin left.
 //! - **summary join**: a watcher of a session that gets only the app's
 //!   summary; not a tab.
+//! - **fence**: a key whose session is being stopped on request or which
+//!   is being deleted; what arrives for it waits until that is done.
 //! - **step**: what one handled message changed; with a durable store,
 //!   nothing a step sends is visible before the step is on disk.
 

@@ -10,7 +10,9 @@
 //   tests/js_package.rs);
 // - tabhub.js: assets/tabhub.js copied byte for byte, the very file the
 //   server serves at /tabhub.js (nothing here keeps a copy that could drift);
-// - tabhub.d.ts: generated from tabhub.js's JSDoc by tsc.
+// - tabhub.d.ts: generated from tabhub.js's JSDoc by tsc;
+// - LICENSE-MIT, LICENSE-APACHE: the repository root's (the package is
+//   "MIT OR Apache-2.0", like the crate).
 //
 // Neither tabhub.js nor tabhub.d.ts is kept in this folder: `npm pack` run
 // here refuses (the package.json's prepack script), so only a staged
@@ -40,6 +42,9 @@ mkdirSync(dir, { recursive: true });
 
 copyFileSync(path.join(here, "package.json"), path.join(dir, "package.json"));
 copyFileSync(path.join(root, "assets/tabhub.js"), path.join(dir, "tabhub.js"));
+for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) {
+  copyFileSync(path.join(root, license), path.join(dir, license));
+}
 
 // Declarations from the JSDoc, next to the copy. The same target and libs
 // as the `tsc --checkJs --strict` check in .ci/run.
