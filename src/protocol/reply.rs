@@ -1,6 +1,6 @@
 //! Replies (`phx_reply` payloads `{"status", "response"}`), typed: join
 //! replies, event outcomes, cancel and empty replies, and error replies
-//! with a [`Reason`] (PROTOCOL sections 3 and 4). Actors build these values;
+//! with a [`Reason`](super::Reason) (PROTOCOL sections 3 and 4). Actors build these values;
 //! [`ok_reply`] and [`error_reply`] encode them.
 
 use serde::{Deserialize, Serialize};

@@ -37,7 +37,7 @@ impl<A: App> Message for Lookup<A> {
 /// A lookup that waits for a stop to be answered.
 pub(super) type ParkedLookup<A> = oneshot::Sender<Result<Addr<SessionActor<A>>, LookupError>>;
 
-/// One tab of a session, as [`ListTabs`] reports it.
+/// One tab of a session, as `SessionHandle::tabs` reports it.
 #[derive(Debug, Clone)]
 pub struct TabInfo<I> {
     /// The tab's id.
