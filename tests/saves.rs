@@ -1,5 +1,6 @@
 //! A stopping session writes itself to the store only if something changed
-//! since it was loaded or last saved.
+//! since it was loaded or last saved; with a durable store its committed
+//! steps are the record, and a stop writes nothing whole.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,25 +9,50 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::node::TempDir;
 use common::{new_key, start_server, Client, WAIT};
 use serde_json::json;
 use tabhub::demo::Demo;
-use tabhub::{Config, Hub, MemoryStore, SavedSession, SessionKey, Store, StoreError};
+use tabhub::{
+    Config, Hub, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Step, Store,
+    StoreError,
+};
 
-/// A memory store that counts whole-session saves.
-#[derive(Default)]
-struct CountingSaves {
-    inner: MemoryStore,
+/// A store that counts whole-session saves and appended batches, and
+/// passes everything on to `inner`.
+struct Counting<S> {
+    inner: S,
     saves: AtomicUsize,
+    appends: AtomicUsize,
 }
 
-impl Store for CountingSaves {
+impl<S> Counting<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            saves: AtomicUsize::new(0),
+            appends: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl<S: Store> Store for Counting<S> {
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         self.inner.load(key)
     }
     fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.save(key, session)
+    }
+    fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.inner.touch(key)
+    }
+    fn durable(&self) -> bool {
+        self.inner.durable()
+    }
+    fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
+        self.appends.fetch_add(1, Ordering::SeqCst);
+        self.inner.append(steps)
     }
 }
 
@@ -59,7 +85,7 @@ async fn visit(server: &common::Server<Demo>, key: &str, change: bool) {
 
 #[actix_rt::test]
 async fn a_session_stopped_with_nothing_changed_since_its_last_save_is_not_written_again() {
-    let store = Arc::new(CountingSaves::default());
+    let store = Arc::new(Counting::new(MemoryStore::new()));
     let config = Config {
         grace: Duration::from_millis(50),
         ..Config::default()
@@ -93,4 +119,53 @@ async fn a_session_stopped_with_nothing_changed_since_its_last_save_is_not_writt
         3,
         "and not again while nothing changes"
     );
+}
+
+#[actix_rt::test]
+async fn with_the_durable_store_the_committed_steps_are_the_record_and_a_stop_writes_nothing_whole()
+{
+    let dir = TempDir::new("tabhub-saves");
+    let redb = RedbStore::open(RedbOptions {
+        path: dir.0.join("sessions.redb"),
+        recent_events: 16,
+    })
+    .unwrap();
+    let store = Arc::new(Counting::new(redb));
+    let config = Config {
+        grace: Duration::from_millis(50),
+        ..Config::default()
+    };
+    let server = start_server(Demo, config, store.clone());
+    let key = new_key();
+    visit(&server, &key, true).await;
+    visit(&server, &key, false).await;
+    visit(&server, &key, true).await;
+    assert!(
+        store.appends.load(Ordering::SeqCst) > 0,
+        "steps were appended"
+    );
+    assert_eq!(
+        store.saves.load(Ordering::SeqCst),
+        0,
+        "new, changed or unchanged: its steps hold it all, nothing is written again at a stop"
+    );
+    // A new key that only saw a join made no step: its first stop writes it
+    // (so its epoch is kept), and only that one.
+    let fresh = new_key();
+    visit(&server, &fresh, false).await;
+    visit(&server, &fresh, false).await;
+    assert_eq!(store.saves.load(Ordering::SeqCst), 1);
+    // And what the steps wrote is the session: it loads as it was.
+    let saved = store
+        .load(&SessionKey::parse(&key).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (saved.seq, saved.state["todos"][1]["text"].clone()),
+        (2, json!("x"))
+    );
+    assert!(store
+        .load(&SessionKey::parse(&fresh).unwrap())
+        .unwrap()
+        .is_some());
 }

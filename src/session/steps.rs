@@ -60,6 +60,9 @@ impl<A: App> SessionActor<A> {
             step.checkpoint = Some(self.state_json.clone());
             self.needs_checkpoint = false;
             self.deltas_since_checkpoint = 0;
+            // A never-saved session is on record once this step is (or,
+            // if its commit fails, the session fails and saves nothing).
+            self.unsaved = false;
         }
         committer.submit(step, self.steps, ctx.address().recipient());
     }
