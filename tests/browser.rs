@@ -4,8 +4,14 @@
 //! binary, which each scenario starts on a free port. The scenarios: two
 //! pages with one token, a duplicated tab, a network blip (resume by
 //! replay), a reload (snapshot), the leader on the visible page and a chain
-//! whose page closed, toasts for the asking tab only, and a screenshot of
-//! two tabs side by side (`target/browser-screenshots/`).
+//! whose page closed, toasts for the asking tab only, a screenshot of two
+//! tabs side by side (`target/browser-screenshots/`), and the page telling
+//! the truth (`truth.test.mjs`): the headline states that only a duplicated
+//! or reloaded tab shares the session (sessionStorage), a blank todo says
+//! why nothing was added, an over-long todo is refused with a sentence (not
+//! the reason code), a todo added offline is listed as pending and then as
+//! a real todo once the connection is back, and a todo refused after the
+//! reconnect leaves the pending list and says why.
 //!
 //! Needs Node.js, `npm ci --prefix tests/js` and `apt-get install chromium`;
 //! it fails (never skips) when one is missing.

@@ -1,7 +1,8 @@
 //! The JavaScript client as the npm package `tabhub` (`clients/js`): its
-//! package.json names the crate's version, and the package that
-//! `clients/js/build.mjs` stages (assets/tabhub.js byte for byte, plus
-//! `tabhub.d.ts` generated from its JSDoc by tsc) packs with `npm pack`,
+//! package.json and the client's `VERSION` name the crate's version, and the
+//! package that `clients/js/build.mjs` stages (assets/tabhub.js byte for
+//! byte, `tabhub.d.ts` generated from its JSDoc by tsc, and the license
+//! files) packs with `npm pack`,
 //! installs from the tarball into an empty project, imports under Node and
 //! type-checks a strict TypeScript user. Needs Node.js, npm and
 //! `npm ci --prefix tests/js` (TypeScript); it fails, never skips, when one
@@ -85,7 +86,10 @@ fn the_package_json_is_tabhub_at_the_crate_version_as_an_es_module_with_types() 
     );
     assert_eq!(package["main"], "./tabhub.js");
     assert_eq!(package["types"], "./tabhub.d.ts");
-    assert_eq!(package["files"], json!(["tabhub.js", "tabhub.d.ts"]));
+    assert_eq!(
+        package["files"],
+        json!(["tabhub.js", "tabhub.d.ts", "LICENSE-MIT", "LICENSE-APACHE"])
+    );
     assert_eq!(package["sideEffects"], false);
     for field in [
         "private",
@@ -98,6 +102,26 @@ fn the_package_json_is_tabhub_at_the_crate_version_as_an_es_module_with_types() 
             "the client has no dependencies and is published: no {field:?}"
         );
     }
+}
+
+#[test]
+fn the_client_version_is_the_crate_version() {
+    let path = node::root().join("assets/tabhub.js");
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let declared: Vec<&str> = source
+        .lines()
+        .filter_map(|line| line.strip_prefix("export const VERSION = \""))
+        .map(|rest| {
+            rest.strip_suffix("\";")
+                .unwrap_or_else(|| panic!("VERSION is not a plain string literal: {rest:?}"))
+        })
+        .collect();
+    assert_eq!(
+        declared,
+        [env!("CARGO_PKG_VERSION")],
+        "assets/tabhub.js must export VERSION = the crate's version (Cargo.toml), once"
+    );
 }
 
 /// Imports every export of the installed package by its bare name and
@@ -119,7 +143,7 @@ import {
 const resolved = fileURLToPath(import.meta.resolve("tabhub"));
 assert.match(resolved, /[\\/]node_modules[\\/]tabhub[\\/]tabhub\.js$/, resolved);
 
-assert.equal(typeof VERSION, "string");
+assert.equal(VERSION, process.env.TABHUB_CRATE_VERSION);
 for (const cls of [TabHub, Session, TabHubError, PatchError]) assert.equal(typeof cls, "function");
 assert.ok(new TabHubError("timeout", "late") instanceof Error);
 assert.equal(typeof defaultReconnectAfterMs(1), "number");
@@ -216,8 +240,8 @@ fn the_packed_client_installs_into_an_empty_project_and_imports() {
         ],
     );
 
-    // What got installed: exactly the three files, the client byte for
-    // byte the one the server serves.
+    // What got installed: exactly these files, the client byte for byte
+    // the one the server serves, the licenses the repository's.
     let installed = app.join("node_modules/tabhub");
     let mut files: Vec<String> = std::fs::read_dir(&installed)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", installed.display()))
@@ -230,7 +254,26 @@ fn the_packed_client_installs_into_an_empty_project_and_imports() {
         })
         .collect();
     files.sort();
-    assert_eq!(files, ["package.json", "tabhub.d.ts", "tabhub.js"]);
+    assert_eq!(
+        files,
+        [
+            "LICENSE-APACHE",
+            "LICENSE-MIT",
+            "package.json",
+            "tabhub.d.ts",
+            "tabhub.js"
+        ]
+    );
+    for license in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        let ours = std::fs::read(root.join(license))
+            .unwrap_or_else(|e| panic!("cannot read {license}: {e}"));
+        let packed = std::fs::read(installed.join(license))
+            .unwrap_or_else(|e| panic!("cannot read the installed {license}: {e}"));
+        assert!(
+            ours == packed,
+            "the packed {license} differs from the repository's"
+        );
+    }
     let served = std::fs::read(root.join("assets/tabhub.js")).expect("read assets/tabhub.js");
     let published =
         std::fs::read(installed.join("tabhub.js")).expect("read the installed tabhub.js");
@@ -260,7 +303,12 @@ fn the_packed_client_installs_into_an_empty_project_and_imports() {
     // Node imports it by its bare name from the project.
     let check = app.join("check.mjs");
     write(&check, IMPORT_CHECK);
-    node::run(&[check.to_str().expect("a UTF-8 temp path")], &[], STEP).assert_success("");
+    node::run(
+        &[check.to_str().expect("a UTF-8 temp path")],
+        &[("TABHUB_CRATE_VERSION", version)],
+        STEP,
+    )
+    .assert_success("");
 
     // A strict TypeScript user type-checks against the declarations.
     let user = app.join("user.ts");
