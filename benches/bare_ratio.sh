@@ -2,7 +2,9 @@
 # The standard workloads (../shared/bench, W1-K32, W2, W4 by default) against
 # `bare` and each given tabhub binary, in one sitting, so figures can be
 # reported as ratios to bare. Each tabhub runs with the memory store, no rate
-# limit and room for W1's 100 tabs.
+# limit, room for W1's 100 tabs, and no limit of sockets per address (every
+# loadgen socket comes from 127.0.0.1; set by environment variable, which
+# binaries older than that limit ignore).
 #
 #   benches/bare_ratio.sh OUT.jsonl TABHUB_BIN...
 # Environment: BENCH_DIR (default ../shared/bench), REPEAT (3), ONLY.
@@ -14,7 +16,7 @@ export REPEAT=${REPEAT:-3} ONLY=${ONLY:-"W1-K32 W2 W4"} OUT
 (cd "$B/bare" && cargo build --release -q) && (cd "$B/loadgen" && cargo build --release -q) || exit 1
 NAME=bare "$B/suite.sh" "$B/bare/target/release/bare"
 for bin in "$@"; do
-  NAME="$(basename "$bin")-mem" "$B/suite.sh" "$bin" --store memory \
+  TABHUB_MAX_CONNS_PER_IP=0 NAME="$(basename "$bin")-mem" "$B/suite.sh" "$bin" --store memory \
     --rate-events-per-sec 0 --max-tabs-per-session 128
 done
 python3 "$B/summarize.py" "$OUT"

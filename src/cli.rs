@@ -69,6 +69,23 @@ pub struct Cli {
     /// Outbound buffer per connection, in bytes.
     #[arg(long, env = "TABHUB_OUTBOUND_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub outbound_max_bytes: usize,
+    /// How long a client whose outbound buffer overflowed may take no
+    /// write before it is closed with 1013, in ms.
+    #[arg(long, env = "TABHUB_SLOW_CLIENT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub slow_client_timeout_ms: u64,
+    /// Longest event id, event name, chain id or task key, in bytes.
+    #[arg(long, env = "TABHUB_MAX_NAME_BYTES", default_value_t = 128)]
+    pub max_name_bytes: usize,
+    /// Most a join's app params may take as JSON, in bytes.
+    #[arg(long, env = "TABHUB_MAX_JOIN_PARAMS_BYTES", default_value_t = 4096)]
+    pub max_join_params_bytes: usize,
+    /// How deep a client's payload may nest (1 to 120).
+    #[arg(long, env = "TABHUB_MAX_JSON_DEPTH", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(1..=120))]
+    pub max_json_depth: u16,
+    /// Chains a session may hold waiting for a tab.
+    #[arg(long, env = "TABHUB_MAX_PENDING_CHAINS", default_value_t = 1024)]
+    pub max_pending_chains: usize,
     /// Event ids remembered per session for idempotent replies.
     #[arg(long, env = "TABHUB_RECENT_EVENTS", default_value_t = 1024)]
     pub recent_events: usize,
@@ -97,6 +114,24 @@ pub struct Cli {
     /// keeps sessions forever.
     #[arg(long, env = "TABHUB_SESSION_TTL", default_value = "30d", value_parser = parse_ttl)]
     pub session_ttl: Ttl,
+    /// An origin whose pages may open a socket (`https://app.example.com`),
+    /// or `*` for any; repeat the flag, or separate with commas. None: the
+    /// request's own host, or localhost.
+    #[arg(long = "allowed-origin", env = "TABHUB_ALLOWED_ORIGIN", value_delimiter = ',',
+          value_parser = parse_allowed_origin)]
+    pub allowed_origins: Vec<String>,
+    /// Open WebSockets per peer IP address (IPv6: per /64); 0 = unlimited.
+    #[arg(long, env = "TABHUB_MAX_CONNS_PER_IP", default_value_t = 256)]
+    pub max_conns_per_ip: usize,
+}
+
+/// Checks an `--allowed-origin`: `*`, or `scheme://host[:port]`.
+fn parse_allowed_origin(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text != "*" {
+        crate::service::SiteOrigin::parse(text)?;
+    }
+    Ok(text.to_owned())
 }
 
 /// A `--session-ttl`: `None` keeps sessions forever.
@@ -154,11 +189,18 @@ impl Cli {
             max_sessions: self.max_sessions,
             outbound_max_messages: self.outbound_max_messages,
             outbound_max_bytes: self.outbound_max_bytes,
+            slow_client_timeout: Duration::from_millis(self.slow_client_timeout_ms),
+            max_name_bytes: self.max_name_bytes,
+            max_join_params_bytes: self.max_join_params_bytes,
+            max_json_depth: usize::from(self.max_json_depth),
+            max_pending_chains: self.max_pending_chains,
             recent_events: self.recent_events,
             new_key_on_duplicate: self.new_key_on_duplicate,
             session_threads: self.session_threads,
             commit_window: Duration::from_micros(self.commit_window_us),
             session_ttl: self.session_ttl.0,
+            allowed_origins: self.allowed_origins.clone(),
+            max_conns_per_ip: self.max_conns_per_ip,
         }
     }
 
@@ -267,5 +309,45 @@ mod tests {
         assert!(parse(&["--new-key-on-duplicate=1"]).new_key_on_duplicate);
         assert!(!parse(&["--new-key-on-duplicate", "0"]).new_key_on_duplicate);
         assert!(!parse(&["--new-key-on-duplicate=false"]).new_key_on_duplicate);
+    }
+
+    #[test]
+    fn allowed_origins_repeat_or_take_commas_and_the_per_ip_limit_is_a_count() {
+        let c = parse(&[
+            "--allowed-origin",
+            "https://app.example.com",
+            "--allowed-origin=http://localhost:3000, https://admin.example.com",
+            "--max-conns-per-ip",
+            "8",
+        ])
+        .config();
+        assert_eq!(
+            c.allowed_origins,
+            [
+                "https://app.example.com",
+                "http://localhost:3000",
+                "https://admin.example.com"
+            ]
+        );
+        assert_eq!(c.max_conns_per_ip, 8);
+        assert_eq!(
+            parse(&["--allowed-origin", "*"]).config().allowed_origins,
+            ["*"]
+        );
+        let unlimited = parse(&["--max-conns-per-ip", "0"]).config();
+        assert_eq!(unlimited.max_conns_per_ip, 0);
+        assert!(parse(&[]).config().allowed_origins.is_empty());
+        assert_eq!(parse(&[]).config().max_conns_per_ip, 256);
+    }
+
+    #[test]
+    fn an_allowed_origin_must_be_scheme_host_and_port() {
+        for bad in ["app.example.com", "https://app.example.com/app", "null"] {
+            let error = Cli::try_parse_from(["tabhub", "--allowed-origin", bad])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(error.contains("scheme://host[:port]"), "{bad}: {error}");
+        }
     }
 }

@@ -51,6 +51,24 @@ pub struct Config {
     pub outbound_max_messages: usize,
     /// Outbound buffer per connection, in bytes. Default 8 MiB.
     pub outbound_max_bytes: usize,
+    /// How long a connection whose outbound buffer overflowed may go
+    /// without the socket taking a single write before it is closed with
+    /// 1013 (a client that stopped reading). Default 10 s.
+    pub slow_client_timeout: Duration,
+    /// The longest event id, event name, chain id or task key a client may
+    /// send, in bytes (these are kept: recent ids, running tasks). Longer
+    /// ones get `invalid_payload`. Default 128.
+    pub max_name_bytes: usize,
+    /// The most a join's app params may take, serialized as JSON, in bytes
+    /// (they are kept for every rejoin's `authorize`). Default 4,096.
+    pub max_join_params_bytes: usize,
+    /// How deep a client's payload may nest (the payload object is level
+    /// 1; at most 120). Deeper ones get `invalid_payload`. Default 32.
+    pub max_json_depth: usize,
+    /// Chains a session may hold waiting for a tab to re-submit them. A
+    /// handler that would create more fails with `handler_error` and
+    /// changes nothing. Default 1,024.
+    pub max_pending_chains: usize,
     /// Event ids (and chain ids) remembered per session for idempotent
     /// replies. Default 1,024.
     pub recent_events: usize,
@@ -68,6 +86,20 @@ pub struct Config {
     /// store; `None` keeps sessions forever. A join after expiry starts
     /// from the app's initial state in a new epoch. Default 30 days.
     pub session_ttl: Option<Duration>,
+    /// Where a browser page may open a socket from, by the upgrade's
+    /// `Origin` header: exact origins (`https://app.example.com`: scheme,
+    /// host and port; a port left out is the scheme's default), or `*` for
+    /// any origin. Empty (the default): a page from the request's own
+    /// `Host`, or from `localhost` or a loopback address on any port. A
+    /// request without `Origin` (not a browser) is always accepted; a
+    /// refused one gets HTTP 403 before the upgrade. The rules in full:
+    /// `docs/protocol.md`, section 2.3.
+    pub allowed_origins: Vec<String>,
+    /// Open WebSockets per peer IP address (IPv6: per /64 network); one
+    /// more upgrade gets HTTP 429 until one of them closes. 0 = unlimited.
+    /// Behind a reverse proxy every connection has the proxy's address.
+    /// Default 256.
+    pub max_conns_per_ip: usize,
 }
 
 impl Default for Config {
@@ -88,11 +120,18 @@ impl Default for Config {
             max_sessions: 100_000,
             outbound_max_messages: 1024,
             outbound_max_bytes: 8 * 1024 * 1024,
+            slow_client_timeout: Duration::from_secs(10),
+            max_name_bytes: 128,
+            max_join_params_bytes: 4096,
+            max_json_depth: 32,
+            max_pending_chains: 1024,
             recent_events: 1024,
             new_key_on_duplicate: false,
             session_threads: 0,
             commit_window: Duration::from_micros(200),
             session_ttl: Some(Duration::from_secs(30 * 24 * 3600)),
+            allowed_origins: Vec::new(),
+            max_conns_per_ip: 256,
         }
     }
 }

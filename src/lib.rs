@@ -18,8 +18,9 @@
 //!
 //! - [`cli`]: the binary's flags.
 //! - [`service`]: [`Hub`], which starts the actors and mounts them on an
-//!   actix-web `App`, session handles for server code, and the retention
-//!   sweeper (`--session-ttl`); [`demo`]: the demo app the `tabhub` binary
+//!   actix-web `App`, session handles for server code, the retention
+//!   sweeper (`--session-ttl`) and the upgrade's origin check
+//!   (`--allowed-origin`); [`demo`]: the demo app the `tabhub` binary
 //!   serves.
 //! - `supervisor/`: the control plane, one per service. It decides and
 //!   owns what decisions rest on: each session's tabs, visibility,
@@ -33,7 +34,8 @@
 //!   recorded in one scoped step; the outbox holds what a step sends until
 //!   it is durable.
 //! - `tab/`: the `TabActor`, one per WebSocket: frames, heartbeat, joins
-//!   (with the app's authorize, off-thread), bounded outbound buffer.
+//!   (with the app's authorize, off-thread), bounded outbound buffer, and
+//!   its place among its peer address's sockets (`--max-conns-per-ip`).
 //! - `messages/`: what crosses actors (to a tab, to a session, to the
 //!   supervisor) and the activity stamps the election reads. Below every
 //!   actor, so no actor imports another.

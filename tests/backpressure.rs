@@ -16,6 +16,10 @@ async fn a_tab_that_stops_reading_gets_phx_error_and_catches_up_on_rejoin() {
         outbound_max_bytes: 256 * 1024,
         max_frame_bytes: 1024 * 1024,
         rate_events_per_sec: 0,
+        // Long enough that the connection is never cut while the test
+        // produces deltas, however slow the machine (`slow_consumer.rs`
+        // covers the cut).
+        slow_client_timeout: std::time::Duration::from_secs(120),
         ..Config::default()
     };
     let (server, _store) = start_demo(config);

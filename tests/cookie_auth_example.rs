@@ -180,6 +180,8 @@ async fn logout_tells_the_browser_to_drop_the_cookie() {
     );
 }
 
+/// The example has no origin check of its own: tabhub's refuses the page
+/// before the connect hook would read the cookie.
 #[actix_rt::test]
 async fn a_page_from_another_origin_is_refused_with_403_even_with_the_cookie() {
     let (srv, _hub) = start();

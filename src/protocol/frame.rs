@@ -32,31 +32,201 @@ impl std::fmt::Display for MalformedFrame {
 
 impl std::error::Error for MalformedFrame {}
 
-/// Decodes one text frame.
+/// The most a client's frame may carry in its routing members, in bytes:
+/// `join_ref` and `ref` are kept per join and echoed in replies, `topic`
+/// and `event` name what the frame is for. Longer ones are malformed.
+pub const MAX_REF_BYTES: usize = 128;
+/// See [`MAX_REF_BYTES`]: the longest topic (`session:` and a key of at
+/// most 128 characters fit with room to spare).
+pub const MAX_TOPIC_BYTES: usize = 256;
+/// See [`MAX_REF_BYTES`]: the longest frame event name.
+pub const MAX_EVENT_BYTES: usize = 64;
+
+/// A frame whose routing members are fine but whose payload is refused:
+/// what is needed to answer it with an error reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The frame's `join_ref`.
+    pub join_ref: Option<String>,
+    /// The frame's `ref`, for the reply.
+    pub reference: Option<String>,
+    /// The frame's topic.
+    pub topic: String,
+    /// Why the payload is refused.
+    pub message: String,
+}
+
+/// Why a text frame was not decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// Not a protocol frame: answered with close 1007.
+    Malformed(MalformedFrame),
+    /// A frame whose payload nests deeper than allowed: answered with an
+    /// `invalid_payload` error reply; the connection stays open.
+    Refused(Refused),
+}
+
+/// Decodes one text frame, with payloads nested at most 32 levels deep.
 ///
 /// # Errors
 /// [`MalformedFrame`] when the text is not a JSON array of exactly five
-/// members of the types above, or the payload is not an object.
+/// members of the types above, the payload is not an object, a routing
+/// member is longer than its bound ([`MAX_REF_BYTES`], [`MAX_TOPIC_BYTES`],
+/// [`MAX_EVENT_BYTES`]), or the payload nests too deep.
 pub fn decode(text: &str) -> Result<Frame, MalformedFrame> {
-    type Wire = (Option<String>, Option<String>, String, String, Value);
-    let (join_ref, reference, topic, event, payload): Wire =
-        serde_json::from_str(text).map_err(|e| {
-            MalformedFrame(format!(
-                "expected [join_ref, ref, topic, event, payload]: {e}"
-            ))
-        })?;
-    let Value::Object(payload) = payload else {
-        return Err(MalformedFrame(
-            "expected the payload to be an object".into(),
-        ));
+    decode_bounded(text, 32).map_err(|e| match e {
+        FrameError::Malformed(m) => m,
+        FrameError::Refused(r) => MalformedFrame(r.message),
+    })
+}
+
+/// Decodes one text frame whose payload may nest at most `max_depth`
+/// levels (the payload object itself is level 1; at most 120, beyond which
+/// the JSON parser refuses any frame).
+///
+/// # Errors
+/// [`FrameError::Malformed`] as [`decode`]; [`FrameError::Refused`], with
+/// the frame's routing members, when only the payload's depth is wrong.
+pub fn decode_bounded(text: &str, max_depth: usize) -> Result<Frame, FrameError> {
+    let mut head = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = serde::Deserializer::deserialize_seq(&mut de, FrameVisitor { head: &mut head })
+        .and_then(|payload| de.end().map(|()| payload));
+    let too_deep = |head: Head, message: String| {
+        FrameError::Refused(Refused {
+            join_ref: head.join_ref,
+            reference: head.reference,
+            topic: head.topic,
+            message,
+        })
     };
+    let payload = match parsed {
+        Ok(payload) => payload,
+        Err(e) => {
+            return Err(match head {
+                // The parser's own recursion limit (128): the routing
+                // members were read, so the frame can still be answered,
+                // unless they are over-long (malformed, as below).
+                Some(h) if e.to_string().starts_with("recursion limit exceeded") => {
+                    match h.too_long() {
+                        Some(bad) => FrameError::Malformed(MalformedFrame(bad)),
+                        None => too_deep(
+                            h,
+                            format!("the payload nests deeper than {max_depth} levels"),
+                        ),
+                    }
+                }
+                _ => FrameError::Malformed(MalformedFrame(format!(
+                    "expected [join_ref, ref, topic, event, payload]: {e}"
+                ))),
+            });
+        }
+    };
+    let Some(head) = head else {
+        return Err(FrameError::Malformed(MalformedFrame(
+            "no routing members".into(),
+        )));
+    };
+    if let Some(bad) = head.too_long() {
+        return Err(FrameError::Malformed(MalformedFrame(bad)));
+    }
+    let Value::Object(payload) = payload else {
+        return Err(FrameError::Malformed(MalformedFrame(
+            "expected the payload to be an object".into(),
+        )));
+    };
+    if object_depth(&payload) > max_depth {
+        let message = format!("the payload nests deeper than {max_depth} levels");
+        return Err(too_deep(head, message));
+    }
     Ok(Frame {
-        join_ref,
-        reference,
-        topic,
-        event,
+        join_ref: head.join_ref,
+        reference: head.reference,
+        topic: head.topic,
+        event: head.event,
         payload,
     })
+}
+
+/// How deep `object` nests: 1 for an object of scalars.
+fn object_depth(object: &Map<String, Value>) -> usize {
+    1 + object.values().map(value_depth).max().unwrap_or(0)
+}
+
+/// 0 for a scalar, 1 + the deepest member for arrays and objects. The
+/// parser already bounds the depth (128), so this recursion is bounded.
+fn value_depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
+        Value::Object(map) => object_depth(map),
+        _ => 0,
+    }
+}
+
+/// The four routing members, read before the payload.
+struct Head {
+    join_ref: Option<String>,
+    reference: Option<String>,
+    topic: String,
+    event: String,
+}
+
+impl Head {
+    /// Which member is longer than its bound, if any.
+    fn too_long(&self) -> Option<String> {
+        let refs = [("join_ref", &self.join_ref), ("ref", &self.reference)];
+        for (name, value) in refs {
+            if value.as_ref().is_some_and(|v| v.len() > MAX_REF_BYTES) {
+                return Some(format!("{name} is longer than {MAX_REF_BYTES} bytes"));
+            }
+        }
+        if self.topic.len() > MAX_TOPIC_BYTES {
+            return Some(format!("the topic is longer than {MAX_TOPIC_BYTES} bytes"));
+        }
+        if self.event.len() > MAX_EVENT_BYTES {
+            return Some(format!("the event is longer than {MAX_EVENT_BYTES} bytes"));
+        }
+        None
+    }
+}
+
+/// Reads `[join_ref, ref, topic, event, payload]`, leaving the routing
+/// members in `head` as soon as they are read (so a frame whose payload
+/// the parser refuses can still be answered).
+struct FrameVisitor<'h> {
+    head: &'h mut Option<Head>,
+}
+
+impl<'de> serde::de::Visitor<'de> for FrameVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array [join_ref, ref, topic, event, payload]")
+    }
+
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Value, S::Error> {
+        use serde::de::Error;
+        let missing = |n| S::Error::invalid_length(n, &"five members");
+        let join_ref = seq
+            .next_element::<Option<String>>()?
+            .ok_or_else(|| missing(0))?;
+        let reference = seq
+            .next_element::<Option<String>>()?
+            .ok_or_else(|| missing(1))?;
+        let topic = seq.next_element::<String>()?.ok_or_else(|| missing(2))?;
+        let event = seq.next_element::<String>()?.ok_or_else(|| missing(3))?;
+        *self.head = Some(Head {
+            join_ref,
+            reference,
+            topic,
+            event,
+        });
+        let payload = seq.next_element::<Value>()?.ok_or_else(|| missing(4))?;
+        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(S::Error::invalid_length(6, &"five members"));
+        }
+        Ok(payload)
+    }
 }
 
 /// Encodes a server frame whose payload is already JSON text.
@@ -133,6 +303,54 @@ mod tests {
         ] {
             assert!(decode(bad).is_err(), "accepted {bad:?}");
         }
+    }
+
+    fn nested(levels: usize) -> String {
+        let mut inner = String::from("1");
+        for _ in 0..levels {
+            inner = format!("[{inner}]");
+        }
+        format!(r#"["1","2","session:k","event",{{"p":{inner}}}]"#)
+    }
+
+    #[test]
+    fn a_payload_nested_too_deep_is_refused_with_its_routing_members() {
+        // {"p": [[1]]} is 3 levels deep.
+        assert!(decode_bounded(&nested(2), 3).is_ok());
+        for levels in [3, 200, 5000] {
+            match decode_bounded(&nested(levels), 3) {
+                Err(FrameError::Refused(r)) => {
+                    assert_eq!(r.reference.as_deref(), Some("2"));
+                    assert_eq!(r.topic, "session:k");
+                    assert!(r.message.contains("deeper than 3"), "{}", r.message);
+                }
+                other => panic!("{levels} levels: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn over_long_routing_members_are_malformed() {
+        let long = "x".repeat(MAX_REF_BYTES + 1);
+        for bad in [
+            format!(r#"["{long}","1","t","e",{{}}]"#),
+            format!(r#"["1","{long}","t","e",{{}}]"#),
+            format!(
+                r#"["1","1","{}","e",{{}}]"#,
+                "t".repeat(MAX_TOPIC_BYTES + 1)
+            ),
+            format!(
+                r#"["1","1","t","{}",{{}}]"#,
+                "e".repeat(MAX_EVENT_BYTES + 1)
+            ),
+        ] {
+            assert!(matches!(
+                decode_bounded(&bad, 32),
+                Err(FrameError::Malformed(_))
+            ));
+        }
+        let ok = format!(r#"["{}","1","t","e",{{}}]"#, "x".repeat(MAX_REF_BYTES));
+        assert!(decode(&ok).is_ok());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! actix-web wiring: [`Hub`], the running service's handle, and the routes
 //! it mounts ([`Routes`]: the WebSocket endpoint, `/healthz`, the client
-//! script), in `routes.rs`.
+//! script), in `routes.rs`; which pages may open a socket, in `origin.rs`.
 
 mod handle;
+mod origin;
 mod retention;
 mod routes;
+
+pub(crate) use origin::SiteOrigin;
 
 pub use handle::{HandleError, SessionHandle};
 pub use routes::{Routes, CLIENT_JS};
@@ -21,7 +24,7 @@ use crate::messages::{ActivityClock, Identity, SupervisorLink};
 use crate::store::committer::Committer;
 use crate::store::Store;
 use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor};
-use crate::tab::{Authorize, Connect, JoinToAuthorize, TabShared};
+use crate::tab::{Authorize, Connect, ConnsPerIp, JoinToAuthorize, TabShared};
 
 /// The protocol version this server speaks (the `vsn` query param).
 pub const PROTOCOL_VSN: &str = "2.0.0";
@@ -135,6 +138,7 @@ impl<A: App> Hub<A> {
             gone: supervisor.clone().recipient(),
         };
         let shared = web::Data::new(TabShared {
+            conns_per_ip: ConnsPerIp::new(config.max_conns_per_ip),
             config,
             supervisor: link,
             clock: ActivityClock::default(),

@@ -12,6 +12,7 @@ use actix::{Actor, AsyncContext};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::origin::OriginPolicy;
 use super::PROTOCOL_VSN;
 use crate::app::ConnectRefusal;
 use crate::ids::TabId;
@@ -41,6 +42,7 @@ use crate::tab::{TabActor, TabShared};
 #[derive(Clone)]
 pub struct Routes {
     shared: web::Data<TabShared>,
+    origins: web::Data<OriginPolicy>,
     socket: String,
     healthz: Option<String>,
     client: Option<String>,
@@ -48,7 +50,9 @@ pub struct Routes {
 
 impl Routes {
     pub(super) fn new(shared: web::Data<TabShared>) -> Self {
+        let origins = OriginPolicy::from_allowed(&shared.config.allowed_origins);
         Self {
+            origins: web::Data::new(origins),
             shared,
             socket: "/socket/websocket".to_owned(),
             healthz: Some("/healthz".to_owned()),
@@ -94,6 +98,7 @@ impl Routes {
     pub fn configure(self) -> impl FnOnce(&mut web::ServiceConfig) + Clone + 'static {
         move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(self.shared)
+                .app_data(self.origins)
                 .route(&self.socket, web::get().to(socket));
             if let Some(path) = &self.healthz {
                 cfg.route(path, web::get().to(healthz));
@@ -120,13 +125,15 @@ fn refusal(mut status: actix_web::HttpResponseBuilder, message: String) -> HttpR
 }
 
 /// `GET /socket/websocket?vsn=2.0.0&tab_id=...&<app params>`: validates the
-/// query, asks the app who this is (`App::connect`: HTTP 401/403 on a
-/// refusal), upgrades to a WebSocket and starts the connection's
-/// [`TabActor`].
+/// query (HTTP 400), checks the page's origin (403) and the peer address's
+/// open connections (429), asks the app who this is (`App::connect`: HTTP
+/// 401/403 on a refusal), upgrades to a WebSocket and starts the
+/// connection's [`TabActor`], which holds the address's slot until it ends.
 async fn socket(
     req: HttpRequest,
     body: web::Payload,
     shared: web::Data<TabShared>,
+    origins: web::Data<OriginPolicy>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let query = match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
         Ok(q) => q.into_inner(),
@@ -152,6 +159,24 @@ async fn socket(
         }
     }
     let tab = tab.unwrap_or_else(TabId::random);
+    if let Err(refused) = origins.check(&req) {
+        tracing::warn!(origin = ?refused.origin, why = refused.why, "connection refused: the page's origin is not allowed");
+        let why = format!("origin not allowed: {}", refused.why);
+        return Ok(refusal(HttpResponse::Forbidden(), why));
+    }
+    // Taken before the connect hook, so that the hook's work is bounded by
+    // the limit too; dropped with any refusal below.
+    let ip_slot = match shared.conns_per_ip.take(req.peer_addr().map(|a| a.ip())) {
+        Ok(slot) => slot,
+        Err(full) => {
+            tracing::warn!(peer = %full.ip, limit = full.limit, "connection refused: too many open connections from one address");
+            let why = format!(
+                "too many open connections from this address (at most {})",
+                full.limit
+            );
+            return Ok(refusal(HttpResponse::TooManyRequests(), why));
+        }
+    };
     // Who this is, before the upgrade: a refusal never becomes a socket.
     let identity = match (shared.connect)(req.clone()).await {
         Ok(Ok(identity)) => identity,
@@ -173,7 +198,7 @@ async fn socket(
     let stream = stream.max_frame_size(shared.config.max_frame_bytes);
     TabActor::create(|ctx| {
         ctx.add_stream(stream);
-        TabActor::new(&shared, tab, identity, connect_params, session)
+        TabActor::new(&shared, tab, identity, connect_params, session).holding(ip_slot)
     });
     Ok(response)
 }

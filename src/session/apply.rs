@@ -97,7 +97,8 @@ impl<A: App> SessionActor<A> {
         ctx: &mut Ctx<A>,
     ) -> Result<(u64, Option<serde_json::Value>), AppError> {
         self.state = handled.state;
-        let changed = handled.result.and_then(|()| {
+        let allowed = self.check_requests(&handled.requests);
+        let changed = handled.result.and(allowed).and_then(|()| {
             delta::diff_state(&self.state_json, &self.state)
                 .map_err(|e| AppError::handler(format!("state did not serialize: {e}")))
         });
@@ -203,6 +204,27 @@ impl<A: App> SessionActor<A> {
     }
 
     /// Restores the typed state from its JSON at the current seq.
+    /// Whether the code's requests fit the session's bounds: task keys of
+    /// at most `--max-name-bytes`, pending chains within
+    /// `--max-pending-chains`. If not, the event fails as a whole.
+    fn check_requests(&self, requests: &Requests<A>) -> Result<(), AppError> {
+        let max = self.config.max_name_bytes;
+        if let Some((key, _, _)) = requests.spawns.iter().find(|(k, _, _)| k.len() > max) {
+            return Err(AppError::handler(format!(
+                "a task key of {} bytes; at most {max} are accepted",
+                key.len()
+            )));
+        }
+        let chains = self.chains.len() + requests.chains.len();
+        if !requests.chains.is_empty() && chains > self.config.max_pending_chains {
+            return Err(AppError::handler(format!(
+                "the session would hold {chains} chains waiting for a tab; at most {}",
+                self.config.max_pending_chains
+            )));
+        }
+        Ok(())
+    }
+
     fn roll_back(&mut self) {
         match serde_json::from_value(self.state_json.clone()) {
             Ok(state) => self.state = state,

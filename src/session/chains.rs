@@ -4,6 +4,13 @@
 //! else the leader. If that tab leaves, or does not re-submit within the
 //! chain timeout, the chain is re-sent (same id) to the leader. With no tab
 //! joined it waits and goes to the first tab that joins.
+//!
+//! A session holds at most `--max-pending-chains` (a handler that would
+//! create more fails). Chains are paced: a tab has at most
+//! [`SessionActor::chain_window`] chains on the wire at a time, and each
+//! one it re-submits lets the next one go, so a rejoin with many chains
+//! waiting fits in the tab's outbound budget instead of overflowing it
+//! (which would drop the join, and the rejoin would overflow again).
 
 use actix::AsyncContext;
 use serde_json::Value;
@@ -21,6 +28,9 @@ pub(super) struct PendingChain {
     pub(super) payload: Value,
     /// The tab it was last sent to; `None` while no tab could take it.
     holder: Option<TabId>,
+    /// Whether it is on the wire to `holder` (else it waits for room in
+    /// the holder's window).
+    delivered: bool,
     /// Bumped on every send, so a timeout only fires for the latest one.
     sent: u64,
 }
@@ -41,9 +51,23 @@ impl Chains {
                 name,
                 payload,
                 holder: None,
+                delivered: false,
                 sent: 0,
             },
         ));
+    }
+
+    /// How many chains wait, on the wire or not.
+    pub(super) fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The tab holding chain `id`, if any.
+    pub(super) fn holder_of(&self, id: &ChainId) -> Option<TabId> {
+        self.pending
+            .iter()
+            .find(|(c, _)| c == id)
+            .and_then(|(_, c)| c.holder.clone())
     }
 
     /// Removes a chain for handling; `None` if it is not pending.
@@ -99,40 +123,69 @@ impl<A: App> SessionActor<A> {
                 name,
                 payload,
                 holder: None,
+                delivered: false,
                 sent: 0,
             },
         ));
         self.send_chain(&id, target, ctx);
     }
 
-    /// Sends the chain to `target` (or parks it if `None`) and arms its
-    /// timeout.
+    /// Chains a tab may have on the wire at once: a quarter of its
+    /// outbound buffer, at most 64.
+    pub(super) fn chain_window(&self) -> usize {
+        (self.config.outbound_max_messages / 4).clamp(1, 64)
+    }
+
+    /// Hands the chain to `target` (or parks it if `None`); it goes on the
+    /// wire when `target` has room in its window.
     fn send_chain(&mut self, id: &ChainId, target: Option<TabId>, ctx: &mut Ctx<A>) {
-        self.chains.sends += 1;
-        let sent = self.chains.sends;
         let Some(chain) = self.chains.get_mut(id) else {
             return;
         };
         chain.holder = target.clone();
-        chain.sent = sent;
-        let Some(tab) = target else {
-            return;
-        };
-        let payload = message::to_raw(&ChainPayload {
-            chain: id,
-            name: &chain.name,
-            payload: &chain.payload,
-        });
-        self.members.push_to(&tab, event::CHAIN, payload);
-        let id = id.clone();
-        ctx.run_later(self.config.chain_timeout, move |act, ctx| {
-            act.chain_timed_out(&id, sent, ctx);
-        });
+        chain.delivered = false;
+        if let Some(tab) = target {
+            self.fill_chain_window(&tab, ctx);
+        }
+    }
+
+    /// Puts the oldest chains held by `tab` and not yet on the wire onto
+    /// it, while the tab's window has room, each with its timeout.
+    pub(super) fn fill_chain_window(&mut self, tab: &TabId, ctx: &mut Ctx<A>) {
+        let held = |c: &PendingChain| c.holder.as_ref() == Some(tab);
+        let mut room = self
+            .chain_window()
+            .saturating_sub(self.chains.ids_where(|c| held(c) && c.delivered).len());
+        for id in self.chains.ids_where(|c| held(c) && !c.delivered) {
+            if room == 0 {
+                break;
+            }
+            room -= 1;
+            self.chains.sends += 1;
+            let sent = self.chains.sends;
+            let Some(chain) = self.chains.get_mut(&id) else {
+                continue;
+            };
+            chain.delivered = true;
+            chain.sent = sent;
+            let payload = message::to_raw(&ChainPayload {
+                chain: &id,
+                name: &chain.name,
+                payload: &chain.payload,
+            });
+            self.members.push_to(tab, event::CHAIN, payload);
+            ctx.run_later(self.config.chain_timeout, move |act, ctx| {
+                act.chain_timed_out(&id, sent, ctx);
+            });
+        }
     }
 
     /// The holder did not re-submit in time: re-send to the leader.
     fn chain_timed_out(&mut self, id: &ChainId, sent: u64, ctx: &mut Ctx<A>) {
-        let still_waiting = self.chains.get_mut(id).is_some_and(|c| c.sent == sent);
+        let still_waiting = self
+            .chains
+            .get_mut(id)
+            .is_some_and(|c| c.delivered && c.sent == sent);
         if still_waiting {
             tracing::debug!(key = %self.key, chain = id.as_str(), "chain timed out; re-sending to the leader");
             let leader = self.leader.clone();
@@ -149,14 +202,19 @@ impl<A: App> SessionActor<A> {
     }
 
     /// `tab` joined (or took over, or rejoined): it gets the chains it held
-    /// and those that waited for any tab.
+    /// and those that waited for any tab, as its window allows (what was on
+    /// the wire to its old join is sent again).
     pub(super) fn resend_chains_on_join(&mut self, tab: &TabId, ctx: &mut Ctx<A>) {
         for id in self
             .chains
             .ids_where(|c| c.holder.is_none() || c.holder.as_ref() == Some(tab))
         {
-            self.send_chain(&id, Some(tab.clone()), ctx);
+            if let Some(chain) = self.chains.get_mut(&id) {
+                chain.holder = Some(tab.clone());
+                chain.delivered = false;
+            }
         }
+        self.fill_chain_window(tab, ctx);
     }
 }
 

@@ -6,7 +6,6 @@
 //! `SessionActor::after`), so the next event starts only when this one has
 //! finished and the order of deltas is the order of arrival.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::{Handler, Recipient};
@@ -186,13 +185,23 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
     type Result = ();
 
     fn handle(&mut self, mut msg: Submit, ctx: &mut Self::Context) {
-        self.queued.fetch_sub(1, Ordering::AcqRel);
+        self.queued
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        // A chain's holder gets room for its next chain once it is taken.
+        let holder = msg
+            .event
+            .chain
+            .as_ref()
+            .and_then(|c| self.chains.holder_of(c));
         let reply = ReplyTo {
             to: msg.reply_to.clone(),
             join_ref: msg.join_ref.clone(),
             reply_ref: msg.reply_ref.take(),
         };
         let prepared = self.prepare(&mut msg);
+        if let Some(tab) = holder {
+            self.fill_chain_window(&tab, ctx);
+        }
         let id = std::mem::take(&mut msg.event.id);
         match prepared {
             Prepared::Answered {
@@ -204,6 +213,7 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
                     session.conclude(step, &id, chain, &outcome);
                 }
                 session.send_reply(reply, &outcome);
+                session.hold_slot_until_durable();
             }),
             Prepared::Run { event, chain } => {
                 let origin = Origin::Tab(msg.tab);
@@ -221,6 +231,7 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
                         };
                         session.conclude(step, &id, chain, &outcome);
                         session.send_reply(reply, &outcome);
+                        session.hold_slot_until_durable();
                     });
                 });
             }

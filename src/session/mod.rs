@@ -116,7 +116,14 @@ pub(crate) struct SessionActor<A: App> {
     summary: Value,
     chains: Chains,
     tasks: Tasks,
+    /// Tabs' events counted against `--queue-len`: taken by the tab when
+    /// it submits, given back when the session takes the event up; with a
+    /// durable store taken again from the end of its step until the step
+    /// is on disk (`held_slots`), so a slow disk pushes back on tabs
+    /// instead of piling up held deliveries.
     queued: Arc<AtomicUsize>,
+    /// Steps whose event still holds a queue slot, waiting to be durable.
+    held_slots: std::collections::VecDeque<u64>,
     /// Set when the store is durable: where steps go to be written.
     committer: Option<Committer>,
     /// Number of the last step begun.
@@ -184,6 +191,7 @@ impl<A: App> SessionActor<A> {
             chains: Chains::default(),
             tasks: Tasks::default(),
             queued: Arc::new(AtomicUsize::new(0)),
+            held_slots: std::collections::VecDeque::new(),
             committer,
             steps: 0,
             deltas_since_checkpoint: 0,
@@ -228,6 +236,7 @@ impl<A: App> SessionActor<A> {
             incarnation: self.incarnation,
         });
         self.members.rejoin_all();
+        self.free_held_slots(u64::MAX);
         // Summary joins rejoin too: a reply held for a step that failed is
         // gone, and the supervisor answers their rejoins from the store.
         for w in self.watchers.drain(..) {

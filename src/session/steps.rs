@@ -42,6 +42,32 @@ impl<A: App> SessionActor<A> {
         result
     }
 
+    /// The event handled in the current step counts against the queue
+    /// again until its step is durable (no-op without a durable store): a
+    /// slow disk then pushes back on tabs (`queue_full`) instead of piling
+    /// up deliveries held for it.
+    pub(super) fn hold_slot_until_durable(&mut self) {
+        if self.committer.is_some() {
+            self.queued
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.held_slots.push_back(self.steps);
+        }
+    }
+
+    /// Gives back the queue slots of events whose steps, up to `step`, are
+    /// durable (all of them when the store failed).
+    pub(super) fn free_held_slots(&mut self, step: u64) {
+        let mut freed = 0;
+        while self.held_slots.front().is_some_and(|s| *s <= step) {
+            self.held_slots.pop_front();
+            freed += 1;
+        }
+        if freed > 0 {
+            self.queued
+                .fetch_sub(freed, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+
     /// Notes a new delta in `step`.
     pub(super) fn record_delta(&mut self, step: &mut Step, delta: SavedDelta) {
         self.deltas_since_checkpoint += 1;
@@ -73,7 +99,10 @@ impl<A: App> Handler<Committed> for SessionActor<A> {
 
     fn handle(&mut self, msg: Committed, _ctx: &mut Self::Context) {
         match msg.result {
-            Ok(step) => self.members.outbox().durable_to(step),
+            Ok(step) => {
+                self.members.outbox().durable_to(step);
+                self.free_held_slots(step);
+            }
             Err(e) => {
                 // The state in memory is ahead of the store and may never be
                 // written: drop it. Tabs rejoin with their cursors (which only

@@ -15,19 +15,24 @@ use serde_json::{Map, Value};
 use super::TabActor;
 use crate::messages::{Cancel, SetVisibility, Submit};
 use crate::protocol::close::CloseCode;
-use crate::protocol::frame::{self, Frame};
+use crate::protocol::frame::{self, Frame, FrameError};
 use crate::protocol::message::{CancelPayload, EventPayload, JoinMode, VisibilityPayload};
-use crate::protocol::reply::{ok_reply, Empty};
+use crate::protocol::reply::{error_reply, ok_reply, Empty, ErrorResponse};
 use crate::protocol::{event, Reason, PHOENIX_TOPIC};
 
 impl TabActor {
     /// Handles one complete text message.
     pub(super) fn on_text(&mut self, text: &str, ctx: &mut actix::Context<Self>) {
-        let frame = match frame::decode(text) {
+        let frame = match frame::decode_bounded(text, self.config.max_json_depth) {
             Ok(frame) => frame,
-            Err(e) => {
+            Err(FrameError::Malformed(e)) => {
                 tracing::debug!(tab = %self.tab, error = %e, "malformed frame");
                 return self.close(CloseCode::MalformedFrame, ctx);
+            }
+            Err(FrameError::Refused(r)) => {
+                let response = error_reply(&ErrorResponse::new(Reason::InvalidPayload, &r.message));
+                let join_ref = r.join_ref.as_deref();
+                return self.reply(join_ref, r.reference.as_deref(), &r.topic, &response, ctx);
             }
         };
         match (frame.topic.as_str(), frame.event.as_str()) {
@@ -95,6 +100,14 @@ impl TabActor {
                     Ok(ev) => ev,
                     Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
                 };
+                let names = [
+                    ("id", Some(ev.id.as_str())),
+                    ("name", Some(ev.name.as_str())),
+                    ("chain", ev.chain.as_ref().map(|c| c.as_str())),
+                ];
+                if let Some(e) = self.over_long(&names) {
+                    return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx);
+                }
                 if !self.bucket.take(Instant::now()) {
                     return self.reply_error(
                         &frame,
@@ -153,6 +166,9 @@ impl TabActor {
                     Ok(c) => c,
                     Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
                 };
+                if let Some(e) = self.over_long(&[("task", Some(c.task.as_str()))]) {
+                    return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx);
+                }
                 link.cancel.do_send(Cancel {
                     tab: self.tab.clone(),
                     conn: self.conn,
@@ -167,6 +183,20 @@ impl TabActor {
                 self.reply_error(&frame, Reason::UnknownEvent, &msg, ctx);
             }
         }
+    }
+
+    /// Which of `values` (a payload's ids and names, which sessions keep)
+    /// is longer than `--max-name-bytes`, said for the error reply.
+    fn over_long(&self, values: &[(&str, Option<&str>)]) -> Option<String> {
+        let max = self.config.max_name_bytes;
+        values.iter().find_map(|(what, value)| {
+            value.filter(|v| v.len() > max).map(|v| {
+                format!(
+                    "{what} is {} bytes long; at most {max} are accepted",
+                    v.len()
+                )
+            })
+        })
     }
 
     /// Collects a fragmented text message (at most `max_frame_bytes` in all).

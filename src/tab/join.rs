@@ -50,6 +50,14 @@ impl TabActor {
             Ok(p) => p,
             Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
         };
+        let params_bytes = serde_json::to_string(&payload.params).map_or(usize::MAX, |s| s.len());
+        if params_bytes > self.config.max_join_params_bytes {
+            let msg = format!(
+                "the join's params take {params_bytes} bytes as JSON; at most {} are kept",
+                self.config.max_join_params_bytes
+            );
+            return self.reply_error(&frame, Reason::InvalidPayload, &msg, ctx);
+        }
         let topic: Arc<str> = Arc::from(frame.topic.as_str());
         if !self.joins.contains_key(&topic)
             && self.joins.len() >= self.config.max_joins_per_connection

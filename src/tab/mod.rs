@@ -8,8 +8,11 @@
 //! - `inbound.rs`: frames from the client: dispatch, leaves, pushes.
 //! - `join.rs`: joins: checks, the app's authorize (off every actor
 //!   thread), then the join goes to the supervisor.
+//! - `deliver.rs`: what sessions deliver, written out; overflow of a join.
 //! - `outbound.rs`: the bounded buffer and the socket writer.
 //! - `rate.rs`: the per-tab token bucket for events.
+//! - `per_ip.rs`: open connections per peer address, and the slot each
+//!   connection holds until it ends.
 //!
 //! What it receives is defined in `crate::messages` (`to_tab.rs`).
 
@@ -17,7 +20,10 @@ mod inbound;
 mod join;
 
 pub(crate) use join::{JoinToAuthorize, Verdict};
+pub(crate) use per_ip::{ConnsPerIp, IpSlot};
+mod deliver;
 mod outbound;
+mod per_ip;
 mod rate;
 #[cfg(test)]
 mod tests;
@@ -37,14 +43,14 @@ use crate::app::{ConnectRefusal, Unfinished};
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::messages::{
-    ActivityClock, ActivityStamp, CloseConnection, Deliver, Identity, Leave, Outgoing, SessionLink,
-    SupervisorLink, TabAddr, TabGone, TabStarted,
+    ActivityClock, ActivityStamp, CloseConnection, Identity, Leave, SessionLink, SupervisorLink,
+    TabAddr, TabGone, TabStarted,
 };
 use crate::protocol::close::CloseCode;
 use crate::protocol::event;
 use crate::protocol::frame::{self, Frame};
 use crate::protocol::message::JoinMode;
-use crate::protocol::reply::{error_reply, Empty, ErrorResponse};
+use crate::protocol::reply::{error_reply, ErrorResponse};
 use crate::protocol::Reason;
 
 use outbound::Outbound;
@@ -99,6 +105,8 @@ pub(crate) struct TabShared {
     pub(crate) authorize: Authorize,
     /// The app's connect hook.
     pub(crate) connect: Connect,
+    /// Open connections per peer address (`Config::max_conns_per_ip`).
+    pub(crate) conns_per_ip: ConnsPerIp,
 }
 
 /// The actor of one WebSocket connection. See the module docs.
@@ -121,6 +129,13 @@ pub(crate) struct TabActor {
     /// A fragmented text message being collected.
     fragments: Option<BytesMut>,
     closed: bool,
+    /// Armed when the outbound buffer overflowed: cuts the connection if
+    /// the socket takes no write within the slow-client timeout.
+    stall_watch: Option<actix::SpawnHandle>,
+    /// This connection's place among its peer address's open connections;
+    /// given back when the connection stops (or, if it never started, when
+    /// the actor is dropped).
+    ip_slot: Option<IpSlot>,
 }
 
 impl TabActor {
@@ -145,6 +160,7 @@ impl TabActor {
                 session,
                 config.outbound_max_messages,
                 config.outbound_max_bytes,
+                config.slow_client_timeout,
             ),
             last_seen: Instant::now(),
             bucket: TokenBucket::new(
@@ -154,8 +170,16 @@ impl TabActor {
             ),
             fragments: None,
             closed: false,
+            stall_watch: None,
+            ip_slot: None,
             config,
         }
+    }
+
+    /// The connection holds `slot` until it ends.
+    pub(crate) fn holding(mut self, slot: Option<IpSlot>) -> Self {
+        self.ip_slot = slot;
+        self
     }
 
     /// Closes the connection with `code` after what is already queued.
@@ -219,19 +243,6 @@ impl TabActor {
         );
     }
 
-    /// Drops a join the session can no longer feed in order (its outbound
-    /// buffer overflowed): the client gets `phx_error` and rejoins with its
-    /// cursor, catching up by replay or snapshot.
-    fn error_join(&mut self, topic: &Arc<str>, ctx: &mut actix::Context<Self>) {
-        if let Some(join) = self.joins.remove(topic) {
-            tracing::info!(tab = %self.tab, key = %join.key, "join errored (outbound buffer full, or its session stopped); the client should rejoin");
-            self.leave_session(&join);
-            let r = Some(&*join.join_ref);
-            let payload = crate::protocol::message::to_json(&Empty {});
-            self.write(r, r, topic, event::ERROR, &payload, ctx);
-        }
-    }
-
     /// How sessions and the supervisor reach this connection.
     fn addr(&self, ctx: &mut actix::Context<Self>) -> TabAddr {
         let addr = ctx.address();
@@ -276,6 +287,9 @@ impl Actor for TabActor {
         for (_, join) in std::mem::take(&mut self.joins) {
             self.leave_session(&join);
         }
+        // Before `TabGone`: once the supervisor counts the connection gone,
+        // its address has the slot back.
+        self.ip_slot = None;
         self.supervisor.gone.do_send(TabGone { conn: self.conn });
         Running::Stop
     }
@@ -303,7 +317,15 @@ impl StreamHandler<Result<Message, ProtocolError>> for TabActor {
             Message::Text(_) => self.close(CloseCode::ProtocolError, ctx),
             Message::Binary(_) => self.close(CloseCode::BinaryFrame, ctx),
             Message::Continuation(item) => self.on_continuation(item, ctx),
-            Message::Ping(payload) => self.out.pong(payload),
+            Message::Ping(payload) => {
+                // Pongs fill the same bound as everything else: a client
+                // that pings and never reads is closed, not buffered for.
+                if self.out.hopeless() {
+                    tracing::warn!(tab = %self.tab, "outbound buffer far over its limit (pongs); closing");
+                    return self.close(CloseCode::Overloaded, ctx);
+                }
+                self.out.pong(payload);
+            }
             Message::Pong(_) | Message::Nop => {}
             Message::Close(_) => self.close(CloseCode::Normal, ctx),
         }
@@ -311,61 +333,6 @@ impl StreamHandler<Result<Message, ProtocolError>> for TabActor {
 
     fn finished(&mut self, ctx: &mut Self::Context) {
         ctx.stop();
-    }
-}
-
-impl Handler<Deliver> for TabActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
-        let Some(join) = self.joins.get_mut(&msg.topic) else {
-            return;
-        };
-        if join.join_ref != msg.join_ref {
-            return;
-        }
-        let join_ref = join.join_ref.clone();
-        let r = Some(&*join_ref);
-        match msg.item {
-            Outgoing::Joined {
-                reply_ref,
-                link,
-                response,
-            } => {
-                join.joined = true;
-                join.session = link;
-                self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
-            }
-            Outgoing::Refused {
-                reply_ref,
-                response,
-            } => {
-                if let Some(join) = self.joins.remove(&msg.topic) {
-                    // A refused rejoin must also end the old membership.
-                    self.leave_session(&join);
-                }
-                self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
-            }
-            Outgoing::Reply {
-                reply_ref,
-                response,
-            } => {
-                if join.joined {
-                    self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
-                }
-            }
-            Outgoing::Rejoin => self.error_join(&msg.topic, ctx),
-            Outgoing::Push { event, payload } => {
-                if !join.joined {
-                    return;
-                }
-                if self.out.has_room(payload.get().len()) {
-                    self.write(r, None, &msg.topic, event, payload.get(), ctx);
-                } else {
-                    self.error_join(&msg.topic, ctx);
-                }
-            }
-        }
     }
 }
 

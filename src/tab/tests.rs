@@ -136,6 +136,7 @@ impl Client {
             clock: ActivityClock::default(),
             next_conn: AtomicU64::new(7),
             authorize,
+            conns_per_ip: super::ConnsPerIp::new(0),
         };
 
         let (to_server, mut rx) = mpsc::unbounded_channel();

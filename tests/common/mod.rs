@@ -198,6 +198,11 @@ impl Client {
         self.framed.send(msg).await.unwrap();
     }
 
+    /// Sends one WebSocket message; the error if the socket refused it.
+    pub async fn try_send(&mut self, msg: Message) -> Result<(), String> {
+        self.framed.send(msg).await.map_err(|e| e.to_string())
+    }
+
     /// Sends `[join_ref, ref, topic, event, payload]`; returns the ref.
     pub async fn push(&mut self, topic: &str, event: &str, payload: Value) -> String {
         let r = self.new_ref();

@@ -1,0 +1,113 @@
+//! What sessions deliver to this connection, written out in order: join
+//! replies and refusals, event replies, pushes (through the bounded
+//! outbound buffer), and rejoin requests; and what happens when a join's
+//! pushes no longer fit (PROTOCOL section 11).
+
+use std::sync::Arc;
+
+use actix::{ActorContext, AsyncContext, Handler};
+
+use super::TabActor;
+use crate::messages::{Deliver, Outgoing};
+use crate::protocol::close::CloseCode;
+use crate::protocol::event;
+use crate::protocol::frame;
+use crate::protocol::reply::Empty;
+
+impl TabActor {
+    /// Drops a join the session can no longer feed in order (its outbound
+    /// buffer overflowed): the client gets `phx_error` and rejoins with its
+    /// cursor, catching up by replay or snapshot.
+    pub(super) fn error_join(&mut self, topic: &Arc<str>, ctx: &mut actix::Context<Self>) {
+        if let Some(join) = self.joins.remove(topic) {
+            tracing::info!(tab = %self.tab, key = %join.key, "join errored (outbound buffer full, or its session stopped); the client should rejoin");
+            self.leave_session(&join);
+            let r = Some(&*join.join_ref);
+            let payload = crate::protocol::message::to_json(&Empty {});
+            self.write(r, r, topic, event::ERROR, &payload, ctx);
+        }
+    }
+
+    /// The outbound buffer has no room for a push of the join on `topic`:
+    /// its pushes still queued are dropped (the journal can replay the
+    /// deltas) and the join gets one `phx_error`; if the socket then takes
+    /// no write within the slow-client timeout, the connection is cut with
+    /// 1013.
+    fn overflow(&mut self, topic: &Arc<str>, ctx: &mut actix::Context<Self>) {
+        let dropped = self.out.drop_pushes(topic);
+        tracing::info!(tab = %self.tab, dropped, "outbound buffer full; dropping the join's queued pushes");
+        self.error_join(topic, ctx);
+        if self.stall_watch.is_none() {
+            let writes = self.out.writes();
+            let wait = self.config.slow_client_timeout;
+            self.stall_watch = Some(ctx.run_later(wait, move |act, ctx| {
+                act.stall_watch = None;
+                if act.out.writes() == writes && act.out.waiting() {
+                    tracing::warn!(tab = %act.tab, wait_ms = wait.as_millis(), "the socket took no write since its buffer overflowed; cutting the connection");
+                    act.closed = true;
+                    act.out.cut(CloseCode::Overloaded);
+                    ctx.stop();
+                }
+            }));
+        }
+    }
+}
+
+impl Handler<Deliver> for TabActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+        let Some(join) = self.joins.get_mut(&msg.topic) else {
+            return;
+        };
+        if join.join_ref != msg.join_ref {
+            return;
+        }
+        let join_ref = join.join_ref.clone();
+        let r = Some(&*join_ref);
+        match msg.item {
+            Outgoing::Joined {
+                reply_ref,
+                link,
+                response,
+            } => {
+                join.joined = true;
+                join.session = link;
+                self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
+            }
+            Outgoing::Refused {
+                reply_ref,
+                response,
+            } => {
+                if let Some(join) = self.joins.remove(&msg.topic) {
+                    // A refused rejoin must also end the old membership.
+                    self.leave_session(&join);
+                }
+                self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
+            }
+            Outgoing::Reply {
+                reply_ref,
+                response,
+            } => {
+                if join.joined {
+                    self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
+                }
+            }
+            Outgoing::Rejoin => self.error_join(&msg.topic, ctx),
+            Outgoing::Push { event, payload } => {
+                if !join.joined {
+                    return;
+                }
+                if self.closed {
+                    return;
+                }
+                if self.out.has_room(payload.get().len()) {
+                    let text = frame::encode(r, None, &msg.topic, event, payload.get());
+                    self.out.push(&msg.topic, text);
+                } else {
+                    self.overflow(&msg.topic, ctx);
+                }
+            }
+        }
+    }
+}
