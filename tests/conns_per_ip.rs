@@ -98,6 +98,8 @@ async fn a_connection_the_client_closes_gives_its_place_back() {
 async fn a_connection_dropped_without_a_close_gives_its_place_back() {
     let (server, _store) = start_demo(limited_to(1));
     let a = Client::connect(&server, "a").await;
+    // Counted first (the count follows the upgrade a moment later).
+    until_connections(&server, 1).await;
     drop(a);
     until_connections(&server, 0).await;
     Client::connect(&server, "b").await;

@@ -90,6 +90,10 @@ pub(crate) struct SessionEnded {
     /// Which start of the key's session this was (the supervisor's count),
     /// so a late report never retires a newer session of the same key.
     pub(crate) incarnation: u64,
+    /// Whether background tasks were running (or waiting to restart): with
+    /// no tab joined the supervisor starts the session again, with backoff,
+    /// so they go on once the store works again.
+    pub(crate) had_tasks: bool,
 }
 
 /// The supervisor as a tab sees it (the supervisor is generic over the app;

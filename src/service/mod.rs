@@ -181,6 +181,13 @@ impl<A: App> Hub<A> {
         }
     }
 
+    /// Whether the durable store cannot commit now: its latest write failed
+    /// for every step it carried (a full or failing disk). It clears at the
+    /// next write that succeeds. Always `false` without a durable store.
+    pub fn store_failing(&self) -> bool {
+        self.committer.as_ref().is_some_and(Committer::failing)
+    }
+
     /// The routes, to adjust before mounting: see [`Routes`].
     pub fn routes(&self) -> Routes {
         Routes::new(self.shared.clone())

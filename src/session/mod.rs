@@ -234,6 +234,7 @@ impl<A: App> SessionActor<A> {
         self.control.ended.do_send(SessionEnded {
             key: self.key.clone(),
             incarnation: self.incarnation,
+            had_tasks: !self.tasks.is_empty() || !self.tasks.to_restart.is_empty(),
         });
         self.members.rejoin_all();
         self.free_held_slots(u64::MAX);

@@ -90,7 +90,12 @@ impl<A: App> SessionActor<A> {
             // if its commit fails, the session fails and saves nothing).
             self.unsaved = false;
         }
-        committer.submit(step, self.steps, ctx.address().recipient());
+        committer.submit(
+            step,
+            self.steps,
+            self.incarnation,
+            ctx.address().recipient(),
+        );
     }
 }
 

@@ -6,7 +6,18 @@
 //! events; what they send waits in their outbox until the acknowledgement.
 //! While one batch is being written, the next one gathers, so the cost of
 //! an fsync is shared by everything that arrived meanwhile.
+//!
+//! Faults stay local. A batch that fails (after short retries) is written
+//! again session by session, so one session's failing step never fails
+//! another's: each session whose own steps fail is told, and its later
+//! steps, already handed over or still coming from that session (it is
+//! failing and will be replaced by a fresh one loaded from the store), are
+//! refused without being tried against a store that no longer matches
+//! them. [`Committer::failing`] says whether the latest write failed for
+//! every step it carried (the store cannot commit at all).
 
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::thread;
@@ -20,6 +31,8 @@ use super::{Step, Store, StoreError};
 const MAX_BATCH: usize = 4096;
 /// Pauses before retrying a failed batch; then the sessions are told.
 const RETRIES: [Duration; 2] = [Duration::from_millis(10), Duration::from_millis(100)];
+/// Failed session starts remembered, so their late steps are refused.
+const BROKEN_REMEMBERED: usize = 4096;
 
 /// Sent by the committer to a session about one of its steps.
 #[derive(Message)]
@@ -33,6 +46,9 @@ enum Request {
     Step {
         step: Box<Step>,
         id: u64,
+        /// Which start of its session made it (the supervisor's
+        /// incarnation number: unique for the life of the service).
+        session: u64,
         ack: Recipient<Committed>,
     },
     Flush(tokio::sync::oneshot::Sender<()>),
@@ -43,6 +59,7 @@ enum Request {
 #[derive(Clone)]
 pub(crate) struct Committer {
     tx: mpsc::Sender<Request>,
+    failing: Arc<AtomicBool>,
 }
 
 impl Committer {
@@ -50,19 +67,34 @@ impl Committer {
     /// more steps after its first one (0 = write what is queued at once).
     pub(crate) fn start(store: Arc<dyn Store>, window: Duration) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
+        let failing = Arc::new(AtomicBool::new(false));
+        let mut writer = Writer {
+            store,
+            failing: failing.clone(),
+            broken: HashSet::new(),
+            broken_order: VecDeque::new(),
+        };
         thread::Builder::new()
             .name("tabhub-commit".into())
-            .spawn(move || run(&*store, &rx, window))?;
-        Ok(Self { tx })
+            .spawn(move || run(&mut writer, &rx, window))?;
+        Ok(Self { tx, failing })
     }
 
-    /// Hands over step number `id` of the session behind `ack`.
-    pub(crate) fn submit(&self, step: Step, id: u64, ack: Recipient<Committed>) {
+    /// Whether the latest write failed for every step it carried: the
+    /// store cannot commit now (a full or failed disk).
+    pub(crate) fn failing(&self) -> bool {
+        self.failing.load(Ordering::Acquire)
+    }
+
+    /// Hands over step number `id` of start `session` of a session, which
+    /// hears back at `ack`.
+    pub(crate) fn submit(&self, step: Step, id: u64, session: u64, ack: Recipient<Committed>) {
         if self
             .tx
             .send(Request::Step {
                 step: Box::new(step),
                 id,
+                session,
                 ack: ack.clone(),
             })
             .is_err()
@@ -84,7 +116,16 @@ impl Committer {
     }
 }
 
-fn run(store: &dyn Store, rx: &mpsc::Receiver<Request>, window: Duration) {
+/// The commit thread's state.
+struct Writer {
+    store: Arc<dyn Store>,
+    failing: Arc<AtomicBool>,
+    /// Session starts whose steps failed: their later steps are refused.
+    broken: HashSet<u64>,
+    broken_order: VecDeque<u64>,
+}
+
+fn run(writer: &mut Writer, rx: &mpsc::Receiver<Request>, window: Duration) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         let deadline = Instant::now() + window;
@@ -106,42 +147,113 @@ fn run(store: &dyn Store, rx: &mpsc::Receiver<Request>, window: Duration) {
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
-        commit(store, batch);
+        writer.commit(batch);
     }
 }
 
-fn commit(store: &dyn Store, batch: Vec<Request>) {
-    let steps: Vec<Step> = batch
-        .iter()
-        .filter_map(|r| match r {
-            // A step with nothing to keep (a repeated event id, say) still
-            // waits its turn for the acknowledgement.
-            Request::Step { step, .. } if !step.is_empty() => Some((**step).clone()),
-            _ => None,
-        })
-        .collect();
-    let mut result = if steps.is_empty() {
-        Ok(())
-    } else {
-        store.append(&steps)
-    };
-    for pause in RETRIES {
-        let Err(e) = &result else { break };
-        tracing::warn!(error = %e, steps = steps.len(), "commit failed; retrying");
-        thread::sleep(pause);
-        result = store.append(&steps);
+impl Writer {
+    /// Writes a batch and answers every step in it.
+    fn commit(&mut self, batch: Vec<Request>) {
+        // Steps of failed session starts are refused untried.
+        let refused = |r: &Request| matches!(r, Request::Step { session, .. } if self.broken.contains(session));
+        let steps: Vec<(u64, Step)> = batch
+            .iter()
+            .filter(|r| !refused(r))
+            .filter_map(|r| match r {
+                // A step with nothing to keep (a repeated event id, say)
+                // still waits its turn for the acknowledgement.
+                Request::Step { step, session, .. } if !step.is_empty() => {
+                    Some((*session, (**step).clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let failed = self.write(&steps);
+        for request in batch {
+            match request {
+                Request::Step {
+                    id, session, ack, ..
+                } => {
+                    let result = match failed.get(&session) {
+                        Some(e) => Err(e.clone()),
+                        None if self.broken.contains(&session) => Err(StoreError {
+                            message: "an earlier step of this session failed".into(),
+                        }),
+                        None => Ok(id),
+                    };
+                    ack.do_send(Committed { result });
+                }
+                Request::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+        for session in failed.into_keys() {
+            self.remember_broken(session);
+        }
     }
-    if let Err(e) = &result {
-        tracing::error!(error = %e, steps = steps.len(), "commit failed; the sessions concerned restart from the store");
+
+    /// Appends `steps` in one transaction, retried briefly; if it still
+    /// fails, session by session. Returns the sessions whose steps failed.
+    fn write(&self, steps: &[(u64, Step)]) -> HashMap<u64, StoreError> {
+        if steps.is_empty() {
+            return HashMap::new();
+        }
+        let all: Vec<Step> = steps.iter().map(|(_, s)| s.clone()).collect();
+        let mut result = self.store.append(&all);
+        for pause in RETRIES {
+            let Err(e) = &result else { break };
+            tracing::warn!(error = %e, steps = all.len(), "commit failed; retrying");
+            thread::sleep(pause);
+            result = self.store.append(&all);
+        }
+        if result.is_ok() {
+            self.failing.store(false, Ordering::Release);
+            return HashMap::new();
+        }
+        // Session by session, in order of their first step.
+        let mut order: Vec<u64> = Vec::new();
+        let mut by_session: HashMap<u64, Vec<Step>> = HashMap::new();
+        for (session, step) in steps {
+            by_session.entry(*session).or_insert_with(|| {
+                order.push(*session);
+                Vec::new()
+            });
+            if let Some(own) = by_session.get_mut(session) {
+                own.push(step.clone());
+            }
+        }
+        let mut failed = HashMap::new();
+        for session in order {
+            let own = by_session.remove(&session).unwrap_or_default();
+            if let Err(e) = self.store.append(&own) {
+                let key = own.first().map(|s| s.key.to_string()).unwrap_or_default();
+                // A key's Display shows only its first characters.
+                tracing::error!(error = %e, key = %key, steps = own.len(), "commit failed; the session restarts from the store");
+                failed.insert(session, e);
+            }
+        }
+        let sessions = failed.len();
+        self.failing.store(
+            sessions > 0 && sessions == count_sessions(steps),
+            Ordering::Release,
+        );
+        failed
     }
-    for request in batch {
-        match request {
-            Request::Step { id, ack, .. } => ack.do_send(Committed {
-                result: result.clone().map(|()| id),
-            }),
-            Request::Flush(done) => {
-                let _ = done.send(());
+
+    fn remember_broken(&mut self, session: u64) {
+        if self.broken.insert(session) {
+            self.broken_order.push_back(session);
+            while self.broken_order.len() > BROKEN_REMEMBERED {
+                if let Some(old) = self.broken_order.pop_front() {
+                    self.broken.remove(&old);
+                }
             }
         }
     }
+}
+
+/// Distinct sessions among `steps`.
+fn count_sessions(steps: &[(u64, Step)]) -> usize {
+    steps.iter().map(|(s, _)| *s).collect::<HashSet<_>>().len()
 }

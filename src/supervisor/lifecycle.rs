@@ -4,6 +4,8 @@
 //! failure, and the service's shutdown. None of it waits: stops are asked
 //! and their answers handled when they come.
 
+use std::time::Duration;
+
 use actix::{
     ActorFutureExt, AsyncContext, Context, Handler, MailboxError, ResponseActFuture, WrapFuture,
 };
@@ -108,6 +110,7 @@ impl<A: App> Supervisor<A> {
         match result {
             Ok(StopOutcome::Stopped) | Err(_) => {
                 self.sessions.remove(&key);
+                self.restarts.remove(&key);
             }
             // Busy (a task runs or events are still queued) or the save
             // failed: try again after another grace time. A task's end
@@ -115,6 +118,34 @@ impl<A: App> Supervisor<A> {
             Ok(StopOutcome::Busy | StopOutcome::SaveFailed) => self.start_grace(&key, ctx),
         }
         self.replay(&key, parked, ctx);
+    }
+}
+
+/// The first pause before restarting a session that failed with tasks.
+const RESTART_FIRST: Duration = Duration::from_millis(100);
+/// The longest pause between such restarts.
+const RESTART_MAX: Duration = Duration::from_secs(30);
+
+impl<A: App> Supervisor<A> {
+    /// Starts a session that ended after a store failure while its tasks
+    /// ran with no tab: it loads from the store and restarts its
+    /// restartable tasks; if the store still fails, it ends again and the
+    /// next try waits twice as long.
+    fn restart_for_tasks(&mut self, key: &SessionKey, ctx: &mut Context<Self>) {
+        if self.shutting_down || self.sessions.contains_key(key) || self.fenced.contains_key(key) {
+            self.restarts.remove(key);
+            return;
+        }
+        if self.sessions.len() >= self.config.max_sessions {
+            tracing::warn!(key = %key, "at the session limit; its tasks restart at its next join");
+            self.restarts.remove(key);
+            return;
+        }
+        self.start_session(key, ctx);
+        self.start_grace(key, ctx);
+        if let Some(restart) = self.restarts.get_mut(key) {
+            restart.1 = self.incarnations;
+        }
     }
 }
 
@@ -146,6 +177,21 @@ impl<A: App> Handler<SessionEnded> for Supervisor<A> {
         tracing::warn!(key = %msg.key, tabs = entry.tabs.len(), "session ended after a store failure; the next join starts it afresh");
         if let Some(grace) = entry.grace {
             ctx.cancel_future(grace);
+        }
+        // Tabs rejoin by themselves; background work with no tab needs the
+        // supervisor to start the session again once the store works.
+        // A restart that failed again waits twice as long as the last one.
+        let previous = self
+            .restarts
+            .remove(&msg.key)
+            .filter(|(_, started)| *started == msg.incarnation)
+            .map(|(wait, _)| wait);
+        if entry.tabs.is_empty() && (msg.had_tasks || previous.is_some()) {
+            let wait = previous.map_or(RESTART_FIRST, |w| (w * 2).min(RESTART_MAX));
+            self.restarts.insert(msg.key.clone(), (wait, 0));
+            let key = msg.key.clone();
+            tracing::info!(key = %key, wait_ms = wait.as_millis(), "restarting the session for its tasks after a pause");
+            ctx.run_later(wait, move |act, ctx| act.restart_for_tasks(&key, ctx));
         }
         entry.addr.do_send(Stop {
             mode: StopMode::Shutdown,

@@ -110,6 +110,10 @@ pub(crate) struct Supervisor<A: App> {
     store: Arc<dyn Store>,
     sessions: HashMap<SessionKey, Entry<A>>,
     conns: HashMap<ConnId, actix::Recipient<CloseConnection>>,
+    /// Sessions that ended after a store failure with tasks and no tab:
+    /// the pause before the latest restart, and which start that restart
+    /// was (if it fails too, the next pause doubles; lifecycle.rs).
+    restarts: HashMap<SessionKey, (std::time::Duration, u64)>,
     /// Keys being deleted (no live session): what waits for them.
     fenced: HashMap<SessionKey, Parked<A>>,
     /// Summary joins by key, live session or not (PROTOCOL section 3a).
@@ -139,6 +143,7 @@ impl<A: App> Supervisor<A> {
             sessions: HashMap::new(),
             conns: HashMap::new(),
             fenced: HashMap::new(),
+            restarts: HashMap::new(),
             watchers: HashMap::new(),
             committer,
             arbiters,

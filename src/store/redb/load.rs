@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use redb::{ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadTransaction, ReadableTable, TableDefinition};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -30,7 +30,7 @@ impl RedbStore {
         &self,
         key: &SessionKey,
     ) -> Result<Option<SavedSession>, StoreError> {
-        let txn = self.begin_read(key)?;
+        let txn = self.begin_read(&format!("reading {key}"))?;
         let Some(meta) = read_meta(&txn, key)? else {
             return Ok(None);
         };
@@ -55,17 +55,14 @@ impl RedbStore {
 
     /// The summary in the key's meta, reading nothing else.
     pub(super) fn read_summary(&self, key: &SessionKey) -> Result<Option<Value>, StoreError> {
-        let txn = self.begin_read(key)?;
+        let txn = self.begin_read(&format!("reading {key}"))?;
         Ok(read_meta(&txn, key)?.map(|m| m.summary))
     }
 
     /// Distinct session keys in the `tasks` table. A key that does not
     /// parse (a corrupt row) is logged and skipped.
     pub(super) fn keys_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(|e| fail("listing sessions with tasks", e))?;
+        let txn = self.begin_read("listing sessions with tasks")?;
         let table = txn
             .open_table(TASKS)
             .map_err(|e| fail("listing sessions with tasks", e))?;

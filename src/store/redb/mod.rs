@@ -25,12 +25,19 @@
 //!
 //! Every commit is fsync'ed ([`Durability::Immediate`]) before it returns.
 //!
-//! Files: `tables.rs` (tables, row types, JSON helpers), `write.rs`
+//! After an I/O error in a commit (a full disk, say), redb refuses every
+//! later write until the database is opened again; the store reopens it at
+//! its next call, so once the disk recovers, commits succeed again without
+//! a restart (nothing is lost: what failed was never acknowledged).
+//!
+//! Files: `open.rs` (opening, reopening, transactions), `tables.rs`
+//! (tables, row types, JSON helpers), `write.rs`
 //! (appending steps), `save.rs` (saving a whole session), `load.rs`
 //! (loading), `trim.rs` (what stays bounded, what is deleted),
 //! `retention.rs` (last activity, idle keys, deleting a key).
 
 mod load;
+mod open;
 mod retention;
 mod save;
 mod tables;
@@ -40,14 +47,14 @@ mod write;
 use std::fmt;
 use std::path::PathBuf;
 
-use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
-};
+use std::sync::atomic::AtomicBool;
+use std::sync::RwLock;
+
+use redb::Database;
 use serde_json::Value;
 
 use super::{SavedSession, Step, Store, StoreError};
 use crate::ids::SessionKey;
-use tables::{fail, Tables, SCHEMA, SCHEMA_VERSION};
 
 /// Options of a [`RedbStore`].
 #[derive(Clone, Debug)]
@@ -63,7 +70,13 @@ pub struct RedbOptions {
 /// session is saved whole ([`Store::save`]).
 pub struct RedbStore {
     options: RedbOptions,
-    db: Database,
+    /// The open database; `None` after a reopen failed (tried again at the
+    /// next call).
+    db: RwLock<Option<Database>>,
+    /// Set when a write failed in redb itself: after an I/O error (a full
+    /// disk, say) redb refuses every later write until the database is
+    /// opened again, which the next call does (`open.rs`).
+    broken: AtomicBool,
 }
 
 impl fmt::Debug for RedbStore {
@@ -71,87 +84,6 @@ impl fmt::Debug for RedbStore {
         f.debug_struct("RedbStore")
             .field("options", &self.options)
             .finish_non_exhaustive()
-    }
-}
-
-impl RedbStore {
-    /// Opens the database at `options.path`, creating it (and its parent
-    /// directories) if missing.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the directory or file cannot be created, the
-    /// file is not a redb database (or is open elsewhere), or its schema
-    /// version is not this build's (1).
-    pub fn open(options: RedbOptions) -> Result<Self, StoreError> {
-        let path = options.path.display().to_string();
-        if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fail(format_args!("creating directory {}", dir.display()), e))?;
-        }
-        let db = Database::create(&options.path)
-            .map_err(|e| fail(format_args!("opening redb database {path}"), e))?;
-        let mut txn = db
-            .begin_write()
-            .map_err(|e| fail(format_args!("initializing {path}"), e))?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(|e| fail(format_args!("initializing {path}"), e))?;
-        {
-            let mut schema = txn
-                .open_table(SCHEMA)
-                .map_err(|e| fail(format_args!("opening table schema of {path}"), e))?;
-            let found = schema
-                .get("version")
-                .map_err(|e| fail(format_args!("reading the schema version of {path}"), e))?
-                .map(|v| v.value());
-            match found {
-                Some(SCHEMA_VERSION) => {}
-                Some(v) => {
-                    return Err(StoreError {
-                        message: format!(
-                            "{path} has schema version {v}, this build reads {SCHEMA_VERSION}"
-                        ),
-                    })
-                }
-                None => {
-                    schema.insert("version", SCHEMA_VERSION).map_err(|e| {
-                        fail(format_args!("writing the schema version of {path}"), e)
-                    })?;
-                }
-            }
-            // Create every table, so read transactions always find them.
-            Tables::open(&txn)?;
-        }
-        retention::stamp_unstamped(&txn)?;
-        txn.commit()
-            .map_err(|e| fail(format_args!("initializing {path}"), e))?;
-        Ok(Self { options, db })
-    }
-
-    /// A write transaction whose commit is fsync'ed before it returns.
-    fn begin_write(&self, what: &str) -> Result<WriteTransaction, StoreError> {
-        let mut txn = self
-            .db
-            .begin_write()
-            .map_err(|e| fail(format_args!("{what}: beginning a write transaction"), e))?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(|e| fail(format_args!("{what}: setting durability"), e))?;
-        Ok(txn)
-    }
-
-    /// Commits `txn`; `what` names it in the error.
-    fn commit(txn: WriteTransaction, what: &str) -> Result<(), StoreError> {
-        txn.commit()
-            .map_err(|e| fail(format_args!("{what}: commit"), e))
-    }
-
-    /// A read transaction for reading `key`.
-    fn begin_read(&self, key: &SessionKey) -> Result<ReadTransaction, StoreError> {
-        self.db.begin_read().map_err(|e| {
-            fail(
-                format_args!("reading {key}: beginning a read transaction"),
-                e,
-            )
-        })
     }
 }
 

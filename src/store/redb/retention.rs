@@ -10,7 +10,7 @@
 
 use std::time::SystemTime;
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::tables::{fail, from_json, Meta, Tables, ACTIVITY};
 use super::RedbStore;
@@ -83,7 +83,7 @@ impl RedbStore {
         limit: usize,
     ) -> Result<Vec<SessionKey>, StoreError> {
         let what = "listing idle sessions";
-        let txn = self.db.begin_read().map_err(|e| fail(what, e))?;
+        let txn = self.begin_read(what)?;
         let table = txn.open_table(ACTIVITY).map_err(|e| fail(what, e))?;
         let mut keys = Vec::new();
         let range = table
@@ -121,7 +121,7 @@ impl RedbStore {
             }
             t.delete_key(key, &meta)?;
         }
-        Self::commit(txn, &what).map(|()| true)
+        self.commit(txn, &what).map(|()| true)
     }
 
     /// Stamps `key` active now (if it is kept).
@@ -136,7 +136,7 @@ impl RedbStore {
             t.stamp(key, &mut meta, unix_ms(SystemTime::now()), Stamp::Always)?;
             t.write_meta(key, &meta)?;
         }
-        Self::commit(txn, &what)
+        self.commit(txn, &what)
     }
 }
 

@@ -77,7 +77,7 @@ impl RedbStore {
             }
             t.write_meta(key, &meta)?;
         }
-        Self::commit(txn, &what)
+        self.commit(txn, &what)
     }
 }
 

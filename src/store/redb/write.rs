@@ -48,7 +48,7 @@ impl RedbStore {
                 t.write_meta(key, meta)?;
             }
         }
-        Self::commit(txn, &what)
+        self.commit(txn, &what)
     }
 
     /// Applies one step to the tables; `meta` is the key's record so far

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use redb::{ReadableDatabase, TableDefinition};
+use redb::TableDefinition;
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -129,7 +129,7 @@ fn chain(id: &str) -> SavedChain {
 
 /// Number of rows of `key` in a table keyed by (key, number).
 fn rows(store: &RedbStore, def: TableDefinition<(&str, u64), &[u8]>, key: &SessionKey) -> usize {
-    let txn = store.db.begin_read().unwrap_or_else(|e| panic!("{e}"));
+    let txn = store.begin_read("test").unwrap_or_else(|e| panic!("{e}"));
     let table = txn.open_table(def).unwrap_or_else(|e| panic!("{e}"));
     let k = key.as_str();
     table

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::super::tables::{Meta, ACTIVITY, CHECKPOINTS, META, PENDING_CHAINS, TASKS};
 use super::*;
@@ -22,7 +22,7 @@ fn table_len<K: redb::Key + 'static, V: redb::Value + 'static>(
     store: &RedbStore,
     def: redb::TableDefinition<K, V>,
 ) -> u64 {
-    let txn = store.db.begin_read().unwrap_or_else(|e| panic!("{e}"));
+    let txn = store.begin_read("test").unwrap_or_else(|e| panic!("{e}"));
     let table = txn.open_table(def).unwrap_or_else(|e| panic!("{e}"));
     table.len().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -144,7 +144,7 @@ fn keys_written_before_retention_are_stamped_when_the_store_opens() {
         let store = open(tmp.options());
         let k = busy_key(&store, 'a');
         // Make the database look older than retention: no activity.
-        let txn = store.db.begin_write().unwrap_or_else(|e| panic!("{e}"));
+        let txn = store.begin_write("test").unwrap_or_else(|e| panic!("{e}"));
         {
             let mut meta = txn.open_table(META).unwrap_or_else(|e| panic!("{e}"));
             let mut m: Meta = {

@@ -96,7 +96,7 @@ fn write_garbage(
     k: &SessionKey,
     bytes: &[u8],
 ) {
-    let txn = store.db.begin_write().unwrap_or_else(|e| panic!("{e}"));
+    let txn = store.begin_write("test").unwrap_or_else(|e| panic!("{e}"));
     {
         let mut table = txn.open_table(def).unwrap_or_else(|e| panic!("{e}"));
         table
@@ -133,7 +133,7 @@ fn a_corrupt_record_of_one_key_fails_that_key_only() {
     write_garbage(&store, META, &bad_meta, b"{\"seq\": \"garbage");
     write_garbage(&store, CHECKPOINTS, &bad_checkpoint, b"[1, 2]");
     {
-        let txn = store.db.begin_write().unwrap_or_else(|e| panic!("{e}"));
+        let txn = store.begin_write("test").unwrap_or_else(|e| panic!("{e}"));
         {
             let mut t = txn.open_table(DELTAS).unwrap_or_else(|e| panic!("{e}"));
             t.insert(
