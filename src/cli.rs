@@ -1,7 +1,8 @@
 //! [`Cli`]: the `tabhub` binary's flags. Every [`Config`] field is a flag
 //! and an environment variable (`--grace-ms` / `TABHUB_GRACE_MS`); flags
 //! win over the environment. Booleans accept true/false/1/0 (and yes/no,
-//! on/off).
+//! on/off). Beside the config: where to listen (`--bind`,
+//! `--metrics-bind`), the store, and the log format.
 
 use std::time::Duration;
 
@@ -24,6 +25,16 @@ pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "TABHUB_BIND", default_value = "127.0.0.1:4000")]
     pub bind: String,
+    /// Serve `GET /metrics` on this address only (say `127.0.0.1:9090`),
+    /// not on `--bind`, so the metrics need not face the internet. None:
+    /// `/metrics` is served on `--bind` with the other routes.
+    #[arg(long, env = "TABHUB_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+    /// Log format: `text` (human-readable) or `json` (one JSON object a
+    /// line, with the span fields: `conn`, `tab`, the short session `key`).
+    /// `RUST_LOG` chooses what is logged (default `info`).
+    #[arg(long, env = "TABHUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Close a connection silent for this long (ms), with 1001.
     #[arg(long, env = "TABHUB_CLIENT_TIMEOUT_MS", default_value_t = 60_000)]
     pub client_timeout_ms: u64,
@@ -152,6 +163,15 @@ fn parse_ttl(text: &str) -> Result<Ttl, String> {
             "{e}: give a duration such as 30d, 12h, 90s or 500ms, or 0 to keep sessions forever"
         )),
     }
+}
+
+/// How the binary writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line (tracing-subscriber's JSON format).
+    Json,
 }
 
 /// Which store the service uses.
@@ -338,6 +358,24 @@ mod tests {
         assert_eq!(unlimited.max_conns_per_ip, 0);
         assert!(parse(&[]).config().allowed_origins.is_empty());
         assert_eq!(parse(&[]).config().max_conns_per_ip, 256);
+    }
+
+    #[test]
+    fn metrics_bind_and_log_format_are_flags_outside_the_config() {
+        let cli = parse(&["--metrics-bind", "127.0.0.1:9090", "--log-format", "json"]);
+        assert_eq!(cli.metrics_bind.as_deref(), Some("127.0.0.1:9090"));
+        assert_eq!(cli.log_format, LogFormat::Json);
+        assert_eq!(cli.config(), Config::default());
+        let none = parse(&[]);
+        assert_eq!(
+            (none.metrics_bind, none.log_format),
+            (None, LogFormat::Text)
+        );
+        let bad = Cli::try_parse_from(["tabhub", "--log-format", "xml"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(bad.contains("text") && bad.contains("json"), "{bad}");
     }
 
     #[test]

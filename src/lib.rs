@@ -19,9 +19,9 @@
 //! - [`cli`]: the binary's flags.
 //! - [`service`]: [`Hub`], which starts the actors and mounts them on an
 //!   actix-web `App`, session handles for server code, the retention
-//!   sweeper (`--session-ttl`) and the upgrade's origin check
-//!   (`--allowed-origin`); [`demo`]: the demo app the `tabhub` binary
-//!   serves.
+//!   sweeper (`--session-ttl`), the upgrade's origin check
+//!   (`--allowed-origin`), `/healthz` and `/metrics`; [`demo`]: the demo
+//!   app the `tabhub` binary serves.
 //! - `supervisor/`: the control plane, one per service. It decides and
 //!   owns what decisions rest on: each session's tabs, visibility,
 //!   activity, leader (election), takeovers (fenced by connection age),
@@ -42,6 +42,8 @@
 //! - [`app`]: the [`App`] trait apps implement, its [`Context`], tasks.
 //! - [`store`]: the [`Store`] trait, [`MemoryStore`], [`RedbStore`] (durable,
 //!   on disk) and the group-commit thread.
+//! - `metrics`: what a hub counts (Prometheus, a registry per hub), for
+//!   `GET /metrics`; every layer above counts through it.
 //! - [`protocol`]: the wire: frames, payloads, replies, [`Reason`], close
 //!   codes. Actors build its typed values, never JSON of their own.
 //! - [`ids`], [`config`], [`delta`]: validated identifiers ([`SessionKey`],
@@ -84,6 +86,7 @@ pub mod delta;
 pub mod demo;
 pub mod ids;
 mod messages;
+mod metrics;
 pub mod protocol;
 pub mod service;
 mod session;
@@ -99,7 +102,7 @@ pub use config::Config;
 pub use ids::{Epoch, SessionKey, TabId};
 pub use protocol::reply::Outcome;
 pub use protocol::Reason;
-pub use service::{HandleError, Hub, Routes, SessionHandle};
+pub use service::{HandleError, Health, Hub, Routes, SessionHandle};
 pub use session::StateView;
 pub use store::{
     MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, SavedTask, Step,

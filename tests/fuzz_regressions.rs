@@ -14,10 +14,12 @@ mod checks;
 
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
-use common::{new_key, start_demo, Client};
+use checks::ProbeEvent;
+use common::{new_key, start_demo, start_server, Client};
 use serde_json::json;
-use tabhub::Config;
+use tabhub::{App, AppError, Config, Context, MemoryStore};
 
 /// Every file of `fuzz/seeds/<target>/`, through that target's checks.
 fn seeds(target: &str, check: fn(&[u8])) {
@@ -54,7 +56,7 @@ fn long_ref_and_too_deep() -> String {
     )
 }
 
-/// Finding 1 (the frame target's oracle, 2026-12-06): such a frame was
+/// docs/fuzzing.md, finding 1 (the frame target's oracle): such a frame was
 /// refused as "too deep" and answered with an error reply echoing the
 /// over-long `join_ref`, while the same frame nested less deeply was
 /// malformed. `Refused` is documented as "routing members are fine".
@@ -82,4 +84,53 @@ async fn a_long_ref_with_a_payload_past_the_parser_limit_closes_with_1007() {
     assert_eq!(a.expect_close().await, 1007);
     let r = b.event(&key, "add_todo", json!({"text": "after"})).await;
     assert_eq!(r, json!({"status": "ok", "response": {"seq": 1}}));
+}
+
+/// docs/fuzzing.md, finding 2 (the event target's oracle): `decode_tagged`
+/// called a known event `unknown_event` when an enum inside its payload was
+/// given a value equal to the event's name (serde's error for the inner
+/// enum reads "unknown variant `paint`", as for an unknown event name).
+#[test]
+fn an_inner_enum_value_equal_to_the_event_name_is_invalid_payload() {
+    for input in [
+        r#"{"id":"p","name":"paint","payload":{"color":"paint"}}"#,
+        r#"{"id":"b","name":"batch","payload":["red","batch"]}"#,
+        r#"["1","5","session:k9Xc2LrT8vQw1ZpA7mN4sB","event",{"id":"p","name":"paint","payload":{"color":"paint"}}]"#,
+    ] {
+        checks::check_event(input.as_bytes());
+    }
+}
+
+/// An app whose events carry an enum in their payload ([`ProbeEvent`]).
+struct Painter;
+
+impl App for Painter {
+    type State = serde_json::Value;
+    type Event = ProbeEvent;
+    type Identity = ();
+    async fn handle(
+        &self,
+        state: &mut serde_json::Value,
+        event: ProbeEvent,
+        _cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        *state = serde_json::to_value(event).map_err(|e| AppError::handler(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Finding 2 over a real socket: the reply's reason is `invalid_payload`,
+/// as PROTOCOL section 6.2 says for a payload the app cannot decode.
+#[actix_rt::test]
+async fn an_inner_enum_value_equal_to_the_event_name_gets_invalid_payload_over_a_socket() {
+    let server = start_server(Painter, Config::default(), Arc::new(MemoryStore::new()));
+    let key = new_key();
+    let mut a = Client::connect(&server, "a").await;
+    a.join(&key, None).await;
+    let r = a.event(&key, "paint", json!({"color": "paint"})).await;
+    assert_eq!(r["response"]["reason"], "invalid_payload", "{r}");
+    let r = a.event(&key, "no_such", json!({"color": "red"})).await;
+    assert_eq!(r["response"]["reason"], "unknown_event", "{r}");
+    let r = a.event(&key, "paint", json!({"color": "red"})).await;
+    assert_eq!(r["status"], "ok", "{r}");
 }

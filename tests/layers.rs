@@ -14,6 +14,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["ids", "config", "delta"],
     &["protocol"],
+    &["metrics"],
     &["app", "store"],
     &["messages"],
     &["session", "tab"],

@@ -8,12 +8,14 @@
 
 mod common;
 
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{new_key, start_demo, Client, Server, WAIT};
+use common::{new_key, start_demo, start_server, Client, Server, WAIT};
 use serde_json::json;
 use tabhub::demo::{Demo, DemoEvent};
-use tabhub::{Config, Outcome, SessionKey, Store};
+use tabhub::{Config, MemoryStore, Outcome, SavedSession, SessionKey, Store, StoreError};
 
 fn handle(server: &Server<Demo>, key: &str) -> tabhub::SessionHandle<Demo> {
     server.hub.session(&SessionKey::parse(key).unwrap())
@@ -156,9 +158,38 @@ async fn delete_of_a_stopped_session_removes_it_from_the_store() {
     );
 }
 
+/// A memory store whose deletes wait at a gate the test opens, telling it
+/// first that one has begun.
+struct GatedDeletes {
+    inner: MemoryStore,
+    begun: Mutex<SyncSender<()>>,
+    gate: Mutex<Receiver<()>>,
+}
+
+impl Store for GatedDeletes {
+    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
+        self.inner.load(key)
+    }
+    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
+        self.inner.save(key, session)
+    }
+    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        let _ = self.begun.lock().unwrap().send(());
+        let _ = self.gate.lock().unwrap().recv();
+        self.inner.delete(key)
+    }
+}
+
 #[actix_rt::test]
 async fn calls_made_while_a_delete_runs_wait_for_it_and_see_the_fresh_session() {
-    let (server, _store) = start_demo(Config::default());
+    let (begun_tx, begun_rx) = sync_channel(1);
+    let (gate_tx, gate_rx) = sync_channel(1);
+    let store = Arc::new(GatedDeletes {
+        inner: MemoryStore::new(),
+        begun: Mutex::new(begun_tx),
+        gate: Mutex::new(gate_rx),
+    });
+    let server = start_server(Demo, Config::default(), store);
     let key = new_key();
     let h = handle(&server, &key);
     for i in 0..5 {
@@ -167,10 +198,29 @@ async fn calls_made_while_a_delete_runs_wait_for_it_and_see_the_fresh_session() 
         };
         h.submit(&format!("e{i}"), add).await.unwrap();
     }
-    // Both calls are sent at once; the state read reaches the supervisor
-    // after the delete and waits for it.
-    let (deleted, view) = tokio::join!(h.delete(), h.state());
-    deleted.unwrap();
-    let view = view.unwrap();
+    let deleting = actix_rt::spawn({
+        let h = h.clone();
+        async move { h.delete().await }
+    });
+    // The key is fenced while the store deletes it.
+    tokio::task::spawn_blocking(move || begun_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let reading = actix_rt::spawn({
+        let h = h.clone();
+        async move { h.state().await }
+    });
+    let mut a = Client::connect(&server, "a").await;
+    let join = a.send_join(&key, json!({"cursor": null})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!reading.is_finished(), "a read waits for the delete");
+    assert!(a.drain_buffer().is_empty(), "a join waits for the delete");
+    gate_tx.send(()).unwrap();
+
+    deleting.await.unwrap().unwrap();
+    let view = reading.await.unwrap().unwrap();
     assert_eq!((view.seq, view.state.todos.len()), (0, 0));
+    let joined = a.reply(&join).await;
+    assert_eq!(joined["response"]["seq"], 0, "{joined}");
 }

@@ -17,22 +17,28 @@ pub enum DecodeError {
 /// serde enum (`#[serde(tag = "name", content = "payload")]`).
 ///
 /// serde reports an unknown tag with `Error::unknown_variant`, whose text
-/// starts with "unknown variant `<name>`"; that prefix (with the exact name
-/// we passed in) is how an unknown name is told apart from a bad payload.
-/// A unit test pins this against the serde version in use.
+/// starts with "unknown variant `<name>`". A payload's own errors can read
+/// the same (an enum inside it given a value equal to the event's name), so
+/// when decoding fails, the tag is decoded again alone: only an unknown name
+/// fails that way then. A unit test pins this against the serde version in
+/// use.
 ///
 /// # Errors
 /// See [`DecodeError`].
 pub fn decode_tagged<E: DeserializeOwned>(name: &str, payload: Value) -> Result<E, DecodeError> {
-    let mut tagged = serde_json::Map::with_capacity(2);
-    tagged.insert("name".to_owned(), Value::from(name));
-    tagged.insert("payload".to_owned(), payload);
-    serde_json::from_value(Value::Object(tagged)).map_err(|e| {
-        let text = e.to_string();
-        if text.starts_with(&format!("unknown variant `{name}`")) {
-            DecodeError::UnknownEvent
-        } else {
-            DecodeError::InvalidPayload(text)
+    let tagged = |payload: Option<Value>| {
+        let mut tagged = serde_json::Map::with_capacity(2);
+        tagged.insert("name".to_owned(), Value::from(name));
+        if let Some(payload) = payload {
+            tagged.insert("payload".to_owned(), payload);
+        }
+        Value::Object(tagged)
+    };
+    serde_json::from_value(tagged(Some(payload))).map_err(|e| {
+        let unknown = format!("unknown variant `{name}`");
+        match serde_json::from_value::<E>(tagged(None)) {
+            Err(alone) if alone.to_string().starts_with(&unknown) => DecodeError::UnknownEvent,
+            _ => DecodeError::InvalidPayload(e.to_string()),
         }
     })
 }
@@ -81,5 +87,19 @@ mod tests {
             decode_tagged::<Ev>("kind", json!({"kind": "zzz"})),
             Err(DecodeError::InvalidPayload(_))
         ));
+    }
+
+    /// docs/fuzzing.md, finding 2: an inner enum's unknown value that
+    /// equals the event's name read as an unknown event.
+    #[test]
+    fn an_inner_value_equal_to_the_event_name_is_still_invalid_payload() {
+        assert!(matches!(
+            decode_tagged::<Ev>("kind", json!({"kind": "kind"})),
+            Err(DecodeError::InvalidPayload(_))
+        ));
+        assert_eq!(
+            decode_tagged::<Ev>("a", json!({"kind": "a"})),
+            Err(DecodeError::UnknownEvent)
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! The `tabhub` service: the demo app on `/socket/websocket`, its page on
-//! `/`, the client on `/tabhub.js`, and `/healthz`.
+//! `/`, the client on `/tabhub.js`, `/healthz`, and `/metrics` (there, or
+//! alone on `--metrics-bind`).
 
 use actix_web::{App, HttpServer};
 use clap::Parser;
-use tabhub::cli::Cli;
+use tabhub::cli::{Cli, LogFormat};
 use tabhub::demo::Demo;
 use tabhub::Hub;
 use tracing_subscriber::EnvFilter;
@@ -11,11 +12,13 @@ use tracing_subscriber::EnvFilter;
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    );
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 
     let store = match cli.open_store() {
         Ok(store) => store,
@@ -26,7 +29,24 @@ async fn main() -> std::io::Result<()> {
     };
     tracing::info!(store = ?cli.store, data = %cli.data.display(), "store opened");
     let hub = Hub::start(Demo, cli.config(), store);
-    let routes = hub.configure();
+    // With --metrics-bind, /metrics is served there and only there.
+    let routes = match &cli.metrics_bind {
+        Some(_) => hub.routes().without_metrics().configure(),
+        None => hub.routes().configure(),
+    };
+    let metrics_server = match &cli.metrics_bind {
+        Some(addr) => {
+            let metrics = hub.routes().metrics_only().configure();
+            let server = HttpServer::new(move || App::new().configure(metrics.clone()))
+                .workers(1)
+                .disable_signals()
+                .bind(addr)?
+                .run();
+            tracing::info!(url = format!("http://{addr}/metrics"), "metrics listening");
+            Some(server)
+        }
+        None => None,
+    };
     let server = HttpServer::new(move || {
         App::new()
             .configure(routes.clone())
@@ -46,14 +66,24 @@ async fn main() -> std::io::Result<()> {
         "tabhub listening"
     );
 
+    let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
     let shutdown = async move {
         wait_for_signal().await;
         tracing::info!("signal received; shutting down");
         hub.shutdown().await;
         handle.stop(true).await;
+        if let Some(metrics) = metrics_handle {
+            metrics.stop(true).await;
+        }
     };
-    let (served, ()) = tokio::join!(server, shutdown);
-    served
+    let metrics_served = async move {
+        match metrics_server {
+            Some(server) => server.await,
+            None => Ok(()),
+        }
+    };
+    let (served, metrics_served, ()) = tokio::join!(server, metrics_served, shutdown);
+    served.and(metrics_served)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

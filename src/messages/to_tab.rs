@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 
 use super::SessionLink;
 use crate::protocol::close::CloseCode;
+use crate::protocol::Reason;
 
 /// Sent by a session (or, for refused joins, the supervisor or the tab's own
 /// authorization) to a tab: something to write on one join. Dropped by the
@@ -30,10 +31,12 @@ pub(crate) enum Outgoing {
         link: Option<SessionLink>,
         response: String,
     },
-    /// The join was refused: its error reply. The tab forgets the join.
+    /// The join was refused: its error reply, and its reason (which the
+    /// tab counts). The tab forgets the join.
     Refused {
         reply_ref: Option<String>,
         response: String,
+        reason: Reason,
     },
     /// A reply to a push on this join.
     Reply {

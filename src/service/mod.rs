@@ -1,8 +1,11 @@
 //! actix-web wiring: [`Hub`], the running service's handle, and the routes
-//! it mounts ([`Routes`]: the WebSocket endpoint, `/healthz`, the client
-//! script), in `routes.rs`; which pages may open a socket, in `origin.rs`.
+//! it mounts ([`Routes`]: the WebSocket endpoint, `/healthz`, `/metrics`,
+//! the client script), in `routes.rs`; which pages may open a socket, in
+//! `origin.rs`; the health check, the metrics and the commit timing, in
+//! `observe.rs`.
 
 mod handle;
+mod observe;
 mod origin;
 mod retention;
 mod routes;
@@ -10,9 +13,10 @@ mod routes;
 pub(crate) use origin::SiteOrigin;
 
 pub use handle::{HandleError, SessionHandle};
+pub use observe::Health;
 pub use routes::{Routes, CLIENT_JS};
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix::{Actor, Addr, Arbiter};
@@ -21,6 +25,7 @@ use actix_web::web;
 use crate::app::{bounded, App, JoinRequest};
 use crate::config::Config;
 use crate::messages::{ActivityClock, Identity, SupervisorLink};
+use crate::metrics::Metrics;
 use crate::store::committer::Committer;
 use crate::store::Store;
 use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor};
@@ -51,6 +56,7 @@ pub struct Hub<A: App> {
     supervisor: Addr<Supervisor<A>>,
     committer: Option<Committer>,
     shared: web::Data<TabShared>,
+    observe: web::Data<observe::Observe>,
     arbiters: Arc<Mutex<Vec<Arbiter>>>,
 }
 
@@ -60,6 +66,7 @@ impl<A: App> Clone for Hub<A> {
             supervisor: self.supervisor.clone(),
             committer: self.committer.clone(),
             shared: self.shared.clone(),
+            observe: self.observe.clone(),
             arbiters: self.arbiters.clone(),
         }
     }
@@ -114,8 +121,13 @@ impl<A: App> Hub<A> {
             })
         });
         let sup_config = config.clone();
+        let metrics = Arc::new(Metrics::new());
         let committer = if store.durable() {
-            match Committer::start(store.clone(), config.commit_window) {
+            let metered = Arc::new(observe::MeteredStore {
+                inner: store.clone(),
+                metrics: metrics.clone(),
+            });
+            match Committer::start(metered, config.commit_window) {
                 Ok(c) => Some(c),
                 Err(e) => panic!("cannot start the commit thread: {e}"),
             }
@@ -124,8 +136,9 @@ impl<A: App> Hub<A> {
         };
         let sup_committer = committer.clone();
         let sweeper_store = store.clone();
+        let sup_metrics = metrics.clone();
         let supervisor = Supervisor::start_in_arbiter(&supervisor_thread.handle(), move |_ctx| {
-            Supervisor::new(app, sup_config, store, handles, sup_committer)
+            Supervisor::new(app, sup_config, store, handles, sup_committer, sup_metrics)
         });
         if let Some(ttl) = config.session_ttl {
             supervisor_thread.spawn(retention::sweep(sweeper_store, supervisor.clone(), ttl));
@@ -145,6 +158,13 @@ impl<A: App> Hub<A> {
             next_conn: AtomicU64::new(1),
             authorize,
             connect,
+            metrics: metrics.clone(),
+        });
+        let observe = web::Data::new(observe::Observe {
+            metrics,
+            stats: supervisor.clone().recipient(),
+            committer: committer.clone(),
+            draining: AtomicBool::new(false),
         });
         let mut arbiters = session_threads;
         arbiters.push(supervisor_thread);
@@ -152,6 +172,7 @@ impl<A: App> Hub<A> {
             supervisor,
             committer,
             shared,
+            observe,
             arbiters: Arc::new(Mutex::new(arbiters)),
         }
     }
@@ -164,9 +185,9 @@ impl<A: App> Hub<A> {
     /// The default routes, for `App::configure` (or
     /// `ServiceConfig::configure` to mount them under a scope):
     /// `GET /socket/websocket` (the WebSocket endpoint), `GET /healthz`,
-    /// and `GET`/`HEAD /tabhub.js` (the JavaScript client, an ES module,
-    /// with an `ETag`). [`Hub::routes`] chooses other paths or leaves some
-    /// out.
+    /// `GET /metrics` (Prometheus text), and `GET`/`HEAD /tabhub.js` (the
+    /// JavaScript client, an ES module, with an `ETag`). [`Hub::routes`]
+    /// chooses other paths or leaves some out.
     pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) + Clone + 'static {
         self.routes().configure()
     }
@@ -190,7 +211,23 @@ impl<A: App> Hub<A> {
 
     /// The routes, to adjust before mounting: see [`Routes`].
     pub fn routes(&self) -> Routes {
-        Routes::new(self.shared.clone())
+        Routes::new(self.shared.clone(), self.observe.clone())
+    }
+
+    /// Every metric of this hub in Prometheus' text format (what
+    /// `GET /metrics` serves), for an app that serves them itself. Names
+    /// start with `tabhub_`; the README lists them. Each hub counts in a
+    /// registry of its own.
+    pub async fn metrics_text(&self) -> String {
+        self.observe.metrics_text().await
+    }
+
+    /// What `GET /healthz` reports: [`Health::Draining`] once
+    /// [`Hub::shutdown`] began, else [`Health::StoreFailing`] while the
+    /// store cannot commit (the latest write failed for every step it
+    /// carried), else [`Health::Ok`].
+    pub fn health(&self) -> Health {
+        self.observe.health()
     }
 
     /// Counts of live sessions, open connections and joined tabs, from the
@@ -218,6 +255,8 @@ impl<A: App> Hub<A> {
     /// restart: reconnect later), saves and stops every session, then stops
     /// the session threads. New connections are closed with 1012 too.
     pub async fn shutdown(&self) {
+        // From now on the health check says draining.
+        self.observe.draining.store(true, Ordering::Release);
         if let Err(e) = self.supervisor.send(Shutdown).await {
             tracing::error!(error = %e, "supervisor did not answer the shutdown");
         }

@@ -1,8 +1,9 @@
 //! [`Routes`]: what a [`super::Hub`] mounts on an actix-web app, and where.
 //! By default `GET /socket/websocket` (the WebSocket endpoint),
-//! `GET /healthz`, and `GET`/`HEAD /tabhub.js` (the JavaScript client, an
-//! ES module, revalidated by `ETag`); an app may move the socket and the
-//! script and leave out the health check or the script.
+//! `GET /healthz`, `GET /metrics` (Prometheus text), and `GET`/`HEAD
+//! /tabhub.js` (the JavaScript client, an ES module, revalidated by
+//! `ETag`); an app may move any of them and leave out all but the socket
+//! (or mount the metrics alone, on a listener of their own).
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -12,6 +13,7 @@ use actix::{Actor, AsyncContext};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::observe::{self, Observe};
 use super::origin::OriginPolicy;
 use super::PROTOCOL_VSN;
 use crate::app::ConnectRefusal;
@@ -43,19 +45,23 @@ use crate::tab::{TabActor, TabShared};
 pub struct Routes {
     shared: web::Data<TabShared>,
     origins: web::Data<OriginPolicy>,
-    socket: String,
+    observe: web::Data<Observe>,
+    socket: Option<String>,
     healthz: Option<String>,
+    metrics: Option<String>,
     client: Option<String>,
 }
 
 impl Routes {
-    pub(super) fn new(shared: web::Data<TabShared>) -> Self {
+    pub(super) fn new(shared: web::Data<TabShared>, observe: web::Data<Observe>) -> Self {
         let origins = OriginPolicy::from_allowed(&shared.config.allowed_origins);
         Self {
             origins: web::Data::new(origins),
             shared,
-            socket: "/socket/websocket".to_owned(),
+            observe,
+            socket: Some("/socket/websocket".to_owned()),
             healthz: Some("/healthz".to_owned()),
+            metrics: Some("/metrics".to_owned()),
             client: Some("/tabhub.js".to_owned()),
         }
     }
@@ -64,12 +70,38 @@ impl Routes {
     /// `/socket/websocket`, where Phoenix clients look for a socket
     /// created with `new Socket("/socket")`).
     pub fn socket_path(mut self, path: &str) -> Self {
-        self.socket = path.to_owned();
+        self.socket = Some(path.to_owned());
         self
     }
 
-    /// Where the health check (`{"status": "ok"}`) is mounted (default
-    /// `/healthz`).
+    /// Only `GET /metrics` (or where [`Routes::metrics_path`] put it): for a
+    /// listener of its own that need not face the internet (the binary's
+    /// `--metrics-bind`). Mount the other routes `.without_metrics()`.
+    pub fn metrics_only(mut self) -> Self {
+        self.socket = None;
+        self.healthz = None;
+        self.client = None;
+        self
+    }
+
+    /// Where the metrics (Prometheus text format, every name prefixed
+    /// `tabhub_`; the README lists them) are mounted (default `/metrics`).
+    pub fn metrics_path(mut self, path: &str) -> Self {
+        self.metrics = Some(path.to_owned());
+        self
+    }
+
+    /// Mounts no metrics (serve [`crate::Hub::metrics_text`] yourself, or
+    /// mount [`Routes::metrics_only`] on another listener).
+    pub fn without_metrics(mut self) -> Self {
+        self.metrics = None;
+        self
+    }
+
+    /// Where the health check is mounted (default `/healthz`): 200
+    /// `{"status": "ok"}`, or 503 with `{"status": "draining"}` once
+    /// [`crate::Hub::shutdown`] began, or `{"status": "unhealthy",
+    /// "reason": "store"}` while the store cannot commit.
     pub fn healthz_path(mut self, path: &str) -> Self {
         self.healthz = Some(path.to_owned());
         self
@@ -99,9 +131,15 @@ impl Routes {
         move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(self.shared)
                 .app_data(self.origins)
-                .route(&self.socket, web::get().to(socket));
+                .app_data(self.observe);
+            if let Some(path) = &self.socket {
+                cfg.route(path, web::get().to(socket));
+            }
             if let Some(path) = &self.healthz {
-                cfg.route(path, web::get().to(healthz));
+                cfg.route(path, web::get().to(observe::healthz));
+            }
+            if let Some(path) = &self.metrics {
+                cfg.route(path, web::get().to(observe::metrics));
             }
             if let Some(path) = &self.client {
                 cfg.service(
@@ -114,7 +152,8 @@ impl Routes {
     }
 }
 
-fn bad_request(message: String) -> HttpResponse {
+fn bad_request(shared: &TabShared, message: String) -> HttpResponse {
+    shared.metrics.upgrade_refused(400, "bad_request");
     refusal(HttpResponse::BadRequest(), message)
 }
 
@@ -137,21 +176,23 @@ async fn socket(
 ) -> Result<HttpResponse, actix_web::Error> {
     let query = match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
         Ok(q) => q.into_inner(),
-        Err(e) => return Ok(bad_request(format!("malformed query string: {e}"))),
+        Err(e) => {
+            let why = format!("malformed query string: {e}");
+            return Ok(bad_request(&shared, why));
+        }
     };
     let mut tab = None;
     let mut connect_params = BTreeMap::new();
     for (name, value) in query {
         match name.as_str() {
             "vsn" if value != PROTOCOL_VSN => {
-                return Ok(bad_request(format!(
-                    "unsupported vsn {value:?}: this server speaks {PROTOCOL_VSN}"
-                )))
+                let why = format!("unsupported vsn {value:?}: this server speaks {PROTOCOL_VSN}");
+                return Ok(bad_request(&shared, why));
             }
             "vsn" => {}
             "tab_id" => match TabId::parse(&value) {
                 Ok(id) => tab = Some(id),
-                Err(e) => return Ok(bad_request(e.to_string())),
+                Err(e) => return Ok(bad_request(&shared, e.to_string())),
             },
             _ => {
                 connect_params.insert(name, value);
@@ -162,6 +203,7 @@ async fn socket(
     if let Err(refused) = origins.check(&req) {
         tracing::warn!(origin = ?refused.origin, why = refused.why, "connection refused: the page's origin is not allowed");
         let why = format!("origin not allowed: {}", refused.why);
+        shared.metrics.upgrade_refused(403, "origin");
         return Ok(refusal(HttpResponse::Forbidden(), why));
     }
     // Taken before the connect hook, so that the hook's work is bounded by
@@ -174,6 +216,7 @@ async fn socket(
                 "too many open connections from this address (at most {})",
                 full.limit
             );
+            shared.metrics.upgrade_refused(429, "conns_per_ip");
             return Ok(refusal(HttpResponse::TooManyRequests(), why));
         }
     };
@@ -182,15 +225,18 @@ async fn socket(
         Ok(Ok(identity)) => identity,
         Ok(Err(ConnectRefusal::Unauthenticated(why))) => {
             tracing::info!(why, "connection refused: unauthenticated");
+            shared.metrics.upgrade_refused(401, "unauthenticated");
             return Ok(refusal(HttpResponse::Unauthorized(), why));
         }
         Ok(Err(ConnectRefusal::Forbidden(why))) => {
             tracing::info!(why, "connection refused: forbidden");
+            shared.metrics.upgrade_refused(403, "forbidden");
             return Ok(refusal(HttpResponse::Forbidden(), why));
         }
         Err(unfinished) => {
             tracing::error!(?unfinished, "the connect hook gave no answer");
             let why = "the app could not decide who this connection is".to_owned();
+            shared.metrics.upgrade_refused(503, "no_answer");
             return Ok(refusal(HttpResponse::ServiceUnavailable(), why));
         }
     };
@@ -243,8 +289,4 @@ async fn client_js(req: HttpRequest) -> HttpResponse {
     response
         .content_type("text/javascript; charset=utf-8")
         .body(CLIENT_JS)
-}
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }

@@ -38,6 +38,8 @@ pub(super) struct Lent<A: App> {
     pub(super) running: HashSet<String>,
     pub(super) state: A::State,
     pub(super) limit: std::time::Duration,
+    /// The session's span, for the app code's own logs.
+    pub(super) span: tracing::Span,
 }
 
 impl<A: App> SessionActor<A> {
@@ -56,6 +58,7 @@ impl<A: App> SessionActor<A> {
             running: self.tasks.running_keys(),
             state: std::mem::take(&mut self.state),
             limit: self.config.handler_timeout,
+            span: self.control.span.clone(),
         }
     }
 

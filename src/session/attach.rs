@@ -73,6 +73,7 @@ impl<A: App> SessionActor<A> {
             Catchup::Replay(deltas) => (Resume::Replay, Some(deltas), None),
             Catchup::Snapshot => (Resume::Snapshot, None, Some(&self.state_json)),
         };
+        self.control.metrics.joined(resume);
         ok_reply(&JoinReply {
             tab_id: tab,
             epoch: &self.epoch,
@@ -90,6 +91,7 @@ impl<A: App> Handler<Attach> for SessionActor<A> {
     type Result = ();
 
     fn handle(&mut self, msg: Attach, ctx: &mut Self::Context) {
+        let _span = self.control.span.clone().entered();
         if self.phase == Phase::Failed {
             let response = error_reply(&ErrorResponse::new(
                 Reason::StoreError,
@@ -101,6 +103,7 @@ impl<A: App> Handler<Attach> for SessionActor<A> {
                 item: Outgoing::Refused {
                     reply_ref: msg.reply_ref,
                     response,
+                    reason: Reason::StoreError,
                 },
             });
             return;
@@ -137,6 +140,7 @@ impl<A: App> Handler<Detach> for SessionActor<A> {
     type Result = ();
 
     fn handle(&mut self, msg: Detach, ctx: &mut Self::Context) {
+        let _span = self.control.span.clone().entered();
         let removed = self.members.remove(&msg.tab, msg.conn);
         self.set_leader(msg.leader, None);
         if !removed {

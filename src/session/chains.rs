@@ -174,6 +174,7 @@ impl<A: App> SessionActor<A> {
                 payload: &chain.payload,
             });
             self.members.push_to(tab, event::CHAIN, payload);
+            self.control.metrics.chains_dispatched.inc();
             ctx.run_later(self.config.chain_timeout, move |act, ctx| {
                 act.chain_timed_out(&id, sent, ctx);
             });
@@ -187,17 +188,26 @@ impl<A: App> SessionActor<A> {
             .get_mut(id)
             .is_some_and(|c| c.delivered && c.sent == sent);
         if still_waiting {
+            let _span = self.control.span.clone().entered();
             tracing::debug!(key = %self.key, chain = id.as_str(), "chain timed out; re-sending to the leader");
-            let leader = self.leader.clone();
-            self.send_chain(id, leader, ctx);
+            self.reelect_chain(id, ctx);
         }
+    }
+
+    /// Hands a chain whose tab left or timed out to the leader (or parks
+    /// it, with no leader).
+    fn reelect_chain(&mut self, id: &ChainId, ctx: &mut Ctx<A>) {
+        let leader = self.leader.clone();
+        if leader.is_some() {
+            self.control.metrics.chains_reelected.inc();
+        }
+        self.send_chain(id, leader, ctx);
     }
 
     /// `tab` left: chains it held go to the leader at once.
     pub(super) fn reroute_chains_held_by(&mut self, tab: &TabId, ctx: &mut Ctx<A>) {
         for id in self.chains.ids_where(|c| c.holder.as_ref() == Some(tab)) {
-            let leader = self.leader.clone();
-            self.send_chain(&id, leader, ctx);
+            self.reelect_chain(&id, ctx);
         }
     }
 

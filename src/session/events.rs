@@ -150,35 +150,50 @@ impl<A: App> SessionActor<A> {
         );
     }
 
+    /// Answers an event (and counts its outcome).
     fn send_reply(&self, r: ReplyTo, outcome: &Outcome) {
+        let metrics = &self.control.metrics;
+        match outcome {
+            Outcome::Ok { .. } => metrics.event(true),
+            Outcome::Error { reason, .. } => {
+                metrics.event(false);
+                metrics.refused_with(reason);
+            }
+        }
         self.reply(&r.to, r.join_ref, r.reply_ref, outcome.reply());
     }
 }
 
-/// The app's handler for one event, with the state lent to it.
+/// The app's handler for one event, with the state lent to it. It runs
+/// inside the session's span, so what the app logs names the session (by
+/// its short key).
 pub(super) fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply::Running<A> {
-    Box::pin(async move {
-        let Lent {
-            app,
-            key,
-            origin,
-            identity,
-            running,
-            mut state,
-            limit,
-        } = lent;
-        let is_running = |task: &str| running.contains(task);
-        let identity = identity
-            .as_ref()
-            .and_then(|i| i.downcast_ref::<A::Identity>());
-        let mut cx = Context::new(&key, origin, identity, &is_running);
-        let result = guarded("handler", limit, app.handle(&mut state, event, &mut cx)).await;
-        Handled {
-            state,
-            requests: cx.into_requests(),
-            result,
-        }
-    })
+    let Lent {
+        app,
+        key,
+        origin,
+        identity,
+        running,
+        mut state,
+        limit,
+        span,
+    } = lent;
+    Box::pin(tracing::Instrument::instrument(
+        async move {
+            let is_running = |task: &str| running.contains(task);
+            let identity = identity
+                .as_ref()
+                .and_then(|i| i.downcast_ref::<A::Identity>());
+            let mut cx = Context::new(&key, origin, identity, &is_running);
+            let result = guarded("handler", limit, app.handle(&mut state, event, &mut cx)).await;
+            Handled {
+                state,
+                requests: cx.into_requests(),
+                result,
+            }
+        },
+        span,
+    ))
 }
 
 impl<A: App> Handler<Submit> for SessionActor<A> {
@@ -248,6 +263,7 @@ impl<A: App> Handler<Cancel> for SessionActor<A> {
                 let cancelled = session.cancel_task(step, &msg.task, ctx);
                 ok_reply(&CancelReply { cancelled })
             } else {
+                session.control.metrics.refused(Reason::UnmatchedTopic);
                 not_joined().reply()
             };
             session.reply(&msg.reply_to, msg.join_ref, msg.reply_ref, response);

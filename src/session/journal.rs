@@ -19,6 +19,9 @@ pub(crate) struct Journal {
     bytes: usize,
     max_len: usize,
     max_bytes: usize,
+    /// Where its bytes are added up with other journals' (the hub's
+    /// `tabhub_journal_bytes`); taken off again when it is dropped.
+    gauge: Option<prometheus::IntGauge>,
 }
 
 /// How a cursor catches up with the session.
@@ -39,6 +42,17 @@ impl Journal {
             bytes: 0,
             max_len,
             max_bytes,
+            gauge: None,
+        }
+    }
+
+    /// Adds this journal's bytes, now and as they change, to `gauge`.
+    pub(crate) fn count_in(&mut self, gauge: prometheus::IntGauge) {
+        if let Some(old) = self.gauge.replace(gauge) {
+            old.sub(as_i64(self.bytes));
+        }
+        if let Some(g) = &self.gauge {
+            g.add(as_i64(self.bytes));
         }
     }
 
@@ -52,6 +66,7 @@ impl Journal {
     /// Appends the delta that produced `seq`; drops the oldest entries while
     /// over either bound.
     pub(crate) fn push(&mut self, seq: u64, payload: Arc<RawValue>) {
+        let before = self.bytes;
         self.bytes += payload.get().len();
         self.entries.push_back(SavedDelta { seq, payload });
         while self.entries.len() > self.max_len || self.bytes > self.max_bytes {
@@ -59,6 +74,9 @@ impl Journal {
                 Some(old) => self.bytes -= old.payload.get().len(),
                 None => break,
             }
+        }
+        if let Some(g) = &self.gauge {
+            g.add(as_i64(self.bytes) - as_i64(before));
         }
     }
 
@@ -103,6 +121,20 @@ impl Journal {
             _ => Catchup::Snapshot,
         }
     }
+}
+
+impl Drop for Journal {
+    /// A session that stops takes its journal's bytes off the total.
+    fn drop(&mut self) {
+        if let Some(g) = &self.gauge {
+            g.sub(as_i64(self.bytes));
+        }
+    }
+}
+
+/// Bytes as a gauge value (a journal holds far less than `i64::MAX`).
+fn as_i64(bytes: usize) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -66,13 +66,19 @@ pub(crate) use server::{NotHandled, ReadState, ServerCancel, ServerEffect, Serve
 
 type Ctx<A> = actix::Context<SessionActor<A>>;
 
-/// Where a session reports to the control plane.
+/// Where a session reports to the control plane, and to whoever watches
+/// the service (its metrics, its logs).
 #[derive(Clone)]
 pub(crate) struct ControlLink {
     /// The last task ended (grace may start afresh).
     pub(crate) idle: Recipient<SessionIdle>,
     /// The session can no longer serve its key.
     pub(crate) ended: Recipient<SessionEnded>,
+    /// The hub's metrics (observability, issue 14).
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// `session{key=<first 6 chars>…}`: entered in the session's handlers,
+    /// and around the app code it runs.
+    pub(crate) span: tracing::Span,
 }
 
 /// A session's phase.

@@ -80,26 +80,30 @@ impl<A: App> SessionActor<A> {
         let key = task.key.clone();
         let origin = Origin::Task(key.clone());
         let lent = self.lend(origin.clone(), None);
-        let restarting: super::apply::Running<A> = Box::pin(async move {
-            let super::apply::Lent {
-                app,
-                key: session_key,
-                origin,
-                running,
-                mut state,
-                limit,
-                ..
-            } = lent;
-            let is_running = |t: &str| running.contains(t);
-            let mut cx = crate::app::Context::new(&session_key, origin, None, &is_running);
-            let restart = app.restart_task(&mut state, &task.key, task.input, &mut cx);
-            let result = crate::app::guarded("restart_task hook", limit, restart).await;
-            super::apply::Handled {
-                state,
-                requests: cx.into_requests(),
-                result,
-            }
-        });
+        let span = lent.span.clone();
+        let restarting: super::apply::Running<A> = Box::pin(tracing::Instrument::instrument(
+            async move {
+                let super::apply::Lent {
+                    app,
+                    key: session_key,
+                    origin,
+                    running,
+                    mut state,
+                    limit,
+                    ..
+                } = lent;
+                let is_running = |t: &str| running.contains(t);
+                let mut cx = crate::app::Context::new(&session_key, origin, None, &is_running);
+                let restart = app.restart_task(&mut state, &task.key, task.input, &mut cx);
+                let result = crate::app::guarded("restart_task hook", limit, restart).await;
+                super::apply::Handled {
+                    state,
+                    requests: cx.into_requests(),
+                    result,
+                }
+            },
+            span,
+        ));
         self.after(restarting, ctx, move |session, handled, ctx| {
             session.step(ctx, |session, step, ctx| {
                 if let Err(e) = session.settle(step, handled, &origin, None, ctx) {
@@ -134,7 +138,9 @@ impl<A: App> SessionActor<A> {
             generation,
         };
         let finished_key = key.clone();
-        let spawn = ctx.spawn(body(handle).into_actor(self).map(move |result, act, ctx| {
+        // The body runs in the session's span: its logs name the session.
+        let body = tracing::Instrument::instrument(body(handle), self.control.span.clone());
+        let spawn = ctx.spawn(body.into_actor(self).map(move |result, act, ctx| {
             act.task_finished(&finished_key, generation, result, ctx);
         }));
         if let Some(input) = input.clone() {

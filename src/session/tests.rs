@@ -103,6 +103,8 @@ fn start_session() -> Addr<SessionActor<Chainer>> {
         control: ControlLink {
             idle: control.clone().recipient(),
             ended: control.recipient(),
+            metrics: std::sync::Arc::default(),
+            span: tracing::Span::none(),
         },
         watchers: Vec::new(),
         committer: None,

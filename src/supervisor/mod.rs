@@ -126,6 +126,8 @@ pub(crate) struct Supervisor<A: App> {
     /// Sessions started so far (each gets the next number).
     incarnations: u64,
     shutting_down: bool,
+    /// The hub's metrics, handed to every session it starts.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl<A: App> Supervisor<A> {
@@ -135,8 +137,10 @@ impl<A: App> Supervisor<A> {
         store: Arc<dyn Store>,
         arbiters: Vec<ArbiterHandle>,
         committer: Option<Committer>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
+            metrics,
             app,
             config,
             store,
@@ -167,6 +171,7 @@ impl<A: App> Supervisor<A> {
             item: Outgoing::Refused {
                 reply_ref: join.reply_ref.clone(),
                 response,
+                reason,
             },
         });
     }
@@ -186,6 +191,8 @@ impl<A: App> Supervisor<A> {
             control: ControlLink {
                 idle: address.clone().recipient(),
                 ended: address.recipient(),
+                metrics: self.metrics.clone(),
+                span: tracing::info_span!("session", key = %key),
             },
             watchers: self.watchers.get(key).cloned().unwrap_or_default(),
             committer: self.committer.clone(),

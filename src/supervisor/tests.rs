@@ -109,6 +109,7 @@ impl Hub {
             store.clone(),
             Vec::new(),
             None,
+            Arc::default(),
         )
         .start();
         Self {

@@ -111,6 +111,7 @@ impl<A: App> Supervisor<A> {
                             Reason::StoreError,
                             "the summary could not be loaded",
                         )),
+                        reason: Reason::StoreError,
                     }
                 }
             };

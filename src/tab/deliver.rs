@@ -20,6 +20,7 @@ impl TabActor {
     /// cursor, catching up by replay or snapshot.
     pub(super) fn error_join(&mut self, topic: &Arc<str>, ctx: &mut actix::Context<Self>) {
         if let Some(join) = self.joins.remove(topic) {
+            let _span = self.span.clone().entered();
             tracing::info!(tab = %self.tab, key = %join.key, "join errored (outbound buffer full, or its session stopped); the client should rejoin");
             self.leave_session(&join);
             let r = Some(&*join.join_ref);
@@ -32,9 +33,17 @@ impl TabActor {
     /// its pushes still queued are dropped (the journal can replay the
     /// deltas) and the join gets one `phx_error`; if the socket then takes
     /// no write within the slow-client timeout, the connection is cut with
-    /// 1013.
-    fn overflow(&mut self, topic: &Arc<str>, ctx: &mut actix::Context<Self>) {
+    /// 1013. `effect`: whether the push that did not fit is an effect.
+    fn overflow(&mut self, topic: &Arc<str>, effect: bool, ctx: &mut actix::Context<Self>) {
+        let _span = self.span.clone().entered();
         let dropped = self.out.drop_pushes(topic);
+        // The queued pushes, and the one that did not fit.
+        let m = &self.metrics;
+        m.outbound_overflows.inc();
+        m.pushes_dropped.inc_by(dropped.pushes as u64 + 1);
+        m.effects_dropped
+            .inc_by(dropped.effects as u64 + u64::from(effect));
+        let dropped = dropped.pushes;
         tracing::info!(tab = %self.tab, dropped, "outbound buffer full; dropping the join's queued pushes");
         self.error_join(topic, ctx);
         if self.stall_watch.is_none() {
@@ -43,6 +52,8 @@ impl TabActor {
             self.stall_watch = Some(ctx.run_later(wait, move |act, ctx| {
                 act.stall_watch = None;
                 if act.out.writes() == writes && act.out.waiting() {
+                    let _span = act.span.clone().entered();
+                    act.metrics.slow_clients_cut.inc();
                     tracing::warn!(tab = %act.tab, wait_ms = wait.as_millis(), "the socket took no write since its buffer overflowed; cutting the connection");
                     act.closed = true;
                     act.out.cut(CloseCode::Overloaded);
@@ -57,6 +68,11 @@ impl Handler<Deliver> for TabActor {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+        if let Outgoing::Refused { reason, .. } = &msg.item {
+            // Decided by the supervisor or the session: counted here, where
+            // every refused join arrives, whether or not it is still current.
+            self.metrics.refused(*reason);
+        }
         let Some(join) = self.joins.get_mut(&msg.topic) else {
             return;
         };
@@ -71,6 +87,10 @@ impl Handler<Deliver> for TabActor {
                 link,
                 response,
             } => {
+                if link.is_none() {
+                    // Full joins are counted by their session, by resume.
+                    self.metrics.summary_joined();
+                }
                 join.joined = true;
                 join.session = link;
                 self.reply(r, reply_ref.as_deref(), &msg.topic, &response, ctx);
@@ -78,6 +98,7 @@ impl Handler<Deliver> for TabActor {
             Outgoing::Refused {
                 reply_ref,
                 response,
+                ..
             } => {
                 if let Some(join) = self.joins.remove(&msg.topic) {
                     // A refused rejoin must also end the old membership.
@@ -101,11 +122,15 @@ impl Handler<Deliver> for TabActor {
                 if self.closed {
                     return;
                 }
+                let effect = event == event::EFFECT;
                 if self.out.has_room(payload.get().len()) {
                     let text = frame::encode(r, None, &msg.topic, event, payload.get());
-                    self.out.push(&msg.topic, text);
+                    self.out.push(&msg.topic, text, effect);
+                    if event == event::DELTA {
+                        self.metrics.deltas_sent.inc();
+                    }
                 } else {
-                    self.overflow(&msg.topic, ctx);
+                    self.overflow(&msg.topic, effect, ctx);
                 }
             }
         }

@@ -30,6 +30,7 @@ impl TabActor {
                 return self.close(CloseCode::MalformedFrame, ctx);
             }
             Err(FrameError::Refused(r)) => {
+                self.metrics.refused(Reason::InvalidPayload);
                 let response = error_reply(&ErrorResponse::new(Reason::InvalidPayload, &r.message));
                 let join_ref = r.join_ref.as_deref();
                 return self.reply(join_ref, r.reference.as_deref(), &r.topic, &response, ctx);

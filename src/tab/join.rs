@@ -117,6 +117,7 @@ impl TabActor {
             if !current || act.closed {
                 return;
             }
+            let _span = act.span.clone().entered();
             let (verdict, input) = decided;
             match verdict {
                 Ok(Ok(())) => {}
@@ -158,6 +159,7 @@ impl TabActor {
             return;
         };
         self.leave_session(&join);
+        self.metrics.refused(Reason::Unauthorized);
         let response =
             crate::protocol::reply::error_reply(&crate::protocol::reply::ErrorResponse::new(
                 Reason::Unauthorized,

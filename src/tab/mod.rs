@@ -14,6 +14,11 @@
 //! - `per_ip.rs`: open connections per peer address, and the slot each
 //!   connection holds until it ends.
 //!
+//! Each connection logs inside its own span, `conn{conn=7 tab=...}`,
+//! entered in its handlers (not on the fan-out path of `Deliver`, except
+//! where it logs), and counts what it refuses, writes and drops in the
+//! hub's metrics.
+//!
 //! What it receives is defined in `crate::messages` (`to_tab.rs`).
 
 mod inbound;
@@ -46,6 +51,7 @@ use crate::messages::{
     ActivityClock, ActivityStamp, CloseConnection, Identity, Leave, SessionLink, SupervisorLink,
     TabAddr, TabGone, TabStarted,
 };
+use crate::metrics::Metrics;
 use crate::protocol::close::CloseCode;
 use crate::protocol::event;
 use crate::protocol::frame::{self, Frame};
@@ -107,6 +113,8 @@ pub(crate) struct TabShared {
     pub(crate) connect: Connect,
     /// Open connections per peer address (`Config::max_conns_per_ip`).
     pub(crate) conns_per_ip: ConnsPerIp,
+    /// The hub's metrics.
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// The actor of one WebSocket connection. See the module docs.
@@ -136,6 +144,9 @@ pub(crate) struct TabActor {
     /// given back when the connection stops (or, if it never started, when
     /// the actor is dropped).
     ip_slot: Option<IpSlot>,
+    metrics: Arc<Metrics>,
+    /// `conn{conn, tab}`: what this connection logs is logged inside it.
+    span: tracing::Span,
 }
 
 impl TabActor {
@@ -147,8 +158,11 @@ impl TabActor {
         session: actix_ws::Session,
     ) -> Self {
         let config = shared.config.clone();
+        let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
         Self {
-            conn: ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed)),
+            span: tracing::info_span!("conn", conn = conn.0, tab = %tab),
+            metrics: shared.metrics.clone(),
+            conn,
             tab,
             supervisor: shared.supervisor.clone(),
             clock: shared.clock.clone(),
@@ -233,6 +247,10 @@ impl TabActor {
         message: &str,
         ctx: &mut actix::Context<Self>,
     ) {
+        self.metrics.refused(reason);
+        if frame.event == event::EVENT {
+            self.metrics.event(false);
+        }
         let response = error_reply(&ErrorResponse::new(reason, message));
         self.reply(
             frame.join_ref.as_deref(),
@@ -265,6 +283,7 @@ impl Actor for TabActor {
     type Context = actix::Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        let _span = self.span.clone().entered();
         self.supervisor.started.do_send(TabStarted {
             conn: self.conn,
             close: ctx.address().recipient(),
@@ -273,6 +292,7 @@ impl Actor for TabActor {
         // the pings in between keep a quiet but live client's pongs coming.
         ctx.run_interval(self.config.ping_interval(), |act, ctx| {
             if act.last_seen.elapsed() > act.config.client_timeout {
+                let _span = act.span.clone().entered();
                 tracing::info!(tab = %act.tab, "client timeout; closing");
                 act.close(CloseCode::ClientTimeout, ctx);
             } else {
@@ -282,6 +302,7 @@ impl Actor for TabActor {
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
+        let _span = self.span.clone().entered();
         // Whatever a join registered, the connection's end unregisters
         // (ARCHITECTURE invariant 9).
         for (_, join) in std::mem::take(&mut self.joins) {
@@ -300,6 +321,7 @@ impl StreamHandler<Result<Message, ProtocolError>> for TabActor {
         if self.closed {
             return;
         }
+        let _span = self.span.clone().entered();
         let msg = match item {
             Ok(msg) => msg,
             Err(ProtocolError::Overflow) => return self.close(CloseCode::TooLarge, ctx),
@@ -340,6 +362,7 @@ impl Handler<CloseConnection> for TabActor {
     type Result = ();
 
     fn handle(&mut self, msg: CloseConnection, ctx: &mut Self::Context) {
+        let _span = self.span.clone().entered();
         tracing::info!(tab = %self.tab, code = msg.code.code(), "connection closed by the server");
         self.close(msg.code, ctx);
     }

@@ -45,6 +45,18 @@ struct Item {
     bytes: usize,
     /// The join (topic) of a push that may be dropped on overflow.
     push_of: Option<Arc<str>>,
+    /// Whether it is an `effect` push (counted apart when dropped: effects
+    /// are not kept anywhere, so a dropped one is lost).
+    effect: bool,
+}
+
+/// Pushes of one join dropped from the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Dropped {
+    /// Pushes dropped, effects included.
+    pub(crate) pushes: usize,
+    /// Effects among them.
+    pub(crate) effects: usize,
 }
 
 #[derive(Default)]
@@ -128,7 +140,7 @@ impl Outbound {
         self.shared.lock().messages > 0
     }
 
-    fn enqueue(&self, out: Out, bytes: usize, push_of: Option<Arc<str>>) {
+    fn enqueue(&self, out: Out, bytes: usize, push_of: Option<Arc<str>>, effect: bool) {
         {
             let mut q = self.shared.lock();
             q.messages += 1;
@@ -137,6 +149,7 @@ impl Outbound {
                 out,
                 bytes,
                 push_of,
+                effect,
             });
         }
         self.shared.wake.notify_one();
@@ -145,52 +158,53 @@ impl Outbound {
     /// Queues a reply or control text frame (callers check the limits).
     pub(crate) fn text(&self, text: String) {
         let bytes = text.len();
-        self.enqueue(Out::Text(text), bytes, None);
+        self.enqueue(Out::Text(text), bytes, None, false);
     }
 
     /// Queues a push of the join on `topic` (callers check [`has_room`]);
-    /// it is dropped if that join overflows later.
+    /// it is dropped if that join overflows later. `effect`: whether it is
+    /// an `effect` push.
     ///
     /// [`has_room`]: Self::has_room
-    pub(crate) fn push(&self, topic: &Arc<str>, text: String) {
+    pub(crate) fn push(&self, topic: &Arc<str>, text: String, effect: bool) {
         let bytes = text.len();
-        self.enqueue(Out::Text(text), bytes, Some(topic.clone()));
+        self.enqueue(Out::Text(text), bytes, Some(topic.clone()), effect);
     }
 
     /// Drops the pushes of the join on `topic` still queued; returns how
-    /// many.
-    pub(crate) fn drop_pushes(&self, topic: &str) -> usize {
+    /// many, and how many of them were effects.
+    pub(crate) fn drop_pushes(&self, topic: &str) -> Dropped {
         let mut q = self.shared.lock();
-        let before = q.items.len();
-        let (mut messages, mut bytes) = (0, 0);
+        let (mut dropped, mut bytes) = (Dropped::default(), 0);
         q.items.retain(|item| {
             let drop = item.push_of.as_deref() == Some(topic);
             if drop {
-                messages += 1;
+                dropped.pushes += 1;
+                dropped.effects += usize::from(item.effect);
                 bytes += item.bytes;
             }
             !drop
         });
-        q.messages -= messages;
+        q.messages -= dropped.pushes;
         q.bytes -= bytes;
-        before - q.items.len()
+        dropped
     }
 
     /// Queues a WebSocket ping.
     pub(crate) fn ping(&self) {
-        self.enqueue(Out::Ping, CONTROL_OVERHEAD, None);
+        self.enqueue(Out::Ping, CONTROL_OVERHEAD, None, false);
     }
 
     /// Queues a pong answering a client ping.
     pub(crate) fn pong(&self, payload: Bytes) {
         let bytes = payload.len() + CONTROL_OVERHEAD;
-        self.enqueue(Out::Pong(payload), bytes, None);
+        self.enqueue(Out::Pong(payload), bytes, None, false);
     }
 
     /// Queues the close frame after what is queued; the writer ends after
     /// sending it.
     pub(crate) fn close(&self, code: CloseCode) {
-        self.enqueue(Out::Close(code), CONTROL_OVERHEAD, None);
+        self.enqueue(Out::Close(code), CONTROL_OVERHEAD, None, false);
     }
 
     /// Cuts a connection whose socket takes no writes: drops what is

@@ -137,6 +137,7 @@ impl Client {
             next_conn: AtomicU64::new(7),
             authorize,
             conns_per_ip: super::ConnsPerIp::new(0),
+            metrics: Arc::default(),
         };
 
         let (to_server, mut rx) = mpsc::unbounded_channel();

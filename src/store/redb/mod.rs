@@ -23,7 +23,7 @@
 //! ([`Step::journal_from`], what the session's bounded journal holds), and
 //! older deltas are deleted in the transaction that makes them unneeded.
 //!
-//! Every commit is fsync'ed ([`Durability::Immediate`]) before it returns.
+//! Every commit is fsync'ed (redb's `Durability::Immediate`) before it returns.
 //!
 //! After an I/O error in a commit (a full disk, say), redb refuses every
 //! later write until the database is opened again; the store reopens it at

@@ -1,0 +1,190 @@
+//! `GET /healthz`: 200 `{"status": "ok"}`; 503 `{"status": "unhealthy",
+//! "reason": "store"}` after a group commit failed for every step it
+//! carried, and 200 again after one succeeds; 503 `{"status": "draining"}`
+//! from the moment `Hub::shutdown` begins.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use common::{new_key, start_server, Client, Server};
+use serde_json::{json, Value};
+use tabhub::demo::Demo;
+use tabhub::{
+    App, Config, Health, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Step,
+    Store, StoreError,
+};
+
+/// A directory removed at the end of the test.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn redb() -> (RedbStore, TempDir) {
+    let dir = std::env::temp_dir().join(format!("tabhub-health-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = RedbStore::open(RedbOptions {
+        path: dir.join("sessions.redb"),
+        recent_events: 64,
+    })
+    .unwrap();
+    (store, TempDir(dir))
+}
+
+/// A store whose appends fail while `failing` is set (over redb: durable,
+/// so every step goes through the commit thread), and whose saves wait
+/// while `saves_held` is set (over memory: sessions are saved whole when
+/// they stop).
+struct FlakyDisk {
+    inner: Box<dyn Store>,
+    failing: AtomicBool,
+    saves_held: Mutex<bool>,
+    released: Condvar,
+}
+
+impl FlakyDisk {
+    fn new(inner: impl Store) -> Self {
+        Self {
+            inner: Box::new(inner),
+            failing: AtomicBool::new(false),
+            saves_held: Mutex::new(false),
+            released: Condvar::new(),
+        }
+    }
+
+    fn hold_saves(&self, held: bool) {
+        *self.saves_held.lock().unwrap() = held;
+        self.released.notify_all();
+    }
+}
+
+impl Store for FlakyDisk {
+    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
+        self.inner.load(key)
+    }
+    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
+        let mut held = self.saves_held.lock().unwrap();
+        while *held {
+            held = self.released.wait(held).unwrap();
+        }
+        self.inner.save(key, session)
+    }
+    fn durable(&self) -> bool {
+        self.inner.durable()
+    }
+    fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError {
+                message: "no space left on device".into(),
+            });
+        }
+        self.inner.append(steps)
+    }
+}
+
+async fn healthz<A: App>(server: &Server<A>) -> (u16, Value) {
+    let mut got = awc::Client::default()
+        .get(server.srv.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = got.json().await.unwrap();
+    (got.status().as_u16(), body)
+}
+
+#[actix_rt::test]
+async fn healthz_is_unhealthy_while_the_store_cannot_commit_and_ok_once_it_can() {
+    let (redb, _dir) = redb();
+    let store = Arc::new(FlakyDisk::new(redb));
+    let server = start_server(Demo, Config::default(), store.clone());
+    assert_eq!(healthz(&server).await, (200, json!({"status": "ok"})));
+
+    let key = new_key();
+    let topic = format!("session:{key}");
+    let mut a = Client::connect(&server, "a").await;
+    a.join(&key, None).await;
+    let r = a.event(&key, "add_todo", json!({"text": "kept"})).await;
+    assert_eq!(r["status"], "ok", "{r}");
+
+    // The disk fails: the step is never acknowledged, the tab is told to
+    // rejoin, and the health check says why.
+    store.failing.store(true, Ordering::SeqCst);
+    a.push(
+        &topic,
+        "event",
+        json!({"id": "lost", "name": "add_todo", "payload": {"text": "x"}}),
+    )
+    .await;
+    a.wait_event(&topic, "phx_error").await;
+    assert_eq!(
+        healthz(&server).await,
+        (503, json!({"status": "unhealthy", "reason": "store"}))
+    );
+    assert_eq!(server.hub.health(), Health::StoreFailing);
+    let metrics = server.hub.metrics_text().await;
+    assert!(
+        !metrics.contains("tabhub_commits_total{outcome=\"error\"} 0"),
+        "failed commits are counted:\n{metrics}"
+    );
+
+    // The disk is back: the rejoined session commits, and health is back.
+    store.failing.store(false, Ordering::SeqCst);
+    let joined = a.join(&key, None).await;
+    assert_eq!(joined["seq"], 1, "what was acknowledged is kept: {joined}");
+    let r = a.event(&key, "add_todo", json!({"text": "again"})).await;
+    assert_eq!(r["status"], "ok", "{r}");
+    assert_eq!(healthz(&server).await, (200, json!({"status": "ok"})));
+    assert_eq!(server.hub.health(), Health::Ok);
+}
+
+#[actix_rt::test]
+async fn healthz_says_draining_from_the_moment_shutdown_begins() {
+    let store = Arc::new(FlakyDisk::new(MemoryStore::new()));
+    let server = start_server(Demo, Config::default(), store.clone());
+    let key = new_key();
+    let mut a = Client::connect(&server, "a").await;
+    a.join(&key, None).await;
+    let r = a.event(&key, "add_todo", json!({"text": "to save"})).await;
+    assert_eq!(r["status"], "ok", "{r}");
+
+    // Shutdown saves the session, and the save waits: shutdown is under
+    // way and cannot finish.
+    store.hold_saves(true);
+    let hub = server.hub.clone();
+    let shutdown = actix_rt::spawn(async move { hub.shutdown().await });
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while server.hub.health() != Health::Draining {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "shutdown never began"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(healthz(&server).await, (503, json!({"status": "draining"})));
+    assert_eq!(a.expect_close().await, 1012, "sockets are closed meanwhile");
+    assert!(!shutdown.is_finished(), "the save still waits");
+
+    store.hold_saves(false);
+    tokio::time::timeout(common::WAIT, shutdown)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(healthz(&server).await, (503, json!({"status": "draining"})));
+    assert!(store
+        .inner
+        .load(&SessionKey::parse(&key).unwrap())
+        .unwrap()
+        .is_some());
+    // The supervisor is gone: the registry's gauges read 0, and a scrape
+    // still answers.
+    let metrics = server.hub.metrics_text().await;
+    assert!(metrics.contains("tabhub_sessions_live 0"), "{metrics}");
+}
