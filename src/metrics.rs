@@ -88,6 +88,9 @@ pub(crate) struct Metrics {
     /// Connections cut (1013) because their socket took no write for the
     /// slow-client timeout after an overflow.
     pub(crate) slow_clients_cut: IntCounter,
+    /// Connections the server closed, by close code (1003 binary, 1007
+    /// malformed, 1009 too large, 1013 overloaded, 4001 replaced, ...).
+    closes: IntCounterVec,
     /// Time of one `Store::append` call (a group commit, or a retry), in
     /// seconds.
     pub(crate) commit_seconds: Histogram,
@@ -149,6 +152,16 @@ impl Metrics {
         for (status, reason) in UPGRADE_REFUSALS {
             upgrades_refused.with_label_values(&[&status.to_string(), reason]);
         }
+        let closes = family(
+            "tabhub_closes_total",
+            "Connections the server closed, by WebSocket close code.",
+            &["code"],
+        );
+        for code in [
+            1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1012, 1013, 4001,
+        ] {
+            closes.with_label_values(&[&code.to_string()]);
+        }
         let commits = family(
             "tabhub_commits_total",
             "Store::append calls of the commit thread, by outcome (ok or error).",
@@ -201,6 +214,7 @@ impl Metrics {
                 "tabhub_outbound_overflows_total",
                 "Pushes that found a tab's outbound buffer full.",
             ),
+            closes,
             slow_clients_cut: counter(
                 "tabhub_slow_clients_cut_total",
                 "Connections cut (1013) for taking no write after an overflow.",
@@ -243,6 +257,11 @@ impl Metrics {
             ErrorReason::Protocol(r) => self.refused(*r),
             ErrorReason::App(_) => self.refusals_app.inc(),
         }
+    }
+
+    /// Counts a connection the server closed with `code`.
+    pub(crate) fn closed(&self, code: u16) {
+        self.closes.with_label_values(&[&code.to_string()]).inc();
     }
 
     /// Counts a full join answered ok, by how it caught up.

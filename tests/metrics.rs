@@ -305,3 +305,22 @@ async fn effects_dropped_when_a_tab_that_stops_reading_overflows_are_counted() {
     assert_eq!(m.get("tabhub_slow_clients_cut_total", &[]), 0.0);
     assert_eq!(m.get("tabhub_deltas_sent_total", &[]), 0.0);
 }
+
+#[actix_rt::test]
+async fn connections_the_server_closes_are_counted_by_close_code() {
+    let (server, _store) = common::start_demo(tabhub::Config::default());
+    let before = Metrics::of(&server).await;
+    assert_eq!(before.get("tabhub_closes_total", &[("code", "1003")]), 0.0);
+    let mut binary = Client::connect(&server, "bin").await;
+    binary
+        .send_message(awc::ws::Message::Binary(vec![1, 2].into()))
+        .await;
+    assert_eq!(binary.expect_close().await, 1003);
+    let mut junk = Client::connect(&server, "junk").await;
+    junk.send_text("{not a frame").await;
+    assert_eq!(junk.expect_close().await, 1007);
+    let after = Metrics::of(&server).await;
+    assert_eq!(after.get("tabhub_closes_total", &[("code", "1003")]), 1.0);
+    assert_eq!(after.get("tabhub_closes_total", &[("code", "1007")]), 1.0);
+    assert_eq!(after.get("tabhub_closes_total", &[("code", "1009")]), 0.0);
+}

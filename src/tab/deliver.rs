@@ -54,6 +54,7 @@ impl TabActor {
                 if act.out.writes() == writes && act.out.waiting() {
                     let _span = act.span.clone().entered();
                     act.metrics.slow_clients_cut.inc();
+                    act.metrics.closed(CloseCode::Overloaded.code());
                     tracing::warn!(tab = %act.tab, wait_ms = wait.as_millis(), "the socket took no write since its buffer overflowed; cutting the connection");
                     act.closed = true;
                     act.out.cut(CloseCode::Overloaded);

@@ -201,6 +201,7 @@ impl TabActor {
         if !self.closed {
             self.closed = true;
             tracing::debug!(tab = %self.tab, code = code.code(), "closing connection");
+            self.metrics.closed(code.code());
             self.out.close(code);
         }
         ctx.stop();
