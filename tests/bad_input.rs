@@ -10,32 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use actix_ws::Item;
 use awc::ws::Message;
-use common::{joined_pair, new_key, start_demo, start_server, Client, Server};
+use common::{
+    bystander_unaffected, joined_pair, new_key, start_demo, start_server, with_bystander, Client,
+    Server,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tabhub::demo::Demo;
 use tabhub::{App, AppError, Config, Context, MemoryStore};
-
-/// Starts the demo with a bystander tab `b` joined to a fresh session.
-async fn with_bystander(config: Config) -> (Server<Demo>, String, Client) {
-    let (server, _store) = start_demo(config);
-    let key = new_key();
-    let mut b = Client::connect(&server, "bystander").await;
-    b.join(&key, None).await;
-    let r = b.event(&key, "add_todo", json!({"text": "before"})).await;
-    assert_eq!(r["response"]["seq"], 1);
-    (server, key, b)
-}
-
-/// The bystander can still push, and the session moved on by exactly one.
-async fn bystander_unaffected(b: &mut Client, key: &str) {
-    let r = b.event(key, "add_todo", json!({"text": "after"})).await;
-    assert_eq!(
-        r,
-        json!({"status": "ok", "response": {"seq": 2}}),
-        "the session carried on untouched"
-    );
-}
 
 async fn joined_attacker(server: &Server<Demo>, key: &str) -> Client {
     let mut a = Client::connect(server, "attacker").await;
@@ -49,7 +31,7 @@ async fn a_binary_frame_is_closed_with_1003() {
     let mut a = joined_attacker(&server, &key).await;
     a.send_message(Message::Binary(vec![1, 2, 3].into())).await;
     assert_eq!(a.expect_close().await, 1003);
-    bystander_unaffected(&mut b, &key).await;
+    bystander_unaffected(&mut b, &key, 2).await;
 }
 
 #[actix_rt::test]
@@ -64,7 +46,7 @@ async fn malformed_json_or_a_frame_that_is_not_the_five_member_array_is_closed_w
         let mut a = joined_attacker(&server, &key).await;
         a.send_text(junk).await;
         assert_eq!(a.expect_close().await, 1007, "for {junk}");
-        bystander_unaffected(&mut b, &key).await;
+        bystander_unaffected(&mut b, &key, 2).await;
     }
 }
 
@@ -82,7 +64,7 @@ async fn an_oversized_frame_or_fragmented_message_is_closed_with_1009() {
     );
     a.send_text(&text).await;
     assert_eq!(a.expect_close().await, 1009);
-    bystander_unaffected(&mut b, &key).await;
+    bystander_unaffected(&mut b, &key, 2).await;
 
     // Two fragments of 600 bytes: each fits, the message does not.
     let (server, key, mut b) = with_bystander(config).await;
@@ -93,7 +75,7 @@ async fn an_oversized_frame_or_fragmented_message_is_closed_with_1009() {
     a.send_message(Message::Continuation(Item::Last(chunk.into())))
         .await;
     assert_eq!(a.expect_close().await, 1009);
-    bystander_unaffected(&mut b, &key).await;
+    bystander_unaffected(&mut b, &key, 2).await;
 }
 
 #[actix_rt::test]
@@ -146,7 +128,7 @@ async fn unknown_topics_get_unmatched_topic_and_bad_keys_get_invalid_key() {
         assert_eq!(reply["status"], "error");
         assert_eq!(reply["response"]["reason"], "invalid_key", "for {bad:?}");
     }
-    bystander_unaffected(&mut b, &key).await;
+    bystander_unaffected(&mut b, &key, 2).await;
 }
 
 #[actix_rt::test]
@@ -193,7 +175,7 @@ async fn unknown_events_and_invalid_payloads_get_error_replies_and_change_nothin
         !seen.contains(&"delta".to_owned()),
         "no refused event made a delta: {seen:?}"
     );
-    bystander_unaffected(&mut b, &key).await;
+    bystander_unaffected(&mut b, &key, 2).await;
 }
 
 #[actix_rt::test]

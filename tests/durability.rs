@@ -6,56 +6,14 @@
 
 mod common;
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::stores::GatedStore;
 use common::{new_key, start_server, Client};
 use serde_json::json;
 use tabhub::demo::Demo;
-use tabhub::{Config, MemoryStore, SavedSession, SessionKey, Step, Store, StoreError};
-
-/// A durable store whose appends wait until the test opens the gate, and
-/// which can be told to fail.
-#[derive(Default)]
-struct GatedStore {
-    inner: MemoryStore,
-    open: Mutex<bool>,
-    opened: Condvar,
-    fail: Mutex<bool>,
-    batches: Mutex<Vec<Vec<Step>>>,
-}
-
-impl GatedStore {
-    fn set_open(&self, open: bool) {
-        *self.open.lock().unwrap() = open;
-        self.opened.notify_all();
-    }
-}
-
-impl Store for GatedStore {
-    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
-        self.inner.load(key)
-    }
-    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
-        self.inner.save(key, session)
-    }
-    fn durable(&self) -> bool {
-        true
-    }
-    fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-        if *self.fail.lock().unwrap() {
-            return Err(StoreError {
-                message: "disk on fire".into(),
-            });
-        }
-        self.batches.lock().unwrap().push(steps.to_vec());
-        Ok(())
-    }
-}
+use tabhub::{Config, MemoryStore, SavedSession, SessionKey, Store, StoreError};
 
 /// Reads for `ms` and returns every message event seen (none expected).
 async fn quiet_for(client: &mut Client, ms: u64) -> Vec<String> {

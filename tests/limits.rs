@@ -7,30 +7,16 @@
 
 mod common;
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::{new_key, start_demo, start_server, Client, Msg, Server};
+use common::stores::GatedStore;
+use common::{
+    bystander_unaffected, new_key, start_demo, start_server, with_bystander, Client, Msg,
+};
 use serde_json::{json, Value};
 use tabhub::demo::Demo;
-use tabhub::{Config, MemoryStore, SavedSession, SessionKey, Step, Store, StoreError};
-
-/// The demo with a bystander tab `b` joined to a fresh session at seq 1.
-async fn with_bystander(config: Config) -> (Server<Demo>, String, Client) {
-    let (server, _store) = start_demo(config);
-    let key = new_key();
-    let mut b = Client::connect(&server, "bystander").await;
-    b.join(&key, None).await;
-    let r = b.event(&key, "add_todo", json!({"text": "before"})).await;
-    assert_eq!(r["response"]["seq"], 1);
-    (server, key, b)
-}
-
-/// The bystander can still push, and the session moved on by exactly one.
-async fn bystander_unaffected(b: &mut Client, key: &str, seq: u64) {
-    let r = b.event(key, "add_todo", json!({"text": "after"})).await;
-    assert_eq!(r, json!({"status": "ok", "response": {"seq": seq}}));
-}
+use tabhub::Config;
 
 fn reason(reply: &Value) -> &str {
     reply["response"]["reason"].as_str().unwrap_or_default()
@@ -197,44 +183,10 @@ async fn pending_chains_are_capped_and_a_rejoin_gets_them_paced_not_a_phx_error(
     assert!(a2.drain_buffer().iter().all(|m| m.event != "phx_error"));
 }
 
-/// A durable store whose commits wait while the gate is shut (a disk that
-/// stalls), keeping what it commits in memory.
-#[derive(Default)]
-struct StalledDisk {
-    inner: MemoryStore,
-    shut: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl StalledDisk {
-    fn set_shut(&self, shut: bool) {
-        *self.shut.lock().unwrap() = shut;
-        self.opened.notify_all();
-    }
-}
-
-impl Store for StalledDisk {
-    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
-        self.inner.load(key)
-    }
-    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
-        self.inner.save(key, session)
-    }
-    fn durable(&self) -> bool {
-        true
-    }
-    fn append(&self, _steps: &[Step]) -> Result<(), StoreError> {
-        let mut shut = self.shut.lock().unwrap();
-        while *shut {
-            shut = self.opened.wait(shut).unwrap();
-        }
-        Ok(())
-    }
-}
-
 #[actix_rt::test]
 async fn events_waiting_for_a_stalled_disk_count_against_the_queue() {
-    let store = Arc::new(StalledDisk::default());
+    let store = Arc::new(GatedStore::default());
+    store.set_open(true);
     let config = Config {
         queue_len: 4,
         ..Config::default()
@@ -245,7 +197,7 @@ async fn events_waiting_for_a_stalled_disk_count_against_the_queue() {
     let mut a = Client::connect(&server, "a").await;
     a.join(&key, None).await;
 
-    store.set_shut(true);
+    store.set_open(false);
     let mut refs = Vec::new();
     for i in 0..12 {
         let ev = json!({"id": format!("e{i}"), "name": "add_todo", "payload": {"text": "t"}});
@@ -267,7 +219,7 @@ async fn events_waiting_for_a_stalled_disk_count_against_the_queue() {
         "only about a queue's worth waits: {} refused",
         refused.len()
     );
-    store.set_shut(false);
+    store.set_open(true);
     let mut ok = 0;
     for r in refs.iter().filter(|r| !refused.contains(r)) {
         let reply = a.reply(r).await;

@@ -5,6 +5,7 @@
 pub mod node;
 pub mod nodelay;
 pub mod process;
+pub mod stores;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -418,4 +419,23 @@ impl Client {
             mirror.apply_delta(&d.payload);
         }
     }
+}
+
+/// Starts the demo with a bystander tab joined to a fresh session, which
+/// it has moved to seq 1.
+pub async fn with_bystander(config: Config) -> (Server<Demo>, String, Client) {
+    let (server, _store) = start_demo(config);
+    let key = new_key();
+    let mut b = Client::connect(&server, "bystander").await;
+    b.join(&key, None).await;
+    let r = b.event(&key, "add_todo", json!({"text": "before"})).await;
+    assert_eq!(r["response"]["seq"], 1);
+    (server, key, b)
+}
+
+/// The bystander can still push, and its event gets `seq`: the session
+/// carried on, untouched by whatever another connection did.
+pub async fn bystander_unaffected(b: &mut Client, key: &str, seq: u64) {
+    let r = b.event(key, "add_todo", json!({"text": "after"})).await;
+    assert_eq!(r, json!({"status": "ok", "response": {"seq": seq}}));
 }
