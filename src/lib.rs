@@ -16,12 +16,16 @@
 //! (`tests/layers.rs` checks this). `docs/architecture.md` has the
 //! diagrams.
 //!
-//! - [`cli`]: the binary's flags.
+//! - [`cli`]: the binary's flags (`cli/backend.rs`: the app proxy's and
+//!   the server API's).
 //! - [`service`]: [`Hub`], which starts the actors and mounts them on an
-//!   actix-web `App`, session handles for server code, the retention
+//!   actix-web `App`, session handles for server code, the server API a
+//!   backend calls ([`Api`], `--api-token`), the retention
 //!   sweeper (`--session-ttl`), the upgrade's origin check
 //!   (`--allowed-origin`), `/healthz` and `/metrics`; [`demo`]: the demo
-//!   app the `tabhub` binary serves.
+//!   app the `tabhub` binary serves; [`proxy`]: the app proxy, an app
+//!   whose logic is a backend behind an HTTP URL (`--app-url`, any
+//!   language; `docs/app-proxy.md`).
 //! - `supervisor/`: the control plane, one per service. It decides and
 //!   owns what decisions rest on: each session's tabs, visibility,
 //!   activity, leader (election), takeovers (fenced by connection age),
@@ -88,6 +92,7 @@ pub mod ids;
 mod messages;
 mod metrics;
 pub mod protocol;
+pub mod proxy;
 pub mod service;
 mod session;
 pub mod store;
@@ -99,10 +104,11 @@ pub use app::{
     TaskHandle, TaskUpdate,
 };
 pub use config::Config;
+pub use delta::StateChange;
 pub use ids::{Epoch, SessionKey, TabId};
 pub use protocol::reply::Outcome;
 pub use protocol::Reason;
-pub use service::{HandleError, Health, Hub, Routes, SessionHandle};
+pub use service::{Api, HandleError, Health, Hub, Routes, SessionHandle};
 pub use session::StateView;
 pub use store::{
     MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, SavedTask, Step,

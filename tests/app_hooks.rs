@@ -37,10 +37,10 @@ impl App for Hooked {
     type State = Notes;
     type Event = NoteEvent;
     type Identity = ();
-    async fn initial_state(&self, key: &SessionKey) -> Notes {
-        Notes {
+    async fn initial_state(&self, key: &SessionKey) -> Result<Notes, AppError> {
+        Ok(Notes {
             notes: vec![format!("hello {}", &key.as_str()[..4])],
-        }
+        })
     }
     async fn handle(
         &self,

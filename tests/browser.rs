@@ -13,8 +13,13 @@
 //! a real todo once the connection is back, and a todo refused after the
 //! reconnect leaves the pending list and says why.
 //!
-//! Needs Node.js, `npm ci --prefix tests/js` and `apt-get install chromium`;
-//! it fails (never skips) when one is missing.
+//! The same scenarios run a second time with the app in another process:
+//! `tabhub --app-url` in front of the example's Python backend
+//! (`examples/python/`), which implements the demo's events.
+//!
+//! Needs Node.js, `npm ci --prefix tests/js` and `apt-get install chromium`
+//! (and for the second run `bash examples/python/venv.sh`); it fails
+//! (never skips) when one is missing.
 
 mod common;
 
@@ -26,8 +31,8 @@ use common::node;
 /// Where the tests expect Chromium (Debian's package).
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-#[test]
-fn the_demo_page_works_in_a_real_browser() {
+/// The node test runner's arguments for every scenario.
+fn run_scenarios(env: &[(&str, &str)]) {
     node::require(&["playwright-core"]);
     assert!(
         Path::new(CHROMIUM).is_file(),
@@ -41,5 +46,17 @@ fn the_demo_page_works_in_a_real_browser() {
         "--test-timeout=120000",
         "tests/browser/",
     ];
-    node::run(&args, &[], Duration::from_secs(600)).assert_tests_passed();
+    node::run(&args, env, Duration::from_secs(600)).assert_tests_passed();
+}
+
+#[test]
+fn the_demo_page_works_in_a_real_browser() {
+    run_scenarios(&[]);
+}
+
+#[test]
+fn the_demo_page_works_in_a_real_browser_through_the_app_proxy_and_the_python_backend() {
+    // Fails with the venv's install hint when it is missing.
+    common::python::python();
+    run_scenarios(&[("TABHUB_BACKEND", "python")]);
 }

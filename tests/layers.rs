@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["messages"],
     &["session", "tab"],
     &["supervisor"],
-    &["service", "demo"],
+    &["service", "demo", "proxy"],
     &["cli"],
 ];
 

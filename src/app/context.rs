@@ -46,6 +46,12 @@ pub(crate) struct EffectRequest {
     pub(crate) data: Value,
 }
 
+/// Work a handler started that ends with a change of state, applied as
+/// its own step (origin `Server`, `event_id: null`) when it resolves, if
+/// the session is still running; `None` changes nothing. The session's
+/// queue does not wait for it.
+pub(crate) type FollowUp<A> = Pin<Box<dyn Future<Output = Option<super::task::TaskUpdateFn<A>>>>>;
+
 /// Everything a handler asked for, in the order it asked.
 pub(crate) struct Requests<A: App> {
     pub(crate) effects: Vec<EffectRequest>,
@@ -57,6 +63,16 @@ pub(crate) struct Requests<A: App> {
     pub(crate) summary: Option<Value>,
     /// The handler's result value for the ok reply, if it gave one.
     pub(crate) reply: Option<Value>,
+    /// Work whose result changes state later (see [`FollowUp`]).
+    pub(crate) follow_ups: Vec<FollowUp<A>>,
+}
+
+/// The event being handled: its id and, for a re-submitted chain, the
+/// chain's id.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EventMeta {
+    pub(crate) id: String,
+    pub(crate) chain: Option<String>,
 }
 
 /// The handler's view of its session (besides `state`): effects, chains and
@@ -66,6 +82,8 @@ pub struct Context<'a, A: App> {
     origin: Origin,
     identity: Option<&'a A::Identity>,
     is_running: &'a dyn Fn(&str) -> bool,
+    seq: u64,
+    event: Option<EventMeta>,
     requests: Requests<A>,
 }
 
@@ -81,6 +99,8 @@ impl<'a, A: App> Context<'a, A> {
             origin,
             identity,
             is_running,
+            seq: 0,
+            event: None,
             requests: Requests {
                 effects: Vec::new(),
                 chains: Vec::new(),
@@ -88,8 +108,22 @@ impl<'a, A: App> Context<'a, A> {
                 cancels: Vec::new(),
                 summary: None,
                 reply: None,
+                follow_ups: Vec::new(),
             },
         }
+    }
+
+    /// Sets the seq the code runs at and the event it handles, if any.
+    pub(crate) fn at(mut self, seq: u64, event: Option<EventMeta>) -> Self {
+        self.seq = seq;
+        self.event = event;
+        self
+    }
+
+    /// Asks the session to apply what `work` resolves to as a step of its
+    /// own, later; see [`FollowUp`].
+    pub(crate) fn follow_up(&mut self, work: FollowUp<A>) {
+        self.requests.follow_ups.push(work);
     }
 
     pub(crate) fn into_requests(self) -> Requests<A> {
@@ -99,6 +133,25 @@ impl<'a, A: App> Context<'a, A> {
     /// The session's key.
     pub fn key(&self) -> &SessionKey {
         self.key
+    }
+
+    /// The session's seq before this code runs: the state it sees is the
+    /// state at this seq.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The id of the event being handled (as its tab, or server code,
+    /// submitted it; unique among the session's recent events); `None`
+    /// for a background task's update or end and for start-up hooks.
+    pub fn event_id(&self) -> Option<&str> {
+        self.event.as_ref().map(|e| e.id.as_str())
+    }
+
+    /// The chain id, when the event being handled is a chained event a tab
+    /// re-submitted (PROTOCOL section 6); a chain is handled at most once.
+    pub fn chain_id(&self) -> Option<&str> {
+        self.event.as_ref().and_then(|e| e.chain.as_deref())
     }
 
     /// Who caused this call.

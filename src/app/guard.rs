@@ -51,11 +51,11 @@ pub(crate) enum Unfinished {
 
 /// Runs a handler's future: its result, or `handler_error` if it panicked
 /// or ran past `limit` (then it is dropped where it stands).
-pub(crate) async fn guarded<'a>(
+pub(crate) async fn guarded<'a, T>(
     what: &str,
     limit: Duration,
-    run: impl Future<Output = Result<(), AppError>> + 'a,
-) -> Result<(), AppError> {
+    run: impl Future<Output = Result<T, AppError>> + 'a,
+) -> Result<T, AppError> {
     match bounded(limit, run).await {
         Ok(result) => result,
         Err(Unfinished::Panicked) => Err(AppError::handler(format!("the {what} panicked"))),
@@ -74,7 +74,7 @@ mod tests {
     async fn a_panic_or_a_timeout_becomes_a_handler_error_and_a_result_passes_through() {
         let ok = guarded("handler", Duration::from_secs(1), async { Ok(()) }).await;
         assert_eq!(ok, Ok(()));
-        let refused = guarded("handler", Duration::from_secs(1), async {
+        let refused: Result<(), AppError> = guarded("handler", Duration::from_secs(1), async {
             Err(AppError::invalid_payload("no"))
         })
         .await;

@@ -54,9 +54,10 @@ use crate::protocol::{AppReason, ErrorReason};
 use actix_web::HttpRequest;
 
 pub use context::{Context, Origin, Target};
-pub(crate) use context::{Requests, TaskBodyFn};
+pub(crate) use context::{EventMeta, Requests, TaskBodyFn};
 pub use decode::{decode_tagged, DecodeError};
 pub(crate) use guard::{bounded, guarded, Unfinished};
+pub(crate) use task::TaskUpdateFn;
 pub use task::{TaskEnd, TaskGone, TaskHandle, TaskUpdate};
 
 /// An application served by tabhub: one `State` per session key, changed only
@@ -144,9 +145,15 @@ pub trait App: Send + Sync + Sized + 'static {
 
     /// The state of a key that has never been seen (not in the store). It
     /// may await; joins of the key wait for it. Default: `State::default()`.
-    async fn initial_state(&self, key: &SessionKey) -> Self::State {
+    ///
+    /// # Errors
+    /// An [`AppError`] fails the session's load: the joins waiting for it
+    /// get `store_error` (and the error is logged); the next join asks
+    /// again. A hook that panics or runs past
+    /// [`crate::Config::handler_timeout`] fails the same way.
+    async fn initial_state(&self, key: &SessionKey) -> Result<Self::State, AppError> {
         let _ = key;
-        Self::State::default()
+        Ok(Self::State::default())
     }
 
     /// A background task ended (done, failed or cancelled). Runs in the
@@ -229,6 +236,9 @@ pub enum AppErrorKind {
     InvalidPayload,
     /// Reason `handler_error`: the event is well-formed but refused.
     Handler,
+    /// Reason `unknown_event`: the app has no event of this name (for
+    /// apps that decide that in the handler, such as the app proxy).
+    UnknownEvent,
     /// The app's own reason (`out_of_stock`).
     Refused(AppReason),
 }
@@ -259,6 +269,15 @@ impl AppError {
     pub fn invalid_payload(message: impl Into<String>) -> Self {
         Self {
             kind: AppErrorKind::InvalidPayload,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Reason `unknown_event`.
+    pub fn unknown_event(message: impl Into<String>) -> Self {
+        Self {
+            kind: AppErrorKind::UnknownEvent,
             message: message.into(),
             data: None,
         }
@@ -295,6 +314,7 @@ impl AppError {
         match &self.kind {
             AppErrorKind::InvalidPayload => Reason::InvalidPayload.into(),
             AppErrorKind::Handler => Reason::HandlerError.into(),
+            AppErrorKind::UnknownEvent => Reason::UnknownEvent.into(),
             AppErrorKind::Refused(reason) => ErrorReason::App(reason.clone()),
         }
     }

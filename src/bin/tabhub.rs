@@ -1,13 +1,22 @@
-//! The `tabhub` service: the demo app on `/socket/websocket`, its page on
-//! `/`, the client on `/tabhub.js`, `/healthz`, and `/metrics` (there, or
-//! alone on `--metrics-bind`).
+//! The `tabhub` service: the demo app (or, with `--app-url`, the app
+//! proxy) on `/socket/websocket`, the demo page on `/`, the client on
+//! `/tabhub.js`, `/healthz`, `/metrics` (there, or alone on
+//! `--metrics-bind`), and with `--api-token` the server API.
+
+use std::time::Duration;
 
 use actix_web::{App, HttpServer};
 use clap::Parser;
 use tabhub::cli::{Cli, LogFormat};
 use tabhub::demo::Demo;
+use tabhub::proxy::Proxy;
 use tabhub::Hub;
 use tracing_subscriber::EnvFilter;
+
+/// How much longer a handler may run than the backend call it makes, so
+/// a slow backend fails with `backend_timeout` rather than the handler's
+/// own limit.
+const HANDLER_MARGIN: Duration = Duration::from_secs(1);
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
@@ -28,7 +37,26 @@ async fn main() -> std::io::Result<()> {
         }
     };
     tracing::info!(store = ?cli.store, data = %cli.data.display(), "store opened");
-    let hub = Hub::start(Demo, cli.config(), store);
+    let mut config = cli.config();
+    match cli.backend.proxy() {
+        Some(proxy) => {
+            let least = proxy.timeout + HANDLER_MARGIN;
+            if config.handler_timeout < least {
+                tracing::info!(
+                    ms = least.as_millis(),
+                    "handler timeout raised above --app-timeout-ms"
+                );
+                config.handler_timeout = least;
+            }
+            tracing::info!(url = proxy.url, "serving the app behind --app-url");
+            serve(Hub::start(Proxy::new(proxy), config, store), &cli).await
+        }
+        None => serve(Hub::start(Demo, config, store), &cli).await,
+    }
+}
+
+/// Serves `hub` until a signal, then shuts it down gracefully.
+async fn serve<A: tabhub::App>(hub: Hub<A>, cli: &Cli) -> std::io::Result<()> {
     // With --metrics-bind, /metrics is served there and only there.
     let routes = match &cli.metrics_bind {
         Some(_) => hub.routes().without_metrics().configure(),
@@ -47,10 +75,19 @@ async fn main() -> std::io::Result<()> {
         }
         None => None,
     };
+    let api = cli.backend.api_token.as_ref().map(|token| {
+        tracing::info!(prefix = cli.backend.api_prefix, "server API enabled");
+        hub.api(token.clone())
+            .prefix(&cli.backend.api_prefix)
+            .configure()
+    });
     let server = HttpServer::new(move || {
-        App::new()
-            .configure(routes.clone())
-            .configure(tabhub::demo::page)
+        let app = App::new().configure(routes.clone());
+        let app = match api.clone() {
+            Some(api) => app.configure(api),
+            None => app,
+        };
+        app.configure(tabhub::demo::page)
     })
     // Nagle plus delayed ACKs added ~40 ms to request/reply round trips.
     .tcp_nodelay(true)

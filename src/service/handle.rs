@@ -8,11 +8,13 @@ use std::fmt;
 use actix::{Addr, MailboxError};
 use serde::Serialize;
 
-use crate::app::{App, Target};
+use crate::app::{App, Target, TaskEnd};
+use crate::delta::StateChange;
 use crate::ids::{SessionKey, TabId};
 use crate::protocol::reply::Outcome;
 use crate::session::{
-    NotHandled, ReadState, ServerCancel, ServerEffect, ServerSubmit, SessionActor, StateView,
+    EndTask, NotHandled, PushChange, PushRefused, ReadState, ServerCancel, ServerEffect,
+    ServerEvent, ServerSubmit, SessionActor, StateView,
 };
 use crate::supervisor::{
     ListTabs, Lookup, LookupError, Retire, RetireError, Retired, Supervisor, TabInfo,
@@ -31,6 +33,13 @@ pub enum HandleError {
     /// The session could not do it: its store failed, or its state does
     /// not round-trip through serde. The message says which.
     Failed(String),
+    /// The call names a background task that is not running (it ended, or
+    /// was cancelled).
+    TaskGone,
+    /// A pushed change does not apply (a patch's path is missing, a `test`
+    /// failed) or does not give a valid state; nothing changed. The
+    /// message says why.
+    InvalidChange(String),
 }
 
 impl fmt::Display for HandleError {
@@ -40,6 +49,8 @@ impl fmt::Display for HandleError {
             Self::Capacity => f.write_str("the service is at its session limit"),
             Self::SessionGone => f.write_str("the session stopped before it answered; call again"),
             Self::Failed(why) => write!(f, "the session could not do it: {why}"),
+            Self::TaskGone => f.write_str("the task is not running"),
+            Self::InvalidChange(why) => write!(f, "the change was not applied: {why}"),
         }
     }
 }
@@ -60,6 +71,18 @@ impl From<RetireError> for HandleError {
         match e {
             RetireError::ShuttingDown => Self::ShuttingDown,
             RetireError::Store(why) => Self::Failed(why),
+        }
+    }
+}
+
+impl From<PushRefused> for HandleError {
+    fn from(e: PushRefused) -> Self {
+        match e {
+            PushRefused::TaskGone => Self::TaskGone,
+            PushRefused::Invalid(why) => Self::InvalidChange(why),
+            PushRefused::NotReady => {
+                Self::Failed("the session's store failed; call again for a fresh session".into())
+            }
         }
     }
 }
@@ -114,6 +137,29 @@ impl<A: App> SessionHandle<A> {
     /// [`HandleError`] when the session cannot be reached, stopped before
     /// it answered, or its store failed (the event was not handled).
     pub async fn submit(&self, id: &str, event: A::Event) -> Result<Outcome, HandleError> {
+        self.submit_event(id, ServerEvent::Typed(event)).await
+    }
+
+    /// As [`Self::submit`], with the event by wire `name` and `payload`,
+    /// decoded by [`App::decode`] as a tab's would be: an unknown name or
+    /// a bad payload is the outcome `unknown_event` or `invalid_payload`.
+    ///
+    /// # Errors
+    /// As [`Self::submit`].
+    pub async fn submit_named(
+        &self,
+        id: &str,
+        name: &str,
+        payload: serde_json::Value,
+    ) -> Result<Outcome, HandleError> {
+        let event = ServerEvent::Named {
+            name: name.to_owned(),
+            payload,
+        };
+        self.submit_event(id, event).await
+    }
+
+    async fn submit_event(&self, id: &str, event: ServerEvent<A>) -> Result<Outcome, HandleError> {
         let submit = ServerSubmit {
             id: id.to_owned(),
             event,
@@ -138,6 +184,57 @@ impl<A: App> SessionHandle<A> {
             .send(ReadState::new())
             .await?
             .map_err(HandleError::Failed)
+    }
+
+    /// Applies a change pushed by server code (an RFC 6902 patch to the
+    /// state's JSON now, or a whole new state) in the session's queue, in
+    /// order with events: one delta with `event_id: null` to every tab.
+    /// Returns the seq after it.
+    ///
+    /// # Errors
+    /// [`HandleError::InvalidChange`] when the patch does not apply or the
+    /// result is not a valid `State` (nothing changes); otherwise as
+    /// [`Self::submit`].
+    pub async fn change_state(&self, change: StateChange) -> Result<u64, HandleError> {
+        self.push(None, change).await
+    }
+
+    /// As [`Self::change_state`], as an update of the running background
+    /// task `task` (its effects "to the origin" go to every tab).
+    ///
+    /// # Errors
+    /// [`HandleError::TaskGone`] once the task has ended or was cancelled;
+    /// otherwise as [`Self::change_state`].
+    pub async fn update_task(&self, task: &str, change: StateChange) -> Result<u64, HandleError> {
+        self.push(Some(task.to_owned()), change).await
+    }
+
+    async fn push(&self, task: Option<String>, change: StateChange) -> Result<u64, HandleError> {
+        let push = PushChange { task, change };
+        Ok(self.session().await?.send(push).await??)
+    }
+
+    /// Ends the running background task `task` as `end`, decided outside
+    /// its body (which is dropped): `change`, if any, is applied as its
+    /// last update, then [`App::task_ended`] runs and tabs get the `task`
+    /// message, all in one step. Returns the seq after it.
+    ///
+    /// # Errors
+    /// [`HandleError::TaskGone`] if the task is not running;
+    /// [`HandleError::InvalidChange`] when `change` does not apply (the
+    /// task then goes on); otherwise as [`Self::submit`].
+    pub async fn end_task(
+        &self,
+        task: &str,
+        end: TaskEnd,
+        change: Option<StateChange>,
+    ) -> Result<u64, HandleError> {
+        let end = EndTask {
+            task: task.to_owned(),
+            end,
+            change,
+        };
+        Ok(self.session().await?.send(end).await??)
     }
 
     /// Sends an effect `{"kind", "data"}` to every joined tab.

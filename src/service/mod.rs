@@ -2,8 +2,9 @@
 //! it mounts ([`Routes`]: the WebSocket endpoint, `/healthz`, `/metrics`,
 //! the client script), in `routes.rs`; which pages may open a socket, in
 //! `origin.rs`; the health check, the metrics and the commit timing, in
-//! `observe.rs`.
+//! `observe.rs`; the server API a backend calls ([`Api`]), in `api/`.
 
+mod api;
 mod handle;
 mod observe;
 mod origin;
@@ -12,6 +13,7 @@ mod routes;
 
 pub(crate) use origin::SiteOrigin;
 
+pub use api::Api;
 pub use handle::{HandleError, SessionHandle};
 pub use observe::Health;
 pub use routes::{Routes, CLIENT_JS};
@@ -207,6 +209,14 @@ impl<A: App> Hub<A> {
     /// next write that succeeds. Always `false` without a durable store.
     pub fn store_failing(&self) -> bool {
         self.committer.as_ref().is_some_and(Committer::failing)
+    }
+
+    /// The server API (`docs/app-proxy.md`, "The server API"), which a
+    /// backend calls with `Authorization: Bearer <token>` to submit events,
+    /// push state changes and effects, end tasks, and read, stop and
+    /// delete sessions; adjust it and mount it with [`Api::configure`].
+    pub fn api(&self, token: impl Into<String>) -> Api<A> {
+        Api::new(self.supervisor.clone(), self.config(), token.into())
     }
 
     /// The routes, to adjust before mounting: see [`Routes`].

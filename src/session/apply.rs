@@ -40,6 +40,10 @@ pub(super) struct Lent<A: App> {
     pub(super) limit: std::time::Duration,
     /// The session's span, for the app code's own logs.
     pub(super) span: tracing::Span,
+    /// The seq the code runs at.
+    pub(super) seq: u64,
+    /// The event it handles, if any (set by the caller).
+    pub(super) event: Option<crate::app::EventMeta>,
 }
 
 impl<A: App> SessionActor<A> {
@@ -59,6 +63,8 @@ impl<A: App> SessionActor<A> {
             state: std::mem::take(&mut self.state),
             limit: self.config.handler_timeout,
             span: self.control.span.clone(),
+            seq: self.seq,
+            event: None,
         }
     }
 
@@ -151,7 +157,7 @@ impl<A: App> SessionActor<A> {
     {
         let tasks = &self.tasks;
         let is_running = |key: &str| tasks.is_running(key);
-        let mut cx = Context::new(&self.key, origin.clone(), None, &is_running);
+        let mut cx = Context::new(&self.key, origin.clone(), None, &is_running).at(self.seq, None);
         // A panicking handler is the app's bug, not the session's: it fails
         // this one step (rolled back like an error) instead of taking down
         // the thread and every session on it.
@@ -203,6 +209,21 @@ impl<A: App> SessionActor<A> {
         }
         if let Some(summary) = requests.summary {
             self.set_summary(step, summary);
+        }
+        for work in requests.follow_ups {
+            ctx.spawn(work.into_actor(self).map(|update, session, ctx| {
+                let Some(update) = update else { return };
+                if session.phase != Phase::Ready {
+                    return;
+                }
+                session.step(ctx, |session, step, ctx| {
+                    if let Err(e) = session.apply(step, Origin::Server, None, ctx, |_, state, cx| {
+                        update(state, cx)
+                    }) {
+                        tracing::warn!(key = %session.key, error = %e, "a follow-up's change was refused");
+                    }
+                });
+            }));
         }
     }
 

@@ -177,6 +177,8 @@ pub(super) fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply
         mut state,
         limit,
         span,
+        seq,
+        event: meta,
     } = lent;
     Box::pin(tracing::Instrument::instrument(
         async move {
@@ -184,7 +186,7 @@ pub(super) fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply
             let identity = identity
                 .as_ref()
                 .and_then(|i| i.downcast_ref::<A::Identity>());
-            let mut cx = Context::new(&key, origin, identity, &is_running);
+            let mut cx = Context::new(&key, origin, identity, &is_running).at(seq, meta);
             let result = guarded("handler", limit, app.handle(&mut state, event, &mut cx)).await;
             Handled {
                 state,
@@ -232,7 +234,11 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
             }),
             Prepared::Run { event, chain } => {
                 let origin = Origin::Tab(msg.tab);
-                let lent = self.lend(origin.clone(), Some(msg.identity.clone()));
+                let mut lent = self.lend(origin.clone(), Some(msg.identity.clone()));
+                lent.event = Some(crate::app::EventMeta {
+                    id: id.clone(),
+                    chain: chain.as_ref().map(|c| c.as_str().to_owned()),
+                });
                 let running = run_handle(lent, event);
                 self.after(running, ctx, move |session, handled, ctx| {
                     session.step(ctx, |session, step, ctx| {

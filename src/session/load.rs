@@ -45,6 +45,7 @@ impl<A: App> SessionActor<A> {
         let store = self.store.clone();
         let key = self.key.clone();
         let app = self.app.clone();
+        let limit = self.config.handler_timeout;
         let loading = async move {
             let load_key = key.clone();
             let saved = off_thread(move || store.load(&load_key)).await?;
@@ -52,7 +53,15 @@ impl<A: App> SessionActor<A> {
             // may await too.
             Ok(match saved {
                 Some(saved) => Loaded::Saved(Box::new(saved)),
-                None => Loaded::New(app.initial_state(&key).await),
+                None => {
+                    let initial =
+                        crate::app::guarded("initial_state hook", limit, app.initial_state(&key))
+                            .await
+                            .map_err(|e| StoreError {
+                                message: format!("the app gave no initial state: {}", e.message),
+                            })?;
+                    Loaded::New(initial)
+                }
             })
         };
         ctx.wait(loading.into_actor(self).map(|loaded, act, ctx| {

@@ -34,6 +34,7 @@ pub(crate) mod journal;
 mod load;
 mod members;
 mod outbox;
+mod pushed;
 mod recent;
 mod server;
 mod steps;
@@ -61,8 +62,11 @@ use members::Members;
 use recent::Recent;
 use tasks::Tasks;
 
+pub(crate) use pushed::{EndTask, PushChange, PushRefused};
 pub use server::StateView;
-pub(crate) use server::{NotHandled, ReadState, ServerCancel, ServerEffect, ServerSubmit};
+pub(crate) use server::{
+    NotHandled, ReadState, ServerCancel, ServerEffect, ServerEvent, ServerSubmit,
+};
 
 type Ctx<A> = actix::Context<SessionActor<A>>;
 

@@ -9,11 +9,12 @@ use tokio::sync::oneshot;
 
 use super::events::run_handle;
 use super::{Phase, SessionActor};
-use crate::app::{App, Origin, Target};
+use crate::app::{App, DecodeError, Origin, Target};
 use crate::ids::Epoch;
 use crate::protocol::event;
 use crate::protocol::message::{self, EffectPayload};
 use crate::protocol::reply::Outcome;
+use crate::protocol::Reason;
 
 /// Sent by a session handle: handle `event` in the session's queue, like
 /// a tab's event with this id (a repeated id gets the first outcome).
@@ -21,7 +22,14 @@ use crate::protocol::reply::Outcome;
 /// [`NotHandled`] if the session could not handle it.
 pub(crate) struct ServerSubmit<A: App> {
     pub(crate) id: String,
-    pub(crate) event: A::Event,
+    pub(crate) event: ServerEvent<A>,
+}
+
+/// A server's event: typed by server code, or by name and payload as the
+/// server API gets it (decoded by the app like a tab's event).
+pub(crate) enum ServerEvent<A: App> {
+    Typed(A::Event),
+    Named { name: String, payload: Value },
 }
 
 /// Why a session did not handle a server's event.
@@ -97,9 +105,34 @@ impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
         }
         let (tx, rx) = oneshot::channel();
         let id = msg.id;
-        let lent = self.lend(Origin::Server, None);
+        let event = match msg.event {
+            ServerEvent::Typed(event) => event,
+            ServerEvent::Named { name, payload } => match self.app.decode(&name, payload) {
+                Ok(event) => event,
+                Err(e) => {
+                    let outcome = match e {
+                        DecodeError::UnknownEvent => Outcome::error(
+                            Reason::UnknownEvent,
+                            format!("the app has no event {name:?}"),
+                        ),
+                        DecodeError::InvalidPayload(why) => {
+                            Outcome::error(Reason::InvalidPayload, why)
+                        }
+                    };
+                    self.step(ctx, |session, step, _| {
+                        session.conclude(step, &id, None, &outcome)
+                    });
+                    return Box::pin(async move { Ok(outcome) });
+                }
+            },
+        };
+        let mut lent = self.lend(Origin::Server, None);
+        lent.event = Some(crate::app::EventMeta {
+            id: id.clone(),
+            chain: None,
+        });
         self.after(
-            run_handle(lent, msg.event),
+            run_handle(lent, event),
             ctx,
             move |session, handled, ctx| {
                 session.step(ctx, |session, step, ctx| {

@@ -90,10 +90,12 @@ impl<A: App> SessionActor<A> {
                     running,
                     mut state,
                     limit,
+                    seq,
                     ..
                 } = lent;
                 let is_running = |t: &str| running.contains(t);
-                let mut cx = crate::app::Context::new(&session_key, origin, None, &is_running);
+                let mut cx =
+                    crate::app::Context::new(&session_key, origin, None, &is_running).at(seq, None);
                 let restart = app.restart_task(&mut state, &task.key, task.input, &mut cx);
                 let result = crate::app::guarded("restart_task hook", limit, restart).await;
                 super::apply::Handled {
@@ -187,11 +189,23 @@ impl<A: App> SessionActor<A> {
 
     /// Cancels a running task; returns whether one was running.
     pub(super) fn cancel_task(&mut self, step: &mut Step, key: &str, ctx: &mut Ctx<A>) -> bool {
+        self.stop_task(step, key, TaskEnd::Cancelled, ctx)
+    }
+
+    /// Ends a running task from outside its body, as `end` (its body is
+    /// dropped where it stands); returns whether one was running.
+    pub(super) fn stop_task(
+        &mut self,
+        step: &mut Step,
+        key: &str,
+        end: TaskEnd,
+        ctx: &mut Ctx<A>,
+    ) -> bool {
         let Some(running) = self.tasks.running.remove(key) else {
             return false;
         };
         ctx.cancel_future(running.handle);
-        self.end_task(step, key, TaskEnd::Cancelled, running.input.is_some(), ctx);
+        self.end_task(step, key, end, running.input.is_some(), ctx);
         true
     }
 

@@ -6,6 +6,11 @@
 // TABHUB_BIN must name the tabhub binary (tests/browser.rs sets it):
 //
 //   TABHUB_BIN=target/debug/tabhub node --test tests/browser/
+//
+// With TABHUB_BACKEND=python, every server is the app proxy
+// (`--app-url`) in front of the example's Python backend
+// (examples/python/, from the venv `bash examples/python/venv.sh` makes),
+// started beside it: the same scenarios, with the app in another process.
 
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -61,15 +66,64 @@ process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
+/** The API token a tabhub and its Python backend share in these tests. */
+const API_TOKEN = "browser-tests-api-token";
+
+/**
+ * Starts the example's Python backend on a free port, calling tabhub's
+ * server API at `apiUrl`, and waits until it answers /healthz.
+ * @param {string} apiUrl
+ */
+async function startPythonBackend(apiUrl) {
+  const venv = process.env.TABHUB_PY_VENV ?? path.join(ROOT, "target/python-venv");
+  const python = path.join(venv, "bin/python");
+  if (!existsSync(python)) {
+    throw new Error(`${python} is missing: run \`bash examples/python/venv.sh\``);
+  }
+  const port = await freePort();
+  const child = spawn(python, ["app.py", "--host", "127.0.0.1", "--port", String(port)], {
+    cwd: path.join(ROOT, "examples/python"),
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, TABHUB_API_URL: apiUrl, TABHUB_API_TOKEN: API_TOKEN },
+  });
+  live.add(child);
+  child.on("exit", () => live.delete(child));
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + SERVER_START_MS;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`the Python backend did not start on ${url}\n${out}`);
+    }
+    await sleep(50);
+  }
+  return { url: `${url}/tabhub`, output: () => out, stop: () => child.kill("SIGKILL") };
+}
+
 /**
  * Starts the real binary on a free port with extra `args` and waits until
- * /healthz answers. `stop()` kills it; `output()` is what it printed.
+ * /healthz answers (with TABHUB_BACKEND=python, in front of a Python
+ * backend of its own). `stop()` kills it; `output()` is what it printed.
  * @param {string[]} [args]
  */
 export async function startServer(args = []) {
   const bin = tabhubBin();
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
+  /** @type {Awaited<ReturnType<typeof startPythonBackend>> | null} */
+  let backend = null;
+  if (process.env.TABHUB_BACKEND === "python") {
+    backend = await startPythonBackend(`http://${addr}/api`);
+    args = ["--app-url", backend.url, "--api-token", API_TOKEN, ...args];
+  }
   // Its own working directory, so whatever it keeps on disk (a store's
   // default data directory) is fresh and thrown away afterwards.
   const cwd = mkdtempSync(path.join(tmpdir(), "tabhub-browser-"));
@@ -93,6 +147,7 @@ export async function startServer(args = []) {
   for (;;) {
     if (exitCode !== undefined) {
       rmSync(cwd, { recursive: true, force: true });
+      backend?.stop();
       throw new Error(`tabhub exited early (${exitCode})\n${out}`);
     }
     try {
@@ -103,21 +158,28 @@ export async function startServer(args = []) {
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
+      backend?.stop();
       rmSync(cwd, { recursive: true, force: true });
       throw new Error(`tabhub did not answer ${url}/healthz within ${SERVER_START_MS} ms\n${out}`);
     }
     await sleep(50);
   }
+  if (backend && !out.includes("serving the app behind --app-url")) {
+    child.kill("SIGKILL");
+    backend.stop();
+    throw new Error(`tabhub did not start as the app proxy\n${out}`);
+  }
   return {
     url,
     port,
     // eslint-disable-next-line no-control-regex
-    output: () => out.replace(/\x1b\[[0-9;]*m/g, ""),
+    output: () => out.replace(/\x1b\[[0-9;]*m/g, "") + (backend ? `\n--- Python backend ---\n${backend.output()}` : ""),
     async stop() {
       if (exitCode === undefined) {
         child.kill("SIGKILL");
         await exited;
       }
+      backend?.stop();
       rmSync(cwd, { recursive: true, force: true });
     },
   };

@@ -2,9 +2,11 @@
 //! (`actix_test::start`) and a Phoenix V2 client over a real WebSocket (awc).
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod fault_backend;
 pub mod node;
 pub mod nodelay;
 pub mod process;
+pub mod python;
 pub mod stores;
 
 use std::collections::VecDeque;

@@ -2,7 +2,8 @@
 //! and an environment variable (`--grace-ms` / `TABHUB_GRACE_MS`); flags
 //! win over the environment. Booleans accept true/false/1/0 (and yes/no,
 //! on/off). Beside the config: where to listen (`--bind`,
-//! `--metrics-bind`), the store, and the log format.
+//! `--metrics-bind`), the store, the log format, and (in `backend.rs`)
+//! the app proxy's backend and the server API.
 
 use std::time::Duration;
 
@@ -10,6 +11,10 @@ use clap::builder::BoolishValueParser;
 use clap::Parser;
 
 use std::sync::Arc;
+
+mod backend;
+
+pub use backend::BackendFlags;
 
 use crate::config::Config;
 use crate::store::{MemoryStore, RedbOptions, RedbStore, Store, StoreError};
@@ -134,6 +139,9 @@ pub struct Cli {
     /// Open WebSockets per peer IP address (IPv6: per /64); 0 = unlimited.
     #[arg(long, env = "TABHUB_MAX_CONNS_PER_IP", default_value_t = 256)]
     pub max_conns_per_ip: usize,
+    /// The backend behind the app proxy, and the server API.
+    #[command(flatten)]
+    pub backend: BackendFlags,
 }
 
 /// Checks an `--allowed-origin`: `*`, or `scheme://host[:port]`.

@@ -1,0 +1,161 @@
+//! [`BackendFlags`]: the app proxy's backend (`--app-*`) and the server
+//! API (`--api-*`); `docs/app-proxy.md` describes both.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::proxy::ProxyConfig;
+
+/// Flags of the app proxy and the server API.
+#[derive(Debug, Clone, Args)]
+pub struct BackendFlags {
+    /// Serve the app whose logic is behind this URL (the app proxy):
+    /// calls go to `URL/event`, `URL/join`, `URL/initial_state` and
+    /// `URL/cancel`. None: the built-in demo app.
+    #[arg(long, env = "TABHUB_APP_URL", value_parser = parse_app_url)]
+    pub app_url: Option<String>,
+    /// Deadline of one backend call (ms), from waiting for a turn to the
+    /// answer's last byte; an event whose call misses it fails with
+    /// `backend_timeout`.
+    #[arg(long, env = "TABHUB_APP_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub app_timeout_ms: u64,
+    /// Backend calls in flight at once, over every session; more wait for
+    /// a turn (within their deadline).
+    #[arg(long, env = "TABHUB_APP_MAX_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub app_max_concurrency: u64,
+    /// Largest backend answer accepted, in bytes.
+    #[arg(long, env = "TABHUB_APP_MAX_ANSWER_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub app_max_answer_bytes: usize,
+    /// An upgrade request header passed to `URL/join` (repeat the flag, or
+    /// separate with commas): `Cookie`, `Authorization`.
+    #[arg(
+        long = "app-forward-header",
+        env = "TABHUB_APP_FORWARD_HEADER",
+        value_delimiter = ','
+    )]
+    pub app_forward_headers: Vec<String>,
+    /// Pass the connection's peer address (`ip:port`) to `URL/join`.
+    #[arg(long, env = "TABHUB_APP_FORWARD_PEER", default_value_t = false)]
+    pub app_forward_peer: bool,
+    /// Leave the state out of `URL/event` and `URL/cancel` calls (the
+    /// backend answers with patches, or keeps its own copy).
+    #[arg(long, env = "TABHUB_APP_NO_STATE", default_value_t = false)]
+    pub app_no_state: bool,
+    /// Sent to the backend as `Authorization: Bearer TOKEN` with every
+    /// call, so it can tell tabhub's calls from others.
+    #[arg(long, env = "TABHUB_APP_TOKEN", hide_env_values = true)]
+    pub app_token: Option<String>,
+    /// Enables the server API: requests must carry `Authorization: Bearer
+    /// TOKEN`. None: the API is not served.
+    #[arg(long, env = "TABHUB_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// Where the server API is mounted.
+    #[arg(long, env = "TABHUB_API_PREFIX", default_value = "/api", value_parser = parse_prefix)]
+    pub api_prefix: String,
+}
+
+impl BackendFlags {
+    /// The app proxy's configuration, with `--app-url`.
+    pub fn proxy(&self) -> Option<ProxyConfig> {
+        let url = self.app_url.clone()?;
+        let mut config = ProxyConfig::new(url);
+        config.timeout = Duration::from_millis(self.app_timeout_ms);
+        config.max_concurrency = usize::try_from(self.app_max_concurrency).unwrap_or(64);
+        config.max_answer_bytes = self.app_max_answer_bytes;
+        config.forward_headers = self
+            .app_forward_headers
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        config.forward_peer = self.app_forward_peer;
+        config.send_state = !self.app_no_state;
+        config.token = self.app_token.clone();
+        Some(config)
+    }
+}
+
+/// An `--app-url`: absolute `http` or `https`, with a host.
+fn parse_app_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text.trim())
+        .map_err(|e| format!("{e}: give a URL such as http://127.0.0.1:8000/tabhub"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("the backend's URL must be http:// or https:// with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(
+            "the backend's URL takes no query or fragment: calls append /event, /join, ...".into(),
+        );
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// An `--api-prefix`: starts with `/`, no trailing `/` (but `/` alone).
+fn parse_prefix(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if !text.starts_with('/') {
+        return Err("the API prefix starts with /, e.g. /api".into());
+    }
+    Ok(match text.trim_end_matches('/') {
+        "" => "/".to_owned(),
+        trimmed => trimmed.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tabhub").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn without_an_app_url_there_is_no_proxy_and_no_api() {
+        let cli = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(cli.backend.proxy().is_none());
+        assert_eq!(cli.backend.api_token, None);
+        assert_eq!(cli.backend.api_prefix, "/api");
+    }
+
+    #[test]
+    fn the_app_flags_make_the_proxy_config() {
+        let cli = parse(&[
+            "--app-url",
+            "http://127.0.0.1:8000/tabhub/",
+            "--app-timeout-ms",
+            "250",
+            "--app-forward-header",
+            "Cookie,Authorization",
+            "--app-forward-peer",
+            "--app-no-state",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let proxy = cli
+            .backend
+            .proxy()
+            .unwrap_or_else(|| panic!("a proxy config"));
+        assert_eq!(proxy.url, "http://127.0.0.1:8000/tabhub");
+        assert_eq!(proxy.timeout, Duration::from_millis(250));
+        assert_eq!(proxy.forward_headers, ["cookie", "authorization"]);
+        assert!(proxy.forward_peer);
+        assert!(!proxy.send_state);
+    }
+
+    #[test]
+    fn a_bad_app_url_or_prefix_is_refused_with_a_reason() {
+        for url in ["ftp://x/y", "127.0.0.1:8000", "http://h/p?q=1"] {
+            let e = parse(&["--app-url", url])
+                .err()
+                .unwrap_or_else(|| panic!("{url} accepted"));
+            assert!(e.to_string().contains("URL"), "{url}: {e}");
+        }
+        assert!(parse(&["--api-prefix", "api"]).is_err());
+        assert!(parse(&["--app-timeout-ms", "0"]).is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! What a backend's answer does to a session: the new state (whole or a
+//! patch), effects, chains, the reply value, task starts and cancels, the
+//! summary; or the backend's refusal. Everything goes through the
+//! handler's [`Context`], so the session carries it out exactly as for an
+//! embedded app, and only if the whole answer is valid.
+
+use serde_json::Value;
+
+use super::wire::{Answer, ErrorOut, To};
+use super::{Proxy, ProxyEvent, ProxyState};
+use crate::app::{AppError, Context, Target};
+use crate::ids::TabId;
+
+/// Which members of an answer count: all for an event; the state, effects
+/// and summary for a cancel's answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    Event,
+    Cancel,
+}
+
+fn invalid(why: impl std::fmt::Display) -> AppError {
+    AppError::refuse(
+        "backend_invalid_answer",
+        format!("the backend's answer is not valid: {why}"),
+    )
+}
+
+/// The backend's refusal as the event's error reply. `invalid_payload`,
+/// `handler_error` and `unknown_event` keep their meaning; any other
+/// reason must be the app's own (else the reply is `handler_error`, with
+/// a message naming it).
+fn refusal(error: ErrorOut) -> AppError {
+    let refused = match error.reason.as_str() {
+        "invalid_payload" => AppError::invalid_payload(error.message),
+        "handler_error" => AppError::handler(error.message),
+        "unknown_event" => AppError::unknown_event(error.message),
+        reason => AppError::refuse(reason, error.message),
+    };
+    match error.data {
+        Some(data) => refused.with_data(data),
+        None => refused,
+    }
+}
+
+fn target(to: Option<To>) -> Result<Target, AppError> {
+    match to {
+        None => Ok(Target::Origin),
+        Some(To::Named(name)) => match name.as_str() {
+            "origin" => Ok(Target::Origin),
+            "all" => Ok(Target::All),
+            other => Err(invalid(format!(
+                "an effect's \"to\" is \"origin\", \"all\" or {{\"tab\": ID}}, not {other:?}"
+            ))),
+        },
+        Some(To::Tab { tab }) => TabId::parse(&tab)
+            .map(Target::Tab)
+            .map_err(|e| invalid(format!("an effect's tab {tab:?}: {e}"))),
+    }
+}
+
+/// Applies `answer` to `state` and `cx`. Checks the whole answer before
+/// carrying out any of it; a failure leaves the rollback to the session.
+pub(super) fn apply(
+    answer: Answer,
+    scope: Scope,
+    state: &mut ProxyState,
+    cx: &mut Context<'_, Proxy>,
+) -> Result<(), AppError> {
+    if let Some(error) = answer.error {
+        return Err(refusal(error));
+    }
+    let mut effects = Vec::with_capacity(answer.effects.len());
+    for effect in answer.effects {
+        effects.push((target(effect.to)?, effect.kind, effect.data));
+    }
+    match (answer.state, answer.patch) {
+        (Some(_), Some(_)) => return Err(invalid("both \"state\" and \"patch\"")),
+        (Some(new), None) => state.0 = new,
+        (None, Some(patch)) => {
+            json_patch::patch(&mut state.0, &patch)
+                .map_err(|e| invalid(format!("the patch does not apply: {e}")))?;
+        }
+        (None, None) => {}
+    }
+    for (target, kind, data) in effects {
+        cx.effect_to(target, &kind, data);
+    }
+    if let Some(summary) = answer.summary {
+        cx.set_summary(summary);
+    }
+    if scope == Scope::Cancel {
+        return Ok(());
+    }
+    for chain in answer.chains {
+        cx.chain(&ProxyEvent {
+            name: chain.name,
+            payload: chain.payload,
+        })?;
+    }
+    if let Some(reply) = answer.reply {
+        cx.reply(reply);
+    }
+    for task in answer.tasks.cancel {
+        cx.cancel_task(&task);
+    }
+    for task in answer.tasks.start {
+        start_task(cx, &task)?;
+    }
+    Ok(())
+}
+
+/// Records that the backend runs task `key`. The work runs in the backend:
+/// the task's body only waits to be ended (`.../tasks/KEY/end`) or
+/// cancelled. It is restartable, so a session loaded after a restart of
+/// tabhub has it running again and the backend's progress still counts.
+pub(super) fn start_task(cx: &mut Context<'_, Proxy>, key: &str) -> Result<(), AppError> {
+    cx.spawn_restartable(key, Value::Null, |_| {
+        std::future::pending::<Result<(), AppError>>()
+    })
+}
+
+/// A state that is not a JSON object is allowed (the backend owns its
+/// shape), but `null` is not: it is what an absent member decodes to.
+pub(super) fn initial(state: Value) -> Result<ProxyState, AppError> {
+    if state.is_null() {
+        return Err(invalid("the initial state is null"));
+    }
+    Ok(ProxyState(state))
+}

@@ -1,0 +1,216 @@
+//! The HTTP client of the app proxy: one keep-alive pool per thread (awc,
+//! actix's own client, whose connections belong to the thread that opened
+//! them), a bound on calls in flight over every thread, and one deadline
+//! per call covering the wait for a turn, the request and the whole answer.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::app::AppError;
+
+/// How long an idle connection is kept for reuse. Below the idle timeouts
+/// of common servers (uvicorn and Node.js close after 5 s), so a reused
+/// connection is not one the backend is closing.
+const IDLE_KEEP_ALIVE: Duration = Duration::from_secs(4);
+
+/// Why a call to the backend gave no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum CallError {
+    /// No complete answer within the deadline.
+    Timeout,
+    /// The backend could not be reached, or the connection broke.
+    Unavailable(String),
+    /// A status other than 2xx, with the start of its body.
+    Status(u16, String),
+    /// A 2xx answer that is not what the call expects.
+    Invalid(String),
+}
+
+impl CallError {
+    /// The event's error reply for a call that failed
+    /// (`docs/app-proxy.md`, "When the call itself fails").
+    pub(super) fn into_app_error(self, call: &str) -> AppError {
+        match self {
+            CallError::Timeout => {
+                AppError::refuse("backend_timeout", format!("the backend's {call} timed out"))
+            }
+            CallError::Unavailable(why) => AppError::refuse(
+                "backend_unavailable",
+                format!("the backend's {call} could not be reached: {why}"),
+            ),
+            CallError::Status(status, body) => AppError::refuse(
+                "backend_error",
+                format!("the backend answered {call} with HTTP {status}: {body}"),
+            )
+            .with_data(serde_json::json!({ "status": status })),
+            CallError::Invalid(why) => AppError::refuse(
+                "backend_invalid_answer",
+                format!("the backend's answer to {call} is not valid: {why}"),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Timeout => f.write_str("no answer in time"),
+            CallError::Unavailable(why) => write!(f, "unreachable: {why}"),
+            CallError::Status(status, body) => write!(f, "HTTP {status}: {body}"),
+            CallError::Invalid(why) => write!(f, "invalid answer: {why}"),
+        }
+    }
+}
+
+/// How much of an error answer's body is quoted in messages, in bytes.
+const QUOTED_BODY_BYTES: usize = 200;
+
+/// Tells the pools of different backends apart on a thread.
+static NEXT_BACKEND: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's client (and so its pool) for each backend.
+    static CLIENTS: RefCell<HashMap<usize, awc::Client>> = RefCell::new(HashMap::new());
+}
+
+/// One backend: where it is, and the bounds on calling it. Clones share
+/// the bound and the pools.
+#[derive(Clone)]
+pub(super) struct Backend {
+    id: usize,
+    base: String,
+    timeout: Duration,
+    max_answer_bytes: usize,
+    /// Connections per thread's pool.
+    pool: usize,
+    /// A permit per call in flight, over every thread.
+    turns: Arc<Semaphore>,
+    token: Option<String>,
+}
+
+impl Backend {
+    /// A backend at `base` (calls go to `base/event`, ...).
+    pub(super) fn new(
+        base: &str,
+        timeout: Duration,
+        max_concurrency: usize,
+        max_answer_bytes: usize,
+        token: Option<String>,
+    ) -> Self {
+        Self {
+            id: NEXT_BACKEND.fetch_add(1, Ordering::Relaxed),
+            base: base.trim_end_matches('/').to_owned(),
+            timeout,
+            max_answer_bytes,
+            pool: max_concurrency.max(1),
+            turns: Arc::new(Semaphore::new(max_concurrency.max(1))),
+            token,
+        }
+    }
+
+    fn client(&self) -> awc::Client {
+        CLIENTS.with(|clients| {
+            clients
+                .borrow_mut()
+                .entry(self.id)
+                .or_insert_with(|| {
+                    let connector = awc::Connector::new()
+                        .limit(self.pool)
+                        .conn_keep_alive(IDLE_KEEP_ALIVE)
+                        .timeout(self.timeout);
+                    awc::Client::builder()
+                        .connector(connector)
+                        .timeout(self.timeout)
+                        .disable_redirects()
+                        .finish()
+                })
+                .clone()
+        })
+    }
+
+    /// `POST base/path` with `body` as JSON: the status and the answer's
+    /// bytes, within the deadline.
+    async fn post(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<(StatusCode, actix_web::web::Bytes), CallError> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| CallError::Invalid(format!("the call did not serialize: {e}")))?;
+        let url = format!("{}/{path}", self.base);
+        let call = async {
+            let _turn = self
+                .turns
+                .acquire()
+                .await
+                .map_err(|_| CallError::Unavailable("the client is closed".into()))?;
+            let mut request = self
+                .client()
+                .post(&url)
+                .insert_header(("content-type", "application/json"));
+            if let Some(token) = &self.token {
+                request = request.bearer_auth(token);
+            }
+            let mut response = request.send_body(bytes).await.map_err(|e| match e {
+                awc::error::SendRequestError::Timeout => CallError::Timeout,
+                e => CallError::Unavailable(e.to_string()),
+            })?;
+            let status = response.status();
+            let answer =
+                response
+                    .body()
+                    .limit(self.max_answer_bytes)
+                    .await
+                    .map_err(|e| match e {
+                        awc::error::PayloadError::Overflow => {
+                            CallError::Invalid(format!("over {} bytes", self.max_answer_bytes))
+                        }
+                        e => CallError::Unavailable(e.to_string()),
+                    })?;
+            Ok((status, answer))
+        };
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| CallError::Timeout)?
+    }
+
+    /// `POST base/path`, expecting a 2xx JSON answer of type `T`; `Ok(None)`
+    /// for a 404 (a call the backend does not implement).
+    pub(super) async fn call<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Option<T>, CallError> {
+        let (status, answer) = self.post(path, body).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let end = answer.len().min(QUOTED_BODY_BYTES);
+            let quoted = String::from_utf8_lossy(&answer[..end]).into_owned();
+            return Err(CallError::Status(status.as_u16(), quoted));
+        }
+        serde_json::from_slice(&answer)
+            .map(Some)
+            .map_err(|e| CallError::Invalid(e.to_string()))
+    }
+
+    /// As [`Backend::call`], where a 404 is an error like any other status.
+    pub(super) async fn call_required<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, CallError> {
+        self.call(path, body)
+            .await?
+            .ok_or_else(|| CallError::Status(404, format!("no route {path}")))
+    }
+}

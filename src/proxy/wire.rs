@@ -1,0 +1,139 @@
+//! The app proxy's wire: what tabhub sends to the backend and what it
+//! accepts back, as `docs/app-proxy.md` specifies them. Only shapes live
+//! here; what an answer does to a session is in `answer.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `POST URL/event`.
+#[derive(Serialize)]
+pub(super) struct EventCall<'a> {
+    pub(super) key: &'a str,
+    /// `null` for an event submitted by server code.
+    pub(super) tab_id: Option<&'a str>,
+    pub(super) event: EventBody<'a>,
+    pub(super) seq: u64,
+    /// Absent with `--app-no-state`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) state: Option<&'a Value>,
+}
+
+/// The event inside an [`EventCall`].
+#[derive(Serialize)]
+pub(super) struct EventBody<'a> {
+    pub(super) id: &'a str,
+    pub(super) name: &'a str,
+    pub(super) payload: &'a Value,
+    pub(super) chain: Option<&'a str>,
+}
+
+/// `POST URL/join`.
+#[derive(Serialize)]
+pub(super) struct JoinCall<'a> {
+    pub(super) key: &'a str,
+    pub(super) tab_id: &'a str,
+    pub(super) params: &'a Map<String, Value>,
+    pub(super) connect_params: &'a BTreeMap<String, String>,
+    pub(super) headers: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) peer: Option<&'a str>,
+}
+
+/// The answer to a [`JoinCall`].
+#[derive(Deserialize)]
+pub(super) struct JoinAnswer {
+    pub(super) allow: bool,
+    #[serde(default)]
+    pub(super) message: Option<String>,
+}
+
+/// `POST URL/initial_state`.
+#[derive(Serialize)]
+pub(super) struct InitialStateCall<'a> {
+    pub(super) key: &'a str,
+}
+
+/// The answer to an [`InitialStateCall`].
+#[derive(Deserialize)]
+pub(super) struct InitialStateAnswer {
+    pub(super) state: Value,
+}
+
+/// `POST URL/cancel`.
+#[derive(Serialize)]
+pub(super) struct CancelCall<'a> {
+    pub(super) key: &'a str,
+    pub(super) task: &'a str,
+    pub(super) seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) state: Option<&'a Value>,
+}
+
+/// What the backend answers to an event (and, in part, to a cancel).
+/// Every member is optional; unknown members are ignored.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Answer {
+    /// The new state, whole.
+    pub(super) state: Option<Value>,
+    /// Or the RFC 6902 change to the state the call carried.
+    pub(super) patch: Option<json_patch::Patch>,
+    pub(super) effects: Vec<EffectOut>,
+    pub(super) chains: Vec<ChainOut>,
+    pub(super) reply: Option<Value>,
+    pub(super) tasks: TasksOut,
+    pub(super) summary: Option<Value>,
+    /// A refusal: nothing else of the answer counts.
+    pub(super) error: Option<ErrorOut>,
+}
+
+/// An effect the backend asks for.
+#[derive(Deserialize)]
+pub(super) struct EffectOut {
+    pub(super) kind: String,
+    #[serde(default)]
+    pub(super) data: Value,
+    #[serde(default)]
+    pub(super) to: Option<To>,
+}
+
+/// Which tabs an [`EffectOut`] goes to: `"origin"`, `"all"`, or
+/// `{"tab": "<tab id>"}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum To {
+    Named(String),
+    Tab { tab: String },
+}
+
+/// A chained event the backend asks for.
+#[derive(Deserialize)]
+pub(super) struct ChainOut {
+    pub(super) name: String,
+    #[serde(default = "empty_object")]
+    pub(super) payload: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// Background tasks the backend starts or cancels.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct TasksOut {
+    pub(super) start: Vec<String>,
+    pub(super) cancel: Vec<String>,
+}
+
+/// The backend's refusal of an event.
+#[derive(Deserialize)]
+pub(super) struct ErrorOut {
+    pub(super) reason: String,
+    #[serde(default)]
+    pub(super) message: String,
+    #[serde(default)]
+    pub(super) data: Option<Value>,
+}

@@ -1,0 +1,185 @@
+//! The server API (`docs/app-proxy.md`, "The server API"): HTTP routes
+//! through which a backend drives sessions by key, behind a bearer token.
+//! [`Api`] mounts them under a prefix (default `/api`); the handlers are in
+//! `sessions.rs`, reading bodies in `body.rs`, the error body in
+//! `error.rs`. Every route reaches the session through a
+//! [`SessionHandle`], so it owns no session logic of its own.
+//!
+//! The token is checked first, by a middleware on the whole scope: without
+//! it even an unknown path or an oversized body gets `401`.
+
+mod body;
+mod error;
+mod sessions;
+
+use actix::Addr;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use constant_time_eq::constant_time_eq;
+
+use self::error::{ApiError, ApiReason};
+use super::SessionHandle;
+use crate::app::App;
+use crate::config::Config;
+use crate::ids::SessionKey;
+use crate::supervisor::Supervisor;
+
+/// The server API of a hub, from [`crate::Hub::api`], to adjust and then
+/// mount with [`Api::configure`]. Requests must carry `Authorization:
+/// Bearer TOKEN`; an empty token authorizes nothing.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use actix_web::{App, HttpServer};
+/// # use tabhub::{demo::Demo, Config, Hub, MemoryStore};
+/// # #[actix_web::main]
+/// # async fn main() -> std::io::Result<()> {
+/// let hub = Hub::start(Demo, Config::default(), Arc::new(MemoryStore::new()));
+/// let routes = hub.configure();
+/// let api = hub.api("a long random secret").prefix("/api").configure();
+/// HttpServer::new(move || App::new().configure(routes.clone()).configure(api.clone()))
+///     .bind(("127.0.0.1", 4000))?
+///     .run()
+///     .await
+/// # }
+/// ```
+pub struct Api<A: App> {
+    supervisor: Addr<Supervisor<A>>,
+    token: String,
+    prefix: String,
+    max_body_bytes: usize,
+    max_name_bytes: usize,
+    max_json_depth: usize,
+}
+
+impl<A: App> Clone for Api<A> {
+    fn clone(&self) -> Self {
+        Self {
+            supervisor: self.supervisor.clone(),
+            token: self.token.clone(),
+            prefix: self.prefix.clone(),
+            max_body_bytes: self.max_body_bytes,
+            max_name_bytes: self.max_name_bytes,
+            max_json_depth: self.max_json_depth,
+        }
+    }
+}
+
+impl<A: App> Api<A> {
+    pub(super) fn new(supervisor: Addr<Supervisor<A>>, config: &Config, token: String) -> Self {
+        Self {
+            supervisor,
+            token,
+            prefix: "/api".to_owned(),
+            max_body_bytes: config.max_frame_bytes,
+            max_name_bytes: config.max_name_bytes,
+            max_json_depth: config.max_json_depth,
+        }
+    }
+
+    /// Where the API is mounted (default `/api`): its routes are
+    /// `{prefix}/sessions/{key}/...`, and any other path under the prefix
+    /// is `404 not_found`. A trailing `/` is dropped; give a non-empty
+    /// prefix, since the API answers every path under it.
+    pub fn prefix(mut self, path: &str) -> Self {
+        let path = path.trim_end_matches('/');
+        self.prefix = if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
+        self
+    }
+
+    /// The largest body accepted, in bytes (default: the hub's
+    /// `max_frame_bytes`, so nothing reaches a session through the API that
+    /// could not through a socket); a larger one is `413 too_large`.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// The routes, for `App::configure` (or `ServiceConfig::configure`).
+    pub fn configure(self) -> impl FnOnce(&mut web::ServiceConfig) + Clone + 'static {
+        move |cfg: &mut web::ServiceConfig| {
+            let prefix = self.prefix.clone();
+            cfg.service(
+                web::scope(&prefix)
+                    .app_data(web::Data::new(self))
+                    .wrap(from_fn(authorize::<A, BoxBody>))
+                    .configure(sessions::routes::<A>)
+                    .default_service(web::to(not_found)),
+            );
+        }
+    }
+
+    /// `Ok` when `headers` carry `Authorization: Bearer <the token>`
+    /// (the scheme's case does not matter: RFC 7235 section 2.1); else
+    /// `401 unauthorized`, saying what was missing.
+    fn authorizes(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let refused = |message: &str| Err(ApiError::new(ApiReason::Unauthorized, message));
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return refused("expected the header `Authorization: Bearer TOKEN`; none was sent");
+        };
+        let bearer = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+        let Some((_, token)) = bearer else {
+            return refused("expected `Authorization: Bearer TOKEN`; another scheme was sent");
+        };
+        if self.token.is_empty()
+            || !constant_time_eq(token.trim().as_bytes(), self.token.as_bytes())
+        {
+            return refused("the bearer token is not the server API's");
+        }
+        Ok(())
+    }
+
+    /// The session named by the path's `{key}`.
+    ///
+    /// # Errors
+    /// 400 `invalid_key`.
+    fn session(&self, req: &HttpRequest) -> Result<SessionHandle<A>, ApiError> {
+        let key = SessionKey::parse(req.match_info().get("key").unwrap_or_default())?;
+        Ok(SessionHandle {
+            supervisor: self.supervisor.clone(),
+            key,
+        })
+    }
+}
+
+/// Lets a request on only with the API's token; otherwise `401
+/// unauthorized`, before routing, so no path or body is looked at.
+async fn authorize<A: App, B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let verdict = match req.app_data::<web::Data<Api<A>>>() {
+        Some(api) => api.authorizes(req.headers()),
+        // The scope that holds this middleware holds the data too.
+        None => Err(ApiError::new(ApiReason::Unauthorized, "no server API here")),
+    };
+    match verdict {
+        Ok(()) => Ok(next.call(req).await?.map_into_boxed_body()),
+        Err(refused) => {
+            tracing::debug!(path = req.path(), "server API call refused: unauthorized");
+            Ok(req.into_response(refused.error_response()))
+        }
+    }
+}
+
+/// Any other path under the prefix, or a route's path with another
+/// method: `404 not_found`.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let message = format!(
+        "no route {} {}: the server API's routes are under {{prefix}}/sessions/{{key}}",
+        req.method(),
+        req.path()
+    );
+    Err(ApiError::new(ApiReason::NotFound, message))
+}

@@ -1,0 +1,162 @@
+//! A backend for the app proxy that answers what a test asks of it,
+//! including what no well-behaved backend sends (malformed answers, error
+//! statuses, huge or slow answers): the faults tabhub must turn into clear
+//! event errors. It records every call, so tests can check what tabhub
+//! sent. Real HTTP on a real port (`actix_test::start`).
+//!
+//! Which answer an event gets is chosen by the event's name (see
+//! [`answer_event`]); the payload's `answer`, if any, is sent back as is.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App as WebApp, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+/// One call tabhub made.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// `event`, `join`, `initial_state` or `cancel`.
+    pub path: String,
+    pub body: Value,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+}
+
+/// What the backend answers to `URL/initial_state` and `URL/join`.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// The status of `URL/initial_state` (404: not implemented); 200
+    /// answers `{"state": {"fresh": true}}`.
+    pub initial_status: u16,
+    /// Joins are refused when their params carry `"deny": true`.
+    pub refuse_denied_joins: bool,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            initial_status: 404,
+            refuse_denied_joins: true,
+        }
+    }
+}
+
+/// The running fault backend.
+pub struct FaultBackend {
+    pub srv: actix_test::TestServer,
+    pub calls: Arc<Mutex<Vec<Call>>>,
+    pub behaviour: Arc<Mutex<Behaviour>>,
+    /// `slow` events in flight now, and the most ever at once.
+    pub in_flight: Arc<(AtomicUsize, AtomicUsize)>,
+}
+
+impl FaultBackend {
+    pub fn start() -> FaultBackend {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let behaviour = Arc::new(Mutex::new(Behaviour::default()));
+        let in_flight = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let (c, b, f) = (calls.clone(), behaviour.clone(), in_flight.clone());
+        let srv = actix_test::start(move || {
+            let (c, b, f) = (c.clone(), b.clone(), f.clone());
+            WebApp::new().route(
+                "/backend/{call}",
+                web::post().to(move |req: HttpRequest, body: web::Json<Value>| {
+                    let (c, b, f) = (c.clone(), b.clone(), f.clone());
+                    async move { answer(req, body.into_inner(), &c, &b, &f).await }
+                }),
+            )
+        });
+        FaultBackend {
+            srv,
+            calls,
+            behaviour,
+            in_flight,
+        }
+    }
+
+    /// The base URL to give `ProxyConfig::new`.
+    pub fn url(&self) -> String {
+        self.srv.url("/backend")
+    }
+
+    /// The calls made to `path` so far.
+    pub fn calls_to(&self, path: &str) -> Vec<Call> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn answer(
+    req: HttpRequest,
+    body: Value,
+    calls: &Mutex<Vec<Call>>,
+    behaviour: &Mutex<Behaviour>,
+    in_flight: &(AtomicUsize, AtomicUsize),
+) -> HttpResponse {
+    let path = req.match_info().get("call").unwrap_or("").to_owned();
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    calls.lock().unwrap().push(Call {
+        path: path.clone(),
+        body: body.clone(),
+        authorization,
+    });
+    let behaviour = behaviour.lock().unwrap().clone();
+    match path.as_str() {
+        "event" => answer_event(&body, in_flight).await,
+        "join" => {
+            let denied = body["params"]["deny"] == json!(true);
+            if behaviour.refuse_denied_joins && denied {
+                HttpResponse::Ok().json(json!({"allow": false, "message": "denied by the test"}))
+            } else {
+                HttpResponse::Ok().json(json!({"allow": true}))
+            }
+        }
+        "initial_state" => match behaviour.initial_status {
+            200 => HttpResponse::Ok().json(json!({"state": {"fresh": true}})),
+            status => HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                .body("no initial state"),
+        },
+        "cancel" => HttpResponse::Ok().json(json!({
+            "patch": [{"op": "add", "path": "/cancelled", "value": body["task"]}]
+        })),
+        _ => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// Answers by event name: `answer` sends the payload's `answer` member
+/// back as the answer; `not_json`, `status_500`, `huge` (9 MB) and
+/// `slow` (the payload's `ms`, then `{}`) are faults.
+async fn answer_event(body: &Value, in_flight: &(AtomicUsize, AtomicUsize)) -> HttpResponse {
+    let payload = &body["event"]["payload"];
+    match body["event"]["name"].as_str().unwrap_or("") {
+        "answer" => HttpResponse::Ok().json(payload["answer"].clone()),
+        "not_json" => HttpResponse::Ok()
+            .content_type("application/json")
+            .body("{\"patch\": [oops"),
+        "status_500" => HttpResponse::InternalServerError().body("database is down"),
+        "huge" => HttpResponse::Ok().json(json!({"reply": "x".repeat(9 * 1024 * 1024)})),
+        "slow" => {
+            let ms = payload["ms"].as_u64().unwrap_or(1000);
+            let now = in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
+            in_flight.1.fetch_max(now, Ordering::SeqCst);
+            actix_rt::time::sleep(Duration::from_millis(ms)).await;
+            in_flight.0.fetch_sub(1, Ordering::SeqCst);
+            HttpResponse::Ok().json(json!({}))
+        }
+        "echo" => HttpResponse::Ok().json(json!({"reply": body})),
+        _ => HttpResponse::Ok().json(json!({
+            "error": {"reason": "unknown_event", "message": "no such event"}
+        })),
+    }
+}
