@@ -109,7 +109,7 @@ pub use ids::{Epoch, SessionKey, TabId};
 pub use protocol::reply::Outcome;
 pub use protocol::Reason;
 pub use service::{Api, HandleError, Health, Hub, Routes, SessionHandle};
-pub use session::StateView;
+pub use session::{Push, StateView};
 pub use store::{
     MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, SavedTask, Step,
     Store, StoreError,

@@ -262,7 +262,10 @@ async fn a_task_an_answer_starts_runs_until_server_code_ends_it_and_a_cancel_tel
         serde_json::from_value(json!([{"op": "add", "path": "/p", "value": 5}])).unwrap(),
     );
     handle.update_task("t1", progress).await.unwrap();
-    handle.end_task("t1", TaskEnd::Done, None).await.unwrap();
+    handle
+        .end_task("t1", TaskEnd::Done, tabhub::Push::default())
+        .await
+        .unwrap();
     b.wait_for(|m| m.event == "task" && m.payload == json!({"task": "t1", "status": "done"}))
         .await;
 
@@ -390,7 +393,10 @@ async fn a_task_the_backend_runs_is_running_again_after_tabhub_restarts() {
         .update_task("job", progress)
         .await
         .expect("the task is running again");
-    handle.end_task("job", TaskEnd::Done, None).await.unwrap();
+    handle
+        .end_task("job", TaskEnd::Done, tabhub::Push::default())
+        .await
+        .unwrap();
     let gone = handle
         .update_task("job", StateChange::Replace(json!({})))
         .await;

@@ -250,3 +250,46 @@ async fn an_unreadable_key_gets_store_error_and_every_other_session_carries_on()
     let mut b = Client::connect(&server, "b").await;
     assert_eq!(b.join(&good, None).await["seq"], 1);
 }
+
+#[actix_rt::test]
+async fn server_codes_calls_are_answered_only_once_their_step_is_durable() {
+    let store = Arc::new(GatedStore::default());
+    store.set_open(true);
+    let server = start_server(Demo, Config::default(), store.clone());
+    let key = SessionKey::parse(&new_key()).unwrap();
+    let handle = server.hub.session(&key);
+    handle.state().await.unwrap();
+
+    store.set_open(false);
+    let submitted = actix_rt::spawn({
+        let handle = handle.clone();
+        async move {
+            let event = tabhub::demo::DemoEvent::AddTodo {
+                text: "held".into(),
+            };
+            handle.submit("e1", event).await
+        }
+    });
+    let pushed = actix_rt::spawn({
+        let handle = handle.clone();
+        async move {
+            let patch = serde_json::from_value(
+                json!([{"op": "replace", "path": "/chain_count", "value": 7}]),
+            );
+            handle
+                .change_state(tabhub::StateChange::Patch(patch.unwrap()))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !submitted.is_finished(),
+        "an event is not acknowledged before its step is on disk"
+    );
+    assert!(!pushed.is_finished(), "nor is a pushed change");
+
+    store.set_open(true);
+    let outcome = submitted.await.unwrap().unwrap();
+    assert_eq!(outcome, tabhub::Outcome::Ok { seq: 1, data: None });
+    assert_eq!(pushed.await.unwrap(), Ok(2));
+}

@@ -164,10 +164,17 @@ async fn after_a_full_disk_is_freed_every_session_serves_again_and_nothing_ackno
         }
     }
 
-    assert!(
-        server.hub.store_failing(),
-        "the hub knows the store cannot commit"
-    );
+    // While the disk is full the latest write fails for every step it
+    // carries, though now and then a small one fits in pages redb freed:
+    // the hub says so within a moment, not at every instant.
+    let deadline = Instant::now() + WAIT;
+    while !server.hub.store_failing() {
+        assert!(
+            Instant::now() < deadline,
+            "the hub never said the store cannot commit"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     // Space comes back; nobody restarts anything.
     std::fs::remove_file(&filler).unwrap();

@@ -308,3 +308,28 @@ async fn the_backend_decides_joins_from_what_the_operator_forwards() {
     let r = blocked.join_with(&key, json!({})).await;
     assert_eq!(r["response"]["reason"], "unauthorized", "{r}");
 }
+
+#[actix_rt::test]
+async fn a_job_the_backend_ends_is_done_for_every_tab_and_in_the_summary() {
+    let pair = Pair::start(&[], &[]);
+    let key = new_key();
+    let mut a = tab(&pair, "a").await;
+    let (mut mirror, _) = a.join_mirror(&key, None).await;
+    let job = json!({"key": "quick", "steps": 3, "step_ms": 20});
+    assert_eq!(a.event(&key, "start_job", job).await["status"], "ok");
+    let mut watcher = tab(&pair, "w").await;
+    let joined = watcher.join_with(&key, json!({"mode": "summary"})).await;
+    assert_eq!(joined["response"]["summary"]["jobs_running"], 1, "{joined}");
+
+    a.wait_for(is_task("done")).await;
+    let topic = format!("session:{key}");
+    while mirror.state["jobs"]["quick"]["status"] != "done" {
+        let d = a.wait_event(&topic, "delta").await;
+        mirror.apply_delta(&d.payload);
+    }
+    assert_eq!(mirror.state["jobs"]["quick"]["progress"], 3);
+    let summary = watcher
+        .wait_for(|m| m.event == "summary" && m.payload["summary"]["jobs_running"] == 0)
+        .await;
+    assert_eq!(summary.payload["summary"]["todos"], 0);
+}

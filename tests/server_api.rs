@@ -109,6 +109,32 @@ async fn a_state_patch_is_one_delta_to_every_tab_without_an_event_id() {
 }
 
 #[actix_rt::test]
+async fn a_pushed_summary_reaches_summary_joins_with_or_without_a_change() {
+    let server = start();
+    let key = new_key();
+    let mut watcher = Client::connect(&server, "w").await;
+    let joined = watcher.join_with(&key, json!({"mode": "summary"})).await;
+    assert_eq!(joined["status"], "ok", "{joined}");
+    let topic = format!("session:{key}");
+
+    let alone = post(
+        &server,
+        &session(&key, "/state"),
+        json!({"summary": {"n": 1}}),
+    )
+    .await;
+    assert_eq!((alone.status, alone.body.clone()), (200, json!({"seq": 0})));
+    let got = watcher.wait_event(&topic, "summary").await;
+    assert_eq!(got.payload, json!({"summary": {"n": 1}}));
+
+    let both = json!({"patch": add_todo_patch("x"), "summary": {"n": 2}});
+    let answer = post(&server, &session(&key, "/state"), both).await;
+    assert_eq!(answer.body, json!({"seq": 1}));
+    let got = watcher.wait_event(&topic, "summary").await;
+    assert_eq!(got.payload, json!({"summary": {"n": 2}}));
+}
+
+#[actix_rt::test]
 async fn a_patch_that_does_not_apply_is_refused_and_changes_nothing() {
     let server = start();
     let key = new_key();

@@ -569,6 +569,13 @@ class Jobs:
         }
         if error is not None:
             body["error"] = error
+        # The summary counts running jobs: read the state tabhub keeps and
+        # send the summary as it is once this job has ended (best effort:
+        # an event between the read and the end is counted at the next).
+        state = await self.read_state(key)
+        if state is not None and isinstance(state.get("jobs", {}).get(job), dict):
+            state["jobs"][job]["status"] = status
+            body["summary"] = summary(state)
         path = f"sessions/{seg(key)}/tasks/{seg(job)}/end"
         try:
             try:
@@ -585,6 +592,18 @@ class Jobs:
             log.warning(
                 "could not end job %s of session %s: %s", quoted(job), key[:8], e
             )
+
+    async def read_state(self, key: str) -> dict[str, Any] | None:
+        """The session's state, from `GET sessions/KEY`; None if unreadable."""
+        assert self.client is not None
+        try:
+            r = await self.client.get(f"sessions/{seg(key)}")
+        except httpx.HTTPError:
+            return None
+        if not r.is_success:
+            return None
+        state = r.json().get("state")
+        return state if isinstance(state, dict) else None
 
     async def call(self, path: str, body: Any, attempts: int = 3) -> Any:
         """POSTs to the server API; raises TaskGone on 410, ApiError on any

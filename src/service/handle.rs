@@ -13,7 +13,7 @@ use crate::delta::StateChange;
 use crate::ids::{SessionKey, TabId};
 use crate::protocol::reply::Outcome;
 use crate::session::{
-    EndTask, NotHandled, PushChange, PushRefused, ReadState, ServerCancel, ServerEffect,
+    EndTask, NotHandled, Push, PushChange, PushRefused, ReadState, ServerCancel, ServerEffect,
     ServerEvent, ServerSubmit, SessionActor, StateView,
 };
 use crate::supervisor::{
@@ -196,7 +196,17 @@ impl<A: App> SessionHandle<A> {
     /// result is not a valid `State` (nothing changes); otherwise as
     /// [`Self::submit`].
     pub async fn change_state(&self, change: StateChange) -> Result<u64, HandleError> {
-        self.push(None, change).await
+        self.push(change.into()).await
+    }
+
+    /// Applies `push` (a state change, a new summary, or both) in one step
+    /// of the session's queue: as [`Self::change_state`], and summary
+    /// joins get the summary.
+    ///
+    /// # Errors
+    /// As [`Self::change_state`].
+    pub async fn push(&self, push: Push) -> Result<u64, HandleError> {
+        self.send_push(None, push).await
     }
 
     /// As [`Self::change_state`], as an update of the running background
@@ -205,34 +215,36 @@ impl<A: App> SessionHandle<A> {
     /// # Errors
     /// [`HandleError::TaskGone`] once the task has ended or was cancelled;
     /// otherwise as [`Self::change_state`].
-    pub async fn update_task(&self, task: &str, change: StateChange) -> Result<u64, HandleError> {
-        self.push(Some(task.to_owned()), change).await
+    pub async fn update_task(&self, task: &str, push: impl Into<Push>) -> Result<u64, HandleError> {
+        self.send_push(Some(task.to_owned()), push.into()).await
     }
 
-    async fn push(&self, task: Option<String>, change: StateChange) -> Result<u64, HandleError> {
-        let push = PushChange { task, change };
+    async fn send_push(&self, task: Option<String>, push: Push) -> Result<u64, HandleError> {
+        let push = PushChange { task, push };
         Ok(self.session().await?.send(push).await??)
     }
 
     /// Ends the running background task `task` as `end`, decided outside
-    /// its body (which is dropped): `change`, if any, is applied as its
-    /// last update, then [`App::task_ended`] runs and tabs get the `task`
-    /// message, all in one step. Returns the seq after it.
+    /// its body (which is dropped): `push` (a change, a summary, both or
+    /// neither: `Push::default()`) is applied as its last update, then
+    /// [`App::task_ended`] runs (its changes are a delta of their own) and
+    /// tabs get the `task` message, all in one durable step. Returns the
+    /// seq after it.
     ///
     /// # Errors
     /// [`HandleError::TaskGone`] if the task is not running;
-    /// [`HandleError::InvalidChange`] when `change` does not apply (the
+    /// [`HandleError::InvalidChange`] when the change does not apply (the
     /// task then goes on); otherwise as [`Self::submit`].
     pub async fn end_task(
         &self,
         task: &str,
         end: TaskEnd,
-        change: Option<StateChange>,
+        push: impl Into<Push>,
     ) -> Result<u64, HandleError> {
         let end = EndTask {
             task: task.to_owned(),
             end,
-            change,
+            push: push.into(),
         };
         Ok(self.session().await?.send(end).await??)
     }

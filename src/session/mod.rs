@@ -62,6 +62,7 @@ use members::Members;
 use recent::Recent;
 use tasks::Tasks;
 
+pub use pushed::Push;
 pub(crate) use pushed::{EndTask, PushChange, PushRefused};
 pub use server::StateView;
 pub(crate) use server::{

@@ -13,10 +13,26 @@ use actix::Recipient;
 
 use crate::messages::Deliver;
 
+/// What waits in the outbox: a delivery to a member, or an answer to
+/// server code (a session handle's call), which counts as visible too.
+enum Held {
+    Deliver(Recipient<Deliver>, Deliver),
+    Answer(Box<dyn FnOnce()>),
+}
+
+impl Held {
+    fn release(self) {
+        match self {
+            Held::Deliver(to, deliver) => to.do_send(deliver),
+            Held::Answer(answer) => answer(),
+        }
+    }
+}
+
 /// The session's outbound FIFO, gated by durable step numbers.
 #[derive(Default)]
 pub(crate) struct Outbox {
-    held: VecDeque<(u64, Recipient<Deliver>, Deliver)>,
+    held: VecDeque<(u64, Held)>,
     /// The step being handled: what new deliveries depend on.
     head: u64,
     /// The highest step known durable.
@@ -27,10 +43,21 @@ impl Outbox {
     /// Sends now if nothing waits and the current step is durable, else
     /// queues behind what waits.
     pub(crate) fn send(&mut self, to: &Recipient<Deliver>, deliver: Deliver) {
+        self.hold(Held::Deliver(to.clone(), deliver));
+    }
+
+    /// Runs `answer` (which answers server code) once the current step is
+    /// durable, in order with deliveries. Dropped, unanswered, if the
+    /// store fails first.
+    pub(crate) fn answer(&mut self, answer: impl FnOnce() + 'static) {
+        self.hold(Held::Answer(Box::new(answer)));
+    }
+
+    fn hold(&mut self, item: Held) {
         if self.held.is_empty() && self.head <= self.durable {
-            to.do_send(deliver);
+            item.release();
         } else {
-            self.held.push_back((self.head, to.clone(), deliver));
+            self.held.push_back((self.head, item));
         }
     }
 
@@ -42,12 +69,12 @@ impl Outbox {
     /// Every step up to `step` is durable: sends what waited for them.
     pub(crate) fn durable_to(&mut self, step: u64) {
         self.durable = self.durable.max(step);
-        while let Some((needs, _, _)) = self.held.front() {
+        while let Some((needs, _)) = self.held.front() {
             if *needs > self.durable {
                 break;
             }
-            if let Some((_, to, deliver)) = self.held.pop_front() {
-                to.do_send(deliver);
+            if let Some((_, item)) = self.held.pop_front() {
+                item.release();
             }
         }
     }

@@ -5,7 +5,10 @@
 //! with events: the change becomes one delta (`event_id: null`) to every
 //! tab.
 
-use actix::{Handler, Message};
+use actix::{Handler, Message, ResponseFuture};
+use tokio::sync::oneshot;
+
+use serde_json::Value;
 
 use super::{Phase, SessionActor};
 use crate::app::{App, AppError, Origin, TaskEnd};
@@ -18,15 +21,49 @@ pub(crate) enum PushRefused {
     TaskGone,
     /// The patch does not apply, or the new JSON is not a valid state.
     Invalid(String),
-    /// The session failed (its store); a fresh one will load.
+    /// The session failed (its store), before or while applying it; a
+    /// fresh one will load.
     NotReady,
 }
 
-/// Sent by a session handle: apply `change`; with `task`, as that running
+/// Answers a push once its step is durable (as a tab's reply would be);
+/// `NotReady` if the store failed first.
+fn answered(
+    result: Result<u64, PushRefused>,
+    outbox: &mut super::outbox::Outbox,
+) -> ResponseFuture<Result<u64, PushRefused>> {
+    let (tx, rx) = oneshot::channel();
+    outbox.answer(move || {
+        let _ = tx.send(result);
+    });
+    Box::pin(async move { rx.await.unwrap_or(Err(PushRefused::NotReady)) })
+}
+
+/// What server code pushes into a session in one step: a change of the
+/// state, a new summary (PROTOCOL section 3a), or both. The default is
+/// neither (a step that changes nothing).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Push {
+    /// The state change, if any: one delta with `event_id: null`.
+    pub change: Option<StateChange>,
+    /// The session's new summary for summary joins, if any.
+    pub summary: Option<Value>,
+}
+
+impl From<StateChange> for Push {
+    fn from(change: StateChange) -> Self {
+        Self {
+            change: Some(change),
+            summary: None,
+        }
+    }
+}
+
+/// Sent by a session handle: apply `push`; with `task`, as that running
 /// task's update. Replies with the seq after it.
 pub(crate) struct PushChange {
     pub(crate) task: Option<String>,
-    pub(crate) change: StateChange,
+    pub(crate) push: Push,
 }
 
 impl Message for PushChange {
@@ -34,12 +71,12 @@ impl Message for PushChange {
 }
 
 /// Sent by a session handle: end the running task `task` as `end`, after
-/// applying `change` (if any) as its last update, in one step. Replies
-/// with the seq after both.
+/// applying `push` as its last update, in one step. Replies with the seq
+/// after both.
 pub(crate) struct EndTask {
     pub(crate) task: String,
     pub(crate) end: TaskEnd,
-    pub(crate) change: Option<StateChange>,
+    pub(crate) push: Push,
 }
 
 impl Message for EndTask {
@@ -57,8 +94,16 @@ impl<A: App> SessionActor<A> {
         }
     }
 
-    /// The typed state after `change`, from the JSON at the current seq.
-    fn changed_state(&self, change: &StateChange) -> Result<A::State, PushRefused> {
+    /// The typed state after `push`'s change (if any), from the JSON at
+    /// the current seq.
+    fn changed_state(&self, push: &Push) -> Result<Option<A::State>, PushRefused> {
+        push.change
+            .as_ref()
+            .map(|change| self.state_after(change))
+            .transpose()
+    }
+
+    fn state_after(&self, change: &StateChange) -> Result<A::State, PushRefused> {
         let after = change
             .apply_to(&self.state_json)
             .map_err(|why| PushRefused::Invalid(format!("the patch does not apply: {why}")))?;
@@ -66,16 +111,23 @@ impl<A: App> SessionActor<A> {
             .map_err(|e| PushRefused::Invalid(format!("not a valid state for this app: {e}")))
     }
 
-    /// Applies `new_state` in the caller's step, as the code of `origin`.
+    /// Applies `new_state` (if any) and `summary` (if any) in the
+    /// caller's step, as the code of `origin`.
     fn install_change(
         &mut self,
         step: &mut crate::store::Step,
         origin: Origin,
-        new_state: A::State,
+        new_state: Option<A::State>,
+        summary: Option<Value>,
         ctx: &mut super::Ctx<A>,
     ) -> Result<u64, PushRefused> {
-        self.apply(step, origin, None, ctx, move |_, state, _| {
-            *state = new_state;
+        self.apply(step, origin, None, ctx, move |_, state, cx| {
+            if let Some(new_state) = new_state {
+                *state = new_state;
+            }
+            if let Some(summary) = summary {
+                cx.set_summary(summary);
+            }
             Ok(())
         })
         .map_err(|e: AppError| PushRefused::Invalid(e.message))
@@ -83,37 +135,48 @@ impl<A: App> SessionActor<A> {
 }
 
 impl<A: App> Handler<PushChange> for SessionActor<A> {
-    type Result = Result<u64, PushRefused>;
+    type Result = ResponseFuture<Result<u64, PushRefused>>;
 
     fn handle(&mut self, msg: PushChange, ctx: &mut Self::Context) -> Self::Result {
-        self.check_push(msg.task.as_deref())?;
-        let new_state = self.changed_state(&msg.change)?;
+        let checked = self
+            .check_push(msg.task.as_deref())
+            .and_then(|()| self.changed_state(&msg.push));
+        let new_state = match checked {
+            Ok(new_state) => new_state,
+            Err(refused) => return Box::pin(async move { Err(refused) }),
+        };
         let origin = match msg.task {
             Some(task) => Origin::Task(task),
             None => Origin::Server,
         };
         self.step(ctx, |session, step, ctx| {
-            session.install_change(step, origin, new_state, ctx)
+            let summary = msg.push.summary;
+            let result = session.install_change(step, origin, new_state, summary, ctx);
+            answered(result, &mut session.members.outbox())
         })
     }
 }
 
 impl<A: App> Handler<EndTask> for SessionActor<A> {
-    type Result = Result<u64, PushRefused>;
+    type Result = ResponseFuture<Result<u64, PushRefused>>;
 
     fn handle(&mut self, msg: EndTask, ctx: &mut Self::Context) -> Self::Result {
-        self.check_push(Some(&msg.task))?;
-        let new_state = match &msg.change {
-            Some(change) => Some(self.changed_state(change)?),
-            None => None,
+        let checked = self
+            .check_push(Some(&msg.task))
+            .and_then(|()| self.changed_state(&msg.push));
+        let new_state = match checked {
+            Ok(new_state) => new_state,
+            Err(refused) => return Box::pin(async move { Err(refused) }),
         };
         self.step(ctx, |session, step, ctx| {
-            if let Some(new_state) = new_state {
-                let origin = Origin::Task(msg.task.clone());
-                session.install_change(step, origin, new_state, ctx)?;
-            }
-            session.stop_task(step, &msg.task, msg.end, ctx);
-            Ok(session.seq)
+            let origin = Origin::Task(msg.task.clone());
+            let summary = msg.push.summary;
+            let result = session.install_change(step, origin, new_state, summary, ctx);
+            let result = result.map(|_| {
+                session.stop_task(step, &msg.task, msg.end, ctx);
+                session.seq
+            });
+            answered(result, &mut session.members.outbox())
         })
     }
 }

@@ -120,9 +120,12 @@ impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
                         }
                     };
                     self.step(ctx, |session, step, _| {
-                        session.conclude(step, &id, None, &outcome)
+                        session.conclude(step, &id, None, &outcome);
+                        session.members.outbox().answer(move || {
+                            let _ = tx.send(outcome);
+                        });
                     });
-                    return Box::pin(async move { Ok(outcome) });
+                    return Box::pin(async move { rx.await.map_err(|_| NotHandled::Stopped) });
                 }
             },
         };
@@ -146,7 +149,10 @@ impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
                             },
                         };
                     session.conclude(step, &id, None, &outcome);
-                    let _ = tx.send(outcome);
+                    // Answered once the step is durable, as a tab's reply.
+                    session.members.outbox().answer(move || {
+                        let _ = tx.send(outcome);
+                    });
                 });
             },
         );
@@ -189,14 +195,19 @@ impl<A: App> Handler<ServerEffect> for SessionActor<A> {
 }
 
 impl<A: App> Handler<ServerCancel> for SessionActor<A> {
-    type Result = bool;
+    type Result = ResponseFuture<bool>;
 
-    fn handle(&mut self, msg: ServerCancel, ctx: &mut Self::Context) -> bool {
+    fn handle(&mut self, msg: ServerCancel, ctx: &mut Self::Context) -> Self::Result {
         if self.phase != Phase::Ready {
-            return false;
+            return Box::pin(async { false });
         }
+        let (tx, rx) = oneshot::channel();
         self.step(ctx, |session, step, ctx| {
-            session.cancel_task(step, &msg.task, ctx)
-        })
+            let cancelled = session.cancel_task(step, &msg.task, ctx);
+            session.members.outbox().answer(move || {
+                let _ = tx.send(cancelled);
+            });
+        });
+        Box::pin(async move { rx.await.unwrap_or(false) })
     }
 }

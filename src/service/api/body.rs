@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use crate::app::TaskEnd;
 use crate::delta::StateChange;
+use crate::session::Push;
 
 /// A body a route reads: its serde shape, and that shape in words.
 pub(super) trait Body: DeserializeOwned {
@@ -79,24 +80,33 @@ pub(super) struct ChangeBody {
     /// The new state, whole (`null` included).
     #[serde(default, deserialize_with = "present")]
     state: Option<Value>,
+    /// The session's new summary, for summary joins.
+    #[serde(default)]
+    summary: Option<Value>,
     /// The running task this change is an update of.
     #[serde(default)]
     pub(super) task: Option<String>,
 }
 
 impl Body for ChangeBody {
-    const SHAPE: &'static str = r#"{"patch": [...]} or {"state": ...}, and "task"?"#;
+    const SHAPE: &'static str = r#"{"patch": [...]} or {"state": ...}, and "summary"? and "task"?"#;
 }
 
 impl ChangeBody {
-    /// The change it asks for: exactly one of `patch` and `state`.
+    /// What it pushes: at most one of `patch` and `state`, and the
+    /// summary; at least one of the three.
     ///
     /// # Errors
-    /// 400 `invalid_body` with both or neither.
-    pub(super) fn change(&mut self) -> Result<StateChange, ApiError> {
-        one_change(self.patch.take(), self.state.take())?.ok_or_else(|| {
-            ApiError::invalid_body(r#"expected "patch" (an RFC 6902 array) or "state""#)
-        })
+    /// 400 `invalid_body` with both `patch` and `state`, or none of them.
+    pub(super) fn push(&mut self) -> Result<Push, ApiError> {
+        let change = one_change(self.patch.take(), self.state.take())?;
+        let summary = self.summary.take();
+        if change.is_none() && summary.is_none() {
+            return Err(ApiError::invalid_body(
+                r#"expected "patch" (an RFC 6902 array) or "state", or a "summary""#,
+            ));
+        }
+        Ok(Push { change, summary })
     }
 }
 
@@ -139,10 +149,13 @@ pub(super) struct EndBody {
     patch: Option<json_patch::Patch>,
     #[serde(default, deserialize_with = "present")]
     state: Option<Value>,
+    #[serde(default)]
+    summary: Option<Value>,
 }
 
 impl Body for EndBody {
-    const SHAPE: &'static str = r#"{"status": "done" or "failed", "error"?, "patch"? or "state"?}"#;
+    const SHAPE: &'static str =
+        r#"{"status": "done" or "failed", "error"?, "patch"? or "state"?, "summary"?}"#;
 }
 
 impl EndBody {
@@ -151,7 +164,7 @@ impl EndBody {
     /// # Errors
     /// 400 `invalid_body` with both `patch` and `state`, or an `error`
     /// with status `done`.
-    pub(super) fn into_end(self) -> Result<(TaskEnd, Option<StateChange>), ApiError> {
+    pub(super) fn into_end(self) -> Result<(TaskEnd, Push), ApiError> {
         let end = match (self.status, self.error) {
             (EndStatus::Done, None) => TaskEnd::Done,
             (EndStatus::Done, Some(_)) => {
@@ -163,7 +176,11 @@ impl EndBody {
                 TaskEnd::Failed(error.unwrap_or_else(|| "the task failed".to_owned()))
             }
         };
-        Ok((end, one_change(self.patch, self.state)?))
+        let push = Push {
+            change: one_change(self.patch, self.state)?,
+            summary: self.summary,
+        };
+        Ok((end, push))
     }
 }
 
@@ -248,17 +265,30 @@ mod tests {
     }
 
     #[test]
-    fn a_change_is_a_patch_or_a_state_never_both_nor_neither() {
+    fn a_change_is_a_patch_or_a_state_never_both_and_a_summary_may_come_alone() {
         let mut patch: ChangeBody = parse(json!({"patch": [{"op": "remove", "path": "/a"}]}))
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(patch.change(), Ok(StateChange::Patch(_))));
+        assert!(matches!(
+            patch.push(),
+            Ok(Push {
+                change: Some(StateChange::Patch(_)),
+                summary: None
+            })
+        ));
         let mut null: ChangeBody = parse(json!({"state": null})).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(null.change(), Ok(StateChange::Replace(Value::Null)));
+        assert_eq!(null.push(), Ok(StateChange::Replace(Value::Null).into()));
         let mut both: ChangeBody =
             parse(json!({"patch": [], "state": {}})).unwrap_or_else(|e| panic!("{e}"));
-        assert!(both.change().is_err());
+        assert!(both.push().is_err());
         let mut neither: ChangeBody = parse(json!({"task": "t"})).unwrap_or_else(|e| panic!("{e}"));
-        assert!(neither.change().is_err());
+        assert!(neither.push().is_err());
+        let mut summary: ChangeBody =
+            parse(json!({"summary": {"n": 1}})).unwrap_or_else(|e| panic!("{e}"));
+        let alone = Push {
+            change: None,
+            summary: Some(json!({"n": 1})),
+        };
+        assert_eq!(summary.push(), Ok(alone));
         assert!(parse::<ChangeBody>(json!({"patch": [{"op": "nope"}]})).is_err());
         assert!(parse::<ChangeBody>(json!({"patches": []})).is_err());
     }
@@ -266,14 +296,14 @@ mod tests {
     #[test]
     fn an_end_is_done_or_failed_with_an_optional_change() {
         let done: EndBody = parse(json!({"status": "done"})).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(done.into_end(), Ok((TaskEnd::Done, None)));
+        assert_eq!(done.into_end(), Ok((TaskEnd::Done, Push::default())));
         let failed: EndBody = parse(json!({"status": "failed", "error": "boom", "state": {}}))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             failed.into_end(),
             Ok((
                 TaskEnd::Failed("boom".into()),
-                Some(StateChange::Replace(json!({})))
+                StateChange::Replace(json!({})).into()
             ))
         );
         let odd: EndBody =

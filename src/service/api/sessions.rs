@@ -66,8 +66,9 @@ async fn submit_event<A: App>(
         .body(outcome.reply()))
 }
 
-/// `POST .../state` `{"patch"} or {"state"}`, `"task"?`: one delta to
-/// every tab; `{"seq"}` after it.
+/// `POST .../state` `{"patch"} or {"state"}`, `"summary"?`, `"task"?`:
+/// one delta to every tab (and the summary to summary joins); `{"seq"}`
+/// after it.
 async fn change_state<A: App>(
     req: HttpRequest,
     payload: web::Payload,
@@ -78,9 +79,9 @@ async fn change_state<A: App>(
     let seq = match change.task.take() {
         Some(task) => {
             body::check_name("task", &task, api.max_name_bytes)?;
-            session.update_task(&task, change.change()?).await?
+            session.update_task(&task, change.push()?).await?
         }
-        None => session.change_state(change.change()?).await?,
+        None => session.push(change.push()?).await?,
     };
     Ok(HttpResponse::Ok().json(json!({ "seq": seq })))
 }
