@@ -7,30 +7,14 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::fault_backend::FaultBackend;
-use common::{joined_pair, new_key, start_server, Client, Server};
-use serde_json::{json, Value};
+use common::fault_backend::{answering, start_proxy as start, FaultBackend};
+use common::{joined_pair, new_key, start_server, Client};
+use serde_json::json;
 use tabhub::proxy::{Proxy, ProxyConfig};
-use tabhub::{Config, MemoryStore, SessionKey, StateChange, TaskEnd};
-
-fn start(backend: &FaultBackend, adjust: impl FnOnce(&mut ProxyConfig)) -> Server<Proxy> {
-    let mut proxy = ProxyConfig::new(backend.url());
-    adjust(&mut proxy);
-    start_server(
-        Proxy::new(proxy),
-        Config::default(),
-        Arc::new(MemoryStore::new()),
-    )
-}
-
-/// An event that makes the backend answer `answer`.
-fn answering(answer: Value) -> Value {
-    json!({ "answer": answer })
-}
+use tabhub::{Config, MemoryStore, SessionKey};
 
 #[actix_rt::test]
 async fn each_event_reaches_the_backend_with_its_session_tab_id_seq_state_and_the_token() {
@@ -250,155 +234,39 @@ async fn a_new_keys_state_comes_from_the_backend_and_a_failure_refuses_its_joins
 }
 
 #[actix_rt::test]
-async fn a_task_an_answer_starts_runs_until_server_code_ends_it_and_a_cancel_tells_the_backend() {
+async fn backend_calls_are_counted_by_call_and_outcome_on_the_metrics_page() {
     let backend = FaultBackend::start();
     let server = start(&backend, |_| {});
-    let (key, mut a, mut b) = joined_pair(&server).await;
-    let topic = format!("session:{key}");
-    let start = answering(json!({"tasks": {"start": ["t1", "t2"]}}));
-    assert_eq!(a.event(&key, "answer", start).await["status"], "ok");
-    let handle = server.hub.session(&SessionKey::parse(&key).unwrap());
-    let progress = StateChange::Patch(
-        serde_json::from_value(json!([{"op": "add", "path": "/p", "value": 5}])).unwrap(),
-    );
-    handle.update_task("t1", progress).await.unwrap();
-    handle
-        .end_task("t1", TaskEnd::Done, tabhub::Push::default())
-        .await
-        .unwrap();
-    b.wait_for(|m| m.event == "task" && m.payload == json!({"task": "t1", "status": "done"}))
-        .await;
-
-    let r = b.push(&topic, "cancel", json!({"task": "t2"})).await;
-    assert_eq!(b.reply(&r).await["response"], json!({"cancelled": true}));
-    a.wait_for(|m| {
-        m.event == "task" && m.payload["task"] == "t2" && m.payload["status"] == "cancelled"
-    })
-    .await;
-    // The backend's answer to URL/cancel is applied as one more delta.
-    let d = a
-        .wait_for(|m| m.event == "delta" && m.payload["patch"][0]["path"] == "/cancelled")
-        .await;
-    assert_eq!(d.payload["event_id"], Value::Null);
-    assert_eq!(backend.calls_to("cancel")[0].body["task"], "t2");
-    let gone = handle
-        .update_task("t2", StateChange::Replace(json!({})))
-        .await;
-    assert_eq!(gone, Err(tabhub::HandleError::TaskGone));
-}
-
-#[actix_rt::test]
-async fn a_chain_from_an_answer_reaches_the_backend_once_with_its_chain_id() {
-    let backend = FaultBackend::start();
-    let server = start(&backend, |_| {});
-    let (key, mut a, mut b) = joined_pair(&server).await;
-    let topic = format!("session:{key}");
-    let chained = answering(json!({"chains": [{"name": "echo", "payload": {"step": 1}}]}));
-    assert_eq!(a.event(&key, "answer", chained).await["status"], "ok");
-    let chain = a.wait_event(&topic, "chain").await.payload;
-    let resubmit = |id: &str| json!({"id": id, "name": "echo", "payload": {"step": 1, "client": "x"}, "chain": chain["chain"]});
-    let first = a.push(&topic, "event", resubmit("r1")).await;
-    let first = a.reply(&first).await;
-    let again = b.push(&topic, "event", resubmit("r2")).await;
-    assert_eq!(b.reply(&again).await, first);
-    let echoed: Vec<_> = backend
-        .calls_to("event")
-        .into_iter()
-        .filter(|c| c.body["event"]["chain"].is_string())
-        .collect();
-    assert_eq!(echoed.len(), 1, "the chain reached the backend once");
-    assert_eq!(echoed[0].body["event"]["chain"], chain["chain"]);
-    assert_eq!(
-        echoed[0].body["event"]["payload"],
-        json!({"step": 1, "client": "x"})
-    );
-}
-
-#[actix_rt::test]
-async fn calls_in_flight_stay_within_the_bound_over_every_session() {
-    let backend = FaultBackend::start();
-    let server = start(&backend, |c| c.max_concurrency = 2);
-    let mut tabs = Vec::new();
-    for i in 0..5 {
-        let key = new_key();
-        let mut c = Client::connect(&server, &format!("t{i}")).await;
-        c.join(&key, None).await;
-        tabs.push((key, c));
-    }
-    let mut pending = Vec::new();
-    for (key, c) in &mut tabs {
-        let r = c
-            .push(
-                &format!("session:{key}"),
-                "event",
-                json!({"id": "s", "name": "slow", "payload": {"ms": 200}}),
-            )
-            .await;
-        pending.push(r);
-    }
-    for ((_, c), r) in tabs.iter_mut().zip(pending) {
-        assert_eq!(c.reply(&r).await["status"], "ok");
-    }
-    assert_eq!(
-        backend.in_flight.1.load(Ordering::SeqCst),
-        2,
-        "at most 2 at once, and the bound was reached"
-    );
-}
-
-#[actix_rt::test]
-async fn a_task_the_backend_runs_is_running_again_after_tabhub_restarts() {
-    let backend = FaultBackend::start();
-    let dir = common::node::TempDir::new("tabhub-proxy-restart");
-    // The first hub's threads let go of the database as they stop.
-    let open = || async {
-        let deadline = std::time::Instant::now() + common::WAIT;
-        loop {
-            let options = tabhub::RedbOptions {
-                path: dir.0.join("db.redb"),
-                recent_events: 64,
-            };
-            match tabhub::RedbStore::open(options) {
-                Ok(store) => return Arc::new(store) as Arc<dyn tabhub::Store>,
-                Err(e) if std::time::Instant::now() > deadline => panic!("{e}"),
-                Err(_) => actix_rt::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+    let (key, mut a, _b) = joined_pair(&server).await;
+    a.event(&key, "echo", json!({})).await;
+    a.event(&key, "status_500", json!({})).await;
+    let text = server.hub.metrics_text().await;
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let count = |call: &str, outcome: &str| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == "tabhub_backend_calls_total"
+                    && s.labels.get("call") == Some(call)
+                    && s.labels.get("outcome") == Some(outcome)
+            })
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) => v,
+                _ => panic!("not a counter: {s:?}"),
+            })
     };
-    let key = SessionKey::parse(&new_key()).unwrap();
-    let first = start_server(
-        Proxy::new(ProxyConfig::new(backend.url())),
-        Config::default(),
-        open().await,
+    assert_eq!(count("event", "ok"), Some(1.0));
+    assert_eq!(count("event", "status"), Some(1.0));
+    assert_eq!(count("join", "ok"), Some(2.0));
+    assert_eq!(count("initial_state", "not_found"), Some(1.0));
+    assert!(
+        text.contains("tabhub_backend_call_seconds_bucket{call=\"event\""),
+        "{text}"
     );
-    let start =
-        json!({"id": "s1", "name": "answer", "payload": {"answer": {"tasks": {"start": ["job"]}}}});
-    let handle = first.hub.session(&key);
-    let r = handle
-        .submit_named("s1", "answer", start["payload"].clone())
-        .await
-        .unwrap();
-    assert!(matches!(r, tabhub::Outcome::Ok { .. }), "{r:?}");
-    first.hub.shutdown().await;
-    drop(first);
-
-    let second = start_server(
-        Proxy::new(ProxyConfig::new(backend.url())),
-        Config::default(),
-        open().await,
+    assert!(text.contains("tabhub_backend_calls_in_flight 0"), "{text}");
+    assert!(
+        text.contains("tabhub_sessions_live"),
+        "tabhub's own metrics are still there"
     );
-    let handle = second.hub.session(&key);
-    let progress = StateChange::Replace(json!({"progress": 1}));
-    handle
-        .update_task("job", progress)
-        .await
-        .expect("the task is running again");
-    handle
-        .end_task("job", TaskEnd::Done, tabhub::Push::default())
-        .await
-        .unwrap();
-    let gone = handle
-        .update_task("job", StateChange::Replace(json!({})))
-        .await;
-    assert_eq!(gone, Err(tabhub::HandleError::TaskGone));
 }

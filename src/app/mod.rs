@@ -201,6 +201,15 @@ pub trait App: Send + Sync + Sized + 'static {
     fn session_stopping(&self, key: &SessionKey, state: &Self::State) {
         let _ = (key, state);
     }
+
+    /// The app's own metrics, in Prometheus' text format, appended to what
+    /// `GET /metrics` serves (and [`crate::Hub::metrics_text`] returns).
+    /// Names must not collide with tabhub's (`tabhub_` plus the README's
+    /// list); the app proxy's start with `tabhub_backend_`. Called at each
+    /// scrape. Default: none.
+    fn metrics_text(&self) -> String {
+        String::new()
+    }
 }
 
 /// Why [`App::connect`] refused a connection; the upgrade is answered with

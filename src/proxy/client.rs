@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use super::metrics::{CallMetrics, Outcome};
 use crate::app::AppError;
 
 /// How long an idle connection is kept for reuse. Below the idle timeouts
@@ -94,6 +95,23 @@ pub(super) struct Backend {
     /// A permit per call in flight, over every thread.
     turns: Arc<Semaphore>,
     token: Option<String>,
+    pub(super) metrics: Arc<CallMetrics>,
+}
+
+/// Counts a call in flight while it holds its turn.
+struct InFlight<'a>(&'a CallMetrics);
+
+impl<'a> InFlight<'a> {
+    fn new(metrics: &'a CallMetrics) -> Self {
+        metrics.in_flight.inc();
+        Self(metrics)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
 }
 
 impl Backend {
@@ -113,6 +131,7 @@ impl Backend {
             pool: max_concurrency.max(1),
             turns: Arc::new(Semaphore::new(max_concurrency.max(1))),
             token,
+            metrics: Arc::new(CallMetrics::new()),
         }
     }
 
@@ -152,6 +171,7 @@ impl Backend {
                 .acquire()
                 .await
                 .map_err(|_| CallError::Unavailable("the client is closed".into()))?;
+            let _counted = InFlight::new(&self.metrics);
             let mut request = self
                 .client()
                 .post(&url)
@@ -185,6 +205,25 @@ impl Backend {
     /// `POST base/path`, expecting a 2xx JSON answer of type `T`; `Ok(None)`
     /// for a 404 (a call the backend does not implement).
     pub(super) async fn call<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Option<T>, CallError> {
+        let started = std::time::Instant::now();
+        let result = self.call_uncounted(path, body).await;
+        let outcome = match &result {
+            Ok(Some(_)) => Outcome::Ok,
+            Ok(None) => Outcome::NotFound,
+            Err(CallError::Timeout) => Outcome::Timeout,
+            Err(CallError::Unavailable(_)) => Outcome::Unavailable,
+            Err(CallError::Status(..)) => Outcome::Status,
+            Err(CallError::Invalid(_)) => Outcome::Invalid,
+        };
+        self.metrics.record(path, outcome, started.elapsed());
+        result
+    }
+
+    async fn call_uncounted<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &impl Serialize,

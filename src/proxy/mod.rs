@@ -11,9 +11,11 @@
 //! - `client.rs`: the HTTP client (pool, bound on calls in flight,
 //!   deadline) and how a failed call becomes an event's error.
 //! - `answer.rs`: what an answer does to the session.
+//! - `metrics.rs`: the calls counted, for `GET /metrics`.
 
 mod answer;
 mod client;
+mod metrics;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -155,11 +157,15 @@ impl App for Proxy {
             seq: cx.seq(),
             state: self.send_state.then_some(&state.0),
         };
-        let answer: wire::Answer = self
-            .backend
-            .call_required("event", &call)
-            .await
-            .map_err(|e| e.into_app_error("event"))?;
+        let answer: wire::Answer =
+            self.backend
+                .call_required("event", &call)
+                .await
+                .map_err(|e| {
+                    // In the session's span: the log names its short key.
+                    tracing::warn!(error = %e, "the backend's event call failed");
+                    e.into_app_error("event")
+                })?;
         answer::apply(answer, Scope::Event, state, cx)
     }
 
@@ -223,8 +229,17 @@ impl App for Proxy {
         {
             Ok(Some(answer)) => answer::initial(answer.state),
             Ok(None) => Ok(ProxyState::default()),
-            Err(e) => Err(e.into_app_error("initial_state")),
+            Err(e) => {
+                tracing::warn!(error = %e, "the backend's initial_state call failed");
+                Err(e.into_app_error("initial_state"))
+            }
         }
+    }
+
+    /// `tabhub_backend_calls_total`, `tabhub_backend_call_seconds` and
+    /// `tabhub_backend_calls_in_flight` (see the README's metrics).
+    fn metrics_text(&self) -> String {
+        self.backend.metrics.text()
     }
 
     /// A task the backend runs is running again after a restart of tabhub:

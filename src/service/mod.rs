@@ -114,6 +114,7 @@ impl<A: App> Hub<A> {
             })
         });
         let connect_app = app.clone();
+        let metrics_app = app.clone();
         let connect: Connect = Arc::new(move |request: actix_web::HttpRequest| {
             let app = connect_app.clone();
             Box::pin(async move {
@@ -167,6 +168,7 @@ impl<A: App> Hub<A> {
             stats: supervisor.clone().recipient(),
             committer: committer.clone(),
             draining: AtomicBool::new(false),
+            app_metrics: Box::new(move || metrics_app.metrics_text()),
         });
         let mut arbiters = session_threads;
         arbiters.push(supervisor_thread);

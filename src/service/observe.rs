@@ -43,6 +43,8 @@ pub(crate) struct Observe {
     pub(crate) committer: Option<Committer>,
     /// Set when [`crate::Hub::shutdown`] begins; never cleared.
     pub(crate) draining: AtomicBool,
+    /// The app's own metrics text ([`crate::App::metrics_text`]).
+    pub(crate) app_metrics: Box<dyn Fn() -> String + Send + Sync>,
 }
 
 impl Observe {
@@ -90,7 +92,9 @@ impl Observe {
                 );
             }
         }
-        m.text()
+        let mut text = m.text();
+        text.push_str(&(self.app_metrics)());
+        text
     }
 }
 

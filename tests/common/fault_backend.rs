@@ -160,3 +160,23 @@ async fn answer_event(body: &Value, in_flight: &(AtomicUsize, AtomicUsize)) -> H
         })),
     }
 }
+
+/// The app proxy in front of `backend`, with its config adjusted, on a
+/// real server with a memory store.
+pub fn start_proxy(
+    backend: &FaultBackend,
+    adjust: impl FnOnce(&mut tabhub::proxy::ProxyConfig),
+) -> super::Server<tabhub::proxy::Proxy> {
+    let mut proxy = tabhub::proxy::ProxyConfig::new(backend.url());
+    adjust(&mut proxy);
+    super::start_server(
+        tabhub::proxy::Proxy::new(proxy),
+        tabhub::Config::default(),
+        Arc::new(tabhub::MemoryStore::new()),
+    )
+}
+
+/// An event payload that makes the backend answer `answer`.
+pub fn answering(answer: Value) -> Value {
+    json!({ "answer": answer })
+}
