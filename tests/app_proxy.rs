@@ -31,6 +31,11 @@ async fn each_event_reaches_the_backend_with_its_session_tab_id_seq_state_and_th
         json!({}),
         "a new key starts from {{}} when the backend has no initial state"
     );
+    let members = sent.as_object().unwrap();
+    assert!(
+        !members.contains_key("headers") && !members.contains_key("peer"),
+        "none forwarded: {sent}"
+    );
     assert_eq!(
         sent["event"],
         json!({"id": "ev-1", "name": "echo", "payload": {"x": 1}, "chain": null})
@@ -198,6 +203,11 @@ async fn every_join_is_asked_of_the_backend_with_what_the_operator_forwards() {
         .await
         .unwrap();
     a.join_with(&key, json!({"role": "editor"})).await;
+    // Each event says who sent it, as the join did.
+    let r = a.event(&key, "echo", json!({})).await;
+    let sent = &r["response"]["data"];
+    assert_eq!(sent["headers"], json!({"x-user": "ada"}), "{r}");
+    assert!(sent["peer"].as_str().unwrap().starts_with("127.0.0.1:"), "{r}");
     let r = a.join_with(&key, json!({"deny": true})).await;
     assert_eq!(
         r["response"]["reason"], "unauthorized",

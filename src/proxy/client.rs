@@ -17,9 +17,10 @@ use tokio::sync::Semaphore;
 use super::metrics::{CallMetrics, Outcome};
 use crate::app::AppError;
 
-/// How long an idle connection is kept for reuse. Below the idle timeouts
-/// of common servers (uvicorn and Node.js close after 5 s), so a reused
-/// connection is not one the backend is closing.
+/// How long an idle connection is kept for reuse. awc skips a pooled
+/// connection the backend has closed (it peeks before reuse); staying
+/// below the idle timeouts of common servers (uvicorn and Node.js close
+/// after 5 s) also avoids one whose close is still on its way.
 const IDLE_KEEP_ALIVE: Duration = Duration::from_secs(4);
 
 /// Why a call to the backend gave no usable answer.

@@ -156,6 +156,11 @@ impl App for Proxy {
             },
             seq: cx.seq(),
             state: self.send_state.then_some(&state.0),
+            headers: cx
+                .identity()
+                .map(|i| &i.headers)
+                .filter(|h| !h.is_empty()),
+            peer: cx.identity().and_then(|i| i.peer.as_deref()),
         };
         let answer: wire::Answer =
             self.backend

@@ -18,6 +18,13 @@ pub(super) struct EventCall<'a> {
     /// Absent with `--app-no-state`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) state: Option<&'a Value>,
+    /// The submitting connection's forwarded headers, as `URL/join` got
+    /// them (absent when none are forwarded, and for server events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) headers: Option<&'a BTreeMap<String, String>>,
+    /// Its peer address, with `--app-forward-peer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) peer: Option<&'a str>,
 }
 
 /// The event inside an [`EventCall`].
