@@ -207,7 +207,10 @@ async fn every_join_is_asked_of_the_backend_with_what_the_operator_forwards() {
     let r = a.event(&key, "echo", json!({})).await;
     let sent = &r["response"]["data"];
     assert_eq!(sent["headers"], json!({"x-user": "ada"}), "{r}");
-    assert!(sent["peer"].as_str().unwrap().starts_with("127.0.0.1:"), "{r}");
+    assert!(
+        sent["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{r}"
+    );
     let r = a.join_with(&key, json!({"deny": true})).await;
     assert_eq!(
         r["response"]["reason"], "unauthorized",

@@ -168,3 +168,37 @@ async fn a_task_the_backend_runs_is_running_again_after_tabhub_restarts() {
         .await;
     assert_eq!(gone, Err(tabhub::HandleError::TaskGone));
 }
+
+#[actix_rt::test]
+async fn a_backend_task_with_no_word_for_the_idle_limit_fails_and_pushes_keep_it_alive() {
+    let backend = FaultBackend::start();
+    let server = start(&backend, |c| {
+        c.task_idle = Some(Duration::from_millis(1000))
+    });
+    let (key, mut a, _b) = joined_pair(&server).await;
+    let start = answering(json!({"tasks": {"start": ["job"]}}));
+    assert_eq!(a.event(&key, "answer", start).await["status"], "ok");
+    let handle = server.hub.session(&SessionKey::parse(&key).unwrap());
+    // Pushes more often than the limit, for longer than it: still running.
+    for i in 0..7 {
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+        let progress = StateChange::Replace(json!({"progress": i}));
+        handle
+            .update_task("job", progress)
+            .await
+            .expect("alive while it pushes");
+    }
+    // Then silence: the task fails, and says why.
+    let failed = a
+        .wait_for(|m| m.event == "task" && m.payload["status"] == "failed")
+        .await;
+    assert_eq!(failed.payload["task"], "job");
+    assert_eq!(
+        failed.payload["error"],
+        "no word from the backend for 1000 ms"
+    );
+    let gone = handle
+        .update_task("job", StateChange::Replace(json!({})))
+        .await;
+    assert_eq!(gone, Err(tabhub::HandleError::TaskGone));
+}

@@ -191,6 +191,14 @@ pub trait App: Send + Sync + Sized + 'static {
         )))
     }
 
+    /// Server code pushed an update of the running task `task` of session
+    /// `key` ([`crate::SessionHandle::update_task`], the server API's
+    /// `POST .../state` with `"task"`), before it is applied. Lets an app
+    /// whose tasks run elsewhere see that they are alive. Default: nothing.
+    fn task_pushed(&self, key: &SessionKey, task: &str) {
+        let _ = (key, task);
+    }
+
     /// The session's last tab left (the grace timer starts). Default: nothing.
     fn last_tab_left(&self, key: &SessionKey, state: &Self::State) {
         let _ = (key, state);

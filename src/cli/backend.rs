@@ -48,6 +48,11 @@ pub struct BackendFlags {
     /// call, so it can tell tabhub's calls from others.
     #[arg(long, env = "TABHUB_APP_TOKEN", hide_env_values = true)]
     pub app_token: Option<String>,
+    /// Fail a backend task with no push for this long (ms: no progress
+    /// through `POST .../state` with `"task"`, no end), so a backend that
+    /// crashed mid-job does not keep its session alive; 0 = never.
+    #[arg(long, env = "TABHUB_APP_TASK_IDLE_MS", default_value_t = 300_000)]
+    pub app_task_idle_ms: u64,
     /// Enables the server API: requests must carry `Authorization: Bearer
     /// TOKEN`. None: the API is not served.
     #[arg(long, env = "TABHUB_API_TOKEN", hide_env_values = true)]
@@ -74,6 +79,8 @@ impl BackendFlags {
         config.forward_peer = self.app_forward_peer;
         config.send_state = !self.app_no_state;
         config.token = self.app_token.clone();
+        config.task_idle =
+            (self.app_task_idle_ms > 0).then(|| Duration::from_millis(self.app_task_idle_ms));
         Some(config)
     }
 }
@@ -145,6 +152,14 @@ mod tests {
         assert_eq!(proxy.forward_headers, ["cookie", "authorization"]);
         assert!(proxy.forward_peer);
         assert!(!proxy.send_state);
+        assert_eq!(proxy.task_idle, Some(Duration::from_secs(300)));
+        let never = parse(&["--app-url", "http://h/x", "--app-task-idle-ms", "0"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let never = never
+            .backend
+            .proxy()
+            .unwrap_or_else(|| panic!("a proxy config"));
+        assert_eq!(never.task_idle, None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::tasks::RemoteTasks;
 use super::wire::{Answer, ErrorOut, To};
 use super::{Proxy, ProxyEvent, ProxyState};
 use crate::app::{AppError, Context, Target};
@@ -66,6 +67,7 @@ pub(super) fn apply(
     scope: Scope,
     state: &mut ProxyState,
     cx: &mut Context<'_, Proxy>,
+    tasks: &RemoteTasks,
 ) -> Result<(), AppError> {
     if let Some(error) = answer.error {
         return Err(refusal(error));
@@ -105,19 +107,9 @@ pub(super) fn apply(
         cx.cancel_task(&task);
     }
     for task in answer.tasks.start {
-        start_task(cx, &task)?;
+        tasks.start(cx, &task)?;
     }
     Ok(())
-}
-
-/// Records that the backend runs task `key`. The work runs in the backend:
-/// the task's body only waits to be ended (`.../tasks/KEY/end`) or
-/// cancelled. It is restartable, so a session loaded after a restart of
-/// tabhub has it running again and the backend's progress still counts.
-pub(super) fn start_task(cx: &mut Context<'_, Proxy>, key: &str) -> Result<(), AppError> {
-    cx.spawn_restartable(key, Value::Null, |_| {
-        std::future::pending::<Result<(), AppError>>()
-    })
 }
 
 /// A state that is not a JSON object is allowed (the backend owns its

@@ -11,11 +11,14 @@
 //! - `client.rs`: the HTTP client (pool, bound on calls in flight,
 //!   deadline) and how a failed call becomes an event's error.
 //! - `answer.rs`: what an answer does to the session.
+//! - `tasks.rs`: the backend's background tasks as tabhub records them,
+//!   and their idle limit.
 //! - `metrics.rs`: the calls counted, for `GET /metrics`.
 
 mod answer;
 mod client;
 mod metrics;
+mod tasks;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -51,6 +54,9 @@ pub struct ProxyConfig {
     pub send_state: bool,
     /// Sent as `Authorization: Bearer TOKEN` with every call.
     pub token: Option<String>,
+    /// A backend task with no push for this long (no progress, no end)
+    /// fails with "no word from the backend"; `None`: never.
+    pub task_idle: Option<Duration>,
 }
 
 impl ProxyConfig {
@@ -65,6 +71,7 @@ impl ProxyConfig {
             forward_peer: false,
             send_state: true,
             token: None,
+            task_idle: Some(Duration::from_millis(300_000)),
         }
     }
 }
@@ -72,6 +79,7 @@ impl ProxyConfig {
 /// The app proxy. Start it with [`crate::Hub::start`] like any app.
 pub struct Proxy {
     backend: Backend,
+    tasks: tasks::RemoteTasks,
     forward_headers: Vec<String>,
     forward_peer: bool,
     send_state: bool,
@@ -93,6 +101,7 @@ impl Proxy {
                 config.max_answer_bytes,
                 config.token,
             ),
+            tasks: tasks::RemoteTasks::new(config.task_idle),
             forward_headers,
             forward_peer: config.forward_peer,
             send_state: config.send_state,
@@ -156,10 +165,7 @@ impl App for Proxy {
             },
             seq: cx.seq(),
             state: self.send_state.then_some(&state.0),
-            headers: cx
-                .identity()
-                .map(|i| &i.headers)
-                .filter(|h| !h.is_empty()),
+            headers: cx.identity().map(|i| &i.headers).filter(|h| !h.is_empty()),
             peer: cx.identity().and_then(|i| i.peer.as_deref()),
         };
         let answer: wire::Answer =
@@ -171,7 +177,7 @@ impl App for Proxy {
                     tracing::warn!(error = %e, "the backend's event call failed");
                     e.into_app_error("event")
                 })?;
-        answer::apply(answer, Scope::Event, state, cx)
+        answer::apply(answer, Scope::Event, state, cx, &self.tasks)
     }
 
     fn decode(&self, name: &str, payload: Value) -> Result<ProxyEvent, DecodeError> {
@@ -247,6 +253,12 @@ impl App for Proxy {
         self.backend.metrics.text()
     }
 
+    /// The backend pushed progress of `task`: it is alive (the idle limit
+    /// starts again).
+    fn task_pushed(&self, key: &SessionKey, task: &str) {
+        self.tasks.heard(key, task);
+    }
+
     /// A task the backend runs is running again after a restart of tabhub:
     /// its record is restored, and the backend's progress still counts.
     async fn restart_task(
@@ -256,7 +268,7 @@ impl App for Proxy {
         _input: Value,
         cx: &mut Context<'_, Self>,
     ) -> Result<(), AppError> {
-        answer::start_task(cx, key)
+        self.tasks.start(cx, key)
     }
 
     /// Tells the backend that a task was cancelled (`POST URL/cancel`), off
@@ -272,6 +284,7 @@ impl App for Proxy {
             return;
         }
         let backend = self.backend.clone();
+        let tasks = self.tasks.clone();
         let key = cx.key().as_str().to_owned();
         let task = task.to_owned();
         let seq = cx.seq();
@@ -286,7 +299,7 @@ impl App for Proxy {
             match backend.call::<wire::Answer>("cancel", &call).await {
                 Ok(Some(answer)) => Some(Box::new(
                     move |state: &mut ProxyState, cx: &mut Context<'_, Proxy>| {
-                        answer::apply(answer, Scope::Cancel, state, cx)
+                        answer::apply(answer, Scope::Cancel, state, cx, &tasks)
                     },
                 ) as crate::app::TaskUpdateFn<Proxy>),
                 Ok(None) => None,

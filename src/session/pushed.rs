@@ -146,7 +146,10 @@ impl<A: App> Handler<PushChange> for SessionActor<A> {
             Err(refused) => return Box::pin(async move { Err(refused) }),
         };
         let origin = match msg.task {
-            Some(task) => Origin::Task(task),
+            Some(task) => {
+                self.app.task_pushed(&self.key, &task);
+                Origin::Task(task)
+            }
             None => Origin::Server,
         };
         self.step(ctx, |session, step, ctx| {
