@@ -98,6 +98,8 @@ pub(crate) struct Metrics {
     pub(crate) commit_batch_steps: Histogram,
     commits_ok: IntCounter,
     commits_error: IntCounter,
+    /// Server API requests answered, by route and HTTP status.
+    api_requests: IntCounterVec,
 }
 
 impl Metrics {
@@ -162,6 +164,11 @@ impl Metrics {
         ] {
             closes.with_label_values(&[&code.to_string()]);
         }
+        let api_requests = family(
+            "tabhub_api_requests_total",
+            "Server API requests answered, by route and HTTP status.",
+            &["route", "status"],
+        );
         let commits = family(
             "tabhub_commits_total",
             "Store::append calls of the commit thread, by outcome (ok or error).",
@@ -231,6 +238,7 @@ impl Metrics {
             ),
             commits_ok: commits.with_label_values(&["ok"]),
             commits_error: commits.with_label_values(&["error"]),
+            api_requests,
             registry,
         }
     }
@@ -257,6 +265,14 @@ impl Metrics {
             ErrorReason::Protocol(r) => self.refused(*r),
             ErrorReason::App(_) => self.refusals_app.inc(),
         }
+    }
+
+    /// A server API request answered with `status`; `route` is the
+    /// method and the route's path after the key (`POST /events`).
+    pub(crate) fn api_request(&self, route: &str, status: u16) {
+        self.api_requests
+            .with_label_values(&[route, &status.to_string()])
+            .inc();
     }
 
     /// Counts a connection the server closed with `code`.

@@ -230,3 +230,37 @@ async fn an_unknown_route_or_method_is_not_found() {
 fn web_bytes(n: usize) -> actix_web::web::Bytes {
     actix_web::web::Bytes::from(vec![b' '; n])
 }
+
+#[actix_rt::test]
+async fn every_answered_call_is_counted_by_route_and_status() {
+    let server = start();
+    let key = new_key();
+    let event = json!({"id": "e1", "name": "add_todo", "payload": {"text": "x"}});
+    assert_eq!(
+        post(&server, &session(&key, "/events"), event).await.status,
+        200
+    );
+    assert_eq!(get(&server, &session(&key, "")).await.status, 200);
+    call_raw(&server, Method::GET, &session(&key, ""), None, vec![])
+        .await
+        .assert_refused(401, "unauthorized");
+    let bad = post(
+        &server,
+        &session(&key, "/state"),
+        json!({"patch": [{"op": "remove", "path": "/x"}]}),
+    )
+    .await;
+    bad.assert_refused(422, "invalid_change");
+    let text = server.hub.metrics_text().await;
+    for line in [
+        r#"tabhub_api_requests_total{route="POST /events",status="200"} 1"#,
+        r#"tabhub_api_requests_total{route="GET ",status="200"} 1"#,
+        r#"tabhub_api_requests_total{route="POST /state",status="422"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    let unauthorized = text
+        .lines()
+        .find(|l| l.starts_with("tabhub_api_requests_total") && l.contains(r#"status="401""#));
+    assert!(unauthorized.is_some_and(|l| l.ends_with(" 1")), "{text}");
+}

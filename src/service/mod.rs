@@ -218,7 +218,12 @@ impl<A: App> Hub<A> {
     /// push state changes and effects, end tasks, and read, stop and
     /// delete sessions; adjust it and mount it with [`Api::configure`].
     pub fn api(&self, token: impl Into<String>) -> Api<A> {
-        Api::new(self.supervisor.clone(), self.config(), token.into())
+        Api::new(
+            self.supervisor.clone(),
+            self.observe.metrics.clone(),
+            self.config(),
+            token.into(),
+        )
     }
 
     /// The routes, to adjust before mounting: see [`Routes`].

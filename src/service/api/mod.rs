@@ -48,6 +48,7 @@ use crate::supervisor::Supervisor;
 /// ```
 pub struct Api<A: App> {
     supervisor: Addr<Supervisor<A>>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     token: String,
     prefix: String,
     max_body_bytes: usize,
@@ -59,6 +60,7 @@ impl<A: App> Clone for Api<A> {
     fn clone(&self) -> Self {
         Self {
             supervisor: self.supervisor.clone(),
+            metrics: self.metrics.clone(),
             token: self.token.clone(),
             prefix: self.prefix.clone(),
             max_body_bytes: self.max_body_bytes,
@@ -69,9 +71,15 @@ impl<A: App> Clone for Api<A> {
 }
 
 impl<A: App> Api<A> {
-    pub(super) fn new(supervisor: Addr<Supervisor<A>>, config: &Config, token: String) -> Self {
+    pub(super) fn new(
+        supervisor: Addr<Supervisor<A>>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        config: &Config,
+        token: String,
+    ) -> Self {
         Self {
             supervisor,
+            metrics,
             token,
             prefix: "/api".to_owned(),
             max_body_bytes: config.max_frame_bytes,
@@ -159,17 +167,39 @@ async fn authorize<A: App, B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let verdict = match req.app_data::<web::Data<Api<A>>>() {
+    let api = req.app_data::<web::Data<Api<A>>>().cloned();
+    let verdict = match &api {
         Some(api) => api.authorizes(req.headers()),
         // The scope that holds this middleware holds the data too.
         None => Err(ApiError::new(ApiReason::Unauthorized, "no server API here")),
     };
-    match verdict {
-        Ok(()) => Ok(next.call(req).await?.map_into_boxed_body()),
+    let response = match verdict {
+        Ok(()) => next.call(req).await?.map_into_boxed_body(),
         Err(refused) => {
             tracing::debug!(path = req.path(), "server API call refused: unauthorized");
-            Ok(req.into_response(refused.error_response()))
+            req.into_response(refused.error_response())
         }
+    };
+    if let Some(api) = api {
+        let route = route_label(response.request(), &api.prefix);
+        api.metrics.api_request(&route, response.status().as_u16());
+    }
+    Ok(response)
+}
+
+/// The `route` label of `tabhub_api_requests_total`: the method and the
+/// matched route's path after `{prefix}/sessions/{key}` (`POST /events`,
+/// `GET `); `other` for a request that matched no route.
+fn route_label(req: &HttpRequest, prefix: &str) -> String {
+    let rest = req.match_pattern().and_then(|pattern| {
+        pattern
+            .strip_prefix(prefix)
+            .and_then(|p| p.strip_prefix("/sessions/{key}"))
+            .map(str::to_owned)
+    });
+    match rest {
+        Some(rest) => format!("{} {rest}", req.method()),
+        None => "other".to_owned(),
     }
 }
 
