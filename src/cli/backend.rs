@@ -29,15 +29,16 @@ pub struct BackendFlags {
     /// Largest backend answer accepted, in bytes.
     #[arg(long, env = "TABHUB_APP_MAX_ANSWER_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub app_max_answer_bytes: usize,
-    /// An upgrade request header passed to `URL/join` (repeat the flag, or
-    /// separate with commas): `Cookie`, `Authorization`.
+    /// An upgrade request header passed to `URL/join` and with each of the
+    /// connection's events (repeat the flag, or separate with commas):
+    /// `Cookie`, `Authorization`.
     #[arg(
         long = "app-forward-header",
         env = "TABHUB_APP_FORWARD_HEADER",
         value_delimiter = ','
     )]
     pub app_forward_headers: Vec<String>,
-    /// Pass the connection's peer address (`ip:port`) to `URL/join`.
+    /// Pass the connection's peer address (`ip:port`) likewise.
     #[arg(long, env = "TABHUB_APP_FORWARD_PEER", default_value_t = false)]
     pub app_forward_peer: bool,
     /// Leave the state out of `URL/event` and `URL/cancel` calls (the

@@ -46,9 +46,10 @@ pub struct ProxyConfig {
     pub max_concurrency: usize,
     /// Largest answer accepted, in bytes.
     pub max_answer_bytes: usize,
-    /// Upgrade request headers passed to `URL/join`, lower-case names.
+    /// Upgrade request headers passed to `URL/join` and with each of the
+    /// connection's events, lower-case names.
     pub forward_headers: Vec<String>,
-    /// Whether `URL/join` gets the connection's peer address.
+    /// Whether `URL/join` and events get the connection's peer address.
     pub forward_peer: bool,
     /// Whether `URL/event` and `URL/cancel` carry the state.
     pub send_state: bool,
