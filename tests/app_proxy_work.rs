@@ -15,6 +15,14 @@ use serde_json::{json, Value};
 use tabhub::proxy::{Proxy, ProxyConfig};
 use tabhub::{Config, SessionKey, StateChange, TaskEnd};
 
+/// The task `task` no longer takes updates: it ended.
+async fn assert_task_gone(handle: &tabhub::SessionHandle<Proxy>, task: &str) {
+    let gone = handle
+        .update_task(task, StateChange::Replace(json!({})))
+        .await;
+    assert_eq!(gone, Err(tabhub::HandleError::TaskGone), "task {task}");
+}
+
 #[actix_rt::test]
 async fn a_task_an_answer_starts_runs_until_server_code_ends_it_and_a_cancel_tells_the_backend() {
     let backend = FaultBackend::start();
@@ -47,10 +55,7 @@ async fn a_task_an_answer_starts_runs_until_server_code_ends_it_and_a_cancel_tel
         .await;
     assert_eq!(d.payload["event_id"], Value::Null);
     assert_eq!(backend.calls_to("cancel")[0].body["task"], "t2");
-    let gone = handle
-        .update_task("t2", StateChange::Replace(json!({})))
-        .await;
-    assert_eq!(gone, Err(tabhub::HandleError::TaskGone));
+    assert_task_gone(&handle, "t2").await;
 }
 
 #[actix_rt::test]
@@ -163,10 +168,7 @@ async fn a_task_the_backend_runs_is_running_again_after_tabhub_restarts() {
         .end_task("job", TaskEnd::Done, tabhub::Push::default())
         .await
         .unwrap();
-    let gone = handle
-        .update_task("job", StateChange::Replace(json!({})))
-        .await;
-    assert_eq!(gone, Err(tabhub::HandleError::TaskGone));
+    assert_task_gone(&handle, "job").await;
 }
 
 #[actix_rt::test]
@@ -197,8 +199,5 @@ async fn a_backend_task_with_no_word_for_the_idle_limit_fails_and_pushes_keep_it
         failed.payload["error"],
         "no word from the backend for 1000 ms"
     );
-    let gone = handle
-        .update_task("job", StateChange::Replace(json!({})))
-        .await;
-    assert_eq!(gone, Err(tabhub::HandleError::TaskGone));
+    assert_task_gone(&handle, "job").await;
 }

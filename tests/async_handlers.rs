@@ -59,13 +59,11 @@ async fn events_keep_their_arrival_order_while_a_handler_awaits_and_other_sessio
     a.catch_up(&key, &mut ma, 2).await;
     b.catch_up(&key, &mut mb, 2).await;
     for m in [&ma, &mb] {
-        let texts: Vec<&str> = m.state["todos"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["text"].as_str().unwrap())
-            .collect();
-        assert_eq!(texts, ["first", "second"], "arrival order, on every tab");
+        assert_eq!(
+            m.todo_texts(),
+            ["first", "second"],
+            "arrival order, on every tab"
+        );
     }
 }
 

@@ -114,12 +114,7 @@ async fn killed_mid_stream_five_times_nothing_acknowledged_is_lost_and_tabs_resu
             assert!(seq >= before, "seq went back from {before} to {seq}");
             last_seq.insert(tab.key.clone(), seq);
             // Every event acknowledged before the crash is in the state.
-            let texts: HashSet<&str> = tab.mirror.state["todos"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["text"].as_str().unwrap())
-                .collect();
+            let texts: HashSet<&str> = tab.mirror.todo_texts().into_iter().collect();
             for text in acked_by_key.get(&tab.key).into_iter().flatten() {
                 assert!(
                     texts.contains(text.as_str()),

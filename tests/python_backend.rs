@@ -106,13 +106,7 @@ async fn a_network_blip_keeps_the_session_and_the_tab_resumes_by_replay() {
     assert_eq!(again["resume"], "replay", "{again}");
     assert_eq!(again["epoch"], first["epoch"]);
     assert_eq!(ma.seq, 3);
-    let texts: Vec<&str> = ma.state["todos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(texts, ["before", "while away 1", "while away 2"]);
+    assert_eq!(ma.todo_texts(), ["before", "while away 1", "while away 2"]);
 }
 
 #[actix_rt::test]

@@ -40,12 +40,7 @@ async fn two_tabs_see_the_same_deltas_in_the_same_order_and_a_late_tab_gets_an_e
     assert_eq!(ma.seqs, (1..=10).collect::<Vec<u64>>());
     assert_eq!(mb.seqs, ma.seqs);
     assert_eq!(ma.state, mb.state);
-    let texts: Vec<&str> = ma.state["todos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["text"].as_str().unwrap())
-        .collect();
+    let texts = ma.todo_texts();
     assert_eq!(
         texts,
         ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4"]

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::client::CallError;
 use super::tasks::RemoteTasks;
 use super::wire::{Answer, ErrorOut, To};
 use super::{Proxy, ProxyEvent, ProxyState};
@@ -20,11 +21,20 @@ pub(super) enum Scope {
     Cancel,
 }
 
-fn invalid(why: impl std::fmt::Display) -> AppError {
-    AppError::refuse(
-        "backend_invalid_answer",
-        format!("the backend's answer is not valid: {why}"),
-    )
+impl Scope {
+    /// The call whose answer this is.
+    fn call(self) -> &'static str {
+        match self {
+            Scope::Event => "event",
+            Scope::Cancel => "cancel",
+        }
+    }
+}
+
+/// An answer of `call` that cannot be used: `backend_invalid_answer`, as
+/// for any other invalid answer (`client.rs`).
+fn invalid(call: &str, why: impl std::fmt::Display) -> AppError {
+    CallError::Invalid(why.to_string()).into_app_error(call)
 }
 
 /// The backend's refusal as the event's error reply. `invalid_payload`,
@@ -44,19 +54,22 @@ fn refusal(error: ErrorOut) -> AppError {
     }
 }
 
-fn target(to: Option<To>) -> Result<Target, AppError> {
+fn target(to: Option<To>, call: &str) -> Result<Target, AppError> {
     match to {
         None => Ok(Target::Origin),
         Some(To::Named(name)) => match name.as_str() {
             "origin" => Ok(Target::Origin),
             "all" => Ok(Target::All),
-            other => Err(invalid(format!(
-                "an effect's \"to\" is \"origin\", \"all\" or {{\"tab\": ID}}, not {other:?}"
-            ))),
+            other => Err(invalid(
+                call,
+                format!(
+                    "an effect's \"to\" is \"origin\", \"all\" or {{\"tab\": ID}}, not {other:?}"
+                ),
+            )),
         },
         Some(To::Tab { tab }) => TabId::parse(&tab)
             .map(Target::Tab)
-            .map_err(|e| invalid(format!("an effect's tab {tab:?}: {e}"))),
+            .map_err(|e| invalid(call, format!("an effect's tab {tab:?}: {e}"))),
     }
 }
 
@@ -74,14 +87,14 @@ pub(super) fn apply(
     }
     let mut effects = Vec::with_capacity(answer.effects.len());
     for effect in answer.effects {
-        effects.push((target(effect.to)?, effect.kind, effect.data));
+        effects.push((target(effect.to, scope.call())?, effect.kind, effect.data));
     }
     match (answer.state, answer.patch) {
-        (Some(_), Some(_)) => return Err(invalid("both \"state\" and \"patch\"")),
+        (Some(_), Some(_)) => return Err(invalid(scope.call(), "both \"state\" and \"patch\"")),
         (Some(new), None) => state.0 = new,
         (None, Some(patch)) => {
             json_patch::patch(&mut state.0, &patch)
-                .map_err(|e| invalid(format!("the patch does not apply: {e}")))?;
+                .map_err(|e| invalid(scope.call(), format!("the patch does not apply: {e}")))?;
         }
         (None, None) => {}
     }
@@ -116,7 +129,7 @@ pub(super) fn apply(
 /// shape), but `null` is not: it is what an absent member decodes to.
 pub(super) fn initial(state: Value) -> Result<ProxyState, AppError> {
     if state.is_null() {
-        return Err(invalid("the initial state is null"));
+        return Err(invalid("initial_state", "the initial state is null"));
     }
     Ok(ProxyState(state))
 }

@@ -121,6 +121,16 @@ impl Mirror {
         self.seqs.push(seq);
     }
 
+    /// The texts of the demo's todos in the mirrored state, in order.
+    pub fn todo_texts(&self) -> Vec<&str> {
+        self.state["todos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["text"].as_str().unwrap())
+            .collect()
+    }
+
     /// The cursor to send on a rejoin.
     pub fn cursor(&self) -> Value {
         json!({"epoch": self.epoch, "seq": self.seq})
