@@ -92,7 +92,7 @@ impl<A: App> Supervisor<A> {
         );
     }
 
-    fn stop_answered(
+    pub(super) fn stop_answered(
         &mut self,
         key: SessionKey,
         incarnation: u64,

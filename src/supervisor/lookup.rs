@@ -76,12 +76,15 @@ impl<A: App> Supervisor<A> {
             let _ = park.send(Err(LookupError::ShuttingDown));
             return;
         }
-        if self.sessions.get(key).is_some_and(|e| !e.addr.connected()) {
-            self.sessions.remove(key);
-        }
+        // Parked first: a session whose actor has ended while its stop's
+        // answer is on its way still holds what waits for that answer
+        // (joins, lookups, retires); forgetting it here would drop them.
         if let Some(parked) = self.parked_for(key) {
             parked.lookups.push(park);
             return;
+        }
+        if self.sessions.get(key).is_some_and(|e| !e.addr.connected()) {
+            self.sessions.remove(key);
         }
         if let Some(entry) = self.sessions.get(key) {
             let _ = park.send(Ok(entry.addr.clone()));

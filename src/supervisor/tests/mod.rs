@@ -29,6 +29,8 @@ use crate::messages::{ActivityClock, Cancel, Join, Leave, SessionLink, Submit, T
 use crate::protocol::message::{EventPayload, JoinMode, Visibility};
 use crate::store::{MemoryStore, Store};
 
+mod parked;
+
 const GRACE: Duration = Duration::from_secs(10);
 /// How long the background task of the grace-restart test runs.
 const JOB: Duration = Duration::from_secs(6);
@@ -192,6 +194,13 @@ impl Tab {
     /// Joins the hub's session and waits for the join reply (from the
     /// session, once it loaded itself on the blocking pool).
     async fn join(&mut self, hub: &Hub) {
+        self.send_join(hub).await;
+        self.joined().await;
+    }
+
+    /// Sends the join; returns once the supervisor took it (it may have
+    /// parked it), not waiting for its reply.
+    async fn send_join(&self, hub: &Hub) {
         let join = Join {
             identity: std::sync::Arc::new(()),
             key: hub.key.clone(),
@@ -212,6 +221,10 @@ impl Tab {
             .send(join)
             .await
             .expect("the supervisor runs");
+    }
+
+    /// Waits for the reply to the join sent last.
+    async fn joined(&mut self) {
         match self.next("the join reply").await {
             Seen::Joined(link) => self.link = link,
             _ => panic!("the join was not answered with its reply"),
