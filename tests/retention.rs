@@ -2,19 +2,24 @@
 //! session idle for longer than the TTL is deleted by the sweeper, and a
 //! join after that starts from the app's initial state in a new epoch (a
 //! `snapshot`); a live session is never expired, and a session stopped
-//! unchanged counts as active at its stop.
+//! unchanged counts as active at its stop; the sweep moves past live
+//! sessions that sit at the head of the oldest-first index, and never
+//! lists the same keys again and again.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use common::node::TempDir;
 use common::{new_key, start_server, Client, Server, WAIT};
 use serde_json::json;
 use tabhub::demo::Demo;
-use tabhub::{Config, RedbOptions, RedbStore, SessionKey, Store};
+use tabhub::{
+    Config, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Store, StoreError,
+};
 use tokio::time::{sleep, Instant};
 
 struct Setup {
@@ -149,4 +154,93 @@ async fn a_session_stopped_unchanged_is_kept_a_whole_ttl_from_that_stop() {
         );
         sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The memory store, counting the sweeper's listings.
+#[derive(Default)]
+struct CountedListings {
+    inner: MemoryStore,
+    listings: AtomicUsize,
+}
+
+impl Store for CountedListings {
+    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
+        self.inner.load(key)
+    }
+    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
+        self.inner.save(key, session)
+    }
+    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        self.inner.delete(key)
+    }
+    fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.inner.touch(key)
+    }
+    fn idle_before(&self, cutoff: SystemTime, limit: usize) -> Result<Vec<SessionKey>, StoreError> {
+        self.listings.fetch_add(1, Ordering::Relaxed);
+        self.inner.idle_before(cutoff, limit)
+    }
+    fn delete_if_idle(&self, key: &SessionKey, cutoff: SystemTime) -> Result<bool, StoreError> {
+        self.inner.delete_if_idle(key, cutoff)
+    }
+}
+
+#[actix_rt::test]
+async fn the_sweep_moves_past_more_live_old_sessions_than_one_batch_to_the_idle_key_behind_them() {
+    // One batch is 256 keys: 300 sessions are saved, then live again (with
+    // no new activity) when their TTL passes; the one idle key was saved
+    // after all of them, so it sits behind them in the oldest-first index.
+    let ttl = Duration::from_secs(2);
+    let config = Config {
+        grace: Duration::from_secs(120),
+        session_ttl: Some(ttl),
+        ..Config::default()
+    };
+    let store = Arc::new(CountedListings::default());
+    let server = start_server(Demo, config, store.clone());
+    let keys: Vec<SessionKey> = (0..301)
+        .map(|_| SessionKey::parse(&new_key()).unwrap())
+        .collect();
+    for key in &keys {
+        let handle = server.hub.session(key);
+        let added = handle
+            .submit_named("e1", "add_todo", json!({"text": "kept"}))
+            .await
+            .unwrap();
+        assert!(matches!(added, tabhub::Outcome::Ok { .. }), "{added:?}");
+        assert!(handle.stop().await.unwrap(), "it was live");
+    }
+    let (live, idle) = keys.split_at(300);
+    let idle = &idle[0];
+    for key in live {
+        // Loaded again, as server code reading it would: live, not active.
+        server.hub.session(key).state().await.unwrap();
+    }
+    assert_eq!(server.hub.stats().await.unwrap().sessions, 300);
+
+    let deadline = Instant::now() + ttl + WAIT;
+    while store.load(idle).unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the idle key behind the live ones was never expired"
+        );
+        sleep(Duration::from_millis(50)).await;
+    }
+    for key in live {
+        assert!(
+            store.load(key).unwrap().is_some(),
+            "a live session's record was deleted"
+        );
+    }
+
+    // With every old key live or gone, the sweeper lists once a tick (a
+    // tenth of the TTL): a few listings a second, not a loop of them.
+    let before = store.listings.load(Ordering::Relaxed);
+    sleep(Duration::from_secs(1)).await;
+    let listed = store.listings.load(Ordering::Relaxed) - before;
+    assert!(
+        listed <= 20,
+        "{listed} listings in a second: the sweeper spins"
+    );
+    assert_eq!(server.hub.stats().await.unwrap().sessions, 300);
 }

@@ -5,8 +5,12 @@
 //! (oldest first, on the blocking pool; the store reads about that many
 //! rows, not every key) and hands them to the supervisor, which fences
 //! those with no live session, deletes the ones still idle on the blocking
-//! pool, and lifts the fences. No actor thread waits for the store, and the
-//! work of one tick is bounded by the batch.
+//! pool, stamps the live ones as active (so they leave the head of the
+//! index and the next listing reaches the idle keys behind them), and
+//! lifts the fences. No actor thread waits for the store, the work of one
+//! tick is bounded by the batch, and a batch that left keys at the head
+//! (fenced, or a store call failed) is followed by a tick's pause, never
+//! by the same listing at once.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -27,7 +31,7 @@ pub(super) fn tick(ttl: Duration) -> Duration {
 }
 
 /// Runs until the service shuts down: every tick, expires one batch of
-/// idle keys; after a full batch, the next one follows at once.
+/// idle keys; after a full batch that moved every key, the next follows at once.
 pub(super) async fn sweep<A: App>(
     store: Arc<dyn Store>,
     supervisor: Addr<Supervisor<A>>,
@@ -65,8 +69,12 @@ pub(super) async fn sweep<A: App>(
         }
         let full = keys.len() == BATCH;
         match supervisor.send(Expire { keys, cutoff }).await {
-            Ok(Some(_)) => {
-                if full {
+            // Every key of a full batch left the head of the index
+            // (deleted, or stamped active because its session is live):
+            // the next batch is new keys, so it follows at once. Keys that
+            // stayed would be listed again, so then the sweep waits a tick.
+            Ok(Some(swept)) => {
+                if full && swept.stuck == 0 {
                     wait = Duration::ZERO;
                 }
             }

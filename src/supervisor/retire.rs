@@ -84,15 +84,29 @@ struct RetireRequest {
 }
 
 /// Sent by the retention sweeper: delete those of `keys` that have no live
-/// session and whose last activity is still older than `cutoff`. Replies
-/// with how many were deleted; `None` once the service shuts down.
+/// session and whose last activity is still older than `cutoff`, and stamp
+/// the live ones as active now (a live session is in use: stamped, it
+/// leaves the head of the oldest-first index, so the sweep moves past it
+/// to the idle keys behind). Replies with what became of the keys; `None`
+/// once the service shuts down.
 pub(crate) struct Expire {
     pub(crate) keys: Vec<SessionKey>,
     pub(crate) cutoff: SystemTime,
 }
 
+/// What an [`Expire`] did with its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Swept {
+    /// Keys deleted.
+    pub(crate) deleted: usize,
+    /// Keys that stay where the oldest-first index had them: fenced (a
+    /// stop or delete on request is under way) or a store call failed.
+    /// Listing again at once would list them again.
+    pub(crate) stuck: usize,
+}
+
 impl Message for Expire {
-    type Result = Option<usize>;
+    type Result = Option<Swept>;
 }
 
 impl<A: App> Supervisor<A> {
@@ -284,53 +298,75 @@ impl<A: App> Handler<Retire> for Supervisor<A> {
 }
 
 impl<A: App> Handler<Expire> for Supervisor<A> {
-    type Result = ResponseFuture<Option<usize>>;
+    type Result = ResponseFuture<Option<Swept>>;
 
-    /// Fences the keys with no live session and nothing in flight, deletes
-    /// those still idle in one call to the blocking pool, then lifts the
-    /// fences: the work of one sweep is bounded by the batch it was given.
+    /// Fences the keys with no live session and nothing in flight, then in
+    /// one call to the blocking pool deletes those still idle and stamps
+    /// the live ones as active, then lifts the fences: the work of one
+    /// sweep is bounded by the batch it was given.
     fn handle(&mut self, msg: Expire, ctx: &mut Self::Context) -> Self::Result {
         if self.shutting_down {
             return Box::pin(async { None });
         }
-        let keys: Vec<SessionKey> = msg
-            .keys
-            .into_iter()
-            .filter(|k| !self.sessions.contains_key(k) && !self.fenced.contains_key(k))
-            .collect();
-        for key in &keys {
+        let mut idle = Vec::new();
+        let mut live = Vec::new();
+        let mut fenced = 0;
+        for key in msg.keys {
+            if self.fenced.contains_key(&key) {
+                fenced += 1;
+            } else if self.sessions.contains_key(&key) {
+                live.push(key);
+            } else {
+                idle.push(key);
+            }
+        }
+        for key in &idle {
             self.fenced.insert(key.clone(), Parked::default());
         }
         let (reply, answer) = oneshot::channel();
         let store = self.store.clone();
         let cutoff = msg.cutoff;
-        let to_delete = keys.clone();
-        let deleting = actix_rt::task::spawn_blocking(move || {
-            let mut deleted = 0;
+        let to_delete = idle.clone();
+        let sweeping = actix_rt::task::spawn_blocking(move || {
+            let mut swept = Swept {
+                deleted: 0,
+                stuck: fenced,
+            };
             for key in &to_delete {
                 match store.delete_if_idle(key, cutoff) {
-                    Ok(true) => deleted += 1,
+                    Ok(true) => swept.deleted += 1,
+                    // Active since it was listed: no longer at the head.
                     Ok(false) => {}
                     Err(e) => {
+                        swept.stuck += 1;
                         tracing::error!(key = %key, error = %e, "could not expire the key");
                     }
                 }
             }
-            deleted
-        });
-        ctx.spawn(deleting.into_actor(self).map(move |done, act, ctx| {
-            let deleted = done.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "the expiry sweep panicked; its keys are kept");
-                0
-            });
-            if deleted > 0 {
-                tracing::info!(deleted, "idle sessions expired");
+            for key in &live {
+                if let Err(e) = store.touch(key) {
+                    swept.stuck += 1;
+                    tracing::error!(key = %key, error = %e, "could not stamp a live session as active");
+                }
             }
-            for key in keys {
+            swept
+        });
+        ctx.spawn(sweeping.into_actor(self).map(move |done, act, ctx| {
+            let swept = done.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the expiry sweep panicked; its keys are kept");
+                Swept {
+                    deleted: 0,
+                    stuck: idle.len(),
+                }
+            });
+            if swept.deleted > 0 {
+                tracing::info!(deleted = swept.deleted, "idle sessions expired");
+            }
+            for key in idle {
                 let parked = act.fenced.remove(&key).unwrap_or_default();
                 act.replay(&key, parked, ctx);
             }
-            let _ = reply.send(Some(deleted));
+            let _ = reply.send(Some(swept));
         }));
         Box::pin(async move { answer.await.unwrap_or(None) })
     }
