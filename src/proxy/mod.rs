@@ -286,13 +286,13 @@ impl App for Proxy {
         }
         let backend = self.backend.clone();
         let tasks = self.tasks.clone();
-        let key = cx.key().as_str().to_owned();
+        let key = cx.key().clone();
         let task = task.to_owned();
         let seq = cx.seq();
         let sent_state = self.send_state.then(|| state.0.clone());
         cx.follow_up(Box::pin(async move {
             let call = wire::CancelCall {
-                key: &key,
+                key: key.as_str(),
                 task: &task,
                 seq,
                 state: sent_state.as_ref(),
@@ -305,7 +305,7 @@ impl App for Proxy {
                 ) as crate::app::TaskUpdateFn<Proxy>),
                 Ok(None) => None,
                 Err(e) => {
-                    tracing::warn!(key, task, error = %e, "the backend's cancel failed");
+                    tracing::warn!(key = %key, task, error = %e, "the backend's cancel failed");
                     None
                 }
             }

@@ -176,7 +176,9 @@ async fn authorize<A: App, B: MessageBody + 'static>(
     let response = match verdict {
         Ok(()) => next.call(req).await?.map_into_boxed_body(),
         Err(refused) => {
-            tracing::debug!(path = req.path(), "server API call refused: unauthorized");
+            // The path holds a session key, a bearer secret: logged short.
+            let path = short_keys(req.path());
+            tracing::debug!(path, "server API call refused: unauthorized");
             req.into_response(refused.error_response())
         }
     };
@@ -212,4 +214,40 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         req.path()
     );
     Err(ApiError::new(ApiReason::NotFound, message))
+}
+
+/// `path` with the segment after each `sessions` (a session key, valid or
+/// not) cut to its first six characters and `…`, as [`crate::SessionKey`]
+/// shows itself in logs.
+fn short_keys(path: &str) -> String {
+    let mut after_sessions = false;
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|segment| {
+            let shown = if after_sessions && segment.chars().count() > 6 {
+                let cut: String = segment.chars().take(6).collect();
+                format!("{cut}…")
+            } else {
+                segment.to_owned()
+            };
+            after_sessions = segment == "sessions";
+            shown
+        })
+        .collect();
+    segments.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_keys;
+
+    #[test]
+    fn a_logged_path_shows_only_the_start_of_its_key() {
+        assert_eq!(
+            short_keys("/api/sessions/2a6d891fe92c4a7285d1f7974762e377/events"),
+            "/api/sessions/2a6d89…/events"
+        );
+        assert_eq!(short_keys("/api/sessions/abc"), "/api/sessions/abc");
+        assert_eq!(short_keys("/api/other/x"), "/api/other/x");
+    }
 }
