@@ -16,10 +16,15 @@ use crate::session::SessionActor;
 use crate::supervisor::retire::Parked;
 use crate::supervisor::{Lookup, LookupError, Supervisor};
 
+/// The supervisor under test and its context.
+type Sup = Supervisor<Worker>;
+
 /// Runs a closure inside a supervisor handler, with its state and context.
-struct Poke<R>(
-    Box<dyn FnOnce(&mut Supervisor<Worker>, &mut Context<Supervisor<Worker>>) -> R + Send>,
-);
+struct Poke<R>(Box<dyn PokeFn<R>>);
+
+/// What a [`Poke`] runs.
+trait PokeFn<R>: FnOnce(&mut Sup, &mut Context<Sup>) -> R + Send {}
+impl<R, F: FnOnce(&mut Sup, &mut Context<Sup>) -> R + Send> PokeFn<R> for F {}
 
 impl<R: Send + 'static> Message for Poke<R> {
     type Result = R;
