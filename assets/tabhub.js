@@ -54,7 +54,11 @@ const TAB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** Close codes after which the client must not reconnect (PROTOCOL section 9). */
 const CLOSE_REPLACED = 4001;
 const CLOSE_POLICY = 1008;
-/** Join error reasons that retrying cannot fix: the session is closed. */
+/**
+ * Join error reasons that retrying cannot fix: the session is closed. Every
+ * other reason (`unavailable`: the app could not decide now, `capacity`,
+ * `store_error`, ...) is retried with the rejoin backoff.
+ */
 const PERMANENT_JOIN_ERRORS = new Set(["unauthorized", "invalid_key", "unmatched topic", "invalid_payload"]);
 /** setTimeout's largest delay; longer ones fire at once in browsers and Node. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -192,7 +196,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * Why a push, a cancel or a join failed. `reason` is the server's reason
  * (`unknown_event`, `invalid_payload`, `handler_error`, `queue_full`,
- * `rate_limited`, `unauthorized`, ..., or the app's own, like
+ * `rate_limited`, `unauthorized`, `unavailable`, ..., or the app's own, like
  * `out_of_stock`, with its `data`) or one of the client's own:
  * `timeout`, `summary_only` (the session is evicted to a summary join),
  * `left`, `closed`, `disconnected` (`hub.disconnect()`), `replaced` (close

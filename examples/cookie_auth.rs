@@ -54,7 +54,8 @@ use actix_web::cookie::Key;
 use actix_web::{web, App as WebApp, HttpRequest, HttpResponse, HttpServer};
 use serde::{Deserialize, Serialize};
 use tabhub::{
-    App, AppError, Config, ConnectRefusal, Context, Hub, JoinRequest, MemoryStore, SessionKey,
+    App, AppError, AuthorizeError, Config, ConnectRefusal, Context, Hub, JoinRequest, MemoryStore,
+    SessionKey,
 };
 
 /// The session cookie's name.
@@ -139,13 +140,13 @@ impl App for Todos {
     /// Every join, rejoin and takeover: the key must be the user's own.
     /// The error is only logged (never the key: keys are secrets); the
     /// client gets reason `unauthorized`.
-    async fn authorize(&self, join: &JoinRequest<'_, User>) -> Result<(), String> {
+    async fn authorize(&self, join: &JoinRequest<'_, User>) -> Result<(), AuthorizeError> {
         let user = &join.identity.name;
         match owner_of(join.key) {
             Some(owner) if owner == user => Ok(()),
-            _ => Err(format!(
+            _ => Err(AuthorizeError::refused(format!(
                 "{user:?} may join only keys that start with {user}_"
-            )),
+            ))),
         }
     }
 

@@ -54,7 +54,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tabhub::{App, AppError, Config, Context, Hub, JoinRequest, MemoryStore};
+use tabhub::{App, AppError, AuthorizeError, Config, Context, Hub, JoinRequest, MemoryStore};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -237,20 +237,23 @@ impl App for Notes {
     /// Every join, rejoin and takeover: the join's `token` must be signed
     /// by this server, unexpired, and name the key. The error is logged
     /// (never the token or the key); the client gets `unauthorized`.
-    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
+    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), AuthorizeError> {
         let token = join
             .params
             .get("token")
             .and_then(serde_json::Value::as_str)
-            .ok_or("the join has no token param")?;
+            .ok_or_else(|| AuthorizeError::refused("the join has no token param"))?;
         let claims = self
             .signer
             .verify(token, self.clock.now())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| AuthorizeError::refused(e.to_string()))?;
         if claims.keys.iter().any(|key| key == join.key.as_str()) {
             Ok(())
         } else {
-            Err(format!("{:?}'s token does not name this key", claims.sub))
+            Err(AuthorizeError::refused(format!(
+                "{:?}'s token does not name this key",
+                claims.sub
+            )))
         }
     }
 

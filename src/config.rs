@@ -38,6 +38,15 @@ pub struct Config {
     pub rate_events_per_sec: u32,
     /// Token-bucket size per tab (the burst), in events. Default 200.
     pub rate_burst: u32,
+    /// Token-bucket refill rate per connection, in joins (`phx_join`
+    /// frames, rejoins included) per second; a join with no token gets
+    /// `rate_limited` and changes nothing. 0 turns it off. Default 10.
+    pub join_rate_per_sec: u32,
+    /// Token-bucket size per connection (the burst), in joins. Default
+    /// 100, the default `max_joins_per_connection`: a client that
+    /// reconnects and rejoins every topic it held at once is never
+    /// refused; a client re-joining in a loop is held to the rate.
+    pub join_burst: u32,
     /// Tabs (full joins) per session; more get `too_many_tabs`. Default 64.
     pub max_tabs_per_session: usize,
     /// Joins per connection; more get `too_many_joins`. Default 100.
@@ -115,6 +124,8 @@ impl Default for Config {
             queue_len: 1024,
             rate_events_per_sec: 100,
             rate_burst: 200,
+            join_rate_per_sec: 10,
+            join_burst: 100,
             max_tabs_per_session: 64,
             max_joins_per_connection: 100,
             max_sessions: 100_000,

@@ -100,8 +100,8 @@ mod supervisor;
 mod tab;
 
 pub use app::{
-    App, AppError, ConnectRefusal, Context, JoinRequest, Origin, Target, TaskEnd, TaskGone,
-    TaskHandle, TaskUpdate,
+    App, AppError, AuthorizeError, ConnectRefusal, Context, JoinRequest, Origin, Target, TaskEnd,
+    TaskGone, TaskHandle, TaskUpdate,
 };
 pub use config::Config;
 pub use delta::StateChange;

@@ -151,7 +151,7 @@ async fn every_kind_of_failed_call_fails_its_event_with_a_clear_reason_and_chang
 }
 
 #[actix_rt::test]
-async fn an_unreachable_backend_fails_events_with_backend_unavailable() {
+async fn an_unreachable_backend_fails_events_with_backend_unavailable_and_joins_with_unavailable() {
     let free = common::process::free_port();
     let proxy = ProxyConfig::new(format!("http://127.0.0.1:{free}/nothing"));
     let server = start_server(
@@ -161,9 +161,30 @@ async fn an_unreachable_backend_fails_events_with_backend_unavailable() {
     );
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
-    // The join is asked of the backend too: refused while it is down.
+    // The join is asked of the backend too: it could not decide, so the
+    // refusal is the retryable one, not the final `unauthorized`.
     let r = a.join_with(&key, json!({})).await;
+    assert_eq!(r["response"]["reason"], "unavailable", "{r}");
+}
+
+#[actix_rt::test]
+async fn a_join_the_backend_could_not_decide_gets_unavailable_and_only_allow_false_is_unauthorized()
+{
+    let backend = FaultBackend::start();
+    let server = start(&backend, |c| c.timeout = Duration::from_millis(1000));
+    let key = new_key();
+    let mut a = Client::connect(&server, "a").await;
+    for status in [500, 503, 404] {
+        backend.behaviour.lock().unwrap().join_status = status;
+        let r = a.join_with(&key, json!({})).await;
+        assert_eq!(r["response"]["reason"], "unavailable", "HTTP {status}: {r}");
+    }
+    backend.behaviour.lock().unwrap().join_status = 200;
+    let r = a.join_with(&key, json!({"deny": true})).await;
     assert_eq!(r["response"]["reason"], "unauthorized", "{r}");
+    // Back up: the same tab's next join is let in.
+    a.join(&key, None).await;
+    assert_eq!(backend.calls_to("join").len(), 5);
 }
 
 #[actix_rt::test]

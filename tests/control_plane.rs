@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tabhub::demo::Demo;
 use tabhub::{
-    App, AppError, Config, Context, JoinRequest, MemoryStore, SavedSession, SessionKey, Store,
-    StoreError,
+    App, AppError, AuthorizeError, Config, Context, JoinRequest, MemoryStore, SavedSession,
+    SessionKey, Store, StoreError,
 };
 use tokio::sync::Notify;
 
@@ -189,7 +189,7 @@ impl App for SlowAuth {
     type State = Count;
     type Event = Bump;
     type Identity = ();
-    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
+    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), AuthorizeError> {
         if join.key == &self.0.key {
             self.0.gate.pass().await;
         }

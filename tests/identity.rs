@@ -12,7 +12,9 @@ use actix_web::HttpRequest;
 use common::{start_server, Client};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tabhub::{App, AppError, Config, ConnectRefusal, Context, JoinRequest, MemoryStore};
+use tabhub::{
+    App, AppError, AuthorizeError, Config, ConnectRefusal, Context, JoinRequest, MemoryStore,
+};
 
 /// Users are named by a `user` cookie; each may join only keys that
 /// start with its name; `mallory` is known and banned.
@@ -45,7 +47,7 @@ impl App for Accounts {
         }
     }
 
-    async fn authorize(&self, join: &JoinRequest<'_, User>) -> Result<(), String> {
+    async fn authorize(&self, join: &JoinRequest<'_, User>) -> Result<(), AuthorizeError> {
         if join
             .key
             .as_str()
@@ -53,7 +55,10 @@ impl App for Accounts {
         {
             Ok(())
         } else {
-            Err(format!("{} may not join this key", join.identity.0))
+            Err(AuthorizeError::refused(format!(
+                "{} may not join this key",
+                join.identity.0
+            )))
         }
     }
 

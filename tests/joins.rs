@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::{joined_pair, new_key, start_demo, start_server, Client};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tabhub::{App, AppError, Config, Context, JoinRequest, MemoryStore};
+use tabhub::{App, AppError, AuthorizeError, Config, Context, JoinRequest, MemoryStore};
 
 #[actix_rt::test]
 async fn a_session_refuses_tabs_beyond_its_limit_and_a_connection_joins_beyond_its_limit() {
@@ -113,7 +113,9 @@ async fn an_event_id_is_handled_once_and_a_repeat_gets_the_first_reply() {
 }
 
 /// An app that only lets joins with `{"token": "let-me-in"}` in, and whose
-/// `half` event changes state and then fails.
+/// `half` event changes state and then fails. Its authorize cannot decide
+/// on the tokens `db-down` (it says so), `panic` (it panics) and `hang`
+/// (it never answers).
 struct Guarded;
 
 #[derive(Default, Serialize, Deserialize)]
@@ -132,13 +134,21 @@ impl App for Guarded {
     type State = Pair;
     type Event = PairEvent;
     type Identity = ();
-    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), String> {
+    async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), AuthorizeError> {
         let by_join = join.params.get("token").and_then(|t| t.as_str()) == Some("let-me-in");
         let by_socket = join.connect_params.get("token").map(String::as_str) == Some("let-me-in");
+        match join.params.get("token").and_then(|t| t.as_str()) {
+            Some("db-down") => {
+                return Err(AuthorizeError::unavailable("the user database is down"))
+            }
+            Some("panic") => panic!("authorize panicked, as the test asked"),
+            Some("hang") => std::future::pending().await,
+            _ => {}
+        }
         if by_join || by_socket {
             Ok(())
         } else {
-            Err("no token".into())
+            Err(AuthorizeError::refused("no token"))
         }
     }
     async fn handle(
@@ -180,4 +190,30 @@ async fn joins_are_authorized_every_time_and_a_failed_handler_changes_nothing() 
     let mut again = Client::connect(&server, "a").await;
     let r = again.join_with(&key, json!({"token": "stolen?"})).await;
     assert_eq!(r["response"]["reason"], "unauthorized");
+}
+
+#[actix_rt::test]
+async fn a_join_whose_authorize_cannot_decide_gets_the_retryable_unavailable() {
+    let config = Config {
+        handler_timeout: std::time::Duration::from_millis(300),
+        ..Config::default()
+    };
+    let server = start_server(Guarded, config, Arc::new(MemoryStore::new()));
+    let key = new_key();
+    let mut a = Client::connect(&server, "a").await;
+    for token in ["db-down", "panic", "hang"] {
+        let r = a.join_with(&key, json!({"token": token})).await;
+        assert_eq!(
+            r,
+            json!({"status": "error", "response": {
+                "reason": "unavailable",
+                "message": "the app could not decide on this join now; retry later"}}),
+            "{token}"
+        );
+    }
+    // A decision is still final, and the app's next answer lets it in.
+    let r = a.join_with(&key, json!({"token": "wrong"})).await;
+    assert_eq!(r["response"]["reason"], "unauthorized");
+    let r = a.join_with(&key, json!({"token": "let-me-in"})).await;
+    assert_eq!(r["status"], "ok", "{r}");
 }

@@ -2,7 +2,9 @@
 //! (Node's test runner) with `TABHUB_BIN` set to the binary under test. The
 //! suite checks `applyPatch` against the JSON Patch conformance suite and
 //! the client against the real binary: replay, snapshot, chains, effects,
-//! MRU eviction and safe resume, and reconnect after a server-side drop.
+//! MRU eviction and safe resume, reconnect after a server-side drop, and
+//! rejoining by itself once an app proxy backend that was down answers
+//! (`backend_outage.test.mjs`).
 //! Needs Node.js and `npm ci --prefix tests/js`; it fails, never skips,
 //! when one is missing.
 

@@ -4,7 +4,7 @@
 //! event at a time. The session computes the RFC 6902 delta between the state
 //! before and after, so handlers just mutate `state`. Everything else a
 //! handler wants (effects, chains, background tasks) goes through
-//! [`Context`].
+//! [`Context`]. What `authorize` sees and answers is in `authorize.rs`.
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
@@ -36,23 +36,24 @@
 //! }
 //! ```
 
+mod authorize;
 mod context;
 mod decode;
 mod guard;
 mod task;
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::ids::{SessionKey, TabId};
+use crate::ids::SessionKey;
 use crate::protocol::Reason;
 use crate::protocol::{AppReason, ErrorReason};
 use actix_web::HttpRequest;
 
+pub use authorize::{AuthorizeError, JoinRequest};
 pub use context::{Context, Origin, Target};
 pub(crate) use context::{EventMeta, Requests, TaskBodyFn};
 pub use decode::{decode_tagged, DecodeError};
@@ -136,9 +137,18 @@ pub trait App: Send + Sync + Sized + 'static {
     /// decides. Do not block in it. Default: allow.
     ///
     /// # Errors
-    /// A message for the log; the client gets reason `unauthorized` (also
-    /// if it panics).
-    async fn authorize(&self, join: &JoinRequest<'_, Self::Identity>) -> Result<(), String> {
+    /// An [`AuthorizeError`], which says whether the answer is final:
+    /// [`AuthorizeError::Refused`] (the client gets reason `unauthorized`
+    /// and does not retry) or [`AuthorizeError::Unavailable`] (the app
+    /// could not decide now, say its database is down: the client gets
+    /// `unavailable` and retries with backoff). The message is for the
+    /// log only. A hook that panics or runs past
+    /// [`crate::Config::handler_timeout`] decided nothing either: the
+    /// client gets `unavailable`.
+    async fn authorize(
+        &self,
+        join: &JoinRequest<'_, Self::Identity>,
+    ) -> Result<(), AuthorizeError> {
         let _ = join;
         Ok(())
     }
@@ -228,22 +238,6 @@ pub enum ConnectRefusal {
     Unauthenticated(String),
     /// HTTP 403: known, and not allowed.
     Forbidden(String),
-}
-
-/// What the authorize hook sees of a join. `I` is the app's
-/// [`App::Identity`].
-#[derive(Debug)]
-pub struct JoinRequest<'a, I = ()> {
-    /// Who the connection is, as [`App::connect`] decided.
-    pub identity: &'a I,
-    /// The session being joined.
-    pub key: &'a SessionKey,
-    /// The joining tab.
-    pub tab_id: &'a TabId,
-    /// App members of the `phx_join` payload (all but `cursor`, `visibility`).
-    pub params: &'a Map<String, Value>,
-    /// The socket URL's query params, except `vsn` and `tab_id`.
-    pub connect_params: &'a BTreeMap<String, String>,
 }
 
 /// Which error reason an [`AppError`] replies with.

@@ -70,6 +70,12 @@ pub struct Cli {
     /// Per-tab event burst (events).
     #[arg(long, env = "TABHUB_RATE_BURST", default_value_t = 200)]
     pub rate_burst: u32,
+    /// Per-connection join rate (joins/s, rejoins included); 0 = unlimited.
+    #[arg(long, env = "TABHUB_JOIN_RATE_PER_SEC", default_value_t = 10)]
+    pub join_rate_per_sec: u32,
+    /// Per-connection join burst (joins).
+    #[arg(long, env = "TABHUB_JOIN_BURST", default_value_t = 100)]
+    pub join_burst: u32,
     /// Tabs per session before `too_many_tabs`.
     #[arg(long, env = "TABHUB_MAX_TABS_PER_SESSION", default_value_t = 64)]
     pub max_tabs_per_session: usize,
@@ -212,6 +218,8 @@ impl Cli {
             queue_len: self.queue_len,
             rate_events_per_sec: self.rate_events_per_sec,
             rate_burst: self.rate_burst,
+            join_rate_per_sec: self.join_rate_per_sec,
+            join_burst: self.join_burst,
             max_tabs_per_session: self.max_tabs_per_session,
             max_joins_per_connection: self.max_joins_per_connection,
             max_sessions: self.max_sessions,
@@ -292,6 +300,10 @@ mod tests {
             "7",
             "--rate-burst",
             "8",
+            "--join-rate-per-sec",
+            "5",
+            "--join-burst",
+            "6",
         ]);
         let c = cli.config();
         assert_eq!(c.client_timeout, Duration::from_millis(500));
@@ -303,6 +315,7 @@ mod tests {
             (c.max_tabs_per_session, c.rate_events_per_sec, c.rate_burst),
             (2, 7, 8)
         );
+        assert_eq!((c.join_rate_per_sec, c.join_burst), (5, 6));
     }
 
     #[test]

@@ -42,11 +42,16 @@ pub enum Reason {
     RateLimited,
     /// Push: anything but `phx_leave` on a summary join.
     SummaryOnly,
+    /// Join: the app could not decide whether to let it in (its backend
+    /// or database did not answer, or its authorize hook panicked or timed
+    /// out); retry later, with backoff. Last, so the metrics' order of
+    /// earlier reasons stays.
+    Unavailable,
 }
 
 impl Reason {
     /// Every reason, for tests and docs.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::Unauthorized,
         Reason::InvalidKey,
         Reason::TooManyTabs,
@@ -61,6 +66,7 @@ impl Reason {
         Reason::QueueFull,
         Reason::RateLimited,
         Reason::SummaryOnly,
+        Reason::Unavailable,
     ];
 
     /// The wire spelling.
@@ -80,6 +86,7 @@ impl Reason {
             Reason::QueueFull => "queue_full",
             Reason::RateLimited => "rate_limited",
             Reason::SummaryOnly => "summary_only",
+            Reason::Unavailable => "unavailable",
         }
     }
 }
@@ -204,6 +211,7 @@ mod tests {
                 "queue_full",
                 "rate_limited",
                 "summary_only",
+                "unavailable",
             ]
         );
     }

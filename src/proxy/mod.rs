@@ -210,7 +210,15 @@ impl App for Proxy {
         Ok(ProxyIdentity { headers, peer })
     }
 
-    async fn authorize(&self, join: &JoinRequest<'_, ProxyIdentity>) -> Result<(), String> {
+    /// `{"allow": false}` is the backend's final answer (`unauthorized`);
+    /// a call that gave no answer of that shape (no connection, no answer
+    /// in time, any error status, a malformed body) decided nothing, so
+    /// the tab gets `unavailable` and rejoins with its backoff: a backend
+    /// restart never closes tabs for good.
+    async fn authorize(
+        &self,
+        join: &JoinRequest<'_, ProxyIdentity>,
+    ) -> Result<(), crate::app::AuthorizeError> {
         let call = wire::JoinCall {
             key: join.key.as_str(),
             tab_id: join.tab_id.as_str(),
@@ -225,10 +233,14 @@ impl App for Proxy {
             .await
         {
             Ok(answer) if answer.allow => Ok(()),
-            Ok(answer) => Err(answer
-                .message
-                .unwrap_or_else(|| "the backend refused the join".to_owned())),
-            Err(e) => Err(format!("the backend's join failed: {e}")),
+            Ok(answer) => Err(crate::app::AuthorizeError::Refused(
+                answer
+                    .message
+                    .unwrap_or_else(|| "the backend refused the join".to_owned()),
+            )),
+            Err(e) => Err(crate::app::AuthorizeError::Unavailable(format!(
+                "the backend's join failed: {e}"
+            ))),
         }
     }
 

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use actix::{Actor, Addr, Arbiter};
 use actix_web::web;
 
-use crate::app::{bounded, App, JoinRequest};
+use crate::app::{bounded, App, AuthorizeError, JoinRequest};
 use crate::config::Config;
 use crate::messages::{ActivityClock, Identity, SupervisorLink};
 use crate::metrics::Metrics;
@@ -108,7 +108,9 @@ impl<A: App> Hub<A> {
                         bounded(limit, app.authorize(&request)).await
                     }
                     // Only this hub makes identities, always of A's type.
-                    None => Ok(Err("the connection's identity is not the app's".to_owned())),
+                    None => Ok(Err(AuthorizeError::refused(
+                        "the connection's identity is not the app's",
+                    ))),
                 };
                 (verdict, join)
             })

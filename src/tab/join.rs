@@ -1,8 +1,16 @@
 //! Joins (PROTOCOL sections 3 and 3a), on the tab's side: the checks that
-//! need nothing but the frame, then the app's authorize hook, awaited
-//! beside this connection's other frames (so a slow authorize holds up
-//! only the join it decides, never the supervisor or other joins), then
-//! the join goes to the supervisor.
+//! need nothing but the frame, the connection's join bucket
+//! (`--join-rate-per-sec`), then the app's authorize hook, awaited beside
+//! this connection's other frames (so a slow authorize holds up only the
+//! join it decides, never the supervisor or other joins), then the join
+//! goes to the supervisor.
+//!
+//! At most one authorize per topic is in flight. A rejoin while one
+//! decides replaces the join but starts no call: the newest join of the
+//! topic takes the verdict when it comes, or, if it asked with other app
+//! params, one more call is made for it once the first is done. A client
+//! re-joining in a loop so costs the app one call at a time, not one per
+//! frame.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +19,8 @@ use actix::{ActorFutureExt, AsyncContext, WrapFuture};
 use serde_json::{Map, Value};
 
 use super::inbound::decode_payload;
-use super::{JoinState, TabActor};
+use super::{JoinState, TabActor, Undecided};
+use crate::app::AuthorizeError;
 use crate::ids::{SessionKey, TabId};
 use crate::messages::{Identity, Join};
 use crate::protocol::frame::Frame;
@@ -29,8 +38,8 @@ pub(crate) struct JoinToAuthorize {
 }
 
 /// What became of an authorize call: the app's answer, or why it gave
-/// none (it panicked or ran past the handler timeout: refused).
-pub(crate) type Verdict = Result<Result<(), String>, crate::app::Unfinished>;
+/// none (it panicked or ran past the handler timeout: `unavailable`).
+pub(crate) type Verdict = Result<Result<(), AuthorizeError>, crate::app::Unfinished>;
 
 impl TabActor {
     pub(super) fn on_join(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
@@ -68,6 +77,15 @@ impl TabActor {
             );
             return self.reply_error(&frame, Reason::TooManyJoins, &msg, ctx);
         }
+        // Before anything changes: a join over the rate leaves the earlier
+        // join of the topic as it was.
+        if !self.join_bucket.take(std::time::Instant::now()) {
+            let msg = format!(
+                "too many joins on this connection (at most {} a second, {} at once); retry later",
+                self.config.join_rate_per_sec, self.config.join_burst
+            );
+            return self.reply_error(&frame, Reason::RateLimited, &msg, ctx);
+        }
         // phoenix.js sends join_ref == ref on joins; accept either alone.
         let join_ref: Arc<str> = Arc::from(
             frame
@@ -76,7 +94,6 @@ impl TabActor {
                 .or(frame.reference.as_deref())
                 .unwrap_or(""),
         );
-        let activity = self.clock.stamp();
         // A join to a joined topic replaces the old join (Phoenix semantics):
         // deliveries for the old join_ref are dropped from now on. A full
         // rejoin keeps the tab registered (no leave, no re-election); a
@@ -84,12 +101,18 @@ impl TabActor {
         let replaced = self.joins.insert(
             topic.clone(),
             JoinState {
-                key: key.clone(),
-                join_ref: join_ref.clone(),
+                key,
+                join_ref,
                 mode: payload.mode,
                 joined: false,
                 session: None,
-                activity: activity.clone(),
+                activity: self.clock.stamp(),
+                undecided: Some(Undecided {
+                    reply_ref: frame.reference,
+                    cursor: payload.cursor,
+                    visibility: payload.visibility,
+                    params: payload.params,
+                }),
             },
         );
         if let Some(old) = replaced
@@ -97,74 +120,125 @@ impl TabActor {
         {
             self.leave_session(&old);
         }
-        let input = JoinToAuthorize {
-            identity: self.identity.clone(),
-            key: key.clone(),
-            tab: self.tab.clone(),
-            params: payload.params,
-            connect_params: self.connect_params.clone(),
-        };
-        let deciding = (self.authorize)(input);
-        let reply_ref = frame.reference;
-        let (mode, cursor, visibility) = (payload.mode, payload.cursor, payload.visibility);
-        ctx.spawn(deciding.into_actor(self).map(move |decided, act, ctx| {
-            // The join may have been left or replaced meanwhile: then its
-            // verdict no longer matters.
-            let current = act
-                .joins
-                .get(&topic)
-                .is_some_and(|j| j.join_ref == join_ref);
-            if !current || act.closed {
-                return;
-            }
-            let _span = act.span.clone().entered();
-            let (verdict, input) = decided;
-            match verdict {
-                Ok(Ok(())) => {}
-                Ok(Err(why)) => {
-                    tracing::info!(key = %input.key, tab = %act.tab, why, "join refused: unauthorized");
-                    return act.refuse_join(&topic, reply_ref, ctx);
-                }
-                Err(unfinished) => {
-                    tracing::error!(key = %input.key, tab = %act.tab, ?unfinished, "authorize gave no answer; join refused");
-                    return act.refuse_join(&topic, reply_ref, ctx);
-                }
-            }
-            let tab_addr = act.addr(ctx);
-            act.supervisor.join.do_send(Join {
-                key: input.key,
-                tab: input.tab,
-                conn: act.conn,
-                identity: input.identity,
-                tab_addr,
-                join_ref,
-                reply_ref,
-                mode,
-                cursor,
-                visibility,
-                activity,
-            });
-        }));
+        // One call per topic at a time: the call in flight decides this
+        // join too (see the module docs).
+        if !self.authorizing.contains(&topic) {
+            self.authorize_newest(topic, ctx);
+        }
     }
 
-    /// Refuses a join the app did not authorize: it ends, and a rejoin
-    /// refused this way also ends the membership the earlier join had.
+    /// Asks the app about the newest join of `topic`, if it still waits
+    /// for a verdict; `topic` counts as authorizing until the answer.
+    fn authorize_newest(&mut self, topic: Arc<str>, ctx: &mut actix::Context<Self>) {
+        let Some((key, params)) = self
+            .joins
+            .get(&topic)
+            .and_then(|j| Some((j.key.clone(), j.undecided.as_ref()?.params.clone())))
+        else {
+            return;
+        };
+        let input = JoinToAuthorize {
+            identity: self.identity.clone(),
+            key,
+            tab: self.tab.clone(),
+            params,
+            connect_params: self.connect_params.clone(),
+        };
+        self.authorizing.insert(topic.clone());
+        let deciding = (self.authorize)(input);
+        ctx.spawn(
+            deciding
+                .into_actor(self)
+                .map(move |(verdict, input), act, ctx| {
+                    act.authorizing.remove(&topic);
+                    if !act.closed {
+                        let _span = act.span.clone().entered();
+                        act.decided(topic, verdict, input, ctx);
+                    }
+                }),
+        );
+    }
+
+    /// Applies a verdict to the newest join of `topic`, if it is the join
+    /// the app was asked about (same app params); a newer join with other
+    /// params is asked about now. A join left meanwhile needs nothing.
+    fn decided(
+        &mut self,
+        topic: Arc<str>,
+        verdict: Verdict,
+        input: JoinToAuthorize,
+        ctx: &mut actix::Context<Self>,
+    ) {
+        let Some(join) = self.joins.get_mut(&topic) else {
+            return;
+        };
+        match &join.undecided {
+            None => return,
+            Some(newest) if newest.params != input.params => {
+                return self.authorize_newest(topic, ctx);
+            }
+            Some(_) => {}
+        }
+        let Some(undecided) = join.undecided.take() else {
+            return;
+        };
+        let reason = match verdict {
+            Ok(Ok(())) => None,
+            Ok(Err(why)) => {
+                let reason = why.reason();
+                tracing::info!(key = %input.key, tab = %self.tab, why = why.message(), %reason, "join refused");
+                Some(reason)
+            }
+            // A panic or a timeout decided nothing: the join may be let in
+            // once the app answers again, so the client retries.
+            Err(unfinished) => {
+                tracing::error!(key = %input.key, tab = %self.tab, ?unfinished, "authorize gave no answer; join refused: unavailable");
+                Some(Reason::Unavailable)
+            }
+        };
+        if let Some(reason) = reason {
+            return self.refuse_join(&topic, undecided.reply_ref, reason, ctx);
+        }
+        let (join_ref, mode, activity) = (join.join_ref.clone(), join.mode, join.activity.clone());
+        let tab_addr = self.addr(ctx);
+        self.supervisor.join.do_send(Join {
+            key: input.key,
+            tab: input.tab,
+            conn: self.conn,
+            identity: input.identity,
+            tab_addr,
+            join_ref,
+            reply_ref: undecided.reply_ref,
+            mode,
+            cursor: undecided.cursor,
+            visibility: undecided.visibility,
+            activity,
+        });
+    }
+
+    /// Refuses a join the app did not authorize (`unauthorized`) or could
+    /// not decide (`unavailable`): it ends, and a rejoin refused this way
+    /// also ends the membership the earlier join had.
     fn refuse_join(
         &mut self,
         topic: &Arc<str>,
         reply_ref: Option<String>,
+        reason: Reason,
         ctx: &mut actix::Context<Self>,
     ) {
         let Some(join) = self.joins.remove(topic) else {
             return;
         };
         self.leave_session(&join);
-        self.metrics.refused(Reason::Unauthorized);
-        let response =
-            crate::protocol::reply::error_reply(&crate::protocol::reply::ErrorResponse::new(
-                Reason::Unauthorized,
-                "this join is not authorized",
-            ));
+        self.metrics.refused(reason);
+        let message = if reason == Reason::Unauthorized {
+            "this join is not authorized"
+        } else {
+            "the app could not decide on this join now; retry later"
+        };
+        let response = crate::protocol::reply::error_reply(
+            &crate::protocol::reply::ErrorResponse::new(reason, message),
+        );
         let r = Some(&*join.join_ref);
         self.reply(r, reply_ref.as_deref(), topic, &response, ctx);
     }

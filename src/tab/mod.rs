@@ -10,7 +10,8 @@
 //!   thread), then the join goes to the supervisor.
 //! - `deliver.rs`: what sessions deliver, written out; overflow of a join.
 //! - `outbound.rs`: the bounded buffer and the socket writer.
-//! - `rate.rs`: the per-tab token bucket for events.
+//! - `rate.rs`: the token bucket, one per connection for events and one
+//!   for joins.
 //! - `per_ip.rs`: open connections per peer address, and the slot each
 //!   connection holds until it ends.
 //!
@@ -33,7 +34,7 @@ mod rate;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +43,7 @@ use std::sync::Arc;
 use actix::{Actor, ActorContext, AsyncContext, Handler, Running, StreamHandler};
 use actix_web::web::BytesMut;
 use actix_ws::{Message, ProtocolError};
+use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::app::{ConnectRefusal, Unfinished};
@@ -55,7 +57,7 @@ use crate::metrics::Metrics;
 use crate::protocol::close::CloseCode;
 use crate::protocol::event;
 use crate::protocol::frame::{self, Frame};
-use crate::protocol::message::JoinMode;
+use crate::protocol::message::{Cursor, JoinMode, Visibility};
 use crate::protocol::reply::{error_reply, ErrorResponse};
 use crate::protocol::Reason;
 
@@ -96,6 +98,19 @@ struct JoinState {
     /// When this tab was last active in the session (joined or submitted
     /// an event). Read by the supervisor's election.
     activity: ActivityStamp,
+    /// Until the app's authorize let the join in (or refused it): what
+    /// the join still needs. `None` once it went to the supervisor.
+    undecided: Option<Undecided>,
+}
+
+/// What a join waiting for authorize keeps of its frame.
+struct Undecided {
+    /// The join frame's `ref`, for the reply.
+    reply_ref: Option<String>,
+    cursor: Option<Cursor>,
+    visibility: Visibility,
+    /// The app join params the verdict must be about.
+    params: Map<String, Value>,
 }
 
 /// What the service shares with every connection.
@@ -133,7 +148,13 @@ pub(crate) struct TabActor {
     /// When the last frame arrived. Tokio time, so the client timeout runs
     /// on the same clock as the ping interval (and on paused time in tests).
     last_seen: Instant,
+    /// Event pushes' bucket (`--rate-events-per-sec`).
     bucket: TokenBucket,
+    /// Joins' bucket (`--join-rate-per-sec`): each join frame that passes
+    /// the frame's checks takes a token.
+    join_bucket: TokenBucket,
+    /// Topics whose authorize call is in flight (at most one each).
+    authorizing: HashSet<Arc<str>>,
     /// A fragmented text message being collected.
     fragments: Option<BytesMut>,
     closed: bool,
@@ -182,6 +203,12 @@ impl TabActor {
                 config.rate_burst,
                 std::time::Instant::now(),
             ),
+            join_bucket: TokenBucket::new(
+                config.join_rate_per_sec,
+                config.join_burst,
+                std::time::Instant::now(),
+            ),
+            authorizing: HashSet::new(),
             fragments: None,
             closed: false,
             stall_watch: None,

@@ -1,5 +1,6 @@
-//! Per-tab token bucket for `event` pushes (PROTOCOL section 4: 200 burst,
-//! 100/s refill, starting full).
+//! The token bucket each connection has for `event` pushes (PROTOCOL
+//! section 4: 200 burst, 100/s refill, starting full) and one for joins
+//! (`--join-rate-per-sec`, `--join-burst`: 10/s, 100 burst).
 
 use std::time::Instant;
 

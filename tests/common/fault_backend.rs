@@ -32,6 +32,9 @@ pub struct Behaviour {
     pub initial_status: u16,
     /// Joins are refused when their params carry `"deny": true`.
     pub refuse_denied_joins: bool,
+    /// The status of `URL/join`; 200 answers as above, any other status
+    /// answers with that status and no decision.
+    pub join_status: u16,
 }
 
 impl Default for Behaviour {
@@ -39,6 +42,7 @@ impl Default for Behaviour {
         Self {
             initial_status: 404,
             refuse_denied_joins: true,
+            join_status: 200,
         }
     }
 }
@@ -114,6 +118,10 @@ async fn answer(
     let behaviour = behaviour.lock().unwrap().clone();
     match path.as_str() {
         "event" => answer_event(&body, in_flight).await,
+        "join" if behaviour.join_status != 200 => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(behaviour.join_status).unwrap(),
+        )
+        .body("restarting"),
         "join" => {
             let denied = body["params"]["deny"] == json!(true);
             if behaviour.refuse_denied_joins && denied {
