@@ -109,7 +109,7 @@ fn parse_app_url(text: &str) -> Result<String, String> {
 }
 
 /// An `--app-ca-file`: the certificates of a PEM file.
-fn parse_ca_file(path: &str) -> Result<ExtraRoots, String> {
+fn parse_ca_file(path: &str) -> Result<ExtraRoots, crate::proxy::CaFileError> {
     ExtraRoots::from_pem_file(std::path::Path::new(path))
 }
 

@@ -34,7 +34,7 @@ use crate::app::{App, AppError, ConnectRefusal, Context, DecodeError, JoinReques
 use crate::ids::SessionKey;
 use answer::Scope;
 use client::Backend;
-pub use tls::ExtraRoots;
+pub use tls::{CaFileError, ExtraRoots};
 
 /// Where the backend is and how tabhub calls it (`--app-*` flags).
 #[derive(Clone, Debug)]

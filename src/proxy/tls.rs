@@ -21,35 +21,55 @@ impl std::fmt::Debug for ExtraRoots {
     }
 }
 
+/// Why a CA file was refused: the file, and what was wrong with it
+/// (unreadable, no certificate, a certificate that does not parse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaFileError(String);
+
+impl std::fmt::Display for CaFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CaFileError {}
+
 impl ExtraRoots {
     /// The certificates of the PEM file at `path` (`-----BEGIN
     /// CERTIFICATE-----` blocks; anything else in the file is skipped).
     ///
     /// # Errors
-    /// A message naming the file when it cannot be read, holds no
+    /// [`CaFileError`], naming the file, when it cannot be read, holds no
     /// certificate, or holds one that is not valid X.509 DER.
-    pub fn from_pem_file(path: &Path) -> Result<Self, String> {
+    pub fn from_pem_file(path: &Path) -> Result<Self, CaFileError> {
         let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
-        Self::from_pem(&pem).map_err(|e| format!("the CA file {}: {e}", path.display()))
+            .map_err(|e| CaFileError(format!("cannot read the CA file {}: {e}", path.display())))?;
+        Self::from_pem(&pem)
+            .map_err(|CaFileError(e)| CaFileError(format!("the CA file {}: {e}", path.display())))
     }
 
     /// The certificates of PEM text, as [`ExtraRoots::from_pem_file`].
     ///
     /// # Errors
-    /// A message when the text holds no certificate, or one that does not
-    /// parse.
-    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+    /// [`CaFileError`] when the text holds no certificate, or one that
+    /// does not parse.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, CaFileError> {
         let mut anchors = Vec::new();
         for (n, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
-            let cert = cert.map_err(|e| format!("certificate {}: not PEM: {e}", n + 1))?;
+            let cert =
+                cert.map_err(|e| CaFileError(format!("certificate {}: not PEM: {e}", n + 1)))?;
             let anchor = webpki_anchor(&cert).map_err(|e| {
-                format!("certificate {}: not a usable X.509 certificate: {e}", n + 1)
+                CaFileError(format!(
+                    "certificate {}: not a usable X.509 certificate: {e}",
+                    n + 1
+                ))
             })?;
             anchors.push(anchor);
         }
         if anchors.is_empty() {
-            return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into());
+            return Err(CaFileError(
+                "no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into(),
+            ));
         }
         Ok(Self(anchors))
     }
