@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::proxy::ProxyConfig;
+use crate::proxy::{ExtraRoots, ProxyConfig};
 
 /// Flags of the app proxy and the server API.
 #[derive(Debug, Clone, Args)]
@@ -49,6 +49,12 @@ pub struct BackendFlags {
     /// call, so it can tell tabhub's calls from others.
     #[arg(long, env = "TABHUB_APP_TOKEN", hide_env_values = true)]
     pub app_token: Option<String>,
+    /// A PEM file of certificate authorities trusted for an `https://`
+    /// backend besides Mozilla's roots (a private CA, or the backend's
+    /// self-signed certificate). Read at start-up: a missing file, or one
+    /// with no valid certificate, stops tabhub with the reason.
+    #[arg(long, env = "TABHUB_APP_CA_FILE", value_name = "PATH", value_parser = parse_ca_file)]
+    pub app_ca_file: Option<ExtraRoots>,
     /// Fail a backend task with no push for this long (ms: no progress
     /// through `POST .../state` with `"task"`, no end), so a backend that
     /// crashed mid-job does not keep its session alive; 0 = never.
@@ -80,6 +86,7 @@ impl BackendFlags {
         config.forward_peer = self.app_forward_peer;
         config.send_state = !self.app_no_state;
         config.token = self.app_token.clone();
+        config.extra_roots = self.app_ca_file.clone().unwrap_or_default();
         config.task_idle =
             (self.app_task_idle_ms > 0).then(|| Duration::from_millis(self.app_task_idle_ms));
         Some(config)
@@ -99,6 +106,11 @@ fn parse_app_url(text: &str) -> Result<String, String> {
         );
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// An `--app-ca-file`: the certificates of a PEM file.
+fn parse_ca_file(path: &str) -> Result<ExtraRoots, crate::proxy::CaFileError> {
+    ExtraRoots::from_pem_file(std::path::Path::new(path))
 }
 
 /// An `--api-prefix`: starts with `/`, no trailing `/` (but `/` alone).
@@ -173,5 +185,22 @@ mod tests {
         }
         assert!(parse(&["--api-prefix", "api"]).is_err());
         assert!(parse(&["--app-timeout-ms", "0"]).is_err());
+    }
+
+    #[test]
+    fn a_missing_or_certificateless_ca_file_is_refused_naming_the_file() {
+        let missing = std::env::temp_dir().join("tabhub-no-such-ca-file.pem");
+        let e = parse(&["--app-ca-file", &missing.to_string_lossy()])
+            .err()
+            .unwrap_or_else(|| panic!("a missing CA file accepted"));
+        assert!(e.to_string().contains("tabhub-no-such-ca-file.pem"), "{e}");
+        let not_pem =
+            std::env::temp_dir().join(format!("tabhub-not-pem-{}.pem", std::process::id()));
+        std::fs::write(&not_pem, "not a certificate\n").unwrap_or_else(|e| panic!("{e}"));
+        let e = parse(&["--app-ca-file", &not_pem.to_string_lossy()])
+            .err()
+            .unwrap_or_else(|| panic!("a file with no certificate accepted"));
+        let _ = std::fs::remove_file(&not_pem);
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
     }
 }

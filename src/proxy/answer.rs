@@ -7,11 +7,13 @@
 use serde_json::Value;
 
 use super::client::CallError;
+use super::client::CALL_FAILURE_REASONS;
 use super::tasks::RemoteTasks;
-use super::wire::{Answer, ErrorOut, To};
+use super::wire::{Answer, ErrorOut, Object, TabTo, To};
 use super::{Proxy, ProxyEvent, ProxyState};
 use crate::app::{AppError, Context, Target};
 use crate::ids::TabId;
+use crate::protocol::{AppReason, Reason};
 
 /// Which members of an answer count: all for an event; the state, effects
 /// and summary for a cancel's answer.
@@ -38,17 +40,36 @@ fn invalid(call: &str, why: impl std::fmt::Display) -> AppError {
 }
 
 /// The backend's refusal as the event's error reply. `invalid_payload`,
-/// `handler_error` and `unknown_event` keep their meaning; any other
-/// reason must be the app's own (else the reply is `handler_error`, with
-/// a message naming it).
-fn refusal(error: ErrorOut) -> AppError {
-    let refused = match error.reason.as_str() {
-        "invalid_payload" => AppError::invalid_payload(error.message),
-        "handler_error" => AppError::handler(error.message),
-        "unknown_event" => AppError::unknown_event(error.message),
-        reason => AppError::refuse(reason, error.message),
+/// `handler_error` and `unknown_event` keep their meaning. Another
+/// protocol reason, or a reason of a failed call (`backend_timeout`, ...:
+/// tabhub's own, for faults it saw), becomes `handler_error`, with a
+/// message naming it. Any other reason must be a valid app reason
+/// (snake_case, 1 to 64 bytes, a letter first), else the answer is
+/// invalid: `backend_invalid_answer`.
+fn refusal(error: ErrorOut, call: &str) -> AppError {
+    let ErrorOut {
+        reason,
+        message,
+        data,
+    } = error;
+    let refused = match reason.as_str() {
+        "invalid_payload" => AppError::invalid_payload(message),
+        "handler_error" => AppError::handler(message),
+        "unknown_event" => AppError::unknown_event(message),
+        tabhubs
+            if CALL_FAILURE_REASONS.contains(&tabhubs)
+                || Reason::ALL.iter().any(|r| r.as_str() == tabhubs) =>
+        {
+            AppError::handler(format!(
+                "{message} (the backend refused with {tabhubs:?}, a reason of tabhub's own)"
+            ))
+        }
+        own => match AppReason::parse(own) {
+            Ok(_) => AppError::refuse(own, message),
+            Err(why) => return invalid(call, format!("the error's reason: {why}")),
+        },
     };
-    match error.data {
+    match data {
         Some(data) => refused.with_data(data),
         None => refused,
     }
@@ -67,7 +88,7 @@ fn target(to: Option<To>, call: &str) -> Result<Target, AppError> {
                 ),
             )),
         },
-        Some(To::Tab { tab }) => TabId::parse(&tab)
+        Some(To::Tab(Object(TabTo { tab }))) => TabId::parse(&tab)
             .map(Target::Tab)
             .map_err(|e| invalid(call, format!("an effect's tab {tab:?}: {e}"))),
     }
@@ -82,17 +103,18 @@ pub(super) fn apply(
     cx: &mut Context<'_, Proxy>,
     tasks: &RemoteTasks,
 ) -> Result<(), AppError> {
-    if let Some(error) = answer.error {
-        return Err(refusal(error));
+    if let Some(Object(error)) = answer.error {
+        return Err(refusal(error, scope.call()));
     }
     let mut effects = Vec::with_capacity(answer.effects.len());
-    for effect in answer.effects {
+    for Object(effect) in answer.effects {
         effects.push((target(effect.to, scope.call())?, effect.kind, effect.data));
     }
     match (answer.state, answer.patch) {
         (Some(_), Some(_)) => return Err(invalid(scope.call(), "both \"state\" and \"patch\"")),
         (Some(new), None) => state.0 = new,
         (None, Some(patch)) => {
+            let patch: Vec<_> = patch.into_iter().map(|Object(op)| op).collect();
             json_patch::patch(&mut state.0, &patch)
                 .map_err(|e| invalid(scope.call(), format!("the patch does not apply: {e}")))?;
         }
@@ -107,7 +129,7 @@ pub(super) fn apply(
     if scope == Scope::Cancel {
         return Ok(());
     }
-    for chain in answer.chains {
+    for Object(chain) in answer.chains {
         cx.chain(&ProxyEvent {
             name: chain.name,
             payload: chain.payload,
@@ -116,10 +138,11 @@ pub(super) fn apply(
     if let Some(reply) = answer.reply {
         cx.reply(reply);
     }
-    for task in answer.tasks.cancel {
+    let Object(tasks_out) = answer.tasks;
+    for task in tasks_out.cancel {
         cx.cancel_task(&task);
     }
-    for task in answer.tasks.start {
+    for task in tasks_out.start {
         tasks.start(cx, &task)?;
     }
     Ok(())

@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::metrics::{CallMetrics, Outcome};
+use super::wire::Object;
 use crate::app::AppError;
 
 /// How long an idle connection is kept for reuse. awc skips a pooled
@@ -48,9 +49,11 @@ impl CallError {
                 "backend_unavailable",
                 format!("the backend's {call} could not be reached: {why}"),
             ),
-            CallError::Status(status, body) => AppError::refuse(
+            // The body stays in the log (this error's Display): it may
+            // hold a stack trace or SQL, not for browsers.
+            CallError::Status(status, _body) => AppError::refuse(
                 "backend_error",
-                format!("the backend answered {call} with HTTP {status}: {body}"),
+                format!("the backend answered {call} with HTTP {status}"),
             )
             .with_data(serde_json::json!({ "status": status })),
             CallError::Invalid(why) => AppError::refuse(
@@ -72,7 +75,16 @@ impl std::fmt::Display for CallError {
     }
 }
 
-/// How much of an error answer's body is quoted in messages, in bytes.
+/// The reasons of [`CallError::into_app_error`]: tabhub's own, for
+/// faults it saw, so never a backend's refusal (`answer.rs`).
+pub(super) const CALL_FAILURE_REASONS: [&str; 4] = [
+    "backend_timeout",
+    "backend_unavailable",
+    "backend_error",
+    "backend_invalid_answer",
+];
+
+/// How much of an error answer's body is quoted in the log, in bytes.
 const QUOTED_BODY_BYTES: usize = 200;
 
 /// Tells the pools of different backends apart on a thread.
@@ -96,6 +108,8 @@ pub(super) struct Backend {
     /// A permit per call in flight, over every thread.
     turns: Arc<Semaphore>,
     token: Option<String>,
+    /// TLS for an `https://` base (`tls.rs`).
+    tls: Arc<rustls::ClientConfig>,
     pub(super) metrics: Arc<CallMetrics>,
 }
 
@@ -132,8 +146,15 @@ impl Backend {
             pool: max_concurrency.max(1),
             turns: Arc::new(Semaphore::new(max_concurrency.max(1))),
             token,
+            tls: super::tls::client_config(&super::tls::ExtraRoots::default()),
             metrics: Arc::new(CallMetrics::new()),
         }
+    }
+
+    /// Trusts `extra` for an `https://` base, besides Mozilla's roots.
+    pub(super) fn trusting(mut self, extra: &super::tls::ExtraRoots) -> Self {
+        self.tls = super::tls::client_config(extra);
+        self
     }
 
     fn client(&self) -> awc::Client {
@@ -145,7 +166,8 @@ impl Backend {
                     let connector = awc::Connector::new()
                         .limit(self.pool)
                         .conn_keep_alive(IDLE_KEEP_ALIVE)
-                        .timeout(self.timeout);
+                        .timeout(self.timeout)
+                        .rustls_0_23(self.tls.clone());
                     awc::Client::builder()
                         .connector(connector)
                         .timeout(self.timeout)
@@ -238,8 +260,10 @@ impl Backend {
             let quoted = String::from_utf8_lossy(&answer[..end]).into_owned();
             return Err(CallError::Status(status.as_u16(), quoted));
         }
-        serde_json::from_slice(&answer)
-            .map(Some)
+        // Every answer is a JSON object (serde's derive would read a struct
+        // from an array too, by position).
+        serde_json::from_slice::<Object<T>>(&answer)
+            .map(|Object(answer)| Some(answer))
             .map_err(|e| CallError::Invalid(e.to_string()))
     }
 
@@ -252,5 +276,24 @@ impl Backend {
         self.call(path, body)
             .await?
             .ok_or_else(|| CallError::Status(404, format!("no route {path}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failed_calls_reason_is_listed_as_tabhubs_own() {
+        let failures = [
+            CallError::Timeout,
+            CallError::Unavailable("refused".into()),
+            CallError::Status(500, "trace".into()),
+            CallError::Invalid("not JSON".into()),
+        ];
+        for failure in failures {
+            let reason = failure.into_app_error("event").reason().to_string();
+            assert!(CALL_FAILURE_REASONS.contains(&reason.as_str()), "{reason}");
+        }
     }
 }

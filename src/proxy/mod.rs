@@ -13,12 +13,15 @@
 //! - `answer.rs`: what an answer does to the session.
 //! - `tasks.rs`: the backend's background tasks as tabhub records them,
 //!   and their idle limit.
+//! - `tls.rs`: TLS to an `https://` backend, and the extra roots of
+//!   `--app-ca-file`.
 //! - `metrics.rs`: the calls counted, for `GET /metrics`.
 
 mod answer;
 mod client;
 mod metrics;
 mod tasks;
+mod tls;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -31,6 +34,7 @@ use crate::app::{App, AppError, ConnectRefusal, Context, DecodeError, JoinReques
 use crate::ids::SessionKey;
 use answer::Scope;
 use client::Backend;
+pub use tls::{CaFileError, ExtraRoots};
 
 /// Where the backend is and how tabhub calls it (`--app-*` flags).
 #[derive(Clone, Debug)]
@@ -58,6 +62,9 @@ pub struct ProxyConfig {
     /// A backend task with no push for this long (no progress, no end)
     /// fails with "no word from the backend"; `None`: never.
     pub task_idle: Option<Duration>,
+    /// Certificate authorities trusted for an `https://` URL besides
+    /// Mozilla's roots (`--app-ca-file`).
+    pub extra_roots: ExtraRoots,
 }
 
 impl ProxyConfig {
@@ -73,6 +80,7 @@ impl ProxyConfig {
             send_state: true,
             token: None,
             task_idle: Some(Duration::from_millis(300_000)),
+            extra_roots: ExtraRoots::default(),
         }
     }
 }
@@ -101,7 +109,8 @@ impl Proxy {
                 config.max_concurrency,
                 config.max_answer_bytes,
                 config.token,
-            ),
+            )
+            .trusting(&config.extra_roots),
             tasks: tasks::RemoteTasks::new(config.task_idle),
             forward_headers,
             forward_peer: config.forward_peer,

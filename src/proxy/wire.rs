@@ -3,9 +3,47 @@
 //! here; what an answer does to a session is in `answer.rs`.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
-use serde::{Deserialize, Serialize};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+
+/// A `T` read from a JSON object only. serde's derive reads a struct from
+/// an array too, by position (`[{"x": 1}]` as an [`Answer`] whose `state`
+/// is `{"x": 1}`); every answer, and every object inside one, must be an
+/// object (`docs/app-proxy.md`), so each is read through this: anything
+/// else is an invalid answer.
+pub(super) struct Object<T>(pub(super) T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
+
+impl<T: Default> Default for Object<T> {
+    fn default() -> Self {
+        Self(T::default())
+    }
+}
+
+/// Accepts a map and nothing else, and reads `T` from it.
+struct ObjectVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = Object<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+    }
+}
 
 /// `POST URL/event`.
 #[derive(Serialize)]
@@ -85,15 +123,17 @@ pub(super) struct CancelCall<'a> {
 pub(super) struct Answer {
     /// The new state, whole.
     pub(super) state: Option<Value>,
-    /// Or the RFC 6902 change to the state the call carried.
-    pub(super) patch: Option<json_patch::Patch>,
-    pub(super) effects: Vec<EffectOut>,
-    pub(super) chains: Vec<ChainOut>,
+    /// Or the RFC 6902 change to the state the call carried (each
+    /// operation an object: the patch crate's own reading takes an array
+    /// as `[op, path, ...]`).
+    pub(super) patch: Option<Vec<Object<json_patch::PatchOperation>>>,
+    pub(super) effects: Vec<Object<EffectOut>>,
+    pub(super) chains: Vec<Object<ChainOut>>,
     pub(super) reply: Option<Value>,
-    pub(super) tasks: TasksOut,
+    pub(super) tasks: Object<TasksOut>,
     pub(super) summary: Option<Value>,
     /// A refusal: nothing else of the answer counts.
-    pub(super) error: Option<ErrorOut>,
+    pub(super) error: Option<Object<ErrorOut>>,
 }
 
 /// An effect the backend asks for.
@@ -112,7 +152,13 @@ pub(super) struct EffectOut {
 #[serde(untagged)]
 pub(super) enum To {
     Named(String),
-    Tab { tab: String },
+    Tab(Object<TabTo>),
+}
+
+/// The `{"tab": "<tab id>"}` of a [`To`].
+#[derive(Deserialize)]
+pub(super) struct TabTo {
+    pub(super) tab: String,
 }
 
 /// A chained event the backend asks for.

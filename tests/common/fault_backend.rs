@@ -35,6 +35,11 @@ pub struct Behaviour {
     /// The status of `URL/join`; 200 answers as above, any other status
     /// answers with that status and no decision.
     pub join_status: u16,
+    /// When set, every join is answered with this body (`200`), as is.
+    pub join_answer: Option<Value>,
+    /// When set, `URL/initial_state` is answered with this body (`200`),
+    /// as is, whatever `initial_status` says.
+    pub initial_answer: Option<Value>,
 }
 
 impl Default for Behaviour {
@@ -43,6 +48,8 @@ impl Default for Behaviour {
             initial_status: 404,
             refuse_denied_joins: true,
             join_status: 200,
+            join_answer: None,
+            initial_answer: None,
         }
     }
 }
@@ -58,11 +65,34 @@ pub struct FaultBackend {
 
 impl FaultBackend {
     pub fn start() -> FaultBackend {
+        Self::start_with(actix_test::config())
+    }
+
+    /// The backend over HTTPS with a new self-signed certificate for
+    /// `127.0.0.1`; also returns that certificate as PEM (what an operator
+    /// would give `--app-ca-file`).
+    pub fn start_tls() -> (FaultBackend, String) {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der());
+        // The provider tabhub's client uses (`src/proxy/tls.rs`).
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key.into())
+            .unwrap();
+        let backend = Self::start_with(actix_test::config().rustls_0_23(tls));
+        (backend, certified.cert.pem())
+    }
+
+    fn start_with(config: actix_test::TestServerConfig) -> FaultBackend {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let behaviour = Arc::new(Mutex::new(Behaviour::default()));
         let in_flight = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
         let (c, b, f) = (calls.clone(), behaviour.clone(), in_flight.clone());
-        let srv = actix_test::start(move || {
+        let srv = actix_test::start_with(config, move || {
             let (c, b, f) = (c.clone(), b.clone(), f.clone());
             WebApp::new().route(
                 "/backend/{call}",
@@ -122,6 +152,12 @@ async fn answer(
             actix_web::http::StatusCode::from_u16(behaviour.join_status).unwrap(),
         )
         .body("restarting"),
+        "join" if behaviour.join_answer.is_some() => {
+            HttpResponse::Ok().json(behaviour.join_answer.unwrap_or_default())
+        }
+        "initial_state" if behaviour.initial_answer.is_some() => {
+            HttpResponse::Ok().json(behaviour.initial_answer.unwrap_or_default())
+        }
         "join" => {
             let denied = body["params"]["deny"] == json!(true);
             if behaviour.refuse_denied_joins && denied {
@@ -153,7 +189,14 @@ async fn answer_event(body: &Value, in_flight: &(AtomicUsize, AtomicUsize)) -> H
             .content_type("application/json")
             .body("{\"patch\": [oops"),
         "status_500" => HttpResponse::InternalServerError().body("database is down"),
-        "huge" => HttpResponse::Ok().json(json!({"reply": "x".repeat(9 * 1024 * 1024)})),
+        // Built as text, not serialized: a 9 MB string through serde in a
+        // debug build on a busy machine can outlast a test's deadline.
+        "huge" => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(format!(
+                "{{\"reply\": \"{}\"}}",
+                "x".repeat(9 * 1024 * 1024)
+            )),
         "slow" => {
             let ms = payload["ms"].as_u64().unwrap_or(1000);
             let now = in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
