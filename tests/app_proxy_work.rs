@@ -9,11 +9,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::fault_backend::{answering, start_proxy as start, FaultBackend};
+use common::fault_backend::{
+    answering, start_proxy as start, start_proxy_with_api, FaultBackend, API_TOKEN,
+};
 use common::{joined_pair, new_key, start_server, Client};
 use serde_json::{json, Value};
 use tabhub::proxy::{Proxy, ProxyConfig};
-use tabhub::{Config, SessionKey, StateChange, TaskEnd};
+use tabhub::{Config, MemoryStore, SessionKey, StateChange, TaskEnd};
 
 /// The task `task` no longer takes updates: it ended.
 async fn assert_task_gone(handle: &tabhub::SessionHandle<Proxy>, task: &str) {
@@ -115,6 +117,68 @@ async fn calls_in_flight_stay_within_the_bound_over_every_session() {
         2,
         "at most 2 at once, and the bound was reached"
     );
+}
+
+#[actix_rt::test]
+async fn events_whose_answers_wait_on_the_api_for_other_sessions_all_finish_at_twice_the_bound() {
+    let backend = FaultBackend::start();
+    let bound = 2;
+    let server = start_proxy_with_api(
+        &backend,
+        |c| {
+            c.max_concurrency = bound;
+            c.timeout = Duration::from_millis(3000);
+        },
+        Arc::new(MemoryStore::new()),
+    );
+    let api = server.srv.url("/api");
+    let mut tabs = Vec::new();
+    for i in 0..2 * bound {
+        let key = new_key();
+        let mut c = Client::connect(&server, &format!("t{i}")).await;
+        c.join(&key, None).await;
+        tabs.push((key, c));
+    }
+    // Each event's answer waits for an event the backend submits into
+    // another session through the API, which needs a call of its own.
+    let mut pending = Vec::new();
+    for (key, c) in &mut tabs {
+        let nested = json!({"api": api, "token": API_TOKEN, "into": new_key()});
+        let event = json!({"id": "n", "name": "nested", "payload": nested});
+        pending.push(c.push(&format!("session:{key}"), "event", event).await);
+    }
+    for ((_, c), r) in tabs.iter_mut().zip(pending) {
+        let r = c.reply(&r).await;
+        assert_eq!(r["status"], "ok", "{r}");
+        let inner = &r["response"]["data"];
+        assert_eq!(inner["status"], 200, "{r}");
+        assert_eq!(inner["answer"]["status"], "ok", "the API's event: {r}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_session_flooding_the_bound_with_slow_joins_does_not_make_another_sessions_event_time_out(
+) {
+    let backend = FaultBackend::start();
+    let server = start(&backend, |c| {
+        c.max_concurrency = 2;
+        c.timeout = Duration::from_millis(2000);
+    });
+    let other = new_key();
+    let mut tab = Client::connect(&server, "other").await;
+    tab.join(&other, None).await;
+    let flooding = new_key();
+    let mut flood = Vec::new();
+    for i in 0..8 {
+        flood.push(Client::connect(&server, &format!("f{i}")).await);
+    }
+    // Many tabs of one session join against a URL/join that answers after
+    // the deadline, just before the other session's event (300 ms of work).
+    for c in &mut flood {
+        c.send_join(&flooding, json!({"slow_ms": 5000})).await;
+    }
+    let r = tab.event(&other, "slow", json!({"ms": 300})).await;
+    assert_eq!(r["status"], "ok", "{r}");
 }
 
 #[actix_rt::test]
