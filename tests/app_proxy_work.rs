@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::fault_backend::{
-    answering, start_proxy as start, start_proxy_with_api, FaultBackend, API_TOKEN,
+    answering, api_post, start_proxy as start, start_proxy_with_api, FaultBackend, API_TOKEN,
 };
+use common::stores::FailsFor;
 use common::{joined_pair, new_key, start_server, Client};
 use serde_json::{json, Value};
 use tabhub::proxy::{Proxy, ProxyConfig};
@@ -58,6 +59,44 @@ async fn a_task_an_answer_starts_runs_until_server_code_ends_it_and_a_cancel_tel
     assert_eq!(d.payload["event_id"], Value::Null);
     assert_eq!(backend.calls_to("cancel")[0].body["task"], "t2");
     assert_task_gone(&handle, "t2").await;
+}
+
+#[actix_rt::test]
+async fn a_cancel_through_the_api_the_store_fails_answers_the_error_and_never_reaches_the_backend()
+{
+    let backend = FaultBackend::start();
+    let dir = common::node::TempDir::new("tabhub-proxy-cancel");
+    let store = Arc::new(FailsFor::open(&dir.0));
+    let server = start_proxy_with_api(&backend, |_| {}, store.clone());
+    let key = new_key();
+    let sessions = server.srv.url("/api/sessions");
+    let start = json!({"id": "s1", "name": "answer",
+        "payload": {"answer": {"tasks": {"start": ["job"]}}}});
+    let (status, answer) = api_post(&format!("{sessions}/{key}/events"), API_TOKEN, start).await;
+    assert_eq!((status, &answer["status"]), (200, &json!("ok")), "{answer}");
+
+    store.fail_key(Some(&key));
+    let cancel = format!("{sessions}/{key}/tasks/job/cancel");
+    let (status, answer) = api_post(&cancel, API_TOKEN, Value::Null).await;
+    assert_eq!(status, 500, "{answer}");
+    assert_eq!(answer["reason"], "store_error", "{answer}");
+
+    // The store never had the cancel: reloaded, the task runs on, and the
+    // backend was never told it was cancelled.
+    store.fail_key(None);
+    let handle = server.hub.session(&SessionKey::parse(&key).unwrap());
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        match handle
+            .update_task("job", StateChange::Replace(json!({"p": 1})))
+            .await
+        {
+            Ok(_) => break,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "not running: {e}"),
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(backend.calls_to("cancel").is_empty());
 }
 
 #[actix_rt::test]

@@ -221,16 +221,19 @@ pub fn start_proxy_with_api(
     super::Server { srv, hub }
 }
 
-/// `POST url` with bearer `token` and the JSON `body`: the status and
-/// the answer's JSON (`null` when it is empty or not JSON; status 0 when
-/// no answer came).
+/// `POST url` with bearer `token` and the JSON `body` (`null`: none): the
+/// status and the answer's JSON (`null` when it is empty or not JSON;
+/// status 0 when no answer came).
 pub async fn api_post(url: &str, token: &str, body: Value) -> (u16, Value) {
-    let sent = awc::Client::default()
+    let request = awc::Client::default()
         .post(url)
         .bearer_auth(token)
-        .timeout(Duration::from_secs(30))
-        .send_json(&body)
-        .await;
+        .timeout(Duration::from_secs(30));
+    let sent = if body.is_null() {
+        request.send().await
+    } else {
+        request.send_json(&body).await
+    };
     let Ok(mut response) = sent else {
         return (0, Value::Null);
     };
