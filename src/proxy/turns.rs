@@ -28,7 +28,10 @@
 //!
 //! Holding no bound while the backend works would not deadlock either,
 //! but then nothing would limit how many calls browsers put on the
-//! backend at once, and that limit is the flag's promise.
+//! backend at once, and that limit is the flag's promise. Server calls
+//! are bounded too, rather than left to how many API requests the backend
+//! makes at once, so a backend looping on the API still meets a limit and
+//! the pools stay a known size (twice the flag).
 //!
 //! # Fair turns
 //!
