@@ -9,11 +9,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::fault_backend::{answering, start_proxy as start, FaultBackend};
+use common::fault_backend::{
+    answering, api_post, start_proxy as start, start_proxy_with_api, FaultBackend, API_TOKEN,
+};
+use common::stores::FailsFor;
 use common::{joined_pair, new_key, start_server, Client};
 use serde_json::{json, Value};
 use tabhub::proxy::{Proxy, ProxyConfig};
-use tabhub::{Config, SessionKey, StateChange, TaskEnd};
+use tabhub::{Config, MemoryStore, SessionKey, StateChange, TaskEnd};
 
 /// The task `task` no longer takes updates: it ended.
 async fn assert_task_gone(handle: &tabhub::SessionHandle<Proxy>, task: &str) {
@@ -56,6 +59,44 @@ async fn a_task_an_answer_starts_runs_until_server_code_ends_it_and_a_cancel_tel
     assert_eq!(d.payload["event_id"], Value::Null);
     assert_eq!(backend.calls_to("cancel")[0].body["task"], "t2");
     assert_task_gone(&handle, "t2").await;
+}
+
+#[actix_rt::test]
+async fn a_cancel_through_the_api_the_store_fails_answers_the_error_and_never_reaches_the_backend()
+{
+    let backend = FaultBackend::start();
+    let dir = common::node::TempDir::new("tabhub-proxy-cancel");
+    let store = Arc::new(FailsFor::open(&dir.0));
+    let server = start_proxy_with_api(&backend, |_| {}, store.clone());
+    let key = new_key();
+    let sessions = server.srv.url("/api/sessions");
+    let start = json!({"id": "s1", "name": "answer",
+        "payload": {"answer": {"tasks": {"start": ["job"]}}}});
+    let (status, answer) = api_post(&format!("{sessions}/{key}/events"), API_TOKEN, start).await;
+    assert_eq!((status, &answer["status"]), (200, &json!("ok")), "{answer}");
+
+    store.fail_key(Some(&key));
+    let cancel = format!("{sessions}/{key}/tasks/job/cancel");
+    let (status, answer) = api_post(&cancel, API_TOKEN, Value::Null).await;
+    assert_eq!(status, 500, "{answer}");
+    assert_eq!(answer["reason"], "store_error", "{answer}");
+
+    // The store never had the cancel: reloaded, the task runs on, and the
+    // backend was never told it was cancelled.
+    store.fail_key(None);
+    let handle = server.hub.session(&SessionKey::parse(&key).unwrap());
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        match handle
+            .update_task("job", StateChange::Replace(json!({"p": 1})))
+            .await
+        {
+            Ok(_) => break,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "not running: {e}"),
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(backend.calls_to("cancel").is_empty());
 }
 
 #[actix_rt::test]
@@ -115,6 +156,68 @@ async fn calls_in_flight_stay_within_the_bound_over_every_session() {
         2,
         "at most 2 at once, and the bound was reached"
     );
+}
+
+#[actix_rt::test]
+async fn events_whose_answers_wait_on_the_api_for_other_sessions_all_finish_at_twice_the_bound() {
+    let backend = FaultBackend::start();
+    let bound = 2;
+    let server = start_proxy_with_api(
+        &backend,
+        |c| {
+            c.max_concurrency = bound;
+            c.timeout = Duration::from_millis(3000);
+        },
+        Arc::new(MemoryStore::new()),
+    );
+    let api = server.srv.url("/api");
+    let mut tabs = Vec::new();
+    for i in 0..2 * bound {
+        let key = new_key();
+        let mut c = Client::connect(&server, &format!("t{i}")).await;
+        c.join(&key, None).await;
+        tabs.push((key, c));
+    }
+    // Each event's answer waits for an event the backend submits into
+    // another session through the API, which needs a call of its own.
+    let mut pending = Vec::new();
+    for (key, c) in &mut tabs {
+        let nested = json!({"api": api, "token": API_TOKEN, "into": new_key()});
+        let event = json!({"id": "n", "name": "nested", "payload": nested});
+        pending.push(c.push(&format!("session:{key}"), "event", event).await);
+    }
+    for ((_, c), r) in tabs.iter_mut().zip(pending) {
+        let r = c.reply(&r).await;
+        assert_eq!(r["status"], "ok", "{r}");
+        let inner = &r["response"]["data"];
+        assert_eq!(inner["status"], 200, "{r}");
+        assert_eq!(inner["answer"]["status"], "ok", "the API's event: {r}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_session_flooding_the_bound_with_slow_joins_does_not_make_another_sessions_event_time_out(
+) {
+    let backend = FaultBackend::start();
+    let server = start(&backend, |c| {
+        c.max_concurrency = 2;
+        c.timeout = Duration::from_millis(2000);
+    });
+    let other = new_key();
+    let mut tab = Client::connect(&server, "other").await;
+    tab.join(&other, None).await;
+    let flooding = new_key();
+    let mut flood = Vec::new();
+    for i in 0..8 {
+        flood.push(Client::connect(&server, &format!("f{i}")).await);
+    }
+    // Many tabs of one session join against a URL/join that answers after
+    // the deadline, just before the other session's event (300 ms of work).
+    for c in &mut flood {
+        c.send_join(&flooding, json!({"slow_ms": 5000})).await;
+    }
+    let r = tab.event(&other, "slow", json!({"ms": 300})).await;
+    assert_eq!(r["status"], "ok", "{r}");
 }
 
 #[actix_rt::test]

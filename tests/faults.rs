@@ -8,49 +8,15 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::node::TempDir;
+use common::stores::FailsFor;
 use common::{new_key, start_server, Client, WAIT};
 use serde_json::{json, Value};
 use tabhub::demo::Demo;
-use tabhub::{Config, RedbOptions, RedbStore, SavedSession, SessionKey, Step, Store, StoreError};
-
-/// The real redb store, but appends of one chosen key fail (a fault no
-/// real disk produces for one key on demand). A batch holding any step of
-/// that key fails as a whole, as one transaction would.
-struct FailsFor {
-    inner: RedbStore,
-    key: Mutex<Option<String>>,
-}
-
-impl Store for FailsFor {
-    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
-        self.inner.load(key)
-    }
-    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
-        self.inner.save(key, session)
-    }
-    fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.inner.touch(key)
-    }
-    fn durable(&self) -> bool {
-        true
-    }
-    fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
-        let failing = self.key.lock().unwrap().clone();
-        if steps
-            .iter()
-            .any(|s| Some(s.key.as_str()) == failing.as_deref())
-        {
-            return Err(StoreError {
-                message: "injected: this key's writes fail".into(),
-            });
-        }
-        self.inner.append(steps)
-    }
-}
+use tabhub::Config;
 
 /// Pushes `add_todo {text}`; the reply, or `None` if the join was dropped
 /// first (`phx_error`) and no reply came.
@@ -94,14 +60,7 @@ async fn rejoin(tab: &mut Client, key: &str) -> Value {
 #[actix_rt::test]
 async fn one_sessions_failing_steps_never_fail_anothers_and_it_recovers_by_itself() {
     let dir = TempDir::new("tabhub-faults");
-    let store = Arc::new(FailsFor {
-        inner: RedbStore::open(RedbOptions {
-            path: dir.0.join("db.redb"),
-            recent_events: 64,
-        })
-        .unwrap(),
-        key: Mutex::new(None),
-    });
+    let store = Arc::new(FailsFor::open(&dir.0));
     let config = Config {
         // Batches gather steps of both sessions.
         commit_window: Duration::from_millis(2),

@@ -49,7 +49,9 @@ pub(crate) struct EffectRequest {
 /// Work a handler started that ends with a change of state, applied as
 /// its own step (origin `Server`, `event_id: null`) when it resolves, if
 /// the session is still running; `None` changes nothing. The session's
-/// queue does not wait for it.
+/// queue does not wait for it. It starts only once the step that asked
+/// for it is durable (never, if the store fails first), so what it tells
+/// the world outside never runs ahead of the store.
 pub(crate) type FollowUp<A> = Pin<Box<dyn Future<Output = Option<super::task::TaskUpdateFn<A>>>>>;
 
 /// Everything a handler asked for, in the order it asked.

@@ -21,8 +21,10 @@ pub struct BackendFlags {
     #[arg(long, env = "TABHUB_APP_TIMEOUT_MS", default_value_t = 5_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub app_timeout_ms: u64,
-    /// Backend calls in flight at once, over every session; more wait for
-    /// a turn (within their deadline).
+    /// Backend calls in flight at once, over every session, in each of two
+    /// bounds (calls tabs cause; calls the server API, loads and cancels
+    /// cause); more wait for a turn (within their deadline), shared fairly
+    /// by session.
     #[arg(long, env = "TABHUB_APP_MAX_CONCURRENCY", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub app_max_concurrency: u64,

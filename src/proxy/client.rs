@@ -1,6 +1,7 @@
 //! The HTTP client of the app proxy: one keep-alive pool per thread (awc,
 //! actix's own client, whose connections belong to the thread that opened
-//! them), a bound on calls in flight over every thread, and one deadline
+//! them), the bounds on calls in flight over every thread (`turns.rs`:
+//! tab calls and server calls apart, fair per session), and one deadline
 //! per call covering the wait for a turn, the request and the whole answer.
 
 use std::cell::RefCell;
@@ -9,14 +10,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::metrics::{CallMetrics, Outcome};
+use super::turns::{Caller, Turns};
+use super::wire::Object;
+use crate::app::AppError;
 use actix_web::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::Semaphore;
-
-use super::metrics::{CallMetrics, Outcome};
-use super::wire::Object;
-use crate::app::AppError;
 
 /// How long an idle connection is kept for reuse. awc skips a pooled
 /// connection the backend has closed (it peeks before reuse); staying
@@ -103,10 +103,11 @@ pub(super) struct Backend {
     base: String,
     timeout: Duration,
     max_answer_bytes: usize,
-    /// Connections per thread's pool.
+    /// Connections per thread's pool: room for both bounds' calls, so no
+    /// call waits for a connection that another bound's calls hold.
     pool: usize,
-    /// A permit per call in flight, over every thread.
-    turns: Arc<Semaphore>,
+    /// A turn per call in flight, over every thread.
+    turns: Turns,
     token: Option<String>,
     /// TLS for an `https://` base (`tls.rs`).
     tls: Arc<rustls::ClientConfig>,
@@ -143,8 +144,8 @@ impl Backend {
             base: base.trim_end_matches('/').to_owned(),
             timeout,
             max_answer_bytes,
-            pool: max_concurrency.max(1),
-            turns: Arc::new(Semaphore::new(max_concurrency.max(1))),
+            pool: 2 * max_concurrency.max(1),
+            turns: Turns::new(max_concurrency),
             token,
             tls: super::tls::client_config(&super::tls::ExtraRoots::default()),
             metrics: Arc::new(CallMetrics::new()),
@@ -178,10 +179,11 @@ impl Backend {
         })
     }
 
-    /// `POST base/path` with `body` as JSON: the status and the answer's
-    /// bytes, within the deadline.
+    /// `POST base/path` with `body` as JSON for `caller`: the status and
+    /// the answer's bytes, within the deadline.
     async fn post(
         &self,
+        caller: Caller<'_>,
         path: &str,
         body: &impl Serialize,
     ) -> Result<(StatusCode, actix_web::web::Bytes), CallError> {
@@ -189,11 +191,7 @@ impl Backend {
             .map_err(|e| CallError::Invalid(format!("the call did not serialize: {e}")))?;
         let url = format!("{}/{path}", self.base);
         let call = async {
-            let _turn = self
-                .turns
-                .acquire()
-                .await
-                .map_err(|_| CallError::Unavailable("the client is closed".into()))?;
+            let _turn = self.turns.take(caller).await;
             let _counted = InFlight::new(&self.metrics);
             let mut request = self
                 .client()
@@ -225,15 +223,16 @@ impl Backend {
             .map_err(|_| CallError::Timeout)?
     }
 
-    /// `POST base/path`, expecting a 2xx JSON answer of type `T`; `Ok(None)`
-    /// for a 404 (a call the backend does not implement).
+    /// `POST base/path` for `caller`, expecting a 2xx JSON answer of type
+    /// `T`; `Ok(None)` for a 404 (a call the backend does not implement).
     pub(super) async fn call<T: DeserializeOwned>(
         &self,
+        caller: Caller<'_>,
         path: &str,
         body: &impl Serialize,
     ) -> Result<Option<T>, CallError> {
         let started = std::time::Instant::now();
-        let result = self.call_uncounted(path, body).await;
+        let result = self.call_uncounted(caller, path, body).await;
         let outcome = match &result {
             Ok(Some(_)) => Outcome::Ok,
             Ok(None) => Outcome::NotFound,
@@ -248,10 +247,11 @@ impl Backend {
 
     async fn call_uncounted<T: DeserializeOwned>(
         &self,
+        caller: Caller<'_>,
         path: &str,
         body: &impl Serialize,
     ) -> Result<Option<T>, CallError> {
-        let (status, answer) = self.post(path, body).await?;
+        let (status, answer) = self.post(caller, path, body).await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -270,10 +270,11 @@ impl Backend {
     /// As [`Backend::call`], where a 404 is an error like any other status.
     pub(super) async fn call_required<T: DeserializeOwned>(
         &self,
+        caller: Caller<'_>,
         path: &str,
         body: &impl Serialize,
     ) -> Result<T, CallError> {
-        self.call(path, body)
+        self.call(caller, path, body)
             .await?
             .ok_or_else(|| CallError::Status(404, format!("no route {path}")))
     }

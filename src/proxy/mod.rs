@@ -8,8 +8,11 @@
 //! Centrifugo's proxy.
 //!
 //! - `wire.rs`: the calls' and answers' shapes.
-//! - `client.rs`: the HTTP client (pool, bound on calls in flight,
-//!   deadline) and how a failed call becomes an event's error.
+//! - `client.rs`: the HTTP client (pool, deadline) and how a failed call
+//!   becomes an event's error.
+//! - `turns.rs`: the bounds on calls in flight: calls tabs cause and calls
+//!   server code causes take turns apart (so a backend may call the API
+//!   for another session from inside a call), fairly by session.
 //! - `answer.rs`: what an answer does to the session.
 //! - `tasks.rs`: the backend's background tasks as tabhub records them,
 //!   and their idle limit.
@@ -22,6 +25,7 @@ mod client;
 mod metrics;
 mod tasks;
 mod tls;
+mod turns;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -35,6 +39,7 @@ use crate::ids::SessionKey;
 use answer::Scope;
 use client::Backend;
 pub use tls::{CaFileError, ExtraRoots};
+use turns::{Caller, Cause};
 
 /// Where the backend is and how tabhub calls it (`--app-*` flags).
 #[derive(Clone, Debug)]
@@ -45,8 +50,10 @@ pub struct ProxyConfig {
     /// Deadline of one call, from waiting for a turn to the answer's last
     /// byte. Keep it under [`crate::Config::handler_timeout`].
     pub timeout: Duration,
-    /// Calls in flight at once over every session (and the size of each
-    /// thread's connection pool).
+    /// Calls in flight at once over every session, in each of two bounds:
+    /// calls tabs cause (their events, joins) and calls server code causes
+    /// (API events, loads, cancels). A session holds at most half of a
+    /// bound's turns. Each thread's connection pool holds twice this.
     pub max_concurrency: usize,
     /// Largest answer accepted, in bytes.
     pub max_answer_bytes: usize,
@@ -178,15 +185,25 @@ impl App for Proxy {
             headers: cx.identity().map(|i| &i.headers).filter(|h| !h.is_empty()),
             peer: cx.identity().and_then(|i| i.peer.as_deref()),
         };
-        let answer: wire::Answer =
-            self.backend
-                .call_required("event", &call)
-                .await
-                .map_err(|e| {
-                    // In the session's span: the log names its short key.
-                    tracing::warn!(error = %e, "the backend's event call failed");
-                    e.into_app_error("event")
-                })?;
+        // An event from server code (the API) may be what a call of another
+        // session waits for: it takes its turn from the server bound.
+        let caller = Caller {
+            key: cx.key().as_str(),
+            cause: if cx.tab().is_some() {
+                Cause::Tab
+            } else {
+                Cause::Server
+            },
+        };
+        let answer: wire::Answer = self
+            .backend
+            .call_required(caller, "event", &call)
+            .await
+            .map_err(|e| {
+                // In the session's span: the log names its short key.
+                tracing::warn!(error = %e, "the backend's event call failed");
+                e.into_app_error("event")
+            })?;
         answer::apply(answer, Scope::Event, state, cx, &self.tasks)
     }
 
@@ -236,9 +253,13 @@ impl App for Proxy {
             headers: &join.identity.headers,
             peer: join.identity.peer.as_deref(),
         };
+        let caller = Caller {
+            key: join.key.as_str(),
+            cause: Cause::Tab,
+        };
         match self
             .backend
-            .call_required::<wire::JoinAnswer>("join", &call)
+            .call_required::<wire::JoinAnswer>(caller, "join", &call)
             .await
         {
             Ok(answer) if answer.allow => Ok(()),
@@ -255,9 +276,14 @@ impl App for Proxy {
 
     async fn initial_state(&self, key: &SessionKey) -> Result<ProxyState, AppError> {
         let call = wire::InitialStateCall { key: key.as_str() };
+        // A load may be what an API call waits for: the server bound.
+        let caller = Caller {
+            key: key.as_str(),
+            cause: Cause::Server,
+        };
         match self
             .backend
-            .call::<wire::InitialStateAnswer>("initial_state", &call)
+            .call::<wire::InitialStateAnswer>(caller, "initial_state", &call)
             .await
         {
             Ok(Some(answer)) => answer::initial(answer.state),
@@ -318,7 +344,12 @@ impl App for Proxy {
                 seq,
                 state: sent_state.as_ref(),
             };
-            match backend.call::<wire::Answer>("cancel", &call).await {
+            // A cancel ends a task the backend started: the server bound.
+            let caller = Caller {
+                key: key.as_str(),
+                cause: Cause::Server,
+            };
+            match backend.call::<wire::Answer>(caller, "cancel", &call).await {
                 Ok(Some(answer)) => Some(Box::new(
                     move |state: &mut ProxyState, cx: &mut Context<'_, Proxy>| {
                         answer::apply(answer, Scope::Cancel, state, cx, &tasks)

@@ -87,6 +87,17 @@ impl From<PushRefused> for HandleError {
     }
 }
 
+impl From<NotHandled> for HandleError {
+    fn from(e: NotHandled) -> Self {
+        match e {
+            NotHandled::Stopped => Self::SessionGone,
+            NotHandled::StoreFailed => {
+                Self::Failed("the session's store failed; call again for a fresh session".into())
+            }
+        }
+    }
+}
+
 impl From<MailboxError> for HandleError {
     fn from(_: MailboxError) -> Self {
         Self::SessionGone
@@ -292,14 +303,18 @@ impl<A: App> SessionHandle<A> {
     }
 
     /// Cancels the background task `task`; `true` if one was running.
+    /// Answered once the cancel is durable; only then does the app hear
+    /// of it outside the session (the proxy's `URL/cancel`).
     ///
     /// # Errors
-    /// [`HandleError`] when the session cannot be reached.
+    /// [`HandleError`] when the session cannot be reached, or
+    /// [`HandleError::Failed`] when its store failed before the cancel was
+    /// durable (the task then is as the store has it: running).
     pub async fn cancel_task(&self, task: &str) -> Result<bool, HandleError> {
         let cancel = ServerCancel {
             task: task.to_owned(),
         };
-        Ok(self.session().await?.send(cancel).await?)
+        Ok(self.session().await?.send(cancel).await??)
     }
 
     /// The tabs joined to the session now (none if it is not live; this

@@ -211,6 +211,18 @@ impl<A: App> SessionActor<A> {
             self.set_summary(step, summary);
         }
         for work in requests.follow_ups {
+            // What the work sends (the proxy's `URL/cancel`) goes out only
+            // once this step is durable, like the step's deliveries: the
+            // outbox releases it then, or drops it if the store fails
+            // first, and the work never starts.
+            let (durable, is_durable) = tokio::sync::oneshot::channel::<()>();
+            self.members.outbox().answer(move || {
+                let _ = durable.send(());
+            });
+            let work = async move {
+                is_durable.await.ok()?;
+                work.await
+            };
             ctx.spawn(work.into_actor(self).map(|update, session, ctx| {
                 let Some(update) = update else { return };
                 if session.phase != Phase::Ready {

@@ -82,14 +82,15 @@ impl Message for ServerEffect {
     type Result = bool;
 }
 
-/// Sent by a session handle: cancel a background task; replies whether one
-/// was running.
+/// Sent by a session handle: cancel a background task; replies, once the
+/// cancel is durable, whether one was running, or [`NotHandled`] if the
+/// store failed first (the task then runs on as the store has it).
 pub(crate) struct ServerCancel {
     pub(crate) task: String,
 }
 
 impl Message for ServerCancel {
-    type Result = bool;
+    type Result = Result<bool, NotHandled>;
 }
 
 impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
@@ -195,11 +196,11 @@ impl<A: App> Handler<ServerEffect> for SessionActor<A> {
 }
 
 impl<A: App> Handler<ServerCancel> for SessionActor<A> {
-    type Result = ResponseFuture<bool>;
+    type Result = ResponseFuture<Result<bool, NotHandled>>;
 
     fn handle(&mut self, msg: ServerCancel, ctx: &mut Self::Context) -> Self::Result {
         if self.phase != Phase::Ready {
-            return Box::pin(async { false });
+            return Box::pin(async { Err(NotHandled::StoreFailed) });
         }
         let (tx, rx) = oneshot::channel();
         self.step(ctx, |session, step, ctx| {
@@ -208,6 +209,7 @@ impl<A: App> Handler<ServerCancel> for SessionActor<A> {
                 let _ = tx.send(cancelled);
             });
         });
-        Box::pin(async move { rx.await.unwrap_or(false) })
+        // No answer: the store failed and dropped it with the step.
+        Box::pin(async move { rx.await.map_err(|_| NotHandled::StoreFailed) })
     }
 }

@@ -6,6 +6,8 @@
 //!
 //! Which answer an event gets is chosen by the event's name (see
 //! [`answer_event`]); the payload's `answer`, if any, is sent back as is.
+//! A `nested` event calls tabhub's server API, as a backend that invites
+//! or notifies another session does, before it answers.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -159,6 +161,10 @@ async fn answer(
             HttpResponse::Ok().json(behaviour.initial_answer.unwrap_or_default())
         }
         "join" => {
+            // `"slow_ms": N` in the join's params: a slow answer.
+            if let Some(ms) = body["params"]["slow_ms"].as_u64() {
+                actix_rt::time::sleep(Duration::from_millis(ms)).await;
+            }
             let denied = body["params"]["deny"] == json!(true);
             if behaviour.refuse_denied_joins && denied {
                 HttpResponse::Ok().json(json!({"allow": false, "message": "denied by the test"}))
@@ -180,11 +186,22 @@ async fn answer(
 
 /// Answers by event name: `answer` sends the payload's `answer` member
 /// back as the answer; `not_json`, `status_500`, `huge` (9 MB) and
-/// `slow` (the payload's `ms`, then `{}`) are faults.
+/// `slow` (the payload's `ms`, then `{}`) are faults; `nested` first
+/// submits an `echo` event into session `into` through the server API at
+/// `api` (with `token`), and replies with the API's answer.
 async fn answer_event(body: &Value, in_flight: &(AtomicUsize, AtomicUsize)) -> HttpResponse {
     let payload = &body["event"]["payload"];
     match body["event"]["name"].as_str().unwrap_or("") {
         "answer" => HttpResponse::Ok().json(payload["answer"].clone()),
+        "nested" => {
+            let api = payload["api"].as_str().unwrap_or("");
+            let into = payload["into"].as_str().unwrap_or("");
+            let token = payload["token"].as_str().unwrap_or("");
+            let inner = json!({"id": body["event"]["id"], "name": "echo", "payload": {}});
+            let url = format!("{api}/sessions/{into}/events");
+            let (status, answer) = api_post(&url, token, inner).await;
+            HttpResponse::Ok().json(json!({"reply": {"status": status, "answer": answer}}))
+        }
         "not_json" => HttpResponse::Ok()
             .content_type("application/json")
             .body("{\"patch\": [oops"),
@@ -225,6 +242,55 @@ pub fn start_proxy(
         tabhub::Config::default(),
         Arc::new(tabhub::MemoryStore::new()),
     )
+}
+
+/// The token of the server API that [`start_proxy_with_api`] mounts.
+pub const API_TOKEN: &str = "a-test-token-of-the-proxys-api";
+
+/// The app proxy in front of `backend`, with its config adjusted, on a
+/// real server with `store`, and the server API at `/api` behind
+/// [`API_TOKEN`].
+pub fn start_proxy_with_api(
+    backend: &FaultBackend,
+    adjust: impl FnOnce(&mut tabhub::proxy::ProxyConfig),
+    store: Arc<dyn tabhub::Store>,
+) -> super::Server<tabhub::proxy::Proxy> {
+    let mut proxy = tabhub::proxy::ProxyConfig::new(backend.url());
+    adjust(&mut proxy);
+    let hub = tabhub::Hub::start(
+        tabhub::proxy::Proxy::new(proxy),
+        tabhub::Config::default(),
+        store,
+    );
+    let routes = hub.configure();
+    let api = hub.api(API_TOKEN).configure();
+    let srv = actix_test::start(move || {
+        WebApp::new()
+            .configure(routes.clone())
+            .configure(api.clone())
+    });
+    super::Server { srv, hub }
+}
+
+/// `POST url` with bearer `token` and the JSON `body` (`null`: none): the
+/// status and the answer's JSON (`null` when it is empty or not JSON;
+/// status 0 when no answer came).
+pub async fn api_post(url: &str, token: &str, body: Value) -> (u16, Value) {
+    let request = awc::Client::default()
+        .post(url)
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(30));
+    let sent = if body.is_null() {
+        request.send().await
+    } else {
+        request.send_json(&body).await
+    };
+    let Ok(mut response) = sent else {
+        return (0, Value::Null);
+    };
+    let bytes = response.body().limit(1 << 22).await.unwrap_or_default();
+    let answer = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (response.status().as_u16(), answer)
 }
 
 /// An event payload that makes the backend answer `answer`.

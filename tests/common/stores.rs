@@ -1,9 +1,12 @@
 //! Store wrappers for faults no real part produces on demand: a durable
-//! store whose commits wait at a gate (a stalled disk) or fail.
+//! store whose commits wait at a gate (a stalled disk) or fail, and the
+//! real redb store failing one key's commits.
 
 use std::sync::{Condvar, Mutex};
 
-use tabhub::{MemoryStore, SavedSession, SessionKey, Step, Store, StoreError};
+use tabhub::{
+    MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Step, Store, StoreError,
+};
 
 /// A durable store whose appends wait until the test opens the gate, and
 /// which can be told to fail.
@@ -45,5 +48,60 @@ impl Store for GatedStore {
         }
         self.batches.lock().unwrap().push(steps.to_vec());
         Ok(())
+    }
+}
+
+/// The real redb store, but appends of one chosen key fail (a fault no
+/// real disk produces for one key on demand). A batch holding any step of
+/// that key fails as a whole, as one transaction would.
+pub struct FailsFor {
+    pub inner: RedbStore,
+    /// The key whose appends fail, if any.
+    pub key: Mutex<Option<String>>,
+}
+
+impl FailsFor {
+    /// A fresh redb store in `dir` whose appends all succeed (for now).
+    pub fn open(dir: &std::path::Path) -> FailsFor {
+        let options = RedbOptions {
+            path: dir.join("db.redb"),
+            recent_events: 64,
+        };
+        FailsFor {
+            inner: RedbStore::open(options).unwrap(),
+            key: Mutex::new(None),
+        }
+    }
+
+    /// From now on, appends of `key`'s steps fail (`None`: none do).
+    pub fn fail_key(&self, key: Option<&str>) {
+        *self.key.lock().unwrap() = key.map(str::to_owned);
+    }
+}
+
+impl Store for FailsFor {
+    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
+        self.inner.load(key)
+    }
+    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
+        self.inner.save(key, session)
+    }
+    fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.inner.touch(key)
+    }
+    fn durable(&self) -> bool {
+        true
+    }
+    fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
+        let failing = self.key.lock().unwrap().clone();
+        if steps
+            .iter()
+            .any(|s| Some(s.key.as_str()) == failing.as_deref())
+        {
+            return Err(StoreError {
+                message: "injected: this key's writes fail".into(),
+            });
+        }
+        self.inner.append(steps)
     }
 }
