@@ -323,3 +323,33 @@ async fn random_paths_and_methods_leave_the_route_labels_a_fixed_set() {
         assert!(known.contains(&label.as_str()), "{label:?} in {labels:?}");
     }
 }
+
+#[actix_rt::test]
+async fn a_body_or_a_patch_operation_that_is_not_a_json_object_is_refused() {
+    let server = start();
+    let key = new_key();
+    // Each would be read by position into the route's shape.
+    let cases = [
+        ("/events", json!(["e1", "add_todo", {"text": "x"}])),
+        ("/state", json!([[{"op": "add", "path": "/x", "value": 1}]])),
+        (
+            "/state",
+            json!({"patch": [["add", "/todos/-", {"id": "1"}]]}),
+        ),
+        ("/effects", json!(["toast", {}])),
+        ("/tasks/j/end", json!(["done"])),
+        (
+            "/tasks/j/end",
+            json!({"status": "done", "patch": [["replace", "/todos", []]]}),
+        ),
+        ("/events", json!("e1")),
+        ("/state", json!(null)),
+    ];
+    for (route, body) in cases {
+        let answer = post(&server, &session(&key, route), body.clone()).await;
+        assert_eq!(answer.status, 400, "{route} {body}: {answer:?}");
+        assert_eq!(answer.body["reason"], "invalid_body", "{route} {body}");
+    }
+    let read = get(&server, &session(&key, "")).await;
+    assert_eq!((read.status, read.body["seq"].clone()), (200, json!(0)));
+}
