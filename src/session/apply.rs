@@ -107,10 +107,7 @@ impl<A: App> SessionActor<A> {
     ) -> Result<(u64, Option<serde_json::Value>), AppError> {
         self.state = handled.state;
         let allowed = self.check_requests(&handled.requests);
-        let changed = handled.result.and(allowed).and_then(|()| {
-            delta::diff_state(&self.state_json, &self.state)
-                .map_err(|e| AppError::handler(format!("state did not serialize: {e}")))
-        });
+        let changed = handled.result.and(allowed).and_then(|()| self.next_json());
         let (after, patch) = match changed {
             Ok(changed) => changed,
             Err(e) => {
@@ -227,7 +224,27 @@ impl<A: App> SessionActor<A> {
         }
     }
 
-    /// Restores the typed state from its JSON at the current seq.
+    /// The typed state's JSON now and the patch to it from the JSON at
+    /// the current seq, if it takes at most `--max-state-bytes`; updates
+    /// `state_bytes`. The size is bounded from above by what the patch
+    /// inserts, and measured (up to the bound) only when that bound
+    /// passes it, so a change far from the bound costs no extra pass.
+    fn next_json(&mut self) -> Result<(serde_json::Value, json_patch::Patch), AppError> {
+        let after = serde_json::to_value(&self.state)
+            .map_err(|e| AppError::handler(format!("state did not serialize: {e}")))?;
+        let patch = json_patch::diff(&self.state_json, &after);
+        let max = self.config.max_state_bytes;
+        let mut bytes = self
+            .state_bytes
+            .saturating_add(delta::patch_growth(&patch, &after, max));
+        if bytes > max {
+            bytes = delta::json_len_within(&after, max)
+                .ok_or_else(|| AppError::handler(delta::over_bound(max, "")))?;
+        }
+        self.state_bytes = bytes;
+        Ok((after, patch))
+    }
+
     /// Whether the code's requests fit the session's bounds: task keys of
     /// at most `--max-name-bytes`, pending chains within
     /// `--max-pending-chains`. If not, the event fails as a whole.
@@ -249,6 +266,7 @@ impl<A: App> SessionActor<A> {
         Ok(())
     }
 
+    /// Restores the typed state from its JSON at the current seq.
     fn roll_back(&mut self) {
         match serde_json::from_value(self.state_json.clone()) {
             Ok(state) => self.state = state,
