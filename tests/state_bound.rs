@@ -10,7 +10,8 @@ mod api_client;
 mod common;
 
 use api_client::{get, post, session, start_with_api};
-use common::{new_key, Client};
+use common::fault_backend::{answering, start_proxy, FaultBackend};
+use common::{joined_pair, new_key, Client};
 use serde_json::{json, Value};
 use tabhub::Config;
 
@@ -112,4 +113,33 @@ async fn an_embedded_handler_that_grows_the_state_past_the_bound_gets_an_error_a
     }
     let read = get(&server, &session(&key, "")).await;
     assert_eq!(read.body["state"]["todos"].as_array().unwrap().len(), 1);
+}
+
+#[actix_rt::test]
+async fn a_backends_patch_of_root_copies_fails_the_event_and_tabs_see_no_delta() {
+    let backend = FaultBackend::start();
+    let server = start_proxy(&backend, |_| {});
+    let (key, mut a, mut b) = joined_pair(&server).await;
+    // 40 doublings: far more than any memory holds, were it applied whole.
+    let copies: Vec<Value> = (0..40)
+        .map(|i| json!({"op": "copy", "from": "", "path": format!("/c{i}")}))
+        .collect();
+    let r = a
+        .event(&key, "answer", answering(json!({ "patch": copies })))
+        .await;
+    assert_eq!(r["response"]["reason"], "handler_error", "{r}");
+    let message = r["response"]["message"].as_str().unwrap();
+    assert!(message.contains("--max-state-bytes"), "{message}");
+
+    let small = json!({"patch": [{"op": "add", "path": "/n", "value": 1}]});
+    let r = a.event(&key, "answer", answering(small)).await;
+    assert_eq!(r["response"]["seq"], 1, "{r}");
+    for tab in [&mut a, &mut b] {
+        let d = tab.wait_event(&format!("session:{key}"), "delta").await;
+        assert_eq!(d.payload["seq"], 1);
+        assert_eq!(
+            d.payload["patch"],
+            json!([{"op": "add", "path": "/n", "value": 1}])
+        );
+    }
 }

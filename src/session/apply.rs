@@ -44,6 +44,8 @@ pub(super) struct Lent<A: App> {
     pub(super) seq: u64,
     /// The event it handles, if any (set by the caller).
     pub(super) event: Option<crate::app::EventMeta>,
+    /// `--max-state-bytes`, for the code's [`Context`].
+    pub(super) max_state_bytes: usize,
 }
 
 impl<A: App> SessionActor<A> {
@@ -65,6 +67,7 @@ impl<A: App> SessionActor<A> {
             span: self.control.span.clone(),
             seq: self.seq,
             event: None,
+            max_state_bytes: self.config.max_state_bytes,
         }
     }
 
@@ -154,7 +157,9 @@ impl<A: App> SessionActor<A> {
     {
         let tasks = &self.tasks;
         let is_running = |key: &str| tasks.is_running(key);
-        let mut cx = Context::new(&self.key, origin.clone(), None, &is_running).at(self.seq, None);
+        let mut cx = Context::new(&self.key, origin.clone(), None, &is_running)
+            .at(self.seq, None)
+            .bounded(self.config.max_state_bytes);
         // A panicking handler is the app's bug, not the session's: it fails
         // this one step (rolled back like an error) instead of taking down
         // the thread and every session on it.
