@@ -74,6 +74,15 @@ pub struct Config {
     /// How deep a client's payload may nest (the payload object is level
     /// 1; at most 120). Deeper ones get `invalid_payload`. Default 32.
     pub max_json_depth: usize,
+    /// The most a session's state may take serialized as compact JSON, in
+    /// bytes. Checked after every change (an event's handler, a task's
+    /// update, a change pushed by server code or a backend), before it is
+    /// kept or sent: a change that would pass it fails as a whole (an
+    /// event gets `handler_error`, the server API `422 invalid_change`)
+    /// and nothing is kept. A pushed patch is checked operation by
+    /// operation, so it cannot grow the state past it first. Default
+    /// 4 MiB.
+    pub max_state_bytes: usize,
     /// Chains a session may hold waiting for a tab to re-submit them. A
     /// handler that would create more fails with `handler_error` and
     /// changes nothing. Default 1,024.
@@ -135,6 +144,7 @@ impl Default for Config {
             max_name_bytes: 128,
             max_join_params_bytes: 4096,
             max_json_depth: 32,
+            max_state_bytes: 4 * 1024 * 1024,
             max_pending_chains: 1024,
             recent_events: 1024,
             new_key_on_duplicate: false,

@@ -267,8 +267,9 @@ impl Metrics {
         }
     }
 
-    /// A server API request answered with `status`; `route` is the
-    /// method and the route's path after the key (`POST /events`).
+    /// A server API request answered with `status`; `route` is one of a
+    /// fixed set: a route's method and path after the key (`POST
+    /// /events`), or `other`.
     pub(crate) fn api_request(&self, route: &str, status: u16) {
         self.api_requests
             .with_label_values(&[route, &status.to_string()])

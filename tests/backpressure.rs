@@ -15,6 +15,8 @@ async fn a_tab_that_stops_reading_gets_phx_error_and_catches_up_on_rejoin() {
     let config = Config {
         outbound_max_bytes: 256 * 1024,
         max_frame_bytes: 1024 * 1024,
+        // The state grows to ~24 MiB of todos.
+        max_state_bytes: 64 * 1024 * 1024,
         rate_events_per_sec: 0,
         // Long enough that the connection is never cut while the test
         // produces deltas, however slow the machine (`slow_consumer.rs`

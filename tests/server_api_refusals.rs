@@ -264,3 +264,92 @@ async fn every_answered_call_is_counted_by_route_and_status() {
         .find(|l| l.starts_with("tabhub_api_requests_total") && l.contains(r#"status="401""#));
     assert!(unauthorized.is_some_and(|l| l.ends_with(" 1")), "{text}");
 }
+
+/// The `route` label values of `tabhub_api_requests_total` in a scrape of
+/// `GET /metrics`.
+async fn api_route_labels(server: &Server<Demo>) -> std::collections::BTreeSet<String> {
+    let mut got = awc::Client::default()
+        .get(server.srv.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    let text = String::from_utf8(got.body().limit(1 << 22).await.unwrap().to_vec()).unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("tabhub_api_requests_total{route=\""))
+        .filter_map(|l| l.split_once('"').map(|(route, _)| route.to_owned()))
+        .collect()
+}
+
+#[actix_rt::test]
+async fn random_paths_and_methods_leave_the_route_labels_a_fixed_set() {
+    let server = start();
+    let key = new_key();
+    let auth = format!("Bearer {TOKEN}");
+    for i in 0..60 {
+        let word = uuid::Uuid::new_v4().simple().to_string();
+        let method = Method::from_bytes(word[..8].to_uppercase().as_bytes()).unwrap();
+        let paths = [
+            session(&key, "/events"),
+            session(&key, ""),
+            session(&word, &format!("/{word}")),
+            format!("/api/{word}"),
+        ];
+        let path = &paths[i % paths.len()];
+        // Unauthenticated (401) and authenticated (404) alike.
+        let token = (i % 2 == 0).then_some(auth.as_str());
+        let answer = call_raw(&server, method.clone(), path, token, vec![]).await;
+        assert!(
+            [401, 404].contains(&answer.status),
+            "{method} {path}: {answer:?}"
+        );
+        let answer = call_raw(&server, Method::GET, &format!("/api/{word}"), None, vec![]).await;
+        assert_eq!(answer.status, 401);
+    }
+    let known = [
+        "GET ",
+        "DELETE ",
+        "POST /events",
+        "POST /state",
+        "POST /effects",
+        "POST /tasks/{task}/end",
+        "POST /tasks/{task}/cancel",
+        "POST /stop",
+        "other",
+    ];
+    let labels = api_route_labels(&server).await;
+    assert!(!labels.is_empty());
+    for label in &labels {
+        assert!(known.contains(&label.as_str()), "{label:?} in {labels:?}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_body_or_a_patch_operation_that_is_not_a_json_object_is_refused() {
+    let server = start();
+    let key = new_key();
+    // Each would be read by position into the route's shape.
+    let cases = [
+        ("/events", json!(["e1", "add_todo", {"text": "x"}])),
+        ("/state", json!([[{"op": "add", "path": "/x", "value": 1}]])),
+        (
+            "/state",
+            json!({"patch": [["add", "/todos/-", {"id": "1"}]]}),
+        ),
+        ("/effects", json!(["toast", {}])),
+        ("/tasks/j/end", json!(["done"])),
+        (
+            "/tasks/j/end",
+            json!({"status": "done", "patch": [["replace", "/todos", []]]}),
+        ),
+        ("/events", json!("e1")),
+        ("/state", json!(null)),
+    ];
+    for (route, body) in cases {
+        let answer = post(&server, &session(&key, route), body.clone()).await;
+        assert_eq!(answer.status, 400, "{route} {body}: {answer:?}");
+        assert_eq!(answer.body["reason"], "invalid_body", "{route} {body}");
+    }
+    let read = get(&server, &session(&key, "")).await;
+    assert_eq!((read.status, read.body["seq"].clone()), (200, json!(0)));
+}

@@ -86,6 +86,7 @@ pub struct Context<'a, A: App> {
     is_running: &'a dyn Fn(&str) -> bool,
     seq: u64,
     event: Option<EventMeta>,
+    max_state_bytes: usize,
     requests: Requests<A>,
 }
 
@@ -103,6 +104,7 @@ impl<'a, A: App> Context<'a, A> {
             is_running,
             seq: 0,
             event: None,
+            max_state_bytes: usize::MAX,
             requests: Requests {
                 effects: Vec::new(),
                 chains: Vec::new(),
@@ -135,6 +137,20 @@ impl<'a, A: App> Context<'a, A> {
     /// The session's key.
     pub fn key(&self) -> &SessionKey {
         self.key
+    }
+
+    /// Sets the session's state bound (`--max-state-bytes`).
+    pub(crate) fn bounded(mut self, max_state_bytes: usize) -> Self {
+        self.max_state_bytes = max_state_bytes;
+        self
+    }
+
+    /// The most the session's state may take as compact JSON, in bytes
+    /// (`--max-state-bytes`): a change past it fails with `handler_error`.
+    /// Code that applies a patch it did not write (the app proxy) checks
+    /// against it as it applies ([`crate::StateChange::apply_within`]).
+    pub fn max_state_bytes(&self) -> usize {
+        self.max_state_bytes
     }
 
     /// The session's seq before this code runs: the state it sees is the

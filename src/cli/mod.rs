@@ -105,6 +105,10 @@ pub struct Cli {
     #[arg(long, env = "TABHUB_MAX_JSON_DEPTH", default_value_t = 32,
           value_parser = clap::value_parser!(u16).range(1..=120))]
     pub max_json_depth: u16,
+    /// Largest state a session keeps, in bytes of compact JSON; a change
+    /// past it fails (`handler_error`, or the API's 422).
+    #[arg(long, env = "TABHUB_MAX_STATE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_state_bytes: usize,
     /// Chains a session may hold waiting for a tab.
     #[arg(long, env = "TABHUB_MAX_PENDING_CHAINS", default_value_t = 1024)]
     pub max_pending_chains: usize,
@@ -229,6 +233,7 @@ impl Cli {
             max_name_bytes: self.max_name_bytes,
             max_join_params_bytes: self.max_join_params_bytes,
             max_json_depth: usize::from(self.max_json_depth),
+            max_state_bytes: self.max_state_bytes,
             max_pending_chains: self.max_pending_chains,
             recent_events: self.recent_events,
             new_key_on_duplicate: self.new_key_on_duplicate,

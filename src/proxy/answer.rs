@@ -114,9 +114,17 @@ pub(super) fn apply(
         (Some(_), Some(_)) => return Err(invalid(scope.call(), "both \"state\" and \"patch\"")),
         (Some(new), None) => state.0 = new,
         (None, Some(patch)) => {
-            let patch: Vec<_> = patch.into_iter().map(|Object(op)| op).collect();
-            json_patch::patch(&mut state.0, &patch)
-                .map_err(|e| invalid(scope.call(), format!("the patch does not apply: {e}")))?;
+            // Checked as it applies: a patch of root copies would double
+            // the state per operation before the session's own check.
+            let patch = json_patch::Patch(patch.into_iter().map(|Object(op)| op).collect());
+            state.0 = crate::delta::StateChange::Patch(patch)
+                .apply_within(&state.0, cx.max_state_bytes())
+                .map_err(|e| match e {
+                    crate::delta::ChangeError::DoesNotApply(e) => {
+                        invalid(scope.call(), format!("the patch does not apply: {e}"))
+                    }
+                    crate::delta::ChangeError::TooLarge(why) => AppError::handler(why),
+                })?;
         }
         (None, None) => {}
     }

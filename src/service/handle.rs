@@ -141,8 +141,9 @@ impl<A: App> SessionHandle<A> {
     /// Submits `event` through the session's queue, in order with tabs'
     /// events, as a tab would with event id `id`: the outcome is what a tab
     /// would get as its reply (`Outcome::Ok {seq, data}` or the error), and
-    /// a repeated id gets the first outcome. Effects the handler sends "to
-    /// the origin" go to every tab.
+    /// a repeated id gets the first outcome. Either is answered only once
+    /// the step it reports (the first one's, for a repeat) is durable.
+    /// Effects the handler sends "to the origin" go to every tab.
     ///
     /// # Errors
     /// [`HandleError`] when the session cannot be reached, stopped before
@@ -184,11 +185,15 @@ impl<A: App> SessionHandle<A> {
         }
     }
 
-    /// The session's state now, with its seq and epoch.
+    /// The session's state now, with its seq and epoch: the durable state.
+    /// The read waits in the session's queue like an event, and is answered
+    /// once every step before it is durable, so it never shows a change a
+    /// crash could take back.
     ///
     /// # Errors
-    /// [`HandleError`] when the session cannot be reached or its state does
-    /// not round-trip through serde.
+    /// [`HandleError`] when the session cannot be reached, its store failed
+    /// before the state was durable, or its state does not round-trip
+    /// through serde.
     pub async fn state(&self) -> Result<StateView<A::State>, HandleError> {
         self.session()
             .await?

@@ -44,6 +44,8 @@ pub(super) struct Lent<A: App> {
     pub(super) seq: u64,
     /// The event it handles, if any (set by the caller).
     pub(super) event: Option<crate::app::EventMeta>,
+    /// `--max-state-bytes`, for the code's [`Context`].
+    pub(super) max_state_bytes: usize,
 }
 
 impl<A: App> SessionActor<A> {
@@ -65,6 +67,7 @@ impl<A: App> SessionActor<A> {
             span: self.control.span.clone(),
             seq: self.seq,
             event: None,
+            max_state_bytes: self.config.max_state_bytes,
         }
     }
 
@@ -107,10 +110,7 @@ impl<A: App> SessionActor<A> {
     ) -> Result<(u64, Option<serde_json::Value>), AppError> {
         self.state = handled.state;
         let allowed = self.check_requests(&handled.requests);
-        let changed = handled.result.and(allowed).and_then(|()| {
-            delta::diff_state(&self.state_json, &self.state)
-                .map_err(|e| AppError::handler(format!("state did not serialize: {e}")))
-        });
+        let changed = handled.result.and(allowed).and_then(|()| self.next_json());
         let (after, patch) = match changed {
             Ok(changed) => changed,
             Err(e) => {
@@ -157,7 +157,9 @@ impl<A: App> SessionActor<A> {
     {
         let tasks = &self.tasks;
         let is_running = |key: &str| tasks.is_running(key);
-        let mut cx = Context::new(&self.key, origin.clone(), None, &is_running).at(self.seq, None);
+        let mut cx = Context::new(&self.key, origin.clone(), None, &is_running)
+            .at(self.seq, None)
+            .bounded(self.config.max_state_bytes);
         // A panicking handler is the app's bug, not the session's: it fails
         // this one step (rolled back like an error) instead of taking down
         // the thread and every session on it.
@@ -239,7 +241,27 @@ impl<A: App> SessionActor<A> {
         }
     }
 
-    /// Restores the typed state from its JSON at the current seq.
+    /// The typed state's JSON now and the patch to it from the JSON at
+    /// the current seq, if it takes at most `--max-state-bytes`; updates
+    /// `state_bytes`. The size is bounded from above by what the patch
+    /// inserts, and measured (up to the bound) only when that bound
+    /// passes it, so a change far from the bound costs no extra pass.
+    fn next_json(&mut self) -> Result<(serde_json::Value, json_patch::Patch), AppError> {
+        let after = serde_json::to_value(&self.state)
+            .map_err(|e| AppError::handler(format!("state did not serialize: {e}")))?;
+        let patch = json_patch::diff(&self.state_json, &after);
+        let max = self.config.max_state_bytes;
+        let mut bytes = self
+            .state_bytes
+            .saturating_add(delta::patch_growth(&patch, &after, max));
+        if bytes > max {
+            bytes = delta::json_len_within(&after, max)
+                .ok_or_else(|| AppError::handler(delta::over_bound(max, "")))?;
+        }
+        self.state_bytes = bytes;
+        Ok((after, patch))
+    }
+
     /// Whether the code's requests fit the session's bounds: task keys of
     /// at most `--max-name-bytes`, pending chains within
     /// `--max-pending-chains`. If not, the event fails as a whole.
@@ -261,6 +283,7 @@ impl<A: App> SessionActor<A> {
         Ok(())
     }
 
+    /// Restores the typed state from its JSON at the current seq.
     fn roll_back(&mut self) {
         match serde_json::from_value(self.state_json.clone()) {
             Ok(state) => self.state = state,

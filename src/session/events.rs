@@ -179,6 +179,7 @@ pub(super) fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply
         span,
         seq,
         event: meta,
+        max_state_bytes,
     } = lent;
     Box::pin(tracing::Instrument::instrument(
         async move {
@@ -186,7 +187,9 @@ pub(super) fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply
             let identity = identity
                 .as_ref()
                 .and_then(|i| i.downcast_ref::<A::Identity>());
-            let mut cx = Context::new(&key, origin, identity, &is_running).at(seq, meta);
+            let mut cx = Context::new(&key, origin, identity, &is_running)
+                .at(seq, meta)
+                .bounded(max_state_bytes);
             let result = guarded("handler", limit, app.handle(&mut state, event, &mut cx)).await;
             Handled {
                 state,

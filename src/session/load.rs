@@ -126,6 +126,7 @@ impl<A: App> SessionActor<A> {
         self.state_json = serde_json::to_value(&self.state).map_err(|e| StoreError {
             message: format!("state of {key} does not serialize: {e}"),
         })?;
+        self.state_bytes = crate::delta::json_len_within(&self.state_json, usize::MAX).unwrap_or(0);
         Ok(())
     }
 

@@ -114,6 +114,10 @@ pub(crate) struct SessionActor<A: App> {
     /// The JSON of `state` at `seq`: the "before" of the next delta, the
     /// snapshot sent to joining tabs, and what a failed handler rolls back to.
     state_json: Value,
+    /// At least the bytes `state_json` takes as compact JSON (exact after
+    /// a load, then grown by what each delta inserts): the state is
+    /// measured again only when this passes `--max-state-bytes`.
+    state_bytes: usize,
     epoch: Epoch,
     seq: u64,
     journal: Journal,
@@ -194,6 +198,7 @@ impl<A: App> SessionActor<A> {
             phase: Phase::Loading,
             state: A::State::default(),
             state_json: Value::Null,
+            state_bytes: 0,
             epoch: Epoch::random(),
             seq: 0,
             leader: None,

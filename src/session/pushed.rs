@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{Phase, SessionActor};
 use crate::app::{App, AppError, Origin, TaskEnd};
-use crate::delta::StateChange;
+use crate::delta::{ChangeError, StateChange};
 
 /// Why a pushed change was not applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +105,13 @@ impl<A: App> SessionActor<A> {
 
     fn state_after(&self, change: &StateChange) -> Result<A::State, PushRefused> {
         let after = change
-            .apply_to(&self.state_json)
-            .map_err(|why| PushRefused::Invalid(format!("the patch does not apply: {why}")))?;
+            .apply_within(&self.state_json, self.config.max_state_bytes)
+            .map_err(|e| match e {
+                ChangeError::DoesNotApply(why) => {
+                    PushRefused::Invalid(format!("the patch does not apply: {why}"))
+                }
+                ChangeError::TooLarge(why) => PushRefused::Invalid(why),
+            })?;
         serde_json::from_value(after)
             .map_err(|e| PushRefused::Invalid(format!("not a valid state for this app: {e}")))
     }

@@ -45,7 +45,8 @@ impl<A: App> Message for ServerSubmit<A> {
     type Result = Result<Outcome, NotHandled>;
 }
 
-/// Sent by a session handle; replies with the state, its seq and epoch.
+/// Sent by a session handle; replies with the state, its seq and epoch,
+/// once that state is durable (every step before the read is).
 pub(crate) struct ReadState<A: App>(std::marker::PhantomData<A>);
 
 impl<A: App> ReadState<A> {
@@ -100,11 +101,19 @@ impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
         if self.phase != Phase::Ready {
             return Box::pin(async { Err(NotHandled::StoreFailed) });
         }
-        if let Some(first) = self.recent_events.get(&msg.id) {
-            let first = first.clone();
-            return Box::pin(async move { Ok(first) });
-        }
         let (tx, rx) = oneshot::channel();
+        if let Some(first) = self.recent_events.get(&msg.id) {
+            // Answered in a step of its own, as a tab's repeat is: the
+            // outbox lets it out only once every earlier step, the first
+            // one's included, is durable.
+            let first = first.clone();
+            self.step(ctx, |session, _, _| {
+                session.members.outbox().answer(move || {
+                    let _ = tx.send(first);
+                });
+            });
+            return Box::pin(async move { rx.await.map_err(|_| NotHandled::Stopped) });
+        }
         let id = msg.id;
         let event = match msg.event {
             ServerEvent::Typed(event) => event,
@@ -162,9 +171,14 @@ impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
 }
 
 impl<A: App> Handler<ReadState<A>> for SessionActor<A> {
-    type Result = actix::MessageResult<ReadState<A>>;
+    type Result = ResponseFuture<Result<StateView<A::State>, String>>;
 
-    fn handle(&mut self, _msg: ReadState<A>, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _msg: ReadState<A>, ctx: &mut Self::Context) -> Self::Result {
+        let store_failed =
+            || "the session's store failed; call again for a fresh session".to_owned();
+        if self.phase != Phase::Ready {
+            return Box::pin(async move { Err(store_failed()) });
+        }
         let view = serde_json::from_value(self.state_json.clone())
             .map(|state| StateView {
                 state,
@@ -172,7 +186,16 @@ impl<A: App> Handler<ReadState<A>> for SessionActor<A> {
                 epoch: self.epoch.clone(),
             })
             .map_err(|e| format!("the state does not round-trip through serde: {e}"));
-        actix::MessageResult(view)
+        // The state at this seq is durable once every step so far is: the
+        // read answers in a step of its own, which the outbox lets out only
+        // then (no read shows a state a crash could take back).
+        let (tx, rx) = oneshot::channel();
+        self.step(ctx, |session, _, _| {
+            session.members.outbox().answer(move || {
+                let _ = tx.send(view);
+            });
+        });
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(store_failed())) })
     }
 }
 

@@ -8,7 +8,7 @@ use actix_web::http::Method;
 use actix_web::App as WebApp;
 use serde_json::Value;
 use tabhub::demo::Demo;
-use tabhub::{Api, Config, Hub, MemoryStore};
+use tabhub::{Api, Config, Hub, MemoryStore, Store};
 
 use crate::common::Server;
 
@@ -25,7 +25,16 @@ pub fn start_with_adjusted_api(
     config: Config,
     adjust: impl FnOnce(Api<Demo>) -> Api<Demo>,
 ) -> Server<Demo> {
-    let hub = Hub::start(Demo, config, Arc::new(MemoryStore::new()));
+    start_with_api_on(config, Arc::new(MemoryStore::new()), adjust)
+}
+
+/// As [`start_with_adjusted_api`], keeping sessions in `store`.
+pub fn start_with_api_on(
+    config: Config,
+    store: Arc<dyn Store>,
+    adjust: impl FnOnce(Api<Demo>) -> Api<Demo>,
+) -> Server<Demo> {
+    let hub = Hub::start(Demo, config, store);
     let routes = hub.configure();
     let api = adjust(hub.api(TOKEN)).configure();
     let srv = actix_test::start(move || {

@@ -17,12 +17,28 @@ pub struct GatedStore {
     pub opened: Condvar,
     pub fail: Mutex<bool>,
     pub batches: Mutex<Vec<Vec<Step>>>,
+    /// Every step handed to `append`, as it arrives (before the gate).
+    pub arrived: Mutex<Vec<Step>>,
 }
 
 impl GatedStore {
     pub fn set_open(&self, open: bool) {
         *self.open.lock().unwrap() = open;
         self.opened.notify_all();
+    }
+
+    /// Waits until a step with event id `id` has reached the store (it may
+    /// wait at the gate).
+    pub async fn wait_arrival_of(&self, id: &str) {
+        let arrived = || {
+            let steps = self.arrived.lock().unwrap();
+            steps
+                .iter()
+                .any(|s| s.event.as_ref().is_some_and(|(e, _)| e == id))
+        };
+        while !arrived() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 }
 
@@ -37,6 +53,7 @@ impl Store for GatedStore {
         true
     }
     fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
+        self.arrived.lock().unwrap().extend(steps.iter().cloned());
         let mut open = self.open.lock().unwrap();
         while !*open {
             open = self.opened.wait(open).unwrap();

@@ -2,7 +2,8 @@
 //! before a byte is read when `Content-Length` is already over it), then
 //! parsed as JSON of the route's shape (400 `invalid_body` otherwise).
 //! Unknown members are refused, so a misspelt `"patch"` is an error rather
-//! than a silent no-op.
+//! than a silent no-op; a body (or a patch operation) must be a JSON
+//! object, never an array that serde's derive would read by position.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
@@ -19,6 +20,51 @@ use crate::session::Push;
 pub(super) trait Body: DeserializeOwned {
     /// The shape, as an `invalid_body` message says what was expected.
     const SHAPE: &'static str;
+
+    /// The members whose value is an RFC 6902 patch (an array of
+    /// operation objects).
+    const PATCHES: &'static [&'static str] = &[];
+}
+
+/// Refuses what serde's derive would read by position: a body that is not
+/// a JSON object, or a patch operation that is not one (a derived struct
+/// takes `["id", "name"]` for `{"id", "name"}`, and a patch operation
+/// `["add", "/x", 1]` for `{"op": "add", ...}`).
+///
+/// # Errors
+/// 400 `invalid_body`, saying what arrived.
+fn check_objects<T: Body>(body: &Value) -> Result<(), ApiError> {
+    let Value::Object(members) = body else {
+        return Err(ApiError::invalid_body(format!(
+            "expected a JSON object {}; got {}",
+            T::SHAPE,
+            kind(body)
+        )));
+    };
+    for name in T::PATCHES {
+        let Some(Value::Array(ops)) = members.get(*name) else {
+            continue;
+        };
+        if let Some((i, op)) = ops.iter().enumerate().find(|(_, op)| !op.is_object()) {
+            return Err(ApiError::invalid_body(format!(
+                "expected {name:?} to be an array of operation objects; its operation {i} is {}",
+                kind(op)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What kind of JSON value `v` is, for a message.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Reads the whole body (at most `limit` bytes) and parses it as `T`.
@@ -44,8 +90,11 @@ pub(super) async fn json<T: Body>(
         Ok(Err(e)) => return Err(ApiError::invalid_body(format!("unreadable body: {e}"))),
         Err(_) => return Err(ApiError::too_large(limit)),
     };
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::invalid_body(format!("expected {}: {e}", T::SHAPE)))
+    let expected =
+        |e: serde_json::Error| ApiError::invalid_body(format!("expected {}: {e}", T::SHAPE));
+    let value: Value = serde_json::from_slice(&bytes).map_err(expected)?;
+    check_objects::<T>(&value)?;
+    serde_json::from_value(value).map_err(expected)
 }
 
 /// `POST .../events`: an event by wire name, as a tab would submit it.
@@ -90,6 +139,7 @@ pub(super) struct ChangeBody {
 
 impl Body for ChangeBody {
     const SHAPE: &'static str = r#"{"patch": [...]} or {"state": ...}, and "summary"? and "task"?"#;
+    const PATCHES: &'static [&'static str] = &["patch"];
 }
 
 impl ChangeBody {
@@ -156,6 +206,7 @@ pub(super) struct EndBody {
 impl Body for EndBody {
     const SHAPE: &'static str =
         r#"{"status": "done" or "failed", "error"?, "patch"? or "state"?, "summary"?}"#;
+    const PATCHES: &'static [&'static str] = &["patch"];
 }
 
 impl EndBody {

@@ -184,25 +184,43 @@ async fn authorize<A: App, B: MessageBody + 'static>(
     };
     if let Some(api) = api {
         let route = route_label(response.request(), &api.prefix);
-        api.metrics.api_request(&route, response.status().as_u16());
+        api.metrics.api_request(route, response.status().as_u16());
     }
     Ok(response)
 }
 
-/// The `route` label of `tabhub_api_requests_total`: the method and the
-/// matched route's path after `{prefix}/sessions/{key}` (`POST /events`,
-/// `GET `); `other` for a request that matched no route.
-fn route_label(req: &HttpRequest, prefix: &str) -> String {
+/// The `route` label of every route of the API: its method and its path
+/// after `{prefix}/sessions/{key}`. The label set of
+/// `tabhub_api_requests_total` is these and `other`, whatever arrives.
+const ROUTES: [(&str, &str, &str); 8] = [
+    ("GET", "", "GET "),
+    ("DELETE", "", "DELETE "),
+    ("POST", "/events", "POST /events"),
+    ("POST", "/state", "POST /state"),
+    ("POST", "/effects", "POST /effects"),
+    ("POST", "/tasks/{task}/end", "POST /tasks/{task}/end"),
+    ("POST", "/tasks/{task}/cancel", "POST /tasks/{task}/cancel"),
+    ("POST", "/stop", "POST /stop"),
+];
+
+/// The `route` label of `tabhub_api_requests_total`: one of [`ROUTES`]
+/// when the request's method and path are one of the API's routes (`POST
+/// /events`, `GET `), else `other` (an unknown path or method), so no
+/// request, authorized or not, adds a label value of its own choosing.
+fn route_label(req: &HttpRequest, prefix: &str) -> &'static str {
     let rest = req.match_pattern().and_then(|pattern| {
         pattern
             .strip_prefix(prefix)
             .and_then(|p| p.strip_prefix("/sessions/{key}"))
             .map(str::to_owned)
     });
-    match rest {
-        Some(rest) => format!("{} {rest}", req.method()),
-        None => "other".to_owned(),
-    }
+    let method = req.method().as_str();
+    rest.and_then(|rest| {
+        ROUTES
+            .iter()
+            .find(|(m, path, _)| *m == method && *path == rest)
+    })
+    .map_or("other", |(_, _, label)| label)
 }
 
 /// Any other path under the prefix, or a route's path with another
