@@ -42,6 +42,8 @@ const JOURNAL: usize = 16;
 const ROUNDS_PER_DISK: usize = 40;
 /// The cut comes after 1..=this many write, resize or sync calls.
 const MOST_CALLS_BEFORE_CUT: u64 = 120;
+/// When the power goes at the latest, should the calls not come.
+const LATEST_CUT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Events a tab has in flight.
 const IN_FLIGHT: usize = 2;
 
@@ -152,6 +154,45 @@ async fn after_any_power_cut_every_acknowledged_event_survives_once_and_tabs_res
     assert!(totals.acked > 0, "events were acknowledged");
 }
 
+#[actix_rt::test]
+async fn a_new_sessions_epoch_survives_a_power_cut_right_after_its_first_join() {
+    let disk = PowerDisk::new(
+        Vec::new(),
+        CutMode::DropUnsynced,
+        StdRng::seed_from_u64(0),
+    );
+    let options = RedbOptions {
+        path: "power-loss-first-join".into(),
+        recent_events: config().recent_events,
+    };
+    let server = start_server(
+        Demo,
+        config(),
+        Arc::new(RedbStore::open_with_backend(disk.clone(), options.clone()).unwrap()),
+    );
+    let key = common::new_key();
+    let mut tab = Client::connect(&server, "t").await;
+    let (mirror, _) = tab.join_mirror(&key, None).await;
+    disk.cut_now();
+    server.hub.shutdown().await;
+    drop(server);
+
+    let survivors = disk.survivors().unwrap();
+    let disk = PowerDisk::new(survivors, CutMode::DropUnsynced, StdRng::seed_from_u64(0));
+    let server = start_server(
+        Demo,
+        config(),
+        Arc::new(RedbStore::open_with_backend(disk, options).unwrap()),
+    );
+    let mut tab = Client::connect(&server, "t").await;
+    let r = tab.join(&key, Some(mirror.cursor())).await;
+    assert_eq!(
+        (r["epoch"].as_str(), r["resume"].as_str()),
+        (Some(mirror.epoch.as_str()), Some("current")),
+        "the epoch the join reply gave was on disk: {r}"
+    );
+}
+
 /// Opens the surviving bytes, checks what the tabs were told, drives the
 /// tabs until the power is cut, and keeps what survived.
 async fn power_round(world: &mut World, round: usize, rng: &mut StdRng, totals: &mut Totals) {
@@ -192,12 +233,22 @@ async fn power_round(world: &mut World, round: usize, rng: &mut StdRng, totals: 
 
     disk.arm(rng.random_range(1..=MOST_CALLS_BEFORE_CUT));
     let cut = disk.watch_cut();
+    // Should the service stop writing (a store that never syncs, say),
+    // the power goes anyway.
+    let late_cut = actix_rt::spawn({
+        let disk = disk.clone();
+        async move {
+            tokio::time::sleep(LATEST_CUT).await;
+            disk.cut_now();
+        }
+    });
     let driven = join_all(
         clients
             .into_iter()
             .map(|(client, tab)| drive(client, tab, cut.clone(), round)),
     )
     .await;
+    late_cut.abort();
     let stats = disk.stats();
     let survivors = disk
         .survivors()
