@@ -44,6 +44,8 @@ const ROUNDS_PER_DISK: usize = 40;
 const MOST_CALLS_BEFORE_CUT: u64 = 120;
 /// When the power goes at the latest, should the calls not come.
 const LATEST_CUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// One event in this many adds a todo of several KiB.
+const LARGE_EVERY: u64 = 8;
 /// Events a tab has in flight.
 const IN_FLIGHT: usize = 2;
 
@@ -52,7 +54,8 @@ struct Book {
     key: String,
     /// The epoch every tab saw; a cut must not change it.
     epoch: Option<String>,
-    /// Texts of the events acknowledged (each event's text is its id).
+    /// Ids of the events acknowledged (each todo's text starts with its
+    /// event's id).
     acked: HashSet<String>,
     /// The highest seq any tab saw acknowledged or applied.
     top_seq: u64,
@@ -63,7 +66,7 @@ struct Tab {
     book: usize,
     name: String,
     mirror: Option<Mirror>,
-    /// Ids (also texts) pushed but not answered, re-sent at the next join.
+    /// Ids pushed but not answered, re-sent at the next join.
     unanswered: Vec<String>,
     next_event: u64,
 }
@@ -156,11 +159,7 @@ async fn after_any_power_cut_every_acknowledged_event_survives_once_and_tabs_res
 
 #[actix_rt::test]
 async fn a_new_sessions_epoch_survives_a_power_cut_right_after_its_first_join() {
-    let disk = PowerDisk::new(
-        Vec::new(),
-        CutMode::DropUnsynced,
-        StdRng::seed_from_u64(0),
-    );
+    let disk = PowerDisk::new(Vec::new(), CutMode::DropUnsynced, StdRng::seed_from_u64(0));
     let options = RedbOptions {
         path: "power-loss-first-join".into(),
         recent_events: config().recent_events,
@@ -242,11 +241,10 @@ async fn power_round(world: &mut World, round: usize, rng: &mut StdRng, totals: 
             disk.cut_now();
         }
     });
-    let driven = join_all(
-        clients
-            .into_iter()
-            .map(|(client, tab)| drive(client, tab, cut.clone(), round)),
-    )
+    let driven = join_all(clients.into_iter().map(|(client, tab)| {
+        let key = world.books[tab.book].key.clone();
+        drive(client, tab, key, cut.clone(), round)
+    }))
     .await;
     late_cut.abort();
     let stats = disk.stats();
@@ -297,7 +295,8 @@ async fn check_sessions(server: &Server<Demo>, world: &mut World, round: usize) 
         book.epoch = Some(epoch);
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for todo in r["state"]["todos"].as_array().unwrap() {
-            *counts.entry(todo["text"].as_str().unwrap()).or_default() += 1;
+            let text = todo["text"].as_str().unwrap();
+            *counts.entry(event_id(text)).or_default() += 1;
         }
         for (text, n) in &counts {
             assert_eq!(*n, 1, "round {round}: event {text} applied {n} times");
@@ -363,10 +362,11 @@ async fn rejoin(
 async fn drive(
     mut client: Client,
     mut tab: Tab,
+    key: String,
     mut cut: watch::Receiver<bool>,
     round: usize,
 ) -> (Tab, Vec<(String, u64, bool)>) {
-    let topic = format!("session:{}", client_key(&tab, &client));
+    let topic = format!("session:{key}");
     let mut resend: Vec<String> = tab.unanswered.iter().rev().cloned().collect();
     let mut in_flight: HashMap<String, (String, bool)> = HashMap::new();
     let mut acks = Vec::new();
@@ -381,7 +381,8 @@ async fn drive(
                     (id, false)
                 }
             };
-            let payload = json!({"id": id, "name": "add_todo", "payload": {"text": id}});
+            let payload =
+                json!({"id": id, "name": "add_todo", "payload": {"text": todo_text(&id)}});
             let Some(r) = client.try_push(&topic, "event", payload).await else {
                 assert!(*cut.borrow(), "round {round}: {} lost its socket", tab.name);
                 return (tab, acks);
@@ -417,12 +418,28 @@ async fn drive(
     }
 }
 
-/// The session key `tab` joined on `client`.
-fn client_key(tab: &Tab, client: &Client) -> String {
-    let topic = client
-        .join_refs
-        .keys()
+/// The todo an event adds: its id, and for one event in [`LARGE_EVERY`]
+/// several KiB more, so its rows span pages (redb writes each 4 KiB page
+/// whole; only a write of several pages can tear).
+fn todo_text(id: &str) -> String {
+    let n: u64 = id
+        .rsplit('-')
         .next()
-        .unwrap_or_else(|| panic!("{} joined nothing", tab.name));
-    topic.trim_start_matches("session:").to_owned()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    if n % LARGE_EVERY == LARGE_EVERY - 1 {
+        let pad = 4096 + as_usize(n.wrapping_mul(2_654_435_761) % 8192);
+        format!("{id} {}", "x".repeat(pad))
+    } else {
+        id.to_owned()
+    }
+}
+
+fn as_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap()
+}
+
+/// The event id a todo's text starts with.
+fn event_id(text: &str) -> &str {
+    text.split(' ').next().unwrap_or(text)
 }

@@ -26,9 +26,10 @@ pub const TEAR: u64 = 4096;
 pub enum CutMode {
     /// None of them.
     DropUnsynced,
-    /// A random prefix of them, in the order they were made, the last one
-    /// of which is torn at a 4 KiB boundary (its bytes before a random
-    /// boundary inside it survive, the rest not).
+    /// A random prefix of them, in the order they were made, whose last
+    /// write may be torn at a 4 KiB boundary inside it (its bytes before
+    /// the boundary survive, the rest not). The cut point is drawn from
+    /// every gap between calls and every boundary inside a write.
     TornPrefix,
 }
 
@@ -114,22 +115,31 @@ impl Disk {
     fn cut(&mut self) {
         let mut bytes = std::mem::take(&mut self.durable);
         let pending = std::mem::take(&mut self.pending);
-        let kept = match self.mode {
-            CutMode::DropUnsynced => 0,
-            CutMode::TornPrefix => self.rng.random_range(0..=pending.len()),
+        // Where the power went: before op `kept`, or inside it at a 4 KiB
+        // boundary (of the disk, not of the write), drawn uniformly from
+        // every such point (so a long write is torn more often than a
+        // short one is lost whole, as on a disk).
+        let (kept, tear) = match self.mode {
+            CutMode::DropUnsynced => (0, None),
+            CutMode::TornPrefix => {
+                let mut points = vec![(pending.len(), None)];
+                for (i, op) in pending.iter().enumerate() {
+                    points.push((i, None));
+                    if let Op::Write { offset, data } = op {
+                        let end = offset + data.len() as u64;
+                        let inside = (offset / TEAR + 1)..end.div_ceil(TEAR);
+                        points.extend(inside.map(|page| (i, Some(page * TEAR))));
+                    }
+                }
+                points[self.rng.random_range(0..points.len())]
+            }
         };
         for op in &pending[..kept] {
             op.apply(&mut bytes);
         }
-        if let Some(Op::Write { offset, data }) = pending.get(kept) {
-            let end = offset + data.len() as u64;
-            let first = offset / TEAR + 1;
-            let last = end.div_ceil(TEAR) - 1;
-            if first <= last {
-                let boundary = self.rng.random_range(first..=last) * TEAR;
-                write_at(&mut bytes, *offset, &data[..as_usize(boundary - offset)]);
-                self.stats.torn = true;
-            }
+        if let (Some(boundary), Some(Op::Write { offset, data })) = (tear, pending.get(kept)) {
+            write_at(&mut bytes, *offset, &data[..as_usize(boundary - offset)]);
+            self.stats.torn = true;
         }
         self.stats.lost_ops = pending.len() - kept;
         self.current = Vec::new();

@@ -93,8 +93,11 @@ enum Source {
     File,
     /// A storage backend ([`RedbStore::open_with_backend`]): opens the
     /// database on a fresh clone of it.
-    Backend(Box<dyn Fn(&redb::Builder) -> Result<Database, redb::DatabaseError> + Send + Sync>),
+    Backend(Box<OpenOnBackend>),
 }
+
+/// Opens the database on a fresh clone of a backend.
+type OpenOnBackend = dyn Fn(&redb::Builder) -> Result<Database, redb::DatabaseError> + Send + Sync;
 
 impl fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
