@@ -16,6 +16,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "power_loss/tab.rs"]
+mod tab;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,10 +27,10 @@ use common::{start_server, Client, Mirror, Server};
 use futures_util::future::join_all;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde_json::Value;
+use tab::{drive, event_id, Tab};
 use tabhub::demo::Demo;
 use tabhub::{Config, RedbOptions, RedbStore};
-use tokio::sync::watch;
 
 /// Sessions on each disk.
 const SESSIONS: usize = 2;
@@ -44,10 +46,6 @@ const ROUNDS_PER_DISK: usize = 40;
 const MOST_CALLS_BEFORE_CUT: u64 = 120;
 /// When the power goes at the latest, should the calls not come.
 const LATEST_CUT: std::time::Duration = std::time::Duration::from_secs(3);
-/// One event in this many adds a todo of several KiB.
-const LARGE_EVERY: u64 = 8;
-/// Events a tab has in flight.
-const IN_FLIGHT: usize = 2;
 
 /// What the tabs were told about one session, across cuts.
 struct Book {
@@ -59,16 +57,6 @@ struct Book {
     acked: HashSet<String>,
     /// The highest seq any tab saw acknowledged or applied.
     top_seq: u64,
-}
-
-/// One tab: what it holds, and its events that got no answer yet.
-struct Tab {
-    book: usize,
-    name: String,
-    mirror: Option<Mirror>,
-    /// Ids pushed but not answered, re-sent at the next join.
-    unanswered: Vec<String>,
-    next_event: u64,
 }
 
 /// One disk's sessions and tabs, and its surviving bytes.
@@ -354,92 +342,4 @@ async fn rejoin(
     *totals.resumes.entry(resume).or_default() += 1;
     tab.mirror = Some(mirror);
     client
-}
-
-/// Pushes events ([`IN_FLIGHT`] at a time, unanswered ones first, with
-/// their ids) and applies deltas until the power is cut. Returns the tab
-/// and its acknowledged events: (text, seq, whether it was a re-send).
-async fn drive(
-    mut client: Client,
-    mut tab: Tab,
-    key: String,
-    mut cut: watch::Receiver<bool>,
-    round: usize,
-) -> (Tab, Vec<(String, u64, bool)>) {
-    let topic = format!("session:{key}");
-    let mut resend: Vec<String> = tab.unanswered.iter().rev().cloned().collect();
-    let mut in_flight: HashMap<String, (String, bool)> = HashMap::new();
-    let mut acks = Vec::new();
-    loop {
-        while in_flight.len() < IN_FLIGHT {
-            let (id, retried) = match resend.pop() {
-                Some(id) => (id, true),
-                None => {
-                    let id = format!("{}-{}", tab.name, tab.next_event);
-                    tab.next_event += 1;
-                    tab.unanswered.push(id.clone());
-                    (id, false)
-                }
-            };
-            let payload =
-                json!({"id": id, "name": "add_todo", "payload": {"text": todo_text(&id)}});
-            let Some(r) = client.try_push(&topic, "event", payload).await else {
-                assert!(*cut.borrow(), "round {round}: {} lost its socket", tab.name);
-                return (tab, acks);
-            };
-            in_flight.insert(r, (id, retried));
-        }
-        let m = tokio::select! {
-            biased;
-            _ = cut.wait_for(|off| *off) => return (tab, acks),
-            m = client.try_next_msg() => m,
-        };
-        let Some(m) = m else {
-            assert!(*cut.borrow(), "round {round}: {} lost its socket", tab.name);
-            return (tab, acks);
-        };
-        match m.event.as_str() {
-            "delta" => tab.mirror.as_mut().unwrap().apply_delta(&m.payload),
-            "phx_reply" => {
-                let Some((id, retried)) = m.reference.as_deref().and_then(|r| in_flight.remove(r))
-                else {
-                    continue;
-                };
-                if m.payload["status"] == "ok" {
-                    let seq = m.payload["response"]["seq"].as_u64().unwrap();
-                    tab.unanswered.retain(|u| u != &id);
-                    acks.push((id, seq, retried));
-                } else {
-                    assert!(*cut.borrow(), "round {round}: {id} refused: {}", m.payload);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The todo an event adds: its id, and for one event in [`LARGE_EVERY`]
-/// several KiB more, so its rows span pages (redb writes each 4 KiB page
-/// whole; only a write of several pages can tear).
-fn todo_text(id: &str) -> String {
-    let n: u64 = id
-        .rsplit('-')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    if n % LARGE_EVERY == LARGE_EVERY - 1 {
-        let pad = 4096 + as_usize(n.wrapping_mul(2_654_435_761) % 8192);
-        format!("{id} {}", "x".repeat(pad))
-    } else {
-        id.to_owned()
-    }
-}
-
-fn as_usize(n: u64) -> usize {
-    usize::try_from(n).unwrap()
-}
-
-/// The event id a todo's text starts with.
-fn event_id(text: &str) -> &str {
-    text.split(' ').next().unwrap_or(text)
 }
