@@ -77,8 +77,14 @@ async fn no_delta_and_no_reply_is_visible_before_the_step_is_written() {
         vec![1]
     );
     assert!(
-        step.checkpoint.is_some(),
-        "a new key's first step carries its base state"
+        step.checkpoint.is_none(),
+        "the key was on record before the event"
+    );
+    let first = batches.iter().flatten().next().unwrap();
+    assert_eq!((first.seq, first.deltas.len()), (0, 0));
+    assert!(
+        first.checkpoint.is_some(),
+        "a new key's first step, written before its join reply, carries its initial state"
     );
 }
 
@@ -92,6 +98,8 @@ async fn events_keep_being_handled_while_a_commit_is_in_flight_and_commits_group
     store.set_open(true);
     a.join(&k1, None).await;
     b.join(&k2, None).await;
+    // Each new key's first step (written before its join reply) is done.
+    store.batches.lock().unwrap().clear();
     store.set_open(false);
     // The gate holds the first commit; the sessions go on handling.
     let mut refs = Vec::new();

@@ -69,6 +69,13 @@ impl<A: App> SessionActor<A> {
                 Ok(()) => {
                     act.phase = Phase::Ready;
                     tracing::debug!(key = %act.key, seq = act.seq, epoch = act.epoch.as_str(), "session loaded");
+                    if act.needs_checkpoint && act.committer.is_some() {
+                        // A new key's epoch goes out in its join replies:
+                        // its first step (the initial state at seq 0) is
+                        // written first, so no reply names an epoch that a
+                        // crash could take back.
+                        act.step(ctx, |_, _, _| ());
+                    }
                     let saved_tasks = act.take_tasks_to_restart();
                     act.restart_tasks(saved_tasks, ctx);
                 }
@@ -93,8 +100,9 @@ impl<A: App> SessionActor<A> {
             Loaded::New(state) => {
                 self.state = state;
                 self.needs_checkpoint = true;
-                // Never saved: its first stop writes it (its epoch then
-                // survives, so a cursor resumes by `current`).
+                // Never saved: with a durable store its first step writes
+                // it at once (see `load`), else its first stop does (its
+                // epoch then survives, so a cursor resumes by `current`).
                 self.unsaved = true;
             }
             Loaded::Saved(saved) => {

@@ -5,6 +5,7 @@
 pub mod fault_backend;
 pub mod node;
 pub mod nodelay;
+pub mod power;
 pub mod process;
 pub mod python;
 pub mod stores;

@@ -30,6 +30,10 @@
 //! its next call, so once the disk recovers, commits succeed again without
 //! a restart (nothing is lost: what failed was never acknowledged).
 //!
+//! For fault injection, [`RedbStore::open_with_backend`] opens a database
+//! kept in any redb `StorageBackend` instead of a file (the power-loss
+//! test's storage, which forgets what was not synced).
+//!
 //! Files: `open.rs` (opening, reopening, transactions), `tables.rs`
 //! (tables, row types, JSON helpers), `write.rs`
 //! (appending steps), `save.rs` (saving a whole session), `load.rs`
@@ -60,6 +64,8 @@ use crate::ids::SessionKey;
 #[derive(Clone, Debug)]
 pub struct RedbOptions {
     /// The database file; its parent directories are created at open.
+    /// With [`RedbStore::open_with_backend`], only the database's name in
+    /// errors and logs.
     pub path: PathBuf,
     /// Event ids, and separately chain ids, kept per key with their outcome.
     pub recent_events: usize,
@@ -70,6 +76,8 @@ pub struct RedbOptions {
 /// session is saved whole ([`Store::save`]).
 pub struct RedbStore {
     options: RedbOptions,
+    /// Where the database is: `options.path`, or a backend a test gave.
+    source: Source,
     /// The open database; `None` after a reopen failed (tried again at the
     /// next call).
     db: RwLock<Option<Database>>,
@@ -78,6 +86,18 @@ pub struct RedbStore {
     /// opened again, which the next call does (`open.rs`).
     broken: AtomicBool,
 }
+
+/// Where a [`RedbStore`]'s database lives, so a reopen finds it again.
+enum Source {
+    /// The file at `options.path`.
+    File,
+    /// A storage backend ([`RedbStore::open_with_backend`]): opens the
+    /// database on a fresh clone of it.
+    Backend(Box<OpenOnBackend>),
+}
+
+/// Opens the database on a fresh clone of a backend.
+type OpenOnBackend = dyn Fn(&redb::Builder) -> Result<Database, redb::DatabaseError> + Send + Sync;
 
 impl fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,11 +12,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{PoisonError, RwLock};
 
 use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, StorageBackend,
+    WriteTransaction,
 };
 
 use super::tables::{fail, Tables, SCHEMA, SCHEMA_VERSION};
-use super::{retention, RedbOptions, RedbStore};
+use super::{retention, RedbOptions, RedbStore, Source};
 use crate::store::StoreError;
 
 impl RedbStore {
@@ -28,9 +29,41 @@ impl RedbStore {
     /// file is not a redb database (or is open elsewhere), or its schema
     /// version is not this build's (1).
     pub fn open(options: RedbOptions) -> Result<Self, StoreError> {
-        let db = open_database(&options)?;
+        Self::open_from(Source::File, options)
+    }
+
+    /// Opens (or creates, when it is empty) the database held by `backend`
+    /// instead of a file. This is for fault injection: a test gives a
+    /// storage that fails on cue, or loses what was not synced at a
+    /// simulated power cut (`tests/power_loss.rs`); a service stores to a
+    /// file with [`RedbStore::open`].
+    ///
+    /// `options.path` only names the database in errors and logs; no file
+    /// or directory is touched. After a failure the store reopens the
+    /// database on a clone of `backend` (see the module docs), so clones
+    /// must share one storage (an `Arc` inside) and, like a file, must
+    /// still hold what was synced.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails, holds something other than a
+    /// redb database, or one of another schema version.
+    pub fn open_with_backend<B>(backend: B, options: RedbOptions) -> Result<Self, StoreError>
+    where
+        B: StorageBackend + Clone,
+    {
+        Self::open_from(
+            Source::Backend(Box::new(move |builder| {
+                builder.create_with_backend(backend.clone())
+            })),
+            options,
+        )
+    }
+
+    fn open_from(source: Source, options: RedbOptions) -> Result<Self, StoreError> {
+        let db = open_database(&source, &options)?;
         Ok(Self {
             options,
+            source,
             db: RwLock::new(Some(db)),
             broken: Default::default(),
         })
@@ -47,7 +80,7 @@ impl RedbStore {
         }
         // The old handle must be gone before the file can be opened again.
         *db = None;
-        let reopened = open_database(&self.options)?;
+        let reopened = open_database(&self.source, &self.options)?;
         *db = Some(reopened);
         self.broken.store(false, Ordering::Release);
         tracing::info!(path = %self.options.path.display(), "redb database reopened after a failure");
@@ -110,16 +143,22 @@ impl RedbStore {
     }
 }
 
-/// Opens (or creates) the database file and checks or writes its schema,
-/// creating every table so read transactions always find them.
-fn open_database(options: &RedbOptions) -> Result<Database, StoreError> {
+/// Opens (or creates) the database, in its file or its backend, and checks
+/// or writes its schema, creating every table so read transactions always
+/// find them.
+fn open_database(source: &Source, options: &RedbOptions) -> Result<Database, StoreError> {
     let path = options.path.display().to_string();
-    if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| fail(format_args!("creating directory {}", dir.display()), e))?;
+    let db = match source {
+        Source::File => {
+            if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| fail(format_args!("creating directory {}", dir.display()), e))?;
+            }
+            Database::create(&options.path)
+        }
+        Source::Backend(open) => open(&Database::builder()),
     }
-    let db = Database::create(&options.path)
-        .map_err(|e| fail(format_args!("opening redb database {path}"), e))?;
+    .map_err(|e| fail(format_args!("opening redb database {path}"), e))?;
     let mut txn = db
         .begin_write()
         .map_err(|e| fail(format_args!("initializing {path}"), e))?;
