@@ -11,11 +11,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::fault_backend::{answering, start_proxy as start, FaultBackend};
+use common::fault_backend::{answering, proxy_state, start_proxy as start, FaultBackend};
 use common::{joined_pair, new_key, start_server, Client};
 use serde_json::json;
 use tabhub::proxy::{Proxy, ProxyConfig};
-use tabhub::{Config, MemoryStore, SessionKey};
+use tabhub::{Config, MemoryStore};
 
 #[actix_rt::test]
 async fn each_event_reaches_the_backend_with_its_session_tab_id_seq_state_and_the_token() {
@@ -98,13 +98,7 @@ async fn an_answer_changes_the_state_sends_its_effects_replies_and_sets_the_summ
     let whole = answering(json!({"state": {"replaced": true}}));
     let r = a.event(&key, "answer", whole).await;
     assert_eq!(r["response"]["seq"], 2);
-    let view = server
-        .hub
-        .session(&SessionKey::parse(&key).unwrap())
-        .state()
-        .await
-        .unwrap();
-    assert_eq!(view.state.0, json!({"replaced": true}));
+    assert_eq!(proxy_state(&server, &key).await, json!({"replaced": true}));
 }
 
 #[actix_rt::test]

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::fault_backend::{answering, start_proxy as start, FaultBackend};
+use common::fault_backend::{answering, proxy_state, start_proxy as start, FaultBackend};
 use common::{joined_pair, new_key, Client};
 use serde_json::json;
 use tabhub::SessionKey;
@@ -38,13 +38,11 @@ async fn an_answer_with_an_array_where_an_object_belongs_is_invalid_and_changes_
     }
     let ok = answering(json!({"patch": [{"op": "add", "path": "/n", "value": 1}]}));
     assert_eq!(a.event(&key, "answer", ok).await["response"]["seq"], 1);
-    let view = server
-        .hub
-        .session(&SessionKey::parse(&key).unwrap())
-        .state()
-        .await
-        .unwrap();
-    assert_eq!(view.state.0, json!({"n": 1}), "nothing else happened");
+    assert_eq!(
+        proxy_state(&server, &key).await,
+        json!({"n": 1}),
+        "nothing else happened"
+    );
     assert!(a
         .drain_buffer()
         .iter()

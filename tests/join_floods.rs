@@ -111,15 +111,16 @@ fn join_replies(c: &mut Client, topic: &str) -> Vec<String> {
         .collect()
 }
 
+/// The counted app on a real server with a memory store.
+fn start_counted(calls: &Arc<Calls>, config: Config) -> common::Server<Counted> {
+    start_server(Counted(calls.clone()), config, Arc::new(MemoryStore::new()))
+}
+
 #[actix_rt::test]
 async fn fifty_rejoins_of_one_topic_while_authorize_decides_make_one_call_and_the_last_join_gets_its_verdict(
 ) {
     let calls = Calls::new(false);
-    let server = start_server(
-        Counted(calls.clone()),
-        Config::default(),
-        Arc::new(MemoryStore::new()),
-    );
+    let server = start_counted(&calls, Config::default());
     let key = new_key();
     let topic = format!("session:{key}");
     let mut a = Client::connect(&server, "a").await;
@@ -150,11 +151,7 @@ async fn fifty_rejoins_of_one_topic_while_authorize_decides_make_one_call_and_th
 #[actix_rt::test]
 async fn a_rejoin_with_other_params_while_one_decides_is_asked_about_after_it_never_beside_it() {
     let calls = Calls::new(false);
-    let server = start_server(
-        Counted(calls.clone()),
-        Config::default(),
-        Arc::new(MemoryStore::new()),
-    );
+    let server = start_counted(&calls, Config::default());
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
     let started = calls.started.notified();
@@ -184,7 +181,7 @@ async fn joins_past_the_connections_bucket_get_rate_limited_and_other_connection
         join_burst: 3,
         ..Config::default()
     };
-    let server = start_server(Counted(calls.clone()), config, Arc::new(MemoryStore::new()));
+    let server = start_counted(&calls, config);
     let keys = [new_key(), new_key(), new_key()];
     let mut a = Client::connect(&server, "a").await;
     for key in &keys {

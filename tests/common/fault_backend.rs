@@ -297,3 +297,9 @@ pub async fn api_post(url: &str, token: &str, body: Value) -> (u16, Value) {
 pub fn answering(answer: Value) -> Value {
     json!({ "answer": answer })
 }
+
+/// The state of session `key` of a proxy server, as server code reads it.
+pub async fn proxy_state(server: &super::Server<tabhub::proxy::Proxy>, key: &str) -> Value {
+    let key = tabhub::SessionKey::parse(key).unwrap();
+    server.hub.session(&key).state().await.unwrap().state.0
+}
