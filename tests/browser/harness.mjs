@@ -429,6 +429,13 @@ export async function addTodo(page, text) {
   await page.fill('[data-testid="todo-input"]', text);
   await page.click('[data-testid="todo-add"]');
   await waitFor(async () => (await todoTexts(page)).includes(text), `todo ${JSON.stringify(text)} on ${page.url()}`);
+  // Its delta comes before its reply, in a frame of its own: until the
+  // reply is read the push is still held (listed pending too), and a drop
+  // then would send it again after the rejoin.
+  await waitFor(
+    async () => !(await page.locator('[data-testid="todo-pending"] [data-testid="todo-pending-text"]').allTextContents()).includes(text),
+    `the reply to todo ${JSON.stringify(text)} on ${page.url()}`,
+  );
 }
 
 export function ensureScreenshotDir() {
