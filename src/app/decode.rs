@@ -13,6 +13,22 @@ pub enum DecodeError {
     InvalidPayload(String),
 }
 
+impl DecodeError {
+    /// The answer to an event named `name` that did not decode:
+    /// `unknown_event` or `invalid_payload` (docs/protocol.md section 6.2),
+    /// whichever way it was submitted.
+    pub fn into_outcome(self, name: &str) -> crate::protocol::reply::Outcome {
+        use crate::protocol::{reply::Outcome, Reason};
+        match self {
+            Self::UnknownEvent => Outcome::error(
+                Reason::UnknownEvent,
+                format!("the app has no event {name:?}"),
+            ),
+            Self::InvalidPayload(why) => Outcome::error(Reason::InvalidPayload, why),
+        }
+    }
+}
+
 /// Decodes `{"name": name, "payload": payload}` into an adjacently tagged
 /// serde enum (`#[serde(tag = "name", content = "payload")]`).
 ///

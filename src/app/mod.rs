@@ -338,3 +338,15 @@ impl fmt::Display for AppError {
 }
 
 impl std::error::Error for AppError {}
+
+/// A refused event's answer: the reason, message and data of the error
+/// reply (docs/protocol.md section 6.2), whichever way it was submitted.
+impl From<AppError> for crate::protocol::reply::Outcome {
+    fn from(e: AppError) -> Self {
+        Self::Error {
+            reason: e.reason(),
+            message: e.message,
+            data: e.data,
+        }
+    }
+}

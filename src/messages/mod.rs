@@ -12,10 +12,12 @@
 //! - `to_supervisor.rs`: the control plane's inputs (joins, leaves,
 //!   visibility, connection life, a session's end).
 //! - `activity.rs`: the activity stamps the election reads.
+//! - `queue.rs`: a session's queue depth, shared with its tabs.
 //!
 //! [`Recipient`]: actix::Recipient
 
 mod activity;
+mod queue;
 #[cfg(test)]
 pub(crate) mod testing;
 mod to_session;
@@ -23,6 +25,7 @@ mod to_supervisor;
 mod to_tab;
 
 pub(crate) use activity::{ActivityClock, ActivityStamp};
+pub(crate) use queue::QueueDepth;
 pub(crate) use to_session::{
     Attach, Cancel, Detach, SessionLink, SetLeader, Stop, StopMode, StopOutcome, Submit, Unwatch,
     Watch, WatchOutcome, Watcher,

@@ -3,7 +3,6 @@
 //! The session's list of tabs to deliver to is a projection of these
 //! decisions; it never changes it on its own.
 
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use actix::{Message, Recipient};
@@ -19,9 +18,8 @@ use crate::protocol::message::{Cursor, EventPayload};
 pub(crate) struct SessionLink {
     pub(crate) submit: Recipient<Submit>,
     pub(crate) cancel: Recipient<Cancel>,
-    /// Events submitted and not yet taken by the session. The tab adds one
-    /// before sending, the session takes one off when it starts handling.
-    pub(crate) queued: Arc<AtomicUsize>,
+    /// The session's queue depth, checked before submitting.
+    pub(crate) queue: Arc<super::QueueDepth>,
 }
 
 /// Sent by a tab to its session for each `event` push; the session replies

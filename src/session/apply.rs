@@ -127,14 +127,14 @@ impl<A: App> SessionActor<A> {
                 event_id,
             });
             self.journal.push(self.seq, payload.clone());
-            self.record_delta(
+            self.durable.record_delta(
                 step,
                 SavedDelta {
                     seq: self.seq,
                     payload: payload.clone(),
                 },
             );
-            self.members.broadcast(event::DELTA, payload);
+            self.broadcast(event::DELTA, payload);
         }
         let mut requests = handled.requests;
         let reply = requests.reply.take();
@@ -189,10 +189,10 @@ impl<A: App> SessionActor<A> {
             });
             match (&effect.target, origin) {
                 (Target::Origin, Origin::Tab(tab)) | (Target::Tab(tab), _) => {
-                    self.members.push_to(tab, event::EFFECT, payload)
+                    self.push_to(tab, event::EFFECT, payload)
                 }
                 (Target::Origin, Origin::Task(_) | Origin::Server) | (Target::All, _) => {
-                    self.members.broadcast(event::EFFECT, payload)
+                    self.broadcast(event::EFFECT, payload)
                 }
             }
         }
@@ -218,7 +218,7 @@ impl<A: App> SessionActor<A> {
             // outbox releases it then, or drops it if the store fails
             // first, and the work never starts.
             let (durable, is_durable) = tokio::sync::oneshot::channel::<()>();
-            self.members.outbox().answer(move || {
+            self.durable.answer(move || {
                 let _ = durable.send(());
             });
             let work = async move {

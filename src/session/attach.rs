@@ -30,7 +30,7 @@ impl<A: App> SessionActor<A> {
             let is = self.leader.as_ref() == Some(&m.tab);
             if was != is && Some(&m.tab) != skip {
                 let payload = message::to_raw(&LeaderPayload { leader: is });
-                self.members.send(
+                self.send_to(
                     m,
                     Outgoing::Push {
                         event: event::LEADER,
@@ -48,7 +48,7 @@ impl<A: App> SessionActor<A> {
             tabs: self.members.len(),
         });
         for m in self.members.iter().filter(|m| Some(&m.tab) != skip) {
-            self.members.send(
+            self.send_to(
                 m,
                 Outgoing::Push {
                     event: event::TABS,
@@ -63,7 +63,7 @@ impl<A: App> SessionActor<A> {
         SessionLink {
             submit: addr.clone().recipient(),
             cancel: addr.recipient(),
-            queued: self.queued.clone(),
+            queue: self.durable.queue().clone(),
         }
     }
 
@@ -118,7 +118,7 @@ impl<A: App> Handler<Attach> for SessionActor<A> {
         let response = self.join_reply(&msg.tab, msg.cursor.as_ref());
         let link = self.link(ctx);
         if let Some(m) = self.members.find(&msg.tab, msg.conn) {
-            self.members.send(
+            self.send_to(
                 m,
                 Outgoing::Joined {
                     reply_ref: msg.reply_ref,

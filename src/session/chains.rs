@@ -173,7 +173,7 @@ impl<A: App> SessionActor<A> {
                 name: &chain.name,
                 payload: &chain.payload,
             });
-            self.members.push_to(tab, event::CHAIN, payload);
+            self.push_to(tab, event::CHAIN, payload);
             self.control.metrics.chains_dispatched.inc();
             ctx.run_later(self.config.chain_timeout, move |act, ctx| {
                 act.chain_timed_out(&id, sent, ctx);

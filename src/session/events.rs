@@ -1,6 +1,11 @@
-//! Events from tabs, one at a time in arrival order: idempotency by event
-//! id (and chain id), decoding, the app's handler (which may await), then
-//! the delta and the reply in one step. Also `cancel` pushes.
+//! The one event path: a tab's event, its re-submission of a chain, and a
+//! server's event (a session handle, the server API) all go through
+//! [`SessionActor::submit`], one at a time in arrival order: membership,
+//! repeats of an event or chain id (a repeat gets the first answer),
+//! decoding, the app's handler (which may await), then the delta, the
+//! recorded outcome and the answer in one step. Every answer waits, like
+//! everything the step sends, until the step is durable. Also `cancel`
+//! pushes.
 //!
 //! While a handler awaits, the session's mailbox waits too (see
 //! `SessionActor::after`), so the next event starts only when this one has
@@ -9,21 +14,65 @@
 use std::sync::Arc;
 
 use actix::{Handler, Recipient};
+use serde_json::Value;
+use tokio::sync::oneshot;
 
 use super::apply::{Handled, Lent};
-use super::SessionActor;
-use crate::app::{guarded, App, Context, DecodeError, Origin};
-use crate::ids::ChainId;
-use crate::messages::{Cancel, Deliver, Outgoing, Submit};
+use super::{Ctx, SessionActor};
+use crate::app::{guarded, App, Context, EventMeta, Origin};
+use crate::ids::{ChainId, ConnId, TabId};
+use crate::messages::{Cancel, Deliver, Identity, Outgoing, Submit};
 use crate::protocol::reply::{ok_reply, CancelReply, Outcome};
 use crate::protocol::Reason;
 use crate::store::Step;
 
-/// Where an event's reply goes.
-struct ReplyTo {
-    to: Recipient<Deliver>,
-    join_ref: Arc<str>,
-    reply_ref: Option<String>,
+/// One event, from any source, as the session takes it up.
+pub(super) struct Incoming<A: App> {
+    /// Its id: client-unique, so a repeat gets the first answer
+    /// (docs/protocol.md section 6.3).
+    pub(super) id: String,
+    pub(super) body: Body<A>,
+    pub(super) from: Submitter,
+}
+
+/// What the event is.
+pub(super) enum Body<A: App> {
+    /// By name and payload, decoded by the app: a tab's event (`chain` if
+    /// it re-submits a pending chain) or the server API's.
+    Named {
+        name: String,
+        payload: Value,
+        chain: Option<ChainId>,
+    },
+    /// Typed by server code.
+    Typed(A::Event),
+}
+
+/// Who submitted the event, and where its answer goes.
+pub(super) enum Submitter {
+    /// A joined tab: it must still be a member; its answer is a
+    /// `phx_reply`, and the event holds its queue place until durable.
+    Tab {
+        tab: TabId,
+        conn: ConnId,
+        identity: Identity,
+        reply: ReplyTo,
+    },
+    /// Server code: its answer is the outcome itself.
+    Server(oneshot::Sender<Outcome>),
+}
+
+/// Where a tab's reply goes.
+pub(super) struct ReplyTo {
+    pub(super) to: Recipient<Deliver>,
+    pub(super) join_ref: Arc<str>,
+    pub(super) reply_ref: Option<String>,
+}
+
+/// Where an event's answer goes, once its submitter was checked.
+enum Answer {
+    Tab(ReplyTo),
+    Server(oneshot::Sender<Outcome>),
 }
 
 /// An event before the app runs: answered already, or ready to run.
@@ -50,67 +99,108 @@ fn not_joined() -> Outcome {
 }
 
 impl<A: App> SessionActor<A> {
+    /// Takes up one event: answers it without the app (not joined, a
+    /// repeat, a chain not pending, not decodable), or runs the app's
+    /// handler and settles it; the outcome is recorded and answered in the
+    /// same step.
+    pub(super) fn submit(&mut self, incoming: Incoming<A>, ctx: &mut Ctx<A>) {
+        let Incoming { id, body, from } = incoming;
+        // A chain's holder gets room for its next chain once it is taken.
+        let holder = match &body {
+            Body::Named {
+                chain: Some(chain), ..
+            } => self.chains.holder_of(chain),
+            _ => None,
+        };
+        let prepared = self.prepare(&id, body, &from);
+        if let Some(tab) = holder {
+            self.fill_chain_window(&tab, ctx);
+        }
+        let (origin, identity, answer) = match from {
+            Submitter::Tab {
+                tab,
+                identity,
+                reply,
+                ..
+            } => (Origin::Tab(tab), Some(identity), Answer::Tab(reply)),
+            Submitter::Server(tx) => (Origin::Server, None, Answer::Server(tx)),
+        };
+        match prepared {
+            Prepared::Answered {
+                outcome,
+                record,
+                chain,
+            } => self.step(ctx, |session, step, _| {
+                if record {
+                    session.conclude(step, &id, chain, &outcome);
+                }
+                session.answer(answer, outcome);
+            }),
+            Prepared::Run { event, chain } => {
+                let mut lent = self.lend(origin.clone(), identity);
+                lent.event = Some(EventMeta {
+                    id: id.clone(),
+                    chain: chain.as_ref().map(|c| c.as_str().to_owned()),
+                });
+                let running = run_handle(lent, event);
+                self.after(running, ctx, move |session, handled, ctx| {
+                    session.step(ctx, |session, step, ctx| {
+                        let outcome = session
+                            .settle(step, handled, &origin, Some(&id), ctx)
+                            .map_or_else(Outcome::from, |(seq, data)| Outcome::Ok { seq, data });
+                        session.conclude(step, &id, chain, &outcome);
+                        session.answer(answer, outcome);
+                    });
+                });
+            }
+        }
+    }
+
     /// Everything about an event that needs no app code: membership,
     /// repeats of an event or chain id, the chain's own name, decoding.
-    fn prepare(&mut self, msg: &mut Submit) -> Prepared<A> {
-        if self.members.find(&msg.tab, msg.conn).is_none() {
-            return Prepared::Answered {
-                outcome: not_joined(),
-                record: false,
-                chain: None,
-            };
+    fn prepare(&mut self, id: &str, body: Body<A>, from: &Submitter) -> Prepared<A> {
+        let answered = |outcome, record, chain| Prepared::Answered {
+            outcome,
+            record,
+            chain,
+        };
+        if let Submitter::Tab { tab, conn, .. } = from {
+            if self.members.find(tab, *conn).is_none() {
+                return answered(not_joined(), false, None);
+            }
         }
-        let ev = &mut msg.event;
-        if let Some(first) = self.recent_events.get(&ev.id) {
-            return Prepared::Answered {
-                outcome: first.clone(),
-                record: false,
-                chain: None,
-            };
+        if let Some(first) = self.recent_events.get(id) {
+            return answered(first.clone(), false, None);
         }
-        let payload = std::mem::take(&mut ev.payload);
-        let (name, chain) = match ev.chain.clone() {
-            None => (ev.name.clone(), None),
-            Some(chain) => {
+        let (name, payload, chain) = match body {
+            Body::Typed(event) => return Prepared::Run { event, chain: None },
+            Body::Named {
+                name,
+                payload,
+                chain: None,
+            } => (name, payload, None),
+            Body::Named {
+                payload,
+                chain: Some(chain),
+                ..
+            } => {
                 if let Some(first) = self.recent_chains.get(chain.as_str()) {
-                    return Prepared::Answered {
-                        outcome: first.clone(),
-                        record: true,
-                        chain: None,
-                    };
+                    return answered(first.clone(), true, None);
                 }
                 match self.chains.take(&chain) {
                     // The chain's own name is used: a tab may add data to
                     // the payload, not turn the chain into another event.
-                    Some(pending) => (pending.name, Some(chain)),
+                    Some(pending) => (pending.name, payload, Some(chain)),
                     None => {
                         let why = format!("no pending chain {:?} in this session", chain.as_str());
-                        return Prepared::Answered {
-                            outcome: Outcome::error(Reason::InvalidPayload, why),
-                            record: true,
-                            chain: None,
-                        };
+                        return answered(Outcome::error(Reason::InvalidPayload, why), true, None);
                     }
                 }
             }
         };
-        let refused = |outcome| Prepared::Answered {
-            outcome,
-            record: true,
-            chain: chain.clone(),
-        };
         match self.app.decode(&name, payload) {
-            Ok(event) => Prepared::Run {
-                event,
-                chain: chain.clone(),
-            },
-            Err(DecodeError::UnknownEvent) => refused(Outcome::error(
-                Reason::UnknownEvent,
-                format!("the app has no event {name:?}"),
-            )),
-            Err(DecodeError::InvalidPayload(why)) => {
-                refused(Outcome::error(Reason::InvalidPayload, why))
-            }
+            Ok(event) => Prepared::Run { event, chain },
+            Err(e) => answered(e.into_outcome(&name), true, chain),
         }
     }
 
@@ -132,6 +222,28 @@ impl<A: App> SessionActor<A> {
         step.event = Some((id.to_owned(), outcome.clone()));
     }
 
+    /// Answers an event once its step is durable: a tab's reply (counted,
+    /// and its queue place held until then), or server code's outcome.
+    fn answer(&mut self, answer: Answer, outcome: Outcome) {
+        match answer {
+            Answer::Tab(r) => {
+                let metrics = &self.control.metrics;
+                match &outcome {
+                    Outcome::Ok { .. } => metrics.event(true),
+                    Outcome::Error { reason, .. } => {
+                        metrics.event(false);
+                        metrics.refused_with(reason);
+                    }
+                }
+                self.reply(&r.to, r.join_ref, r.reply_ref, outcome.reply());
+                self.durable.hold_queue_place();
+            }
+            Answer::Server(tx) => self.durable.answer(move || {
+                let _ = tx.send(outcome);
+            }),
+        }
+    }
+
     /// Sends a `phx_reply` to one join.
     pub(super) fn reply(
         &self,
@@ -140,27 +252,11 @@ impl<A: App> SessionActor<A> {
         reply_ref: Option<String>,
         response: String,
     ) {
-        self.members.deliver(
-            to,
-            join_ref,
-            Outgoing::Reply {
-                reply_ref,
-                response,
-            },
-        );
-    }
-
-    /// Answers an event (and counts its outcome).
-    fn send_reply(&self, r: ReplyTo, outcome: &Outcome) {
-        let metrics = &self.control.metrics;
-        match outcome {
-            Outcome::Ok { .. } => metrics.event(true),
-            Outcome::Error { reason, .. } => {
-                metrics.event(false);
-                metrics.refused_with(reason);
-            }
-        }
-        self.reply(&r.to, r.join_ref, r.reply_ref, outcome.reply());
+        let item = Outgoing::Reply {
+            reply_ref,
+            response,
+        };
+        self.deliver(to, join_ref, item);
     }
 }
 
@@ -204,62 +300,36 @@ pub(super) fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply
 impl<A: App> Handler<Submit> for SessionActor<A> {
     type Result = ();
 
-    fn handle(&mut self, mut msg: Submit, ctx: &mut Self::Context) {
-        self.queued
-            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-        // A chain's holder gets room for its next chain once it is taken.
-        let holder = msg
-            .event
-            .chain
-            .as_ref()
-            .and_then(|c| self.chains.holder_of(c));
-        let reply = ReplyTo {
-            to: msg.reply_to.clone(),
-            join_ref: msg.join_ref.clone(),
-            reply_ref: msg.reply_ref.take(),
+    fn handle(&mut self, msg: Submit, ctx: &mut Self::Context) {
+        self.durable.queue().taken();
+        let Submit {
+            tab,
+            conn,
+            identity,
+            join_ref,
+            reply_to,
+            reply_ref,
+            event,
+        } = msg;
+        let incoming = Incoming {
+            id: event.id,
+            body: Body::Named {
+                name: event.name,
+                payload: event.payload,
+                chain: event.chain,
+            },
+            from: Submitter::Tab {
+                tab,
+                conn,
+                identity,
+                reply: ReplyTo {
+                    to: reply_to,
+                    join_ref,
+                    reply_ref,
+                },
+            },
         };
-        let prepared = self.prepare(&mut msg);
-        if let Some(tab) = holder {
-            self.fill_chain_window(&tab, ctx);
-        }
-        let id = std::mem::take(&mut msg.event.id);
-        match prepared {
-            Prepared::Answered {
-                outcome,
-                record,
-                chain,
-            } => self.step(ctx, |session, step, _| {
-                if record {
-                    session.conclude(step, &id, chain, &outcome);
-                }
-                session.send_reply(reply, &outcome);
-                session.hold_slot_until_durable();
-            }),
-            Prepared::Run { event, chain } => {
-                let origin = Origin::Tab(msg.tab);
-                let mut lent = self.lend(origin.clone(), Some(msg.identity.clone()));
-                lent.event = Some(crate::app::EventMeta {
-                    id: id.clone(),
-                    chain: chain.as_ref().map(|c| c.as_str().to_owned()),
-                });
-                let running = run_handle(lent, event);
-                self.after(running, ctx, move |session, handled, ctx| {
-                    session.step(ctx, |session, step, ctx| {
-                        let outcome = match session.settle(step, handled, &origin, Some(&id), ctx) {
-                            Ok((seq, data)) => Outcome::Ok { seq, data },
-                            Err(e) => Outcome::Error {
-                                reason: e.reason(),
-                                message: e.message,
-                                data: e.data,
-                            },
-                        };
-                        session.conclude(step, &id, chain, &outcome);
-                        session.send_reply(reply, &outcome);
-                        session.hold_slot_until_durable();
-                    });
-                });
-            }
-        }
+        self.submit(incoming, ctx);
     }
 }
 

@@ -13,7 +13,7 @@ use actix::{ActorContext, ActorFutureExt, AsyncContext, Handler, WrapFuture};
 use super::{Ctx, Phase, SessionActor};
 use crate::app::App;
 use crate::ids::Epoch;
-use crate::messages::{Outgoing, Stop, StopMode, StopOutcome};
+use crate::messages::{Stop, StopMode, StopOutcome};
 use crate::store::{SavedSession, StoreError};
 
 /// What a session's load found.
@@ -69,7 +69,7 @@ impl<A: App> SessionActor<A> {
                 Ok(()) => {
                     act.phase = Phase::Ready;
                     tracing::debug!(key = %act.key, seq = act.seq, epoch = act.epoch.as_str(), "session loaded");
-                    if act.needs_checkpoint && act.committer.is_some() {
+                    if act.durable.needs_first_step() {
                         // A new key's epoch goes out in its join replies:
                         // its first step (the initial state at seq 0) is
                         // written first, so no reply names an epoch that a
@@ -99,11 +99,10 @@ impl<A: App> SessionActor<A> {
         match loaded {
             Loaded::New(state) => {
                 self.state = state;
-                self.needs_checkpoint = true;
                 // Never saved: with a durable store its first step writes
                 // it at once (see `load`), else its first stop does (its
                 // epoch then survives, so a cursor resumes by `current`).
-                self.unsaved = true;
+                self.durable.never_saved();
             }
             Loaded::Saved(saved) => {
                 let saved = *saved;
@@ -153,8 +152,8 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
             ctx.stop();
             return done(StopOutcome::Stopped);
         }
-        let queued = self.queued.load(std::sync::atomic::Ordering::Acquire) > 0;
-        let committing = self.members.outbox().pending();
+        let queued = !self.durable.queue().is_empty();
+        let committing = self.durable.committing();
         match msg.mode {
             StopMode::IfIdle => {
                 if !self.members.is_empty() || !self.tasks.is_empty() || queued || committing {
@@ -170,7 +169,7 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
             StopMode::Shutdown => {}
         }
         self.app.session_stopping(&self.key, &self.state);
-        if self.committer.is_some() && committing {
+        if self.durable.writes_steps() && committing {
             // Shutdown with steps still being committed: they are the
             // record; a whole-session save now could race them. The hub
             // flushes the committer before it returns.
@@ -185,7 +184,7 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
         }
         let store = self.store.clone();
         let key = self.key.clone();
-        let unsaved = self.unsaved;
+        let unsaved = self.durable.unsaved();
         let saved = unsaved.then(|| self.saved());
         // Saved, or stamped as active now (nothing changed since the last
         // save, which is not written again; retention counts from here).
@@ -197,7 +196,7 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
         actix::AtomicResponse::new(Box::pin(saving.into_actor(self).map(
             move |saved, act, ctx| match saved {
                 Ok(()) => {
-                    act.unsaved = false;
+                    act.durable.saved();
                     if unsaved {
                         tracing::info!(key = %act.key, seq = act.seq, journal = act.journal.len(), "session saved and stopped");
                     } else {
@@ -217,17 +216,5 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
                 }
             },
         )))
-    }
-}
-
-impl<A: App> SessionActor<A> {
-    /// Stopping on purpose: tabs and summary joins are told to rejoin
-    /// (after every delivery the disk has), and running tasks stop (the
-    /// restartable ones are saved and restart at the next load).
-    fn send_everyone_to_rejoin(&mut self) {
-        self.members.rejoin_all_in_order();
-        for w in std::mem::take(&mut self.watchers) {
-            self.members.deliver(&w.addr, w.join_ref, Outgoing::Rejoin);
-        }
     }
 }

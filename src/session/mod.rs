@@ -11,13 +11,17 @@
 //! - `mod.rs`: the actor and its phases (loading, ready, failed).
 //! - `load.rs`: loading itself from the store off the actor threads, and
 //!   saving itself at stop the same way.
-//! - `members.rs`: the delivery list and the outbox behind it; a projection
-//!   of the supervisor's decisions (`attach.rs` applies them).
+//! - `members.rs`: the delivery list, a projection of the supervisor's
+//!   decisions (`attach.rs` applies them); `deliver.rs`: sending to
+//!   members and watchers, always through the outbox.
 //! - `events.rs`: events from tabs (idempotency, the app's handler, which
 //!   may await, then delta and reply), cancels.
 //! - `apply.rs`: settling what app code did: delta, journal, fan-out,
 //!   requests, or roll back; task updates.
-//! - `steps.rs`: the scoped step that records what must become durable.
+//! - `durable.rs`: [`durable::Durability`], the one owner of what is on
+//!   disk and what waits for it (committer, step numbers, outbox, held
+//!   queue places, checkpoints, unsaved changes); `steps.rs` runs a
+//!   handler as one scoped step on it.
 //! - `chains.rs`, `tasks.rs`, `watchers.rs`: chained events, background
 //!   tasks, summary joins.
 //! - `server.rs`: what server code asks through a session handle.
@@ -29,6 +33,8 @@
 mod apply;
 mod attach;
 mod chains;
+mod deliver;
+mod durable;
 mod events;
 pub(crate) mod journal;
 mod load;
@@ -43,7 +49,6 @@ mod tasks;
 mod tests;
 mod watchers;
 
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use actix::{Actor, Recipient};
@@ -52,11 +57,12 @@ use serde_json::Value;
 use crate::app::App;
 use crate::config::Config;
 use crate::ids::{Epoch, SessionKey, TabId};
-use crate::messages::{Deliver, Outgoing, SessionEnded, SessionIdle, SetLeader, Watcher};
+use crate::messages::{SessionEnded, SessionIdle, SetLeader, Watcher};
 use crate::store::committer::Committer;
 use crate::store::{SavedChain, SavedSession, Store};
 
 use chains::Chains;
+use durable::Durability;
 use journal::Journal;
 use members::Members;
 use recent::Recent;
@@ -131,26 +137,9 @@ pub(crate) struct SessionActor<A: App> {
     summary: Value,
     chains: Chains,
     tasks: Tasks,
-    /// Tabs' events counted against `--queue-len`: taken by the tab when
-    /// it submits, given back when the session takes the event up; with a
-    /// durable store taken again from the end of its step until the step
-    /// is on disk (`held_slots`), so a slow disk pushes back on tabs
-    /// instead of piling up held deliveries.
-    queued: Arc<AtomicUsize>,
-    /// Steps whose event still holds a queue slot, waiting to be durable.
-    held_slots: std::collections::VecDeque<u64>,
-    /// Set when the store is durable: where steps go to be written.
-    committer: Option<Committer>,
-    /// Number of the last step begun.
-    steps: u64,
-    /// Deltas since the last checkpoint written.
-    deltas_since_checkpoint: u64,
-    /// A new key's first step must carry a checkpoint (its base state).
-    needs_checkpoint: bool,
-    /// Whether the store lacks something of this session: a step changed
-    /// anything since it was loaded or last saved, or it was never saved.
-    /// A session stopped with nothing changed is not written again.
-    unsaved: bool,
+    /// What is on disk and what waits for it: the committer, steps, the
+    /// outbox, held queue places, checkpoints, whether a save is due.
+    durable: Durability,
 }
 
 /// Everything a new [`SessionActor`] needs; it loads its saved data itself.
@@ -184,7 +173,7 @@ impl<A: App> SessionActor<A> {
         } = setup;
         let topic: Arc<str> = Arc::from(key.topic());
         Self {
-            members: Members::new(topic.clone()),
+            members: Members::default(),
             journal: Journal::new(config.journal_len, config.journal_max_bytes),
             recent_events: Recent::new(config.recent_events),
             recent_chains: Recent::new(config.recent_events),
@@ -206,13 +195,7 @@ impl<A: App> SessionActor<A> {
             summary: Value::Null,
             chains: Chains::default(),
             tasks: Tasks::default(),
-            queued: Arc::new(AtomicUsize::new(0)),
-            held_slots: std::collections::VecDeque::new(),
-            committer,
-            steps: 0,
-            deltas_since_checkpoint: 0,
-            needs_checkpoint: false,
-            unsaved: false,
+            durable: Durability::new(committer),
         }
     }
 
@@ -252,17 +235,8 @@ impl<A: App> SessionActor<A> {
             incarnation: self.incarnation,
             had_tasks: !self.tasks.is_empty() || !self.tasks.to_restart.is_empty(),
         });
-        self.members.rejoin_all();
-        self.free_held_slots(u64::MAX);
-        // Summary joins rejoin too: a reply held for a step that failed is
-        // gone, and the supervisor answers their rejoins from the store.
-        for w in self.watchers.drain(..) {
-            w.addr.do_send(Deliver {
-                topic: self.topic.clone(),
-                join_ref: w.join_ref,
-                item: Outgoing::Rejoin,
-            });
-        }
+        self.durable.failed();
+        self.send_everyone_to_rejoin_now();
     }
 }
 

@@ -30,10 +30,10 @@ pub(crate) enum PushRefused {
 /// `NotReady` if the store failed first.
 fn answered(
     result: Result<u64, PushRefused>,
-    outbox: &mut super::outbox::Outbox,
+    durable: &super::durable::Durability,
 ) -> ResponseFuture<Result<u64, PushRefused>> {
     let (tx, rx) = oneshot::channel();
-    outbox.answer(move || {
+    durable.answer(move || {
         let _ = tx.send(result);
     });
     Box::pin(async move { rx.await.unwrap_or(Err(PushRefused::NotReady)) })
@@ -160,7 +160,7 @@ impl<A: App> Handler<PushChange> for SessionActor<A> {
         self.step(ctx, |session, step, ctx| {
             let summary = msg.push.summary;
             let result = session.install_change(step, origin, new_state, summary, ctx);
-            answered(result, &mut session.members.outbox())
+            answered(result, &session.durable)
         })
     }
 }
@@ -184,7 +184,7 @@ impl<A: App> Handler<EndTask> for SessionActor<A> {
                 session.stop_task(step, &msg.task, msg.end, ctx);
                 session.seq
             });
-            answered(result, &mut session.members.outbox())
+            answered(result, &session.durable)
         })
     }
 }

@@ -1,20 +1,19 @@
 //! What server code asks of a session through a [`crate::SessionHandle`]:
-//! submit an event (through the same queue as tabs, idempotent by id), read
-//! the state, send an effect, cancel a task. These messages carry the app's
+//! submit an event (the one event path of `events.rs`, the same queue as
+//! tabs, idempotent by id), read the state, send an effect, cancel a task. These messages carry the app's
 //! types, so they live here rather than in `crate::messages`.
 
 use actix::{Handler, Message, ResponseFuture};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::events::run_handle;
+use super::events::{Body, Incoming, Submitter};
 use super::{Phase, SessionActor};
-use crate::app::{App, DecodeError, Origin, Target};
+use crate::app::{App, Target};
 use crate::ids::Epoch;
 use crate::protocol::event;
 use crate::protocol::message::{self, EffectPayload};
 use crate::protocol::reply::Outcome;
-use crate::protocol::Reason;
 
 /// Sent by a session handle: handle `event` in the session's queue, like
 /// a tab's event with this id (a repeated id gets the first outcome).
@@ -102,70 +101,22 @@ impl<A: App> Handler<ServerSubmit<A>> for SessionActor<A> {
             return Box::pin(async { Err(NotHandled::StoreFailed) });
         }
         let (tx, rx) = oneshot::channel();
-        if let Some(first) = self.recent_events.get(&msg.id) {
-            // Answered in a step of its own, as a tab's repeat is: the
-            // outbox lets it out only once every earlier step, the first
-            // one's included, is durable.
-            let first = first.clone();
-            self.step(ctx, |session, _, _| {
-                session.members.outbox().answer(move || {
-                    let _ = tx.send(first);
-                });
-            });
-            return Box::pin(async move { rx.await.map_err(|_| NotHandled::Stopped) });
-        }
-        let id = msg.id;
-        let event = match msg.event {
-            ServerEvent::Typed(event) => event,
-            ServerEvent::Named { name, payload } => match self.app.decode(&name, payload) {
-                Ok(event) => event,
-                Err(e) => {
-                    let outcome = match e {
-                        DecodeError::UnknownEvent => Outcome::error(
-                            Reason::UnknownEvent,
-                            format!("the app has no event {name:?}"),
-                        ),
-                        DecodeError::InvalidPayload(why) => {
-                            Outcome::error(Reason::InvalidPayload, why)
-                        }
-                    };
-                    self.step(ctx, |session, step, _| {
-                        session.conclude(step, &id, None, &outcome);
-                        session.members.outbox().answer(move || {
-                            let _ = tx.send(outcome);
-                        });
-                    });
-                    return Box::pin(async move { rx.await.map_err(|_| NotHandled::Stopped) });
-                }
+        let body = match msg.event {
+            ServerEvent::Typed(event) => Body::Typed(event),
+            ServerEvent::Named { name, payload } => Body::Named {
+                name,
+                payload,
+                chain: None,
             },
         };
-        let mut lent = self.lend(Origin::Server, None);
-        lent.event = Some(crate::app::EventMeta {
-            id: id.clone(),
-            chain: None,
-        });
-        self.after(
-            run_handle(lent, event),
-            ctx,
-            move |session, handled, ctx| {
-                session.step(ctx, |session, step, ctx| {
-                    let outcome =
-                        match session.settle(step, handled, &Origin::Server, Some(&id), ctx) {
-                            Ok((seq, data)) => Outcome::Ok { seq, data },
-                            Err(e) => Outcome::Error {
-                                reason: e.reason(),
-                                message: e.message,
-                                data: e.data,
-                            },
-                        };
-                    session.conclude(step, &id, None, &outcome);
-                    // Answered once the step is durable, as a tab's reply.
-                    session.members.outbox().answer(move || {
-                        let _ = tx.send(outcome);
-                    });
-                });
-            },
-        );
+        let incoming = Incoming {
+            id: msg.id,
+            body,
+            from: Submitter::Server(tx),
+        };
+        self.submit(incoming, ctx);
+        // No answer: the session stopped, or its store failed, before the
+        // event's step was durable.
         Box::pin(async move { rx.await.map_err(|_| NotHandled::Stopped) })
     }
 }
@@ -191,7 +142,7 @@ impl<A: App> Handler<ReadState<A>> for SessionActor<A> {
         // then (no read shows a state a crash could take back).
         let (tx, rx) = oneshot::channel();
         self.step(ctx, |session, _, _| {
-            session.members.outbox().answer(move || {
+            session.durable.answer(move || {
                 let _ = tx.send(view);
             });
         });
@@ -211,8 +162,8 @@ impl<A: App> Handler<ServerEffect> for SessionActor<A> {
             data: &msg.data,
         });
         match &msg.target {
-            Target::Tab(tab) => self.members.push_to(tab, event::EFFECT, payload),
-            Target::Origin | Target::All => self.members.broadcast(event::EFFECT, payload),
+            Target::Tab(tab) => self.push_to(tab, event::EFFECT, payload),
+            Target::Origin | Target::All => self.broadcast(event::EFFECT, payload),
         }
         true
     }
@@ -228,7 +179,7 @@ impl<A: App> Handler<ServerCancel> for SessionActor<A> {
         let (tx, rx) = oneshot::channel();
         self.step(ctx, |session, step, ctx| {
             let cancelled = session.cancel_task(step, &msg.task, ctx);
-            session.members.outbox().answer(move || {
+            session.durable.answer(move || {
                 let _ = tx.send(cancelled);
             });
         });

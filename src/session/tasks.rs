@@ -255,6 +255,6 @@ impl<A: App> SessionActor<A> {
             status,
             error,
         });
-        self.members.broadcast(event::TASK, payload);
+        self.broadcast(event::TASK, payload);
     }
 }

@@ -10,7 +10,6 @@
 
 use crate::messages::testing::{Flush, Patience, Recorder, Seen};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::{Actor, Addr, Context, Handler};
@@ -190,7 +189,7 @@ impl Tab {
         let link = self.link.clone().expect("the tab is joined");
         self.next_ref += 1;
         let reply_ref = Some(format!("event-{}", self.next_ref));
-        link.queued.fetch_add(1, Ordering::AcqRel);
+        assert!(link.queue.try_submit(usize::MAX));
         let submit = Submit {
             identity: std::sync::Arc::new(()),
             tab: self.id.clone(),

@@ -36,7 +36,7 @@ impl<A: App> SessionActor<A> {
     }
 
     fn deliver_to_watcher(&self, w: &Watcher, item: Outgoing) {
-        self.members.deliver(&w.addr, w.join_ref.clone(), item);
+        self.deliver(&w.addr, w.join_ref.clone(), item);
     }
 }
 

@@ -2,7 +2,6 @@
 //! (PROTOCOL sections 1, 2 and 4), and reassembly of fragmented messages.
 //! Joins are in `join.rs`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -117,8 +116,7 @@ impl TabActor {
                         ctx,
                     );
                 }
-                if link.queued.fetch_add(1, Ordering::AcqRel) >= self.config.queue_len {
-                    link.queued.fetch_sub(1, Ordering::AcqRel);
+                if !link.queue.try_submit(self.config.queue_len) {
                     return self.reply_error(
                         &frame,
                         Reason::QueueFull,
@@ -127,7 +125,7 @@ impl TabActor {
                     );
                 }
                 if !link.submit.connected() {
-                    link.queued.fetch_sub(1, Ordering::AcqRel);
+                    link.queue.unsubmit();
                     let topic: Arc<str> = Arc::from(frame.topic.as_str());
                     return self.error_join(&topic, ctx);
                 }
