@@ -145,9 +145,10 @@ pub(crate) enum StopMode {
     /// Server code asked (a session handle's `stop` or `delete`): its tabs
     /// and summary joins are told to rejoin (`phx_error`, after every
     /// delivery the disk already has), running tasks are stopped (the
-    /// restartable ones restart at the next load), and it stops once its
-    /// queued events are handled and its steps committed (`Busy` until
-    /// then: ask again). `save: false` when the key is about to be deleted.
+    /// restartable ones restart at the next load), and it stops, and
+    /// answers, once its queued events are handled and its steps are
+    /// committed (never `Busy`). `save: false` when the key is about to be
+    /// deleted.
     Now { save: bool },
     /// The service shuts down, or the session reported its end: it stops
     /// whatever runs, saving what it can.
@@ -159,7 +160,8 @@ pub(crate) enum StopMode {
 pub(crate) enum StopOutcome {
     /// Saved (or nothing to save) and stopping.
     Stopped,
-    /// Still has tabs, queued events or running tasks; nothing done.
+    /// Still has tabs, queued events or running tasks; nothing done
+    /// (mode `IfIdle` only).
     Busy,
     /// The store refused the save; the session keeps running.
     SaveFailed,

@@ -5,15 +5,13 @@
 //! arrives meanwhile (joins, in order) without any thread being held. A
 //! failed load refuses every waiting join with `store_error`.
 //!
-//! Saving: a `Stop` runs the store's `save` on the blocking pool the same
-//! way, and stops the actor when it returns.
+//! Saving at stop is `stop.rs`'s; it runs the store's `save` the same way.
 
-use actix::{ActorContext, ActorFutureExt, AsyncContext, Handler, WrapFuture};
+use actix::{ActorFutureExt, AsyncContext, WrapFuture};
 
 use super::{Ctx, Phase, SessionActor};
 use crate::app::App;
 use crate::ids::Epoch;
-use crate::messages::{Stop, StopMode, StopOutcome};
 use crate::store::{SavedSession, StoreError};
 
 /// What a session's load found.
@@ -25,7 +23,7 @@ enum Loaded<A: App> {
 }
 
 /// Runs a store call on the blocking pool; a panic in it is an error.
-async fn off_thread<T: Send + 'static>(
+pub(super) async fn off_thread<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     actix_rt::task::spawn_blocking(f).await.unwrap_or_else(|e| {
@@ -139,82 +137,5 @@ impl<A: App> SessionActor<A> {
 
     fn take_tasks_to_restart(&mut self) -> Vec<crate::store::SavedTask> {
         std::mem::take(&mut self.tasks.to_restart)
-    }
-}
-
-impl<A: App> Handler<Stop> for SessionActor<A> {
-    type Result = actix::AtomicResponse<Self, StopOutcome>;
-
-    fn handle(&mut self, msg: Stop, ctx: &mut Self::Context) -> Self::Result {
-        let done = |outcome| actix::AtomicResponse::new(Box::pin(actix::fut::ready(outcome)));
-        if self.phase != Phase::Ready {
-            // Nothing of a failed session is the store's to keep.
-            ctx.stop();
-            return done(StopOutcome::Stopped);
-        }
-        let queued = !self.durable.queue().is_empty();
-        let committing = self.durable.committing();
-        match msg.mode {
-            StopMode::IfIdle => {
-                if !self.members.is_empty() || !self.tasks.is_empty() || queued || committing {
-                    return done(StopOutcome::Busy);
-                }
-            }
-            StopMode::Now { .. } => {
-                self.send_everyone_to_rejoin();
-                if queued || committing {
-                    return done(StopOutcome::Busy);
-                }
-            }
-            StopMode::Shutdown => {}
-        }
-        self.app.session_stopping(&self.key, &self.state);
-        if self.durable.writes_steps() && committing {
-            // Shutdown with steps still being committed: they are the
-            // record; a whole-session save now could race them. The hub
-            // flushes the committer before it returns.
-            tracing::info!(key = %self.key, seq = self.seq, "session stopped; its last steps are being committed");
-            ctx.stop();
-            return done(StopOutcome::Stopped);
-        }
-        if msg.mode == (StopMode::Now { save: false }) {
-            tracing::info!(key = %self.key, seq = self.seq, "session stopped unsaved; its key is being deleted");
-            ctx.stop();
-            return done(StopOutcome::Stopped);
-        }
-        let store = self.store.clone();
-        let key = self.key.clone();
-        let unsaved = self.durable.unsaved();
-        let saved = unsaved.then(|| self.saved());
-        // Saved, or stamped as active now (nothing changed since the last
-        // save, which is not written again; retention counts from here).
-        let saving = off_thread(move || match saved {
-            Some(saved) => store.save(&key, &saved),
-            None => store.touch(&key),
-        });
-        let force = msg.mode == StopMode::Shutdown;
-        actix::AtomicResponse::new(Box::pin(saving.into_actor(self).map(
-            move |saved, act, ctx| match saved {
-                Ok(()) => {
-                    act.durable.saved();
-                    if unsaved {
-                        tracing::info!(key = %act.key, seq = act.seq, journal = act.journal.len(), "session saved and stopped");
-                    } else {
-                        tracing::info!(key = %act.key, seq = act.seq, "session stopped; nothing changed since its last save");
-                    }
-                    ctx.stop();
-                    StopOutcome::Stopped
-                }
-                Err(e) if !force => {
-                    tracing::error!(key = %act.key, error = %e, "could not save the session; keeping it running");
-                    StopOutcome::SaveFailed
-                }
-                Err(e) => {
-                    tracing::error!(key = %act.key, error = %e, "could not save the session at shutdown");
-                    ctx.stop();
-                    StopOutcome::Stopped
-                }
-            },
-        )))
     }
 }

@@ -9,8 +9,9 @@
 //! come back through the same mailbox.
 //!
 //! - `mod.rs`: the actor and its phases (loading, ready, failed).
-//! - `load.rs`: loading itself from the store off the actor threads, and
-//!   saving itself at stop the same way.
+//! - `load.rs`: loading itself from the store off the actor threads;
+//!   `stop.rs`: stopping when the supervisor asks, saving itself the same
+//!   way (a stop on request is answered once the queue has drained).
 //! - `members.rs`: the delivery list, a projection of the supervisor's
 //!   decisions (`attach.rs` applies them); `deliver.rs`: sending to
 //!   members and watchers, always through the outbox.
@@ -44,6 +45,7 @@ mod pushed;
 mod recent;
 mod server;
 mod steps;
+mod stop;
 mod tasks;
 #[cfg(test)]
 mod tests;
@@ -140,6 +142,8 @@ pub(crate) struct SessionActor<A: App> {
     /// What is on disk and what waits for it: the committer, steps, the
     /// outbox, held queue places, checkpoints, whether a save is due.
     durable: Durability,
+    /// A `Stop` (mode `Now`) waiting for the queue to drain (`stop.rs`).
+    draining: Option<stop::Draining>,
 }
 
 /// Everything a new [`SessionActor`] needs; it loads its saved data itself.
@@ -196,6 +200,7 @@ impl<A: App> SessionActor<A> {
             chains: Chains::default(),
             tasks: Tasks::default(),
             durable: Durability::new(committer),
+            draining: None,
         }
     }
 

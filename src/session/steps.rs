@@ -36,6 +36,7 @@ impl<A: App> SessionActor<A> {
             confirm: ctx.address().recipient(),
         };
         self.durable.close(step, end);
+        self.stop_if_drained(ctx);
         result
     }
 }
@@ -43,9 +44,12 @@ impl<A: App> SessionActor<A> {
 impl<A: App> Handler<Committed> for SessionActor<A> {
     type Result = ();
 
-    fn handle(&mut self, msg: Committed, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Committed, ctx: &mut Self::Context) {
         match msg.result {
-            Ok(step) => self.durable.durable_to(step),
+            Ok(step) => {
+                self.durable.durable_to(step);
+                self.stop_if_drained(ctx);
+            }
             Err(e) => {
                 // The state in memory is ahead of the store and may never be
                 // written: drop it. Tabs rejoin with their cursors (which only

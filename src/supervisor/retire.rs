@@ -10,7 +10,7 @@
 //! (the app's initial state, a new epoch: cursors resync by snapshot), and
 //! a key is never deleted while a session of it is live.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use actix::{
     ActorFutureExt, AsyncContext, Context, Handler, MailboxError, Message, ResponseFuture,
@@ -24,10 +24,6 @@ use crate::app::App;
 use crate::ids::SessionKey;
 use crate::messages::{Join, Stop, StopMode, StopOutcome};
 use crate::store::StoreError;
-
-/// How long to wait before asking a session that answered `Busy` (events
-/// still queued, steps still being committed) to stop again.
-const RETRY_STOP: Duration = Duration::from_millis(20);
 
 /// What waits for a fenced key.
 pub(super) struct Parked<A: App> {
@@ -202,12 +198,9 @@ impl<A: App> Supervisor<A> {
             return self.retire(key, request, ctx);
         }
         match result {
-            Ok(StopOutcome::Busy) => {
-                ctx.run_later(RETRY_STOP, move |act, ctx| {
-                    act.ask_to_stop(key, incarnation, request, ctx);
-                });
-            }
-            Ok(StopOutcome::SaveFailed) => {
+            // `Busy` answers only a stop if idle; a stop on request is
+            // answered once the session has drained.
+            Ok(StopOutcome::SaveFailed | StopOutcome::Busy) => {
                 let parked = self
                     .sessions
                     .get_mut(&key)
