@@ -2,8 +2,9 @@
 /**
  * tabhub.js: the tabhub client, one ES module with no dependencies.
  *
- * It speaks PROTOCOL.md (Phoenix Channels V2 JSON framing): one WebSocket per
- * page, any number of sessions joined over it, each with its own cursor.
+ * It speaks the protocol of docs/protocol.md (Phoenix Channels V2 JSON
+ * framing): one WebSocket per page, any number of sessions joined over it,
+ * each with its own cursor.
  * docs/client-api.md is the user's guide; the JSDoc here is the reference.
  *
  * ```js
@@ -47,11 +48,14 @@ const EV = Object.freeze({
   LEADER: "leader",
   SUMMARY: "summary",
 });
-/** Session keys: PROTOCOL section 3. */
+/** Session keys: docs/protocol.md section 5.1 (topics and keys). */
 const KEY_RE = /^[A-Za-z0-9_-]{22,128}$/;
-/** Tab ids: PROTOCOL section 1. */
+/** Tab ids: docs/protocol.md section 2.1 (URL). */
 const TAB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-/** Close codes after which the client must not reconnect (PROTOCOL section 9). */
+/**
+ * Close codes after which the client must not reconnect: docs/protocol.md
+ * section 14 (close codes).
+ */
 const CLOSE_REPLACED = 4001;
 const CLOSE_POLICY = 1008;
 /**
@@ -156,17 +160,17 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 
 /**
- * A chained event to re-submit (PROTOCOL section 6).
+ * A chained event to re-submit: docs/protocol.md section 10 (chains).
  * @typedef {{chain: string, name: string, payload: any}} Chain
  */
 
 /**
- * A frontend-only effect (PROTOCOL section 5).
+ * A frontend-only effect: docs/protocol.md section 7 (server pushes).
  * @typedef {{kind: string, data: any}} Effect
  */
 
 /**
- * A background task's life stage (PROTOCOL section 5).
+ * A background task's life stage: docs/protocol.md section 7 (server pushes).
  * @typedef {{task: string, status: "running" | "done" | "failed" | "cancelled", error?: string}} TaskMessage
  */
 

@@ -1,7 +1,8 @@
 //! [`Config`]: every limit and timeout of the protocol, typed.
 //!
-//! Defaults are PROTOCOL.md's. The `tabhub` binary exposes each field as a
-//! flag and an environment variable (see [`crate::cli`]).
+//! The defaults are those of docs/protocol.md section 13 (limits). The
+//! `tabhub` binary exposes each field as a flag and an environment variable
+//! (see [`crate::cli`]).
 
 use std::time::Duration;
 
@@ -90,8 +91,9 @@ pub struct Config {
     /// Event ids (and chain ids) remembered per session for idempotent
     /// replies. Default 1,024.
     pub recent_events: usize,
-    /// Legacy mode (PROTOCOL section 8): a new `tab_id` joining a session
-    /// that already has a live tab gets `new_key` instead. Default off.
+    /// Legacy mode: a new `tab_id` joining a session that already has a
+    /// live tab gets `new_key` instead (docs/protocol.md section 5.5 (join
+    /// refusals)). Default off.
     pub new_key_on_duplicate: bool,
     /// Threads that run session actors; 0 means one per CPU core. Default 0.
     pub session_threads: usize,

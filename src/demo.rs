@@ -193,8 +193,9 @@ fn spawn_job(
     })
 }
 
-/// The demo's summary (PROTOCOL section 3a): what a page showing many
-/// sessions needs of each: `{"todos", "open", "jobs_running"}` (counts).
+/// The demo's summary: what a page showing many sessions needs of each:
+/// `{"todos", "open", "jobs_running"}` (counts). Summary joins get it;
+/// see docs/protocol.md section 5.8 (summary joins).
 pub fn summary(state: &DemoState) -> serde_json::Value {
     json!({
         "todos": state.todos.len(),

@@ -39,8 +39,9 @@ impl fmt::Display for InvalidId {
 
 impl std::error::Error for InvalidId {}
 
-/// The stable key of a session (PROTOCOL section 3): 22-128 chars of
-/// `[A-Za-z0-9_-]`, e.g. a uuid or 22+ chars of base64url (128+ random bits).
+/// The stable key of a session (docs/protocol.md section 5.1 (topics and
+/// keys)): 22-128 chars of `[A-Za-z0-9_-]`, e.g. a uuid or 22+ chars of
+/// base64url (128+ random bits).
 ///
 /// A key is a bearer secret: logs print only its first 6 chars.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -52,7 +53,8 @@ impl SessionKey {
     pub const MIN_LEN: usize = 22;
     /// Maximum length in chars.
     pub const MAX_LEN: usize = 128;
-    /// Prefix of the topic that names a session (PROTOCOL section 3).
+    /// Prefix of the topic that names a session (docs/protocol.md section
+    /// 5.1 (topics and keys)).
     pub const TOPIC_PREFIX: &'static str = "session:";
 
     /// Parses a key.
@@ -115,9 +117,10 @@ impl fmt::Display for SessionKey {
     }
 }
 
-/// One page instance (PROTOCOL section 1): 1-64 chars of `[A-Za-z0-9_-]`,
-/// chosen by the client and kept in page memory, so a reconnect of the same
-/// page reuses it and a duplicated or reloaded tab gets a new one.
+/// One page instance (docs/protocol.md section 2.1 (URL)): 1-64 chars of
+/// `[A-Za-z0-9_-]`, chosen by the client and kept in page memory, so a
+/// reconnect of the same page reuses it and a duplicated or reloaded tab
+/// gets a new one.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TabId(Arc<str>);
@@ -203,7 +206,8 @@ impl Epoch {
     }
 }
 
-/// The id of one chained event (PROTOCOL section 6), unique within a session.
+/// The id of one chained event (docs/protocol.md section 10 (chains)),
+/// unique within a session.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ChainId(Arc<str>);
@@ -228,7 +232,7 @@ impl ChainId {
 /// Process-unique id of one WebSocket connection. Two connections can carry
 /// the same [`TabId`] (a reconnect); this tells them apart. Ids come from a
 /// counter that only grows, so the larger id is the newer connection: the
-/// order fences takeovers (ARCHITECTURE invariant 5).
+/// order fences takeovers (docs/architecture.md invariant 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ConnId(pub(crate) u64);
 

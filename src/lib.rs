@@ -4,7 +4,7 @@
 //! session without losing state. A session is keyed by a stable key (the
 //! browser's client token, or an app's thread id), not by a socket: a
 //! dropped socket, a duplicated tab or a reload resumes the same session,
-//! its locks, background tasks and chains, from its cursor.
+//! its state, background tasks and chains, from its cursor.
 //!
 //! The wire is Phoenix Channels V2 JSON framing (so phoenix.js and other
 //! Phoenix clients work unchanged) with tabhub's topics, events and
@@ -30,24 +30,44 @@
 //!   owns what decisions rest on: each session's tabs, visibility,
 //!   activity, leader (election), takeovers (fenced by connection age),
 //!   caps, grace timers, save-and-stop, stop and delete on request (the
-//!   key fenced meanwhile), shutdown. It never waits on the store and
-//!   never runs app code.
+//!   key fenced meanwhile), the summary joins of every key, shutdown. It
+//!   never runs app code and never waits on the store. Sessions load and
+//!   save themselves; the store calls the supervisor starts (listing the
+//!   sessions with tasks at start, reading a stopped session's summary,
+//!   deleting a key, expiring idle keys) run on the blocking pool, and
+//!   each answer is handled on the supervisor's thread when it comes, like
+//!   a message. It imports `session` to start sessions and address them:
+//!   `SessionActor` (its typed address is what the registry keeps, what
+//!   `Attach`, `Detach`, `Stop` and the rest are sent to, and what lookups
+//!   return), `SessionSetup` (what a session starts with) and
+//!   `ControlLink` (the recipients through which a session reports back,
+//!   with its metrics and log span).
 //! - `session/`: the data plane, one `SessionActor` per live key: it loads
 //!   itself, then owns state, queue, delta, journal, recent ids, chains,
-//!   tasks, summary watchers and delivery. What must become durable is
-//!   recorded in one scoped step; the outbox holds what a step sends until
-//!   it is durable.
+//!   tasks, summary and delivery. Its delivery list and its summary
+//!   watchers are projections of the supervisor's registry, changed only
+//!   by the supervisor's messages (and emptied when the session ends).
+//!   What must become durable is recorded in one scoped step; the outbox
+//!   holds what a step sends until it is durable.
 //! - `tab/`: the `TabActor`, one per WebSocket: frames, heartbeat, joins
-//!   (with the app's authorize, off-thread), bounded outbound buffer, and
-//!   its place among its peer address's sockets (`--max-conns-per-ip`).
-//! - `messages/`: what crosses actors (to a tab, to a session, to the
-//!   supervisor) and the activity stamps the election reads. Below every
-//!   actor, so no actor imports another.
+//!   (the app's authorize awaited beside the connection's other frames),
+//!   bounded outbound buffer, and its place among its peer address's
+//!   sockets (`--max-conns-per-ip`).
+//! - `messages/`: what the three actors send one another (to a tab, to a
+//!   session, to the supervisor) and the activity stamps the election
+//!   reads. Below every actor, so neither tabs nor sessions import another
+//!   actor; only the supervisor imports `session` (see above).
+//!   Messages that only server code, a task or the commit thread send live
+//!   beside their handler: `supervisor/` (`Lookup`, `ListTabs`, `Retire`,
+//!   `Expire`, `Stats`, `Shutdown`: from the hub, session handles and the
+//!   retention sweeper), `session/server.rs` and `session/pushed.rs`
+//!   (session handles' calls), `app/task.rs` (`TaskUpdate`, from a task)
+//!   and `store/committer.rs` (`Committed`, from the commit thread).
 //! - [`app`]: the [`App`] trait apps implement, its [`Context`], tasks.
 //! - [`store`]: the [`Store`] trait, [`MemoryStore`], [`RedbStore`] (durable,
 //!   on disk) and the group-commit thread.
 //! - `metrics`: what a hub counts (Prometheus, a registry per hub), for
-//!   `GET /metrics`; every layer above counts through it.
+//!   `GET /metrics`; the actors and the service count through it.
 //! - [`protocol`]: the wire: frames, payloads, replies, [`Reason`], close
 //!   codes. Actors build its typed values, never JSON of their own.
 //! - [`ids`], [`config`], [`delta`]: validated identifiers ([`SessionKey`],
@@ -56,14 +76,15 @@
 //! The hot path, one event: socket -> `TabActor` -> `SessionActor` (apply,
 //! diff, journal) -> [with a durable store: its step to the committer, and
 //! the deliveries held until the commit] -> every joined `TabActor` ->
-//! sockets. The supervisor is only on the join/leave path.
+//! sockets. The supervisor is not on it: it sees joins, leaves, visibility
+//! changes, and server code's lookups, stops and deletes.
 //!
 //! ## Glossary
 //!
 //! - **control plane**: the supervisor: who is joined where, who leads,
 //!   when a session stops. It decides, in memory.
 //! - **data plane**: the sessions: state, queue, journal, delivery. They
-//!   do, and they do the slow work (the store, the app's code).
+//!   do, and they do the slow work (the store, the app's handlers).
 //! - **session**: one state and its event queue, owned by one actor.
 //! - **key**: the session's stable name, a bearer secret (22-128 chars).
 //! - **tab**: one page instance (`tab_id`) joined over one connection.

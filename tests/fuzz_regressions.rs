@@ -120,7 +120,8 @@ impl App for Painter {
 }
 
 /// Finding 2 over a real socket: the reply's reason is `invalid_payload`,
-/// as PROTOCOL section 6.2 says for a payload the app cannot decode.
+/// as docs/protocol.md section 6.2 (the event reply) says for a payload the
+/// app cannot decode.
 #[actix_rt::test]
 async fn an_inner_enum_value_equal_to_the_event_name_gets_invalid_payload_over_a_socket() {
     let server = start_server(Painter, Config::default(), Arc::new(MemoryStore::new()));

@@ -12,9 +12,10 @@
 //! heartbeat and reads until its reply (A is alive) or a close; a closed A
 //! reconnects and rejoins for the rest of the sequence. Then:
 //!
-//! - A's connection was only ever closed with a code PROTOCOL section 14
-//!   gives for client faults (1000 echo, 1002, 1003, 1007, 1009), and every
-//!   text message it got was a well-formed frame;
+//! - A's connection was only ever closed with a code docs/protocol.md
+//!   section 14 (close codes) gives for client faults (1000 echo, 1002,
+//!   1003, 1007, 1009), and every text message it got was a well-formed
+//!   frame;
 //! - B is still joined and gets the delta of a probe event it pushes;
 //! - B's mirror (its join's state plus every delta since) equals a fresh
 //!   join's snapshot at the same seq, and B got nothing a tab of another
@@ -42,8 +43,8 @@ use tabhub::Config;
 use hostile::moves::*;
 use hostile::strategies::*;
 
-/// The close codes a client fault may get (PROTOCOL section 14), and 1000,
-/// the echo of the client's own close.
+/// The close codes a client fault may get (docs/protocol.md section 14
+/// (close codes)), and 1000, the echo of the client's own close.
 const CLIENT_FAULT_CLOSES: &[u16] = &[1000, 1002, 1003, 1007, 1009];
 
 /// The hostile connection A: reconnects and rejoins after every close.

@@ -1,7 +1,9 @@
 //! The crate's modules form layers without cycles: each module imports
 //! only modules of lower layers (the map in `src/lib.rs`). Messages that
-//! cross actors live in `messages`, below every actor, so no actor module
-//! imports another, and the store does not import the session.
+//! the actors send one another live in `messages`, below every actor, so
+//! tabs and sessions import no other actor (the supervisor imports
+//! `session` to start sessions), and the store does not import the
+//! session.
 //!
 //! Reads the sources: every `crate::<module>` path outside comments.
 #![allow(clippy::unwrap_used)]

@@ -135,9 +135,10 @@ async fn a_running_task_keeps_the_session_alive_past_the_grace_time() {
 
 #[actix_rt::test]
 async fn the_grace_time_starts_afresh_when_the_last_task_ends_with_no_tab_joined() {
-    // PROTOCOL section 7: the last tab leaving arms the grace timer; the
-    // last task ending later re-arms it, so the session lives for a whole
-    // grace time after the task's end, not after the tab's leave.
+    // docs/protocol.md section 12.1 (lifetime): the last tab leaving arms
+    // the grace timer; the last task ending later re-arms it, so the
+    // session lives for a whole grace time after the task's end, not after
+    // the tab's leave.
     let config = Config {
         grace: Duration::from_millis(1000),
         ..Config::default()

@@ -1,6 +1,7 @@
-//! Summary joins (PROTOCOL section 3a): a page watching many sessions gets
-//! each one's summary and its changes, nothing else; a summary join is not
-//! a tab and neither starts nor keeps alive a session.
+//! Summary joins (docs/protocol.md section 5.8 (summary joins)): a page
+//! watching many sessions gets each one's summary and its changes, nothing
+//! else; a summary join is not a tab and neither starts nor keeps alive a
+//! session.
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -181,7 +181,7 @@ class Change:
 
 
 def summary(state: dict[str, Any]) -> dict[str, int]:
-    """The demo's summary (PROTOCOL section 3a)."""
+    """The demo's summary (docs/protocol.md section 5.8 (summary joins))."""
     todos = state.get("todos") or []
     jobs = state.get("jobs") or {}
     return {

@@ -114,9 +114,9 @@ pub fn same_json(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The frame that PROTOCOL section 3 says `v` is, if it is one: an array
-/// of exactly five members, two refs (string or null), topic and event
-/// strings, an object payload.
+/// The frame that docs/protocol.md section 3 (frames) says `v` is, if it is
+/// one: an array of exactly five members, two refs (string or null), topic
+/// and event strings, an object payload.
 fn documented_frame(v: &Value) -> Option<Frame> {
     let [join_ref, reference, topic, event, payload] = v.as_array()?.as_slice() else {
         return None;
@@ -289,8 +289,8 @@ pub fn check_frame(data: &[u8]) {
     );
 }
 
-/// Whether `key` is a key by PROTOCOL section 5.1: 22 to 128 characters of
-/// `[A-Za-z0-9_-]`.
+/// Whether `key` is a key by docs/protocol.md section 5.1 (topics and
+/// keys): 22 to 128 characters of `[A-Za-z0-9_-]`.
 fn documented_key(key: &str) -> bool {
     (22..=128).contains(&key.chars().count())
         && key

@@ -167,7 +167,8 @@ impl<'a, A: App> Context<'a, A> {
     }
 
     /// The chain id, when the event being handled is a chained event a tab
-    /// re-submitted (PROTOCOL section 6); a chain is handled at most once.
+    /// re-submitted; a chain is handled at most once (docs/protocol.md
+    /// section 10 (chains)).
     pub fn chain_id(&self) -> Option<&str> {
         self.event.as_ref().and_then(|e| e.chain.as_deref())
     }
@@ -231,7 +232,8 @@ impl<'a, A: App> Context<'a, A> {
 
     /// Chains `event`: it is sent to one tab (the originating tab if still
     /// joined, else the leader), which re-submits it, possibly with client
-    /// data added (PROTOCOL section 6). It is handled at most once.
+    /// data added. It is handled at most once (docs/protocol.md section 10
+    /// (chains)).
     ///
     /// # Errors
     /// `handler_error` if the event does not serialize as
@@ -317,8 +319,9 @@ impl<'a, A: App> Context<'a, A> {
 
     /// Sets the session's summary: a small JSON value (status, counts,
     /// "needs approval") that summary joins receive whenever it changes
-    /// (PROTOCOL section 3a), also while no tab is joined. It is saved with
-    /// the session. Data that does not serialize is logged and ignored.
+    /// (docs/protocol.md section 5.8 (summary joins)), also while no tab is
+    /// joined. It is saved with the session. Data that does not serialize
+    /// is logged and ignored.
     pub fn set_summary(&mut self, summary: impl Serialize) {
         match serde_json::to_value(summary) {
             Ok(v) => self.requests.summary = Some(v),

@@ -1,5 +1,6 @@
-//! Activity: "most recently active" for the leader election (PROTOCOL
-//! section 6), without a message per event.
+//! Activity: "most recently active" for the leader election
+//! (docs/protocol.md section 9 (the leader election)), without a message
+//! per event.
 //!
 //! The control plane owns these facts; the data path only stamps them. Each
 //! join of a tab has an [`ActivityStamp`]; the tab stamps it from the

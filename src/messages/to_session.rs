@@ -54,8 +54,8 @@ pub(crate) struct Cancel {
 /// the same connection, or takeover by a newer connection of the same
 /// `tab_id`). The session adds the tab to its delivery list and sends it
 /// its join reply in the same handler, so no delta can fall between the two
-/// (ARCHITECTURE invariant 2). A session still loading handles it once
-/// loaded, in arrival order; one whose load failed refuses it with
+/// (docs/architecture.md invariant 2). A session still loading handles it
+/// once loaded, in arrival order; one whose load failed refuses it with
 /// `store_error`.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -70,7 +70,8 @@ pub(crate) struct Attach {
     pub(crate) leader: Option<TabId>,
 }
 
-/// A summary join (PROTOCOL section 3a): where to send `summary` messages.
+/// A summary join: where to send `summary` messages (docs/protocol.md
+/// section 5.8 (summary joins)).
 #[derive(Clone)]
 pub(crate) struct Watcher {
     pub(crate) tab: TabId,

@@ -71,7 +71,8 @@ pub(crate) struct TabGone {
 }
 
 /// Sent by a session when its last running task ended, so a session with
-/// no tabs starts its grace time afresh (PROTOCOL section 7).
+/// no tabs starts its grace time afresh (docs/protocol.md section 12.1
+/// (lifetime)).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct SessionIdle {

@@ -1,4 +1,5 @@
-//! WebSocket close codes (RFC 6455 section 7.4, PROTOCOL section 9).
+//! WebSocket close codes (RFC 6455 section 7.4; docs/protocol.md section 14
+//! (close codes)).
 
 /// Why the server closes a connection. The numeric code tells a client
 /// whether to reconnect: all but [`CloseCode::Replaced`] and

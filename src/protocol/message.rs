@@ -1,5 +1,6 @@
 //! What travels inside frames: client join params and event objects, and
-//! the payloads the server sends (PROTOCOL sections 3 to 6).
+//! the payloads the server sends; docs/protocol.md sections 5 (joins),
+//! 6 (client pushes) and 7 (server pushes).
 //!
 //! Server payloads are typed structs serialized with serde; golden tests at
 //! the bottom pin their exact JSON.
@@ -29,7 +30,7 @@ pub enum Visibility {
     Hidden,
 }
 
-/// What a join receives (PROTOCOL section 3a).
+/// What a join receives: docs/protocol.md section 5.8 (summary joins).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JoinMode {

@@ -1,8 +1,8 @@
-//! [`Reason`]: every error reason of the protocol, one enum (PROTOCOL
-//! sections 3, 3a and 4). The wire spelling is in the serde attributes and
-//! [`Reason::as_str`], nowhere else. An app may refuse an event with a
-//! reason of its own ([`AppReason`]); an error reply's reason is either
-//! ([`ErrorReason`]).
+//! [`Reason`]: every error reason of the protocol, one enum
+//! (docs/protocol.md section 15 (error reasons)). The wire spelling is in
+//! the serde attributes and [`Reason::as_str`], nowhere else. An app may
+//! refuse an event with a reason of its own ([`AppReason`]); an error
+//! reply's reason is either ([`ErrorReason`]).
 
 use std::fmt;
 
@@ -156,7 +156,7 @@ impl From<AppReason> for String {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ErrorReason {
-    /// A protocol reason (PROTOCOL sections 3 and 4).
+    /// A protocol reason (docs/protocol.md section 15 (error reasons)).
     Protocol(Reason),
     /// An app's own reason.
     App(AppReason),

@@ -1,7 +1,8 @@
 //! Replies (`phx_reply` payloads `{"status", "response"}`), typed: join
 //! replies, event outcomes, cancel and empty replies, and error replies
-//! with a [`Reason`](super::Reason) (PROTOCOL sections 3 and 4). Actors build these values;
-//! [`ok_reply`] and [`error_reply`] encode them.
+//! with a [`Reason`](super::Reason); docs/protocol.md sections 5.3 (the ok
+//! reply), 5.5 (join refusals) and 6.2 (the event reply). Actors build
+//! these values; [`ok_reply`] and [`error_reply`] encode them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -67,7 +68,8 @@ pub struct CancelReply {
 }
 
 /// The first outcome of an event, repeated to every re-submission of its
-/// id (PROTOCOL section 4) and kept by the store with the id.
+/// id (docs/protocol.md section 6.3 (idempotency)) and kept by the store
+/// with the id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Outcome {

@@ -98,7 +98,7 @@ impl<A: App> SessionActor<A> {
     /// and sent to every tab, and the code's requests (effects, task starts
     /// and cancels, chains, summary) are carried out. On failure the state
     /// is rolled back to its JSON at the current seq and no request is
-    /// carried out (ARCHITECTURE invariant 4). Returns the seq after it and
+    /// carried out (docs/architecture.md invariant 4). Returns the seq after it and
     /// the code's reply value, if any.
     pub(super) fn settle(
         &mut self,

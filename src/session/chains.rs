@@ -1,4 +1,4 @@
-//! Chained events waiting for a tab to re-submit them (PROTOCOL section 6).
+//! Chained events waiting for a tab to re-submit them: docs/protocol.md section 10 (chains).
 //!
 //! A chain goes to exactly one tab: its originating tab if still joined,
 //! else the leader. If that tab leaves, or does not re-submit within the

@@ -1,5 +1,5 @@
 //! The bounded journal of recent deltas, and the resume decision for a
-//! joining cursor: `current`, `replay` or `snapshot` (PROTOCOL section 3).
+//! joining cursor: `current`, `replay` or `snapshot`; docs/protocol.md section 5.4 (resume kinds).
 
 use std::collections::VecDeque;
 use std::sync::Arc;

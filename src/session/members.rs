@@ -11,7 +11,7 @@ use crate::ids::{ConnId, TabId};
 use crate::messages::Deliver;
 
 /// One joined tab as the session sees it: where to deliver, and under which
-/// `join_ref` (every message of a join carries it; PROTOCOL section 1).
+/// `join_ref` (every message of a join carries it: docs/protocol.md section 3 (frames)).
 pub(crate) struct Member {
     pub(crate) tab: TabId,
     pub(crate) conn: ConnId,

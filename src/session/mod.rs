@@ -133,7 +133,7 @@ pub(crate) struct SessionActor<A: App> {
     recent_chains: Recent,
     members: Members,
     leader: Option<TabId>,
-    /// Summary joins (PROTOCOL section 3a): not tabs, only summaries.
+    /// Summary joins: not tabs, only summaries; docs/protocol.md section 5.8 (summary joins).
     watchers: Vec<Watcher>,
     /// The app's summary, `null` until it sets one.
     summary: Value,

@@ -1,4 +1,4 @@
-//! Durable before visible (ARCHITECTURE invariant 8): everything a session
+//! Durable before visible (docs/architecture.md invariant 8): everything a session
 //! sends waits, in order, until the step it depends on is durable.
 //!
 //! Every handled step gets a number. Deliveries made while handling step N

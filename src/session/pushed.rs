@@ -40,7 +40,7 @@ fn answered(
 }
 
 /// What server code pushes into a session in one step: a change of the
-/// state, a new summary (PROTOCOL section 3a), or both. The default is
+/// state, a new summary (docs/protocol.md section 5.8 (summary joins)), or both. The default is
 /// neither (a step that changes nothing).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Push {

@@ -1,6 +1,6 @@
 //! Recent event and chain ids with their first outcome, for idempotent
-//! replies (PROTOCOL section 4: "an id among the session's last 1,024 is not
-//! handled again").
+//! replies: an id among the session's last `--recent-events` (1,024) is
+//! not handled again (docs/protocol.md section 6.3 (idempotency)).
 
 use std::collections::{HashMap, VecDeque};
 

@@ -1,4 +1,4 @@
-//! The chain timeout on paused time (PROTOCOL section 6): a chain its tab
+//! The chain timeout on paused time (docs/protocol.md section 10 (chains)): a chain its tab
 //! does not re-submit goes to the leader after `chain_timeout`, not before,
 //! with the same id, and a chain re-submitted in time is not sent again.
 //!

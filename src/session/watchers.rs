@@ -1,4 +1,4 @@
-//! Summary joins of a session (PROTOCOL section 3a): watchers that get the
+//! Summary joins of a session (docs/protocol.md section 5.8 (summary joins)): watchers that get the
 //! app's summary and its changes, nothing else. They are not tabs: no
 //! election, no `tabs` count, no cursor.
 

@@ -70,7 +70,7 @@ pub struct SavedSession {
     pub pending_chains: Vec<SavedChain>,
     /// Recent event ids and chain ids with their first outcome, oldest first.
     pub recent: Vec<(String, Outcome)>,
-    /// The app's last summary (PROTOCOL section 3a), `null` if never set.
+    /// The app's last summary (docs/protocol.md section 5.8 (summary joins)), `null` if never set.
     #[serde(default)]
     pub summary: Value,
     /// Restartable tasks that were running, restarted after a load.
@@ -274,7 +274,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether [`Store::append`] makes steps durable. A durable store's
     /// sessions send a step's delta and reply only after its append
-    /// returned (PROTOCOL: durable before visible). Default: `false`.
+    /// returned (docs/architecture.md invariant 8). Default: `false`.
     fn durable(&self) -> bool {
         false
     }

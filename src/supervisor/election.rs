@@ -1,4 +1,5 @@
-//! The leader election (PROTOCOL section 6), as a pure function.
+//! The leader election, as a pure function; the rules are
+//! docs/protocol.md section 9 (the leader election).
 //!
 //! While any tab is joined exactly one is the leader: at first the first tab
 //! to join. It changes when the leader leaves, or when the leader is hidden

@@ -1,8 +1,8 @@
-//! A session's life as the control plane runs it (PROTOCOL section 7): the
-//! sessions started for their tasks at startup, the grace timer, the
-//! save-and-stop handshake with the session, a session's end after a store
-//! failure, and the service's shutdown. None of it waits: stops are asked
-//! and their answers handled when they come.
+//! A session's life as the control plane runs it (docs/protocol.md section
+//! 12.1 (lifetime)): the sessions started for their tasks at startup, the
+//! grace timer, the save-and-stop handshake with the session, a session's
+//! end after a store failure, and the service's shutdown. None of it waits:
+//! stops are asked and their answers handled when they come.
 
 use std::time::Duration;
 
@@ -56,8 +56,8 @@ impl<A: App> Supervisor<A> {
     }
 
     /// Starts the grace timer of a session with no tabs, afresh: an armed
-    /// timer is cancelled first (the last task ending restarts the grace
-    /// time, PROTOCOL section 7).
+    /// timer is cancelled first, so the last task ending restarts the
+    /// grace time (docs/protocol.md section 12.1 (lifetime)).
     pub(super) fn start_grace(&mut self, key: &SessionKey, ctx: &mut Context<Self>) {
         let grace = self.config.grace;
         let Some(entry) = self.sessions.get_mut(key) else {

@@ -8,9 +8,12 @@
 //! It is the one owner of what those decisions rest on: each session's
 //! tabs, their visibility and activity, the leader, the grace timers, and
 //! the summary joins of every key. Every handler is in-memory work: it
-//! never calls the store (sessions load and save themselves; summaries of
-//! stopped sessions are read on the blocking pool) and never runs app code
-//! (tabs run `authorize` before their join reaches it).
+//! never waits on the store and never runs app code (tabs run `authorize`
+//! before their join reaches it). Sessions load and save themselves; the
+//! store calls it starts (`sessions_with_tasks` at start, `load_summary`
+//! for summary joins of stopped sessions, `delete` on request,
+//! `delete_if_idle` and `touch` on expiry) run on the blocking pool, and
+//! each answer is handled on its thread when it comes, like a message.
 //!
 //! - `mod.rs`: the registry and joins.
 //! - `leave.rs`: leaves, visibility, connections, stats.
@@ -116,7 +119,8 @@ pub(crate) struct Supervisor<A: App> {
     restarts: HashMap<SessionKey, (std::time::Duration, u64)>,
     /// Keys being deleted (no live session): what waits for them.
     fenced: HashMap<SessionKey, Parked<A>>,
-    /// Summary joins by key, live session or not (PROTOCOL section 3a).
+    /// Summary joins by key, live session or not; see docs/protocol.md
+    /// section 5.8 (summary joins).
     watchers: HashMap<SessionKey, Vec<Watcher>>,
     /// The commit thread, when the store is durable.
     committer: Option<Committer>,

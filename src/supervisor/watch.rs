@@ -1,4 +1,5 @@
-//! Summary joins (PROTOCOL section 3a), as the control plane keeps them.
+//! Summary joins as the control plane keeps them; the wire is
+//! docs/protocol.md section 5.8 (summary joins).
 //!
 //! The supervisor owns the registry of watchers of every key (they outlive
 //! a session's stops); a live session gets them as a projection (its setup,

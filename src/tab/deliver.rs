@@ -1,7 +1,7 @@
 //! What sessions deliver to this connection, written out in order: join
 //! replies and refusals, event replies, pushes (through the bounded
 //! outbound buffer), and rejoin requests; and what happens when a join's
-//! pushes no longer fit (PROTOCOL section 11).
+//! pushes no longer fit: docs/protocol.md section 11 (backpressure).
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
-//! Frames from the client: decoding, heartbeats, leaves and pushes
-//! (PROTOCOL sections 1, 2 and 4), and reassembly of fragmented messages.
+//! Frames from the client: decoding, heartbeats, leaves and pushes, and
+//! reassembly of fragmented messages; docs/protocol.md sections 3 (frames),
+//! 4 (heartbeat and liveness) and 6 (client pushes).
 //! Joins are in `join.rs`.
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! Joins (PROTOCOL sections 3 and 3a), on the tab's side: the checks that
-//! need nothing but the frame, the connection's join bucket
+//! Joins (docs/protocol.md section 5 (joins)), on the tab's side: the
+//! checks that need nothing but the frame, the connection's join bucket
 //! (`--join-rate-per-sec`), then the app's authorize hook, awaited beside
 //! this connection's other frames (so a slow authorize holds up only the
 //! join it decides, never the supervisor or other joins), then the join

@@ -332,7 +332,7 @@ impl Actor for TabActor {
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
         let _span = self.span.clone().entered();
         // Whatever a join registered, the connection's end unregisters
-        // (ARCHITECTURE invariant 9).
+        // (docs/architecture.md invariant 9).
         for (_, join) in std::mem::take(&mut self.joins) {
             self.leave_session(&join);
         }

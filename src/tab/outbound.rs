@@ -8,12 +8,13 @@
 //!
 //! Pushes of a join (deltas, effects, chains) check the bound first: over
 //! it, the join's pushes still queued are dropped (the journal can replay
-//! the deltas) and the join gets one `phx_error` instead (PROTOCOL section
-//! 11), so a client that stopped reading costs at most the bound. Replies
-//! and control frames may pass the bound a little, never twice over. If
-//! the socket then takes no write for `--slow-client-timeout-ms`, the
-//! connection is cut: the writer is aborted, a close (1013) is tried for a
-//! moment, and the socket is dropped.
+//! the deltas) and the join gets one `phx_error` instead (docs/protocol.md
+//! section 11 (backpressure)), so a client that stopped reading costs at
+//! most the bound. Replies and control frames may pass the bound a little,
+//! never twice over. If the socket then takes no write for
+//! `--slow-client-timeout-ms`, the connection is cut: the writer is
+//! aborted, a close (1013) is tried for a moment, and the socket is
+//! dropped.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -1,6 +1,7 @@
-//! The token bucket each connection has for `event` pushes (PROTOCOL
-//! section 4: 200 burst, 100/s refill, starting full) and one for joins
-//! (`--join-rate-per-sec`, `--join-burst`: 10/s, 100 burst).
+//! The token bucket each connection has for `event` pushes (200 burst,
+//! 100/s refill, starting full; docs/protocol.md section 6.1 (`event`))
+//! and one for joins (`--join-rate-per-sec`, `--join-burst`: 10/s, 100
+//! burst; docs/protocol.md section 5.5 (join refusals)).
 
 use std::time::Instant;
 

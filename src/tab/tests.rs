@@ -1,8 +1,9 @@
-//! Liveness of one connection on paused time (PROTOCOL section 1): a
-//! connection silent for the client timeout is closed with 1001 (and not
-//! before), its end reaches the supervisor as `TabGone`; the server pings
-//! every third of the timeout, so a client that only answers pings stays
-//! connected; and a heartbeat is answered with an ok reply.
+//! Liveness of one connection on paused time (docs/protocol.md section 4
+//! (heartbeat and liveness)): a connection silent for the client timeout is
+//! closed with 1001 (and not before), its end reaches the supervisor as
+//! `TabGone`; the server pings every third of the timeout, so a client that
+//! only answers pings stays connected; and a heartbeat is answered with an
+//! ok reply.
 //!
 //! Each test starts a real [`TabActor`] as the service's `socket` route
 //! does, over an in-memory WebSocket: the request body is a channel the

@@ -5,7 +5,7 @@
 //
 // CLIENT_TIMEOUT_MS (default 1500) must be the server's --client-timeout-ms.
 //
-// Scenario (PROTOCOL.md sections 1-5):
+// Scenario (docs/protocol.md sections 4 to 8):
 //   1. Tab A joins session:<random key> with cursor null (snapshot), pushes
 //      add_todo and must get the delta seq 1 before the reply {seq: 1}.
 //   2. Tab A then sends nothing and answers no WebSocket ping, so the server

@@ -6,7 +6,7 @@
 //
 // The script starts the binary itself (`--store redb --data $TABHUB_DATA
 // --bind 127.0.0.1:PORT`, PORT free), and restarts it on the same port and
-// data dir. Scenario (PROTOCOL.md sections 1-7 and 9):
+// data dir. Scenario (docs/protocol.md sections 5 to 8, 12 and 14):
 //   1. Tabs A ("a") and B ("b"), one phoenix Socket each, join
 //      session:<random key> with a join params function sending the cursor
 //      of the state they hold (null at first: snapshot at seq 0).

@@ -1,7 +1,8 @@
-//! The grace timer on paused time (PROTOCOL section 7): after its last tab
-//! leaves, a session lives for the grace time and is then saved and
-//! stopped; a join during the grace time cancels it; and the last task
-//! ending with no tab joined starts the grace time afresh.
+//! The grace timer on paused time (docs/protocol.md section 12.1
+//! (lifetime)): after its last tab leaves, a session lives for the grace
+//! time and is then saved and stopped; a join during the grace time cancels
+//! it; and the last task ending with no tab joined starts the grace time
+//! afresh.
 //!
 //! The control plane and the data plane run on the test's own actix
 //! System: the supervisor has no session threads, so it starts sessions on

@@ -1,7 +1,8 @@
 // tabhub.js's MRU cap against the real binary: with maxFullJoins reached,
-// the least recently opened session drops to a summary join (PROTOCOL 3a),
-// hears of its changes through `summary` messages only, and is re-opened
-// with a snapshot, never a replay from its old cursor.
+// the least recently opened session drops to a summary join
+// (docs/protocol.md section 5.8 (summary joins)), hears of its changes
+// through `summary` messages only, and is re-opened with a snapshot, never
+// a replay from its old cursor.
 //
 // The demo app's summary is {"todos": count, "open": not-done count,
 // "jobs_running": count}.
