@@ -68,6 +68,10 @@ pub(crate) struct Attach {
     pub(crate) cursor: Option<Cursor>,
     /// The leader after this join, as elected by the supervisor.
     pub(crate) leader: Option<TabId>,
+    /// Tabs joined to the session after this join, as the supervisor's
+    /// registry counts them: the one count the join reply and `tabs`
+    /// pushes carry.
+    pub(crate) tabs: usize,
 }
 
 /// A summary join: where to send `summary` messages (docs/protocol.md
@@ -119,6 +123,9 @@ pub(crate) struct Detach {
     pub(crate) tab: TabId,
     pub(crate) conn: ConnId,
     pub(crate) leader: Option<TabId>,
+    /// Tabs joined after this leave, as the supervisor's registry counts
+    /// them (for the `tabs` push).
+    pub(crate) tabs: usize,
 }
 
 /// Sent by the supervisor when an election not caused by a join or leave

@@ -1,6 +1,7 @@
 //! The supervisor's decisions about a session's tabs, applied: attach (the
 //! join reply in the same handler), detach, and the leader. The delivery
-//! list changes only here, only when told.
+//! list changes only here: when told, and emptied when the session ends
+//! (it then tells every tab and summary join to rejoin).
 
 use actix::{AsyncContext, Handler};
 
@@ -8,7 +9,7 @@ use super::journal::Catchup;
 use super::{Ctx, Phase, SessionActor};
 use crate::app::App;
 use crate::ids::TabId;
-use crate::messages::{Attach, Detach, Outgoing, SessionLink};
+use crate::messages::{Attach, Deliver, Detach, Outgoing, SessionLink};
 use crate::protocol::event;
 use crate::protocol::message::{self, Cursor, LeaderPayload, TabsPayload};
 use crate::protocol::reply::{error_reply, ok_reply, ErrorResponse, JoinReply, Resume};
@@ -42,11 +43,9 @@ impl<A: App> SessionActor<A> {
     }
 
     /// Tells every tab but `skip` (a joining tab, whose reply has the
-    /// count) how many tabs are joined now.
-    fn broadcast_tabs(&self, skip: Option<&TabId>) {
-        let payload = message::to_raw(&TabsPayload {
-            tabs: self.members.len(),
-        });
+    /// count) that `tabs` are joined now (the supervisor's count).
+    fn broadcast_tabs(&self, tabs: usize, skip: Option<&TabId>) {
+        let payload = message::to_raw(&TabsPayload { tabs });
         for m in self.members.iter().filter(|m| Some(&m.tab) != skip) {
             self.send_to(
                 m,
@@ -55,6 +54,37 @@ impl<A: App> SessionActor<A> {
                     payload: payload.clone(),
                 },
             );
+        }
+    }
+
+    /// Tells every member and watcher to rejoin (`phx_error`) after every
+    /// delivery the disk has or will have, and empties both lists: the
+    /// session is being stopped on purpose.
+    pub(super) fn send_everyone_to_rejoin(&mut self) {
+        for m in self.members.take_all() {
+            self.send_to(&m, Outgoing::Rejoin);
+        }
+        for w in self.take_watchers() {
+            self.deliver(&w.addr, w.join_ref, Outgoing::Rejoin);
+        }
+    }
+
+    /// Tells every member and watcher to rejoin at once, past the outbox,
+    /// and empties both lists: the session failed, and a reply or delta
+    /// held for a step that failed is gone. Tabs rejoin with cursors that
+    /// only ever saw durable deltas; the supervisor answers watchers'
+    /// rejoins from the store.
+    pub(super) fn send_everyone_to_rejoin_now(&mut self) {
+        let members = self.members.take_all();
+        let joins = members.iter().map(|m| (&m.addr, &m.join_ref));
+        let watchers = self.take_watchers();
+        let joins = joins.chain(watchers.iter().map(|w| (&w.addr, &w.join_ref)));
+        for (addr, join_ref) in joins {
+            addr.do_send(Deliver {
+                topic: self.topic.clone(),
+                join_ref: join_ref.clone(),
+                item: Outgoing::Rejoin,
+            });
         }
     }
 
@@ -67,7 +97,7 @@ impl<A: App> SessionActor<A> {
         }
     }
 
-    fn join_reply(&self, tab: &TabId, cursor: Option<&Cursor>) -> String {
+    fn join_reply(&self, tab: &TabId, cursor: Option<&Cursor>, tabs: usize) -> String {
         let (resume, deltas, state) = match self.journal.catchup(cursor, &self.epoch, self.seq) {
             Catchup::Current => (Resume::Current, None, None),
             Catchup::Replay(deltas) => (Resume::Replay, Some(deltas), None),
@@ -80,7 +110,7 @@ impl<A: App> SessionActor<A> {
             seq: self.seq,
             resume,
             leader: self.leader.as_ref() == Some(tab),
-            tabs: self.members.len(),
+            tabs,
             deltas,
             state,
         })
@@ -115,7 +145,7 @@ impl<A: App> Handler<Attach> for SessionActor<A> {
             join_ref: msg.join_ref,
         });
         self.set_leader(msg.leader, Some(&msg.tab));
-        let response = self.join_reply(&msg.tab, msg.cursor.as_ref());
+        let response = self.join_reply(&msg.tab, msg.cursor.as_ref(), msg.tabs);
         let link = self.link(ctx);
         if let Some(m) = self.members.find(&msg.tab, msg.conn) {
             self.send_to(
@@ -128,7 +158,7 @@ impl<A: App> Handler<Attach> for SessionActor<A> {
             );
         }
         if is_new {
-            self.broadcast_tabs(Some(&msg.tab));
+            self.broadcast_tabs(msg.tabs, Some(&msg.tab));
         }
         // After the reply: chains this tab held before a takeover or
         // rejoin, and chains that waited for any tab.
@@ -146,9 +176,9 @@ impl<A: App> Handler<Detach> for SessionActor<A> {
         if !removed {
             return;
         }
-        self.broadcast_tabs(None);
+        self.broadcast_tabs(msg.tabs, None);
         self.reroute_chains_held_by(&msg.tab, ctx);
-        if self.members.is_empty() {
+        if msg.tabs == 0 {
             self.app.last_tab_left(&self.key, &self.state);
         }
     }

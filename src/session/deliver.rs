@@ -1,9 +1,9 @@
 //! Sending: every message a session sends to a join of its topic (a
 //! member, a summary watcher, a submitter that left) goes through here,
 //! into the durability's outbox, so it waits for the step it depends on
-//! and keeps its order. The one exception is [`SessionActor::fail`]'s
-//! rejoin, which goes past the outbox (what the outbox held was never
-//! durable).
+//! and keeps its order. The one exception is the rejoin a failed session
+//! sends (`attach.rs`), which goes past the outbox (what the outbox held
+//! was never durable).
 
 use std::sync::Arc;
 
@@ -47,37 +47,6 @@ impl<A: App> SessionActor<A> {
                 payload: payload.clone(),
             };
             self.send_to(m, item);
-        }
-    }
-
-    /// Tells every member and watcher to rejoin (`phx_error`) after every
-    /// delivery the disk has or will have, and empties both lists: the
-    /// session is being stopped on purpose.
-    pub(super) fn send_everyone_to_rejoin(&mut self) {
-        for m in self.members.take_all() {
-            self.send_to(&m, Outgoing::Rejoin);
-        }
-        for w in std::mem::take(&mut self.watchers) {
-            self.deliver(&w.addr, w.join_ref, Outgoing::Rejoin);
-        }
-    }
-
-    /// Tells every member and watcher to rejoin at once, past the outbox,
-    /// and empties both lists: the session failed, and a reply or delta
-    /// held for a step that failed is gone. Tabs rejoin with cursors that
-    /// only ever saw durable deltas; the supervisor answers watchers'
-    /// rejoins from the store.
-    pub(super) fn send_everyone_to_rejoin_now(&mut self) {
-        let members = self.members.take_all();
-        let joins = members.iter().map(|m| (&m.addr, &m.join_ref));
-        let watchers = std::mem::take(&mut self.watchers);
-        let joins = joins.chain(watchers.iter().map(|w| (&w.addr, &w.join_ref)));
-        for (addr, join_ref) in joins {
-            addr.do_send(Deliver {
-                topic: self.topic.clone(),
-                join_ref: join_ref.clone(),
-                item: Outgoing::Rejoin,
-            });
         }
     }
 }

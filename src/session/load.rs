@@ -9,7 +9,7 @@
 
 use actix::{ActorFutureExt, AsyncContext, WrapFuture};
 
-use super::{Ctx, Phase, SessionActor};
+use super::{Ctx, SessionActor};
 use crate::app::App;
 use crate::ids::Epoch;
 use crate::store::{SavedSession, StoreError};
@@ -65,7 +65,7 @@ impl<A: App> SessionActor<A> {
         ctx.wait(loading.into_actor(self).map(|loaded, act, ctx| {
             match loaded.and_then(|loaded| act.install(loaded)) {
                 Ok(()) => {
-                    act.phase = Phase::Ready;
+                    act.ready();
                     tracing::debug!(key = %act.key, seq = act.seq, epoch = act.epoch.as_str(), "session loaded");
                     if act.durable.needs_first_step() {
                         // A new key's epoch goes out in its join replies:

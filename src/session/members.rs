@@ -27,10 +27,6 @@ pub(crate) struct Members {
 }
 
 impl Members {
-    pub(crate) fn len(&self) -> usize {
-        self.list.len()
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.list.is_empty()
     }

@@ -227,6 +227,11 @@ impl<A: App> SessionActor<A> {
         }
     }
 
+    /// Loaded: the session serves from now on.
+    fn ready(&mut self) {
+        self.phase = Phase::Ready;
+    }
+
     /// The session can no longer serve its key: tabs are told to rejoin
     /// (`phx_error`; their cursors only ever saw durable deltas), the
     /// delivery list is emptied, and the supervisor is told, which forgets

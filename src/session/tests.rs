@@ -162,9 +162,9 @@ impl Tab {
         }
     }
 
-    /// Attaches this tab as the supervisor would, with `leader` elected,
-    /// and waits for its join reply.
-    async fn attach(&mut self, session: &Addr<SessionActor<Chainer>>, leader: &TabId) {
+    /// Attaches this tab as the supervisor would, with `leader` elected and
+    /// `tabs` joined after it, and waits for its join reply.
+    async fn attach(&mut self, session: &Addr<SessionActor<Chainer>>, leader: &TabId, tabs: usize) {
         let attach = Attach {
             tab: self.id.clone(),
             conn: self.conn,
@@ -173,6 +173,7 @@ impl Tab {
             reply_ref: Some("join".to_owned()),
             cursor: None,
             leader: Some(leader.clone()),
+            tabs,
         };
         session.send(attach).await.expect("the session is running");
         match self
@@ -274,8 +275,8 @@ async fn leader_and_other() -> (Addr<SessionActor<Chainer>>, Tab, Tab) {
     let mut leader = Tab::new("leader", 1);
     let mut other = Tab::new("other", 2);
     let elected = leader.id.clone();
-    leader.attach(&session, &elected).await;
-    other.attach(&session, &elected).await;
+    leader.attach(&session, &elected, 1).await;
+    other.attach(&session, &elected, 2).await;
     (session, leader, other)
 }
 

@@ -35,6 +35,12 @@ impl<A: App> SessionActor<A> {
         }
     }
 
+    /// Empties the summary joins (the session ends; they are told to
+    /// rejoin, and the supervisor answers them from then on).
+    pub(super) fn take_watchers(&mut self) -> Vec<Watcher> {
+        std::mem::take(&mut self.watchers)
+    }
+
     fn deliver_to_watcher(&self, w: &Watcher, item: Outgoing) {
         self.deliver(&w.addr, w.join_ref.clone(), item);
     }

@@ -40,6 +40,7 @@ impl<A: App> Handler<Leave> for Supervisor<A> {
             tab: msg.tab,
             conn: msg.conn,
             leader: entry.leader.clone(),
+            tabs: entry.tabs.len(),
         });
         if entry.tabs.is_empty() {
             self.start_grace(&msg.key, ctx);

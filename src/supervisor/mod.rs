@@ -335,6 +335,7 @@ impl<A: App> Supervisor<A> {
             reply_ref: msg.reply_ref,
             cursor: msg.cursor,
             leader: entry.leader.clone(),
+            tabs: entry.tabs.len(),
         });
     }
 }
