@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{new_key, start_demo, start_server, Client, WAIT};
+use common::{eventually, new_key, start_demo, start_server, Client};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tabhub::{App, AppError, Config, Context, MemoryStore, SessionKey};
@@ -80,11 +80,7 @@ async fn initial_state_last_tab_left_and_session_stopping_hooks_run_in_order() {
     assert_eq!(r["state"]["notes"], json!([format!("hello {}", &key[..4])]));
     assert_eq!(calls.last_tab_left.load(Ordering::SeqCst), 0);
     drop(a);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while store.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "not saved in time");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the session to be saved", async || !store.is_empty()).await;
     assert_eq!(calls.last_tab_left.load(Ordering::SeqCst), 1);
     assert_eq!(calls.stopping.load(Ordering::SeqCst), 1);
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::node::TempDir;
-use common::{new_key, start_server, Client, WAIT};
+use common::{eventually, eventually_within, new_key, start_server, Client, WAIT};
 use serde_json::{json, Value};
 use tabhub::demo::Demo;
 use tabhub::{Config, RedbOptions, RedbStore, SessionKey, Store};
@@ -167,14 +167,10 @@ async fn after_a_full_disk_is_freed_every_session_serves_again_and_nothing_ackno
     // While the disk is full the latest write fails for every step it
     // carries, though now and then a small one fits in pages redb freed:
     // the hub says so within a moment, not at every instant.
-    let deadline = Instant::now() + WAIT;
-    while !server.hub.store_failing() {
-        assert!(
-            Instant::now() < deadline,
-            "the hub never said the store cannot commit"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually("the hub to say the store cannot commit", async || {
+        server.hub.store_failing()
+    })
+    .await;
 
     // Space comes back; nobody restarts anything.
     std::fs::remove_file(&filler).unwrap();
@@ -198,15 +194,13 @@ async fn after_a_full_disk_is_freed_every_session_serves_again_and_nothing_ackno
     }
     assert!(!server.hub.store_failing());
     // The job's session was restarted by the supervisor, with no tab.
-    let deadline = Instant::now() + WAIT * 2;
     let start = job_progress(&store, &job_key);
-    while job_progress(&store, &job_key) <= start + 5 {
-        assert!(
-            Instant::now() < deadline,
-            "the job never went on after the disk recovered"
-        );
-        sleep(Duration::from_millis(100)).await;
-    }
+    eventually_within(
+        WAIT * 2,
+        "the job to go on after the disk recovered",
+        async || job_progress(&store, &job_key) > start + 5,
+    )
+    .await;
 
     for (i, tab) in tabs.iter_mut().enumerate() {
         let state = tab.join(&keys[i], None).await;

@@ -9,7 +9,6 @@ mod common;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 
 use common::{new_key, start_server, Client, Server};
 use serde_json::{json, Value};
@@ -160,14 +159,10 @@ async fn healthz_says_draining_from_the_moment_shutdown_begins() {
     store.hold_saves(true);
     let hub = server.hub.clone();
     let shutdown = actix_rt::spawn(async move { hub.shutdown().await });
-    let deadline = tokio::time::Instant::now() + common::WAIT;
-    while server.hub.health() != Health::Draining {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "shutdown never began"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::eventually("shutdown to begin", async || {
+        server.hub.health() == Health::Draining
+    })
+    .await;
     assert_eq!(healthz(&server).await, (503, json!({"status": "draining"})));
     assert_eq!(a.expect_close().await, 1012, "sockets are closed meanwhile");
     assert!(!shutdown.is_finished(), "the save still waits");

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{new_key, start_demo, start_server, Client, Mirror, WAIT};
+use common::{eventually, new_key, start_demo, start_server, Client, Mirror, WAIT};
 use serde_json::json;
 use tabhub::demo::Demo;
 use tabhub::{Config, MemoryStore, SessionKey, Store};
@@ -24,17 +24,13 @@ fn short_grace() -> Config {
 /// Polls the store until `key` is saved (the session stopped).
 async fn saved(store: &dyn Store, key: &str) -> tabhub::SavedSession {
     let key = SessionKey::parse(key).unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(s) = store.load(&key).unwrap() {
-            return s;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "session was not saved in time"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut saved = None;
+    eventually("the session to be saved", async || {
+        saved = store.load(&key).unwrap();
+        saved.is_some()
+    })
+    .await;
+    saved.expect("eventually returns once it is saved")
 }
 
 async fn session_with_two_todos(client: &mut Client, key: &str) -> Mirror {

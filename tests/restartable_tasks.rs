@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{new_key, start_server, Client, Mirror};
+use common::{new_key, start_server, until_no_session, Client, Mirror};
 use serde_json::json;
 use tabhub::demo::Demo;
 use tabhub::{Config, MemoryStore, RedbOptions, RedbStore, Store};
@@ -202,11 +202,5 @@ async fn a_job_running_at_shutdown_goes_on_after_a_restart_before_any_tab_joins(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     // The session saved itself just before the supervisor forgets it.
-    while server.hub.stats().await.unwrap().sessions != 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the session did not stop"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until_no_session(&server.hub).await;
 }

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::node::TempDir;
-use common::{new_key, start_server, Client, Server, WAIT};
+use common::{
+    eventually, eventually_within, new_key, start_server, until_no_session, Client, Server, WAIT,
+};
 use serde_json::json;
 use tabhub::demo::Demo;
 use tabhub::{
@@ -50,14 +52,6 @@ fn start(ttl: Duration) -> Setup {
     }
 }
 
-async fn wait_until_no_session(server: &Server<Demo>) {
-    let deadline = Instant::now() + WAIT;
-    while server.hub.stats().await.unwrap().sessions > 0 {
-        assert!(Instant::now() < deadline, "the session did not stop");
-        sleep(Duration::from_millis(10)).await;
-    }
-}
-
 fn kept(store: &RedbStore, key: &str) -> bool {
     store
         .load(&SessionKey::parse(key).unwrap())
@@ -74,17 +68,13 @@ async fn a_session_idle_past_its_ttl_is_deleted_and_a_later_join_starts_over() {
     a.event(&key, "add_todo", json!({"text": "old"})).await;
     a.catch_up(&key, &mut m, 1).await;
     drop(a);
-    wait_until_no_session(&s.server).await;
+    until_no_session(&s.server.hub).await;
     assert!(kept(&s.store, &key), "saved when it stopped");
 
-    let deadline = Instant::now() + WAIT;
-    while kept(&s.store, &key) {
-        assert!(
-            Instant::now() < deadline,
-            "the idle session was never deleted"
-        );
-        sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the idle session to be deleted", async || {
+        !kept(&s.store, &key)
+    })
+    .await;
 
     let mut b = Client::connect(&s.server, "b").await;
     let response = b.join(&key, Some(m.cursor())).await;
@@ -124,7 +114,7 @@ async fn a_session_stopped_unchanged_is_kept_a_whole_ttl_from_that_stop() {
     a.event(&key, "add_todo", json!({"text": "read daily"}))
         .await;
     drop(a);
-    wait_until_no_session(&s.server).await;
+    until_no_session(&s.server.hub).await;
     let saved_at = Instant::now();
 
     // Halfway through its TTL someone opens it again, changes nothing, and
@@ -133,7 +123,7 @@ async fn a_session_stopped_unchanged_is_kept_a_whole_ttl_from_that_stop() {
     let mut b = Client::connect(&s.server, "b").await;
     b.join(&key, None).await;
     drop(b);
-    wait_until_no_session(&s.server).await;
+    until_no_session(&s.server.hub).await;
     let touched_at = Instant::now();
 
     // Past the first save's TTL (and a few sweeper ticks), before the
@@ -146,14 +136,11 @@ async fn a_session_stopped_unchanged_is_kept_a_whole_ttl_from_that_stop() {
     );
     assert!(kept(&s.store, &key), "expired although opened since");
 
-    let deadline = touched_at + ttl + WAIT;
-    while kept(&s.store, &key) {
-        assert!(
-            Instant::now() < deadline,
-            "never expired after its last activity"
-        );
-        sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the session to expire after its last activity",
+        async || !kept(&s.store, &key),
+    )
+    .await;
 }
 
 /// The memory store, counting the sweeper's listings.
@@ -218,14 +205,12 @@ async fn the_sweep_moves_past_more_live_old_sessions_than_one_batch_to_the_idle_
     }
     assert_eq!(server.hub.stats().await.unwrap().sessions, 300);
 
-    let deadline = Instant::now() + ttl + WAIT;
-    while store.load(idle).unwrap().is_some() {
-        assert!(
-            Instant::now() < deadline,
-            "the idle key behind the live ones was never expired"
-        );
-        sleep(Duration::from_millis(50)).await;
-    }
+    eventually_within(
+        ttl + WAIT,
+        "the idle key behind the live ones to expire",
+        async || store.load(idle).unwrap().is_none(),
+    )
+    .await;
     for key in live {
         assert!(
             store.load(key).unwrap().is_some(),

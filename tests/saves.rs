@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::node::TempDir;
-use common::{new_key, start_server, Client, WAIT};
+use common::{new_key, start_server, until_no_session, Client};
 use serde_json::json;
 use tabhub::demo::Demo;
 use tabhub::{
-    Config, Hub, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Step, Store,
-    StoreError,
+    Config, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Step, Store, StoreError,
 };
 
 /// A store that counts whole-session saves and appended batches, and
@@ -56,18 +55,6 @@ impl<S: Store> Store for Counting<S> {
     }
 }
 
-/// Waits until the hub has no live session (the grace time ran out).
-async fn all_stopped(hub: &Hub<Demo>) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while hub.stats().await.unwrap().sessions > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "sessions did not stop"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Joins, optionally adds a todo, leaves; returns once the session stopped.
 async fn visit(server: &common::Server<Demo>, key: &str, change: bool) {
     let mut a = Client::connect(server, "a").await;
@@ -80,7 +67,7 @@ async fn visit(server: &common::Server<Demo>, key: &str, change: bool) {
         .push(&format!("session:{key}"), "phx_leave", json!({}))
         .await;
     a.reply(&leave).await;
-    all_stopped(&server.hub).await;
+    until_no_session(&server.hub).await;
 }
 
 #[actix_rt::test]

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{new_key, start_demo, Client, WAIT};
+use common::{new_key, start_demo, until_no_session, Client};
 use serde_json::json;
 use tabhub::demo::DemoEvent;
 use tabhub::protocol::message::Visibility;
@@ -104,14 +104,7 @@ async fn a_handle_loads_a_stopped_session_with_its_state_and_seq() {
     a.join(&key, None).await;
     a.event(&key, "add_todo", json!({"text": "kept"})).await;
     drop(a);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while server.hub.stats().await.unwrap().sessions > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the session did not stop"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_no_session(&server.hub).await;
     let handle = server.hub.session(&SessionKey::parse(&key).unwrap());
     let view = handle.state().await.unwrap();
     assert_eq!(view.seq, 1);

@@ -12,24 +12,13 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{new_key, start_demo, start_server, Client, Server, WAIT};
+use common::{new_key, start_demo, start_server, until_no_session, Client, Server};
 use serde_json::json;
 use tabhub::demo::{Demo, DemoEvent};
 use tabhub::{Config, MemoryStore, Outcome, SavedSession, SessionKey, Store, StoreError};
 
 fn handle(server: &Server<Demo>, key: &str) -> tabhub::SessionHandle<Demo> {
     server.hub.session(&SessionKey::parse(key).unwrap())
-}
-
-async fn wait_until_no_session(server: &Server<Demo>) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while server.hub.stats().await.unwrap().sessions > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the session did not stop"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[actix_rt::test]
@@ -137,7 +126,7 @@ async fn delete_of_a_stopped_session_removes_it_from_the_store() {
         h.submit("e1", add).await.unwrap(),
         Outcome::Ok { seq: 1, data: None }
     );
-    wait_until_no_session(&server).await;
+    until_no_session(&server.hub).await;
     let parsed = SessionKey::parse(&key).unwrap();
     assert_eq!(store.load(&parsed).unwrap().map(|s| s.seq), Some(1));
 

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{new_key, start_demo, Client, WAIT};
+use common::{eventually, new_key, start_demo, Client};
 use serde_json::{json, Value};
 use tabhub::{Config, HubStats};
 
@@ -126,14 +126,10 @@ async fn a_summary_join_neither_starts_nor_keeps_alive_a_session_and_is_served_f
     tab.event(&key, "add_todo", json!({"text": "saved"})).await;
     assert_eq!(next_summary(&mut watcher, &key).await["todos"], 1);
     drop(tab);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while store.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the session was not stopped"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the session to be stopped and saved", async || {
+        !store.is_empty()
+    })
+    .await;
     assert_eq!(server.hub.stats().await.unwrap().sessions, 0);
 
     // A new summary join is served the saved summary without a start.

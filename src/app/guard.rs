@@ -101,4 +101,38 @@ mod tests {
             Err("the handler ran past its 50 ms limit".to_owned())
         );
     }
+
+    #[actix_rt::test]
+    async fn a_handler_that_never_finishes_is_dropped_at_its_limit_and_not_before() {
+        const LIMIT: Duration = Duration::from_millis(50);
+        // The timer wheel's resolution.
+        const MS: Duration = Duration::from_millis(1);
+        tokio::time::pause();
+        let running = actix_rt::spawn(guarded(
+            "handler",
+            LIMIT,
+            std::future::pending::<Result<(), AppError>>(),
+        ));
+        // Yields let the spawned guard run without moving the paused clock.
+        let settle = || async {
+            for _ in 0..16 {
+                tokio::task::yield_now().await;
+            }
+        };
+        settle().await;
+        tokio::time::advance(LIMIT - MS).await;
+        settle().await;
+        assert!(
+            !running.is_finished(),
+            "still running just before its limit"
+        );
+        tokio::time::advance(2 * MS).await;
+        settle().await;
+        assert!(running.is_finished(), "dropped just after its limit");
+        let result = running.await.expect("the guard does not panic");
+        assert_eq!(
+            result.map_err(|e| e.message),
+            Err("the handler ran past its 50 ms limit".to_owned())
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! (`actix_test::start`) and a Phoenix V2 client over a real WebSocket (awc).
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+mod eventually;
 pub mod fault_backend;
 pub mod node;
 pub mod nodelay;
@@ -22,6 +23,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tabhub::demo::Demo;
 use tabhub::{App, Config, Hub, MemoryStore, Store};
+
+// Not every test binary waits for something.
+#[allow(unused_imports)]
+pub use eventually::{eventually, eventually_within, until_no_session};
 
 /// How long any single wait may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);

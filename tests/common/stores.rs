@@ -30,15 +30,13 @@ impl GatedStore {
     /// Waits until a step with event id `id` has reached the store (it may
     /// wait at the gate).
     pub async fn wait_arrival_of(&self, id: &str) {
-        let arrived = || {
+        let arrived = async || {
             let steps = self.arrived.lock().unwrap();
             steps
                 .iter()
                 .any(|s| s.event.as_ref().is_some_and(|(e, _)| e == id))
         };
-        while !arrived() {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        super::eventually(&format!("step {id} to reach the store"), arrived).await;
     }
 }
 
