@@ -47,8 +47,11 @@
 //!   tasks, summary and delivery. Its delivery list and its summary
 //!   watchers are projections of the supervisor's registry, changed only
 //!   by the supervisor's messages (and emptied when the session ends).
-//!   What must become durable is recorded in one scoped step; the outbox
-//!   holds what a step sends until it is durable.
+//!   Every event (a tab's, a chain's re-submission, server code's) takes
+//!   one path (`session/events.rs`). What is on disk and what waits for it
+//!   is one value (`session/durable.rs`): what must become durable is
+//!   recorded in one scoped step, and its outbox holds what a step sends
+//!   until it is durable.
 //! - `tab/`: the `TabActor`, one per WebSocket: frames, heartbeat, joins
 //!   (the app's authorize awaited beside the connection's other frames),
 //!   bounded outbound buffer, and its place among its peer address's
