@@ -278,6 +278,9 @@ async fn server_codes_calls_are_answered_only_once_their_step_is_durable() {
             handle.submit("e1", event).await
         }
     });
+    // The event is handled first (its step waits at the gate), so it is
+    // seq 1 and the pushed change seq 2.
+    store.wait_arrival_of("e1").await;
     let pushed = actix_rt::spawn({
         let handle = handle.clone();
         async move {
