@@ -44,8 +44,11 @@
 //!   supervisor) and the activity stamps the election reads. Below every
 //!   actor, so no actor imports another.
 //! - [`app`]: the [`App`] trait apps implement, its [`Context`], tasks.
-//! - [`store`]: the [`Store`] trait, [`MemoryStore`], [`RedbStore`] (durable,
-//!   on disk) and the group-commit thread.
+//! - [`store`]: a store's two parts, the whole-session [`SessionStore`]
+//!   (load, save, delete, idle keys) and the durable [`StepLog`] (append
+//!   steps, read a key's checkpoint and steps back, trimmed to the
+//!   session's journal window); [`MemoryStore`] (a session store),
+//!   [`RedbStore`] (both, on disk) and the group-commit thread.
 //! - `metrics`: what a hub counts (Prometheus, a registry per hub), for
 //!   `GET /metrics`; every layer above counts through it.
 //! - [`protocol`]: the wire: frames, payloads, replies, [`Reason`], close
@@ -111,7 +114,7 @@ pub use protocol::Reason;
 pub use service::{Api, HandleError, Health, Hub, Routes, SessionHandle};
 pub use session::{Push, StateView};
 pub use store::{
-    MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, SavedTask, Step,
-    Store, StoreError,
+    LoggedSession, MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession,
+    SavedTask, SessionStore, Step, StepLog, Store, StoreCause, StoreError,
 };
 pub use supervisor::{HubStats, TabInfo};

@@ -228,9 +228,7 @@ struct OneBadKey {
 impl Store for OneBadKey {
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         if key == &self.bad {
-            return Err(StoreError {
-                message: "meta of this key does not decode".into(),
-            });
+            return Err(StoreError::corrupt("meta of this key does not decode").for_key(key));
         }
         self.inner.load(key)
     }

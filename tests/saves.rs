@@ -14,8 +14,8 @@ use common::{new_key, start_server, Client, WAIT};
 use serde_json::json;
 use tabhub::demo::Demo;
 use tabhub::{
-    Config, Hub, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Step, Store,
-    StoreError,
+    Config, Hub, LoggedSession, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey,
+    SessionStore, Step, StepLog, StoreError,
 };
 
 /// A store that counts whole-session saves and appended batches, and
@@ -36,7 +36,16 @@ impl<S> Counting<S> {
     }
 }
 
-impl<S: Store> Store for Counting<S> {
+impl<S: SessionStore> Counting<S> {
+    /// The inner store's step log (the hub asks for one only if it has one).
+    fn log(&self) -> Result<&dyn StepLog, StoreError> {
+        self.inner
+            .step_log()
+            .ok_or_else(|| StoreError::unsupported("the inner store has no step log"))
+    }
+}
+
+impl<S: SessionStore> SessionStore for Counting<S> {
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         self.inner.load(key)
     }
@@ -47,12 +56,18 @@ impl<S: Store> Store for Counting<S> {
     fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
         self.inner.touch(key)
     }
-    fn durable(&self) -> bool {
-        self.inner.durable()
+    fn step_log(&self) -> Option<&dyn StepLog> {
+        self.inner.step_log().map(|_| self as &dyn StepLog)
     }
+}
+
+impl<S: SessionStore> StepLog for Counting<S> {
     fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
         self.appends.fetch_add(1, Ordering::SeqCst);
-        self.inner.append(steps)
+        self.log()?.append(steps)
+    }
+    fn load_steps(&self, key: &SessionKey) -> Result<Option<LoggedSession>, StoreError> {
+        self.log()?.load_steps(key)
     }
 }
 

@@ -48,7 +48,7 @@ use crate::protocol::reply::{error_reply, ErrorResponse};
 use crate::protocol::Reason;
 use crate::session::{ControlLink, SessionActor, SessionSetup};
 use crate::store::committer::Committer;
-use crate::store::Store;
+use crate::store::SessionStore;
 
 use election::{elect, Candidate};
 pub use lookup::TabInfo;
@@ -107,7 +107,7 @@ impl<A: App> Entry<A> {
 pub(crate) struct Supervisor<A: App> {
     app: Arc<A>,
     config: Arc<Config>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn SessionStore>,
     sessions: HashMap<SessionKey, Entry<A>>,
     conns: HashMap<ConnId, actix::Recipient<CloseConnection>>,
     /// Sessions that ended after a store failure with tasks and no tab:
@@ -134,7 +134,7 @@ impl<A: App> Supervisor<A> {
     pub(crate) fn new(
         app: Arc<A>,
         config: Arc<Config>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn SessionStore>,
         arbiters: Vec<ArbiterHandle>,
         committer: Option<Committer>,
         metrics: Arc<crate::metrics::Metrics>,
