@@ -296,6 +296,6 @@ async fn server_codes_calls_are_answered_only_once_their_step_is_durable() {
 
     store.set_open(true);
     let outcome = submitted.await.unwrap().unwrap();
-    assert_eq!(outcome, tabhub::Outcome::Ok { seq: 1, data: None });
+    assert_eq!(outcome, tabhub::Outcome::ok(1, None));
     assert_eq!(pushed.await.unwrap(), Ok(2));
 }

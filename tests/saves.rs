@@ -101,10 +101,8 @@ async fn visit(server: &common::Server<Demo>, key: &str, change: bool) {
 #[actix_rt::test]
 async fn a_session_stopped_with_nothing_changed_since_its_last_save_is_not_written_again() {
     let store = Arc::new(Counting::new(MemoryStore::new()));
-    let config = Config {
-        grace: Duration::from_millis(50),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(50);
     let server = start_server(Demo, config, store.clone());
     let key = new_key();
     visit(&server, &key, true).await;
@@ -146,10 +144,8 @@ async fn with_the_durable_store_the_committed_steps_are_the_record_and_a_stop_wr
     })
     .unwrap();
     let store = Arc::new(Counting::new(redb));
-    let config = Config {
-        grace: Duration::from_millis(50),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(50);
     let server = start_server(Demo, config, store.clone());
     let key = new_key();
     visit(&server, &key, true).await;
