@@ -64,10 +64,8 @@ async fn tab_loop(mut client: Client, key: String, tab: usize) -> Vec<Duration> 
 }
 
 async fn run(store: Arc<dyn Store>) -> Run {
-    let config = Config {
-        rate_events_per_sec: 0,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.rate_events_per_sec = 0;
     let hub = Hub::start(Demo, config, store);
     let server = NoDelayServer::start(hub.configure());
     let mut tabs = Vec::new();

@@ -212,11 +212,9 @@ struct Fanout {
 
 impl Fanout {
     async fn start(n: usize) -> Fanout {
-        let config = Config {
-            rate_events_per_sec: 0,
-            max_tabs_per_session: n.max(Config::default().max_tabs_per_session),
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.rate_events_per_sec = 0;
+        config.max_tabs_per_session = n.max(Config::default().max_tabs_per_session);
         let hub = Hub::start(Demo, config, Arc::new(MemoryStore::new()));
         let routes = hub.configure();
         let srv = Server::start(routes);

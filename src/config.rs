@@ -8,7 +8,17 @@ use std::time::Duration;
 
 /// Limits and timeouts of a tabhub service. `Config::default()` is the
 /// protocol's defaults.
+///
+/// It gains fields as tabhub grows, so outside this crate it is built from
+/// the defaults and adjusted field by field:
+///
+/// ```
+/// use std::time::Duration;
+/// let mut config = tabhub::Config::default();
+/// config.grace = Duration::from_secs(60);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// A connection from which no frame (pongs included) arrived for this
     /// long is closed with 1001. Default 60 s. Pings are sent every third of

@@ -67,8 +67,11 @@
 //!   (session handles' calls), `app/task.rs` (`TaskUpdate`, from a task)
 //!   and `store/committer.rs` (`Committed`, from the commit thread).
 //! - [`app`]: the [`App`] trait apps implement, its [`Context`], tasks.
-//! - [`store`]: the [`Store`] trait, [`MemoryStore`], [`RedbStore`] (durable,
-//!   on disk) and the group-commit thread.
+//! - [`store`]: a store's two parts, the whole-session [`SessionStore`]
+//!   (load, save, delete, idle keys) and the durable [`StepLog`] (append
+//!   steps, read a key's checkpoint and steps back, trimmed to the
+//!   session's journal window); [`MemoryStore`] (a session store),
+//!   [`RedbStore`] (both, on disk) and the group-commit thread.
 //! - `metrics`: what a hub counts (Prometheus, a registry per hub), for
 //!   `GET /metrics`; the actors and the service count through it.
 //! - [`protocol`]: the wire: frames, payloads, replies, [`Reason`], close
@@ -135,7 +138,7 @@ pub use protocol::Reason;
 pub use service::{Api, HandleError, Health, Hub, Routes, SessionHandle};
 pub use session::{Push, StateView};
 pub use store::{
-    MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession, SavedTask, Step,
-    Store, StoreError,
+    LoggedSession, MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession,
+    SavedTask, SessionStore, Step, StepLog, Store, StoreCause, StoreError,
 };
 pub use supervisor::{HubStats, TabInfo};

@@ -91,10 +91,10 @@ pub(crate) struct Metrics {
     /// Connections the server closed, by close code (1003 binary, 1007
     /// malformed, 1009 too large, 1013 overloaded, 4001 replaced, ...).
     closes: IntCounterVec,
-    /// Time of one `Store::append` call (a group commit, or a retry), in
+    /// Time of one `StepLog::append` call (a group commit, or a retry), in
     /// seconds.
     pub(crate) commit_seconds: Histogram,
-    /// Steps written by one `Store::append` call.
+    /// Steps written by one `StepLog::append` call.
     pub(crate) commit_batch_steps: Histogram,
     commits_ok: IntCounter,
     commits_error: IntCounter,
@@ -171,7 +171,7 @@ impl Metrics {
         );
         let commits = family(
             "tabhub_commits_total",
-            "Store::append calls of the commit thread, by outcome (ok or error).",
+            "StepLog::append calls of the commit thread, by outcome (ok or error).",
             &["outcome"],
         );
         Self {
@@ -228,12 +228,12 @@ impl Metrics {
             ),
             commit_seconds: histogram(
                 "tabhub_commit_seconds",
-                "Time of one group commit (Store::append), in seconds.",
+                "Time of one group commit (StepLog::append), in seconds.",
                 &COMMIT_SECONDS,
             ),
             commit_batch_steps: histogram(
                 "tabhub_commit_batch_steps",
-                "Steps written by one group commit (Store::append).",
+                "Steps written by one group commit (StepLog::append).",
                 &BATCH_STEPS,
             ),
             commits_ok: commits.with_label_values(&["ok"]),
@@ -304,7 +304,7 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one `Store::append` call of `steps` steps that took
+    /// Counts one `StepLog::append` call of `steps` steps that took
     /// `seconds`.
     pub(crate) fn committed(&self, steps: usize, seconds: f64, ok: bool) {
         self.commit_seconds.observe(seconds);

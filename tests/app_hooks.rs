@@ -68,10 +68,8 @@ impl App for Hooked {
 #[actix_rt::test]
 async fn initial_state_last_tab_left_and_session_stopping_hooks_run_in_order() {
     let calls = Arc::new(Calls::default());
-    let config = Config {
-        grace: Duration::from_millis(50),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(50);
     let store = Arc::new(MemoryStore::new());
     let server = start_server(Hooked(calls.clone()), config, store.clone());
     let key = new_key();
@@ -89,9 +87,10 @@ async fn initial_state_last_tab_left_and_session_stopping_hooks_run_in_order() {
 async fn a_panicking_handler_fails_its_event_rolls_back_and_the_session_carries_on() {
     let server = start_server(
         Hooked(Arc::default()),
-        Config {
-            session_threads: 1,
-            ..Config::default()
+        {
+            let mut config = Config::default();
+            config.session_threads = 1;
+            config
         },
         Arc::new(MemoryStore::new()),
     );
@@ -117,9 +116,10 @@ async fn a_panicking_handler_fails_its_event_rolls_back_and_the_session_carries_
 
 #[actix_rt::test]
 async fn joins_that_would_start_sessions_beyond_the_limit_get_capacity() {
-    let (server, _store) = start_demo(Config {
-        max_sessions: 1,
-        ..Config::default()
+    let (server, _store) = start_demo({
+        let mut config = Config::default();
+        config.max_sessions = 1;
+        config
     });
     let mut a = Client::connect(&server, "a").await;
     let key = new_key();

@@ -69,9 +69,10 @@ async fn events_keep_their_arrival_order_while_a_handler_awaits_and_other_sessio
 
 #[actix_rt::test]
 async fn a_handler_past_the_timeout_fails_with_handler_error_and_changes_nothing() {
-    let (server, _store) = start_demo(Config {
-        handler_timeout: Duration::from_millis(200),
-        ..Config::default()
+    let (server, _store) = start_demo({
+        let mut config = Config::default();
+        config.handler_timeout = Duration::from_millis(200);
+        config
     });
     let key = new_key();
     let topic = format!("session:{key}");

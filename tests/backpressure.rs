@@ -12,18 +12,16 @@ use tabhub::Config;
 
 #[actix_rt::test]
 async fn a_tab_that_stops_reading_gets_phx_error_and_catches_up_on_rejoin() {
-    let config = Config {
-        outbound_max_bytes: 256 * 1024,
-        max_frame_bytes: 1024 * 1024,
-        // The state grows to ~24 MiB of todos.
-        max_state_bytes: 64 * 1024 * 1024,
-        rate_events_per_sec: 0,
-        // Long enough that the connection is never cut while the test
-        // produces deltas, however slow the machine (`slow_consumer.rs`
-        // covers the cut).
-        slow_client_timeout: std::time::Duration::from_secs(120),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.outbound_max_bytes = 256 * 1024;
+    config.max_frame_bytes = 1024 * 1024;
+    // The state grows to ~24 MiB of todos.
+    config.max_state_bytes = 64 * 1024 * 1024;
+    config.rate_events_per_sec = 0;
+    // Long enough that the connection is never cut while the test
+    // produces deltas, however slow the machine (`slow_consumer.rs`
+    // covers the cut).
+    config.slow_client_timeout = std::time::Duration::from_secs(120);
     let (server, _store) = start_demo(config);
     let key = new_key();
     let topic = format!("session:{key}");

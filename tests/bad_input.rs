@@ -52,10 +52,8 @@ async fn malformed_json_or_a_frame_that_is_not_the_five_member_array_is_closed_w
 
 #[actix_rt::test]
 async fn an_oversized_frame_or_fragmented_message_is_closed_with_1009() {
-    let config = Config {
-        max_frame_bytes: 1024,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.max_frame_bytes = 1024;
     let (server, key, mut b) = with_bystander(config.clone()).await;
     let mut a = joined_attacker(&server, &key).await;
     let text = format!(
@@ -204,11 +202,9 @@ async fn the_socket_refuses_a_wrong_vsn_or_tab_id_with_http_400() {
 
 #[actix_rt::test]
 async fn events_beyond_the_rate_get_rate_limited_and_a_retry_with_the_same_id_succeeds() {
-    let config = Config {
-        rate_events_per_sec: 10,
-        rate_burst: 2,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.rate_events_per_sec = 10;
+    config.rate_burst = 2;
     let (server, key, mut b) = with_bystander(config).await;
     let mut a = joined_attacker(&server, &key).await;
     assert_eq!(
@@ -289,11 +285,9 @@ async fn events_beyond_the_queue_length_get_queue_full_and_the_queued_ones_are_a
         entered: entered_tx,
         release: Mutex::new(release_rx),
     };
-    let config = Config {
-        queue_len: 3,
-        session_threads: 1,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.queue_len = 3;
+    config.session_threads = 1;
     let server = start_server(app, config, Arc::new(MemoryStore::new()));
     let (key, mut a, mut b) = joined_pair(&server).await;
     let topic = format!("session:{key}");

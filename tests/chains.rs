@@ -101,10 +101,8 @@ async fn a_chain_submitted_by_both_tabs_is_handled_once_and_both_get_the_first_r
 
 #[actix_rt::test]
 async fn a_chain_not_resubmitted_within_the_chain_timeout_is_resent_to_the_leader() {
-    let config = Config {
-        chain_timeout: Duration::from_millis(300),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.chain_timeout = Duration::from_millis(300);
     let (server, _store) = start_demo(config);
     let key = new_key();
     let topic = format!("session:{key}");

@@ -16,10 +16,9 @@ use tabhub::demo::Demo;
 use tabhub::Config;
 
 fn limited_to(max_conns_per_ip: usize) -> Config {
-    Config {
-        max_conns_per_ip,
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.max_conns_per_ip = max_conns_per_ip;
+    config
 }
 
 fn socket_url(server: &Server<Demo>, tab: &str) -> String {
@@ -108,10 +107,8 @@ async fn a_connection_dropped_without_a_close_gives_its_place_back() {
 #[actix_rt::test]
 async fn a_connection_the_server_closes_gives_its_place_back() {
     // A client that answers no ping is closed after the client timeout.
-    let config = Config {
-        client_timeout: Duration::from_millis(300),
-        ..limited_to(1)
-    };
+    let mut config = limited_to(1);
+    config.client_timeout = Duration::from_millis(300);
     let (server, _store) = start_demo(config);
     let _silent = Client::connect(&server, "a").await;
     until_connections(&server, 1).await;

@@ -88,9 +88,7 @@ impl Store for HeldLoads {
         if key == &self.held {
             self.gate.wait();
             if *self.fail.lock().unwrap() {
-                return Err(StoreError {
-                    message: "the disk is gone".into(),
-                });
+                return Err(StoreError::backend("the disk is gone").for_key(key));
             }
         }
         self.inner.load(key)

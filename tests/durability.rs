@@ -228,9 +228,7 @@ struct OneBadKey {
 impl Store for OneBadKey {
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         if key == &self.bad {
-            return Err(StoreError {
-                message: "meta of this key does not decode".into(),
-            });
+            return Err(StoreError::corrupt("meta of this key does not decode").for_key(key));
         }
         self.inner.load(key)
     }
@@ -301,6 +299,6 @@ async fn server_codes_calls_are_answered_only_once_their_step_is_durable() {
 
     store.set_open(true);
     let outcome = submitted.await.unwrap().unwrap();
-    assert_eq!(outcome, tabhub::Outcome::Ok { seq: 1, data: None });
+    assert_eq!(outcome, tabhub::Outcome::ok(1, None));
     assert_eq!(pushed.await.unwrap(), Ok(2));
 }

@@ -61,11 +61,9 @@ async fn rejoin(tab: &mut Client, key: &str) -> Value {
 async fn one_sessions_failing_steps_never_fail_anothers_and_it_recovers_by_itself() {
     let dir = TempDir::new("tabhub-faults");
     let store = Arc::new(FailsFor::open(&dir.0));
-    let config = Config {
-        // Batches gather steps of both sessions.
-        commit_window: Duration::from_millis(2),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    // Batches gather steps of both sessions.
+    config.commit_window = Duration::from_millis(2);
     let server = start_server(Demo, config, store.clone());
     let (ka, kb) = (new_key(), new_key());
     let mut ta = Client::connect(&server, "ta").await;

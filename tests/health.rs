@@ -14,8 +14,8 @@ use common::{new_key, start_server, Client, Server};
 use serde_json::{json, Value};
 use tabhub::demo::Demo;
 use tabhub::{
-    App, Config, Health, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Step,
-    Store, StoreError,
+    App, Config, Health, LoggedSession, MemoryStore, RedbOptions, RedbStore, SavedSession,
+    SessionKey, SessionStore, Step, StepLog, StoreError,
 };
 
 /// A directory removed at the end of the test.
@@ -43,14 +43,14 @@ fn redb() -> (RedbStore, TempDir) {
 /// while `saves_held` is set (over memory: sessions are saved whole when
 /// they stop).
 struct FlakyDisk {
-    inner: Box<dyn Store>,
+    inner: Box<dyn SessionStore>,
     failing: AtomicBool,
     saves_held: Mutex<bool>,
     released: Condvar,
 }
 
 impl FlakyDisk {
-    fn new(inner: impl Store) -> Self {
+    fn new(inner: impl SessionStore) -> Self {
         Self {
             inner: Box::new(inner),
             failing: AtomicBool::new(false),
@@ -65,7 +65,16 @@ impl FlakyDisk {
     }
 }
 
-impl Store for FlakyDisk {
+impl FlakyDisk {
+    /// The inner store's step log (the hub asks for one only if it has one).
+    fn log(&self) -> Result<&dyn StepLog, StoreError> {
+        self.inner
+            .step_log()
+            .ok_or_else(|| StoreError::unsupported("the inner store has no step log"))
+    }
+}
+
+impl SessionStore for FlakyDisk {
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         self.inner.load(key)
     }
@@ -76,16 +85,20 @@ impl Store for FlakyDisk {
         }
         self.inner.save(key, session)
     }
-    fn durable(&self) -> bool {
-        self.inner.durable()
+    fn step_log(&self) -> Option<&dyn StepLog> {
+        self.inner.step_log().map(|_| self as &dyn StepLog)
     }
+}
+
+impl StepLog for FlakyDisk {
     fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
         if self.failing.load(Ordering::SeqCst) {
-            return Err(StoreError {
-                message: "no space left on device".into(),
-            });
+            return Err(StoreError::backend("no space left on device"));
         }
-        self.inner.append(steps)
+        self.log()?.append(steps)
+    }
+    fn load_steps(&self, key: &SessionKey) -> Result<Option<LoggedSession>, StoreError> {
+        self.log()?.load_steps(key)
     }
 }
 

@@ -176,11 +176,9 @@ async fn a_rejoin_with_other_params_while_one_decides_is_asked_about_after_it_ne
 #[actix_rt::test]
 async fn joins_past_the_connections_bucket_get_rate_limited_and_other_connections_are_unaffected() {
     let calls = Calls::new(true);
-    let config = Config {
-        join_rate_per_sec: 1,
-        join_burst: 3,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.join_rate_per_sec = 1;
+    config.join_burst = 3;
     let server = start_counted(&calls, config);
     let keys = [new_key(), new_key(), new_key()];
     let mut a = Client::connect(&server, "a").await;

@@ -14,11 +14,9 @@ use tabhub::{App, AppError, AuthorizeError, Config, Context, JoinRequest, Memory
 
 #[actix_rt::test]
 async fn a_session_refuses_tabs_beyond_its_limit_and_a_connection_joins_beyond_its_limit() {
-    let config = Config {
-        max_tabs_per_session: 2,
-        max_joins_per_connection: 2,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.max_tabs_per_session = 2;
+    config.max_joins_per_connection = 2;
     let (server, _store) = start_demo(config);
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
@@ -194,10 +192,8 @@ async fn joins_are_authorized_every_time_and_a_failed_handler_changes_nothing() 
 
 #[actix_rt::test]
 async fn a_join_whose_authorize_cannot_decide_gets_the_retryable_unavailable() {
-    let config = Config {
-        handler_timeout: std::time::Duration::from_millis(300),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.handler_timeout = std::time::Duration::from_millis(300);
     let server = start_server(Guarded, config, Arc::new(MemoryStore::new()));
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;

@@ -15,10 +15,9 @@ use tabhub::demo::Demo;
 use tabhub::{Config, MemoryStore, SessionKey, Store};
 
 fn short_grace() -> Config {
-    Config {
-        grace: Duration::from_millis(100),
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(100);
+    config
 }
 
 /// Polls the store until `key` is saved (the session stopped).
@@ -89,10 +88,8 @@ async fn a_store_without_the_journal_resumes_by_snapshot_under_a_new_epoch_with_
 
 #[actix_rt::test]
 async fn a_join_during_the_grace_time_keeps_the_session_alive() {
-    let config = Config {
-        grace: Duration::from_millis(300),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(300);
     let (server, store) = start_demo(config);
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
@@ -135,10 +132,8 @@ async fn the_grace_time_starts_afresh_when_the_last_task_ends_with_no_tab_joined
     // the grace timer; the last task ending later re-arms it, so the
     // session lives for a whole grace time after the task's end, not after
     // the tab's leave.
-    let config = Config {
-        grace: Duration::from_millis(1000),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(1000);
     let (server, store) = start_demo(config);
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
@@ -198,10 +193,8 @@ async fn shutdown_closes_every_tab_with_1012_and_saves_every_session() {
 
 #[actix_rt::test]
 async fn every_join_close_takeover_and_timeout_is_unregistered_so_nothing_leaks() {
-    let config = Config {
-        client_timeout: Duration::from_millis(300),
-        ..short_grace()
-    };
+    let mut config = short_grace();
+    config.client_timeout = Duration::from_millis(300);
     let (server, _store) = start_demo(config);
     let keys: Vec<String> = (0..5).map(|_| new_key()).collect();
     let mut clients = Vec::new();

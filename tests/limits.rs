@@ -133,12 +133,13 @@ async fn chains_within(client: &mut Client, ms: u64) -> Vec<Msg> {
 
 #[actix_rt::test]
 async fn pending_chains_are_capped_and_a_rejoin_gets_them_paced_not_a_phx_error() {
-    let (server, _store) = start_demo(Config {
-        max_pending_chains: 30,
+    let (server, _store) = start_demo({
+        let mut config = Config::default();
+        config.max_pending_chains = 30;
         // A window of 16 / 4 = 4 chains on the wire per tab.
-        outbound_max_messages: 16,
-        chain_timeout: Duration::from_secs(60),
-        ..Config::default()
+        config.outbound_max_messages = 16;
+        config.chain_timeout = Duration::from_secs(60);
+        config
     });
     let key = new_key();
     let topic = format!("session:{key}");
@@ -187,10 +188,8 @@ async fn pending_chains_are_capped_and_a_rejoin_gets_them_paced_not_a_phx_error(
 async fn events_waiting_for_a_stalled_disk_count_against_the_queue() {
     let store = Arc::new(GatedStore::default());
     store.set_open(true);
-    let config = Config {
-        queue_len: 4,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.queue_len = 4;
     let server = start_server(Demo, config, store.clone());
     let key = new_key();
     let topic = format!("session:{key}");

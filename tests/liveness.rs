@@ -38,10 +38,8 @@ async fn a_heartbeat_is_answered_on_the_phoenix_topic() {
 
 #[actix_rt::test]
 async fn a_silent_connection_is_closed_with_1001_and_its_tab_leaves_the_session() {
-    let config = Config {
-        client_timeout: Duration::from_millis(400),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.client_timeout = Duration::from_millis(400);
     let (server, _store) = start_demo(config);
     let key = new_key();
     let topic = format!("session:{key}");
@@ -83,10 +81,8 @@ async fn a_silent_connection_is_closed_with_1001_and_its_tab_leaves_the_session(
 
 #[actix_rt::test]
 async fn a_client_that_only_answers_pings_stays_connected() {
-    let config = Config {
-        client_timeout: Duration::from_millis(300),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.client_timeout = Duration::from_millis(300);
     let (server, _store) = start_demo(config);
     let mut c = Client::connect(&server, "quiet").await;
     let until = tokio::time::Instant::now() + Duration::from_millis(1200);

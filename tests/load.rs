@@ -60,10 +60,8 @@ async fn run_tab(
 #[actix_rt::test]
 async fn a_hundred_sessions_of_five_tabs_pushing_twenty_events_each_stay_consistent() {
     // All 500 sockets come from 127.0.0.1: no per-address limit.
-    let config = Config {
-        max_conns_per_ip: 0,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.max_conns_per_ip = 0;
     let (server, _store) = start_demo(config);
     let keys: Vec<String> = (0..SESSIONS).map(|_| new_key()).collect();
 

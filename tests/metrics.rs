@@ -96,11 +96,9 @@ async fn counters_move_as_traffic_flows_and_the_output_parses() {
     .unwrap();
     // A burst of 3 events per tab, refilled once a second: a fourth event
     // in a row is refused.
-    let config = Config {
-        rate_events_per_sec: 1,
-        rate_burst: 3,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.rate_events_per_sec = 1;
+    config.rate_burst = 3;
     let server = start_server(Demo, config, Arc::new(store));
 
     let before = Metrics::of(&server).await;
@@ -271,12 +269,10 @@ async fn two_hubs_in_one_process_count_apart_and_metrics_mount_alone() {
 
 #[actix_rt::test]
 async fn effects_dropped_when_a_tab_that_stops_reading_overflows_are_counted() {
-    let config = Config {
-        outbound_max_bytes: 256 * 1024,
-        rate_events_per_sec: 0,
-        slow_client_timeout: std::time::Duration::from_secs(120),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.outbound_max_bytes = 256 * 1024;
+    config.rate_events_per_sec = 0;
+    config.slow_client_timeout = std::time::Duration::from_secs(120);
     let (server, _store) = common::start_demo(config);
     let key = new_key();
     let topic = format!("session:{key}");

@@ -17,10 +17,9 @@ fn socket_url(server: &Server<Demo>) -> String {
 }
 
 fn allowing(origins: &[&str]) -> Config {
-    Config {
-        allowed_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.allowed_origins = origins.iter().map(|o| (*o).to_owned()).collect();
+    config
 }
 
 /// Opens a socket with these request headers; joins a fresh key on it to

@@ -107,12 +107,11 @@ struct Totals {
 }
 
 fn config() -> Config {
-    Config {
-        journal_len: JOURNAL,
-        rate_events_per_sec: 0,
-        session_threads: 1,
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.journal_len = JOURNAL;
+    config.rate_events_per_sec = 0;
+    config.session_threads = 1;
+    config
 }
 
 fn env_number(name: &str) -> Option<u64> {

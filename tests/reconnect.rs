@@ -107,10 +107,8 @@ async fn a_duplicated_tab_shares_the_session_with_its_own_tab_id() {
 
 #[actix_rt::test]
 async fn with_new_key_on_duplicate_a_second_tab_gets_a_new_key_but_a_reconnect_is_never_refused() {
-    let config = Config {
-        new_key_on_duplicate: true,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.new_key_on_duplicate = true;
     let (server, _store) = start_demo(config);
     let key = new_key();
     let mut a = Client::connect(&server, "original").await;
@@ -195,10 +193,8 @@ async fn a_cursor_within_the_journal_replays_every_missed_delta_in_order() {
 
 #[actix_rt::test]
 async fn no_cursor_an_old_epoch_or_a_gap_beyond_the_journal_gets_a_snapshot() {
-    let config = Config {
-        journal_len: 3,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.journal_len = 3;
     let (server, _store) = start_demo(config);
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;

@@ -175,10 +175,8 @@ async fn a_job_running_at_shutdown_goes_on_after_a_restart_before_any_tab_joins(
 
     // A new service on the same store: no tab ever joins, yet the job runs
     // to the end and the session is saved and stopped after its grace time.
-    let config = Config {
-        grace: std::time::Duration::from_millis(50),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = std::time::Duration::from_millis(50);
     let server = start_server(Demo, config, store.clone());
     let deadline = tokio::time::Instant::now() + common::WAIT;
     loop {

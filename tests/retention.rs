@@ -32,11 +32,9 @@ struct Setup {
 
 fn start(ttl: Duration) -> Setup {
     let dir = TempDir::new("tabhub-retention");
-    let config = Config {
-        grace: Duration::from_millis(20),
-        session_ttl: Some(ttl),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(20);
+    config.session_ttl = Some(ttl);
     let store = Arc::new(
         RedbStore::open(RedbOptions {
             path: dir.0.join("sessions.redb"),
@@ -178,11 +176,9 @@ async fn the_sweep_moves_past_more_live_old_sessions_than_one_batch_to_the_idle_
     // no new activity) when their TTL passes; the one idle key was saved
     // after all of them, so it sits behind them in the oldest-first index.
     let ttl = Duration::from_secs(2);
-    let config = Config {
-        grace: Duration::from_secs(120),
-        session_ttl: Some(ttl),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_secs(120);
+    config.session_ttl = Some(ttl);
     let store = Arc::new(CountedListings::default());
     let server = start_server(Demo, config, store.clone());
     let keys: Vec<SessionKey> = (0..301)

@@ -14,7 +14,8 @@ use common::{new_key, start_server, until_no_session, Client};
 use serde_json::json;
 use tabhub::demo::Demo;
 use tabhub::{
-    Config, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Step, Store, StoreError,
+    Config, LoggedSession, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey,
+    SessionStore, Step, StepLog, StoreError,
 };
 
 /// A store that counts whole-session saves and appended batches, and
@@ -35,7 +36,16 @@ impl<S> Counting<S> {
     }
 }
 
-impl<S: Store> Store for Counting<S> {
+impl<S: SessionStore> Counting<S> {
+    /// The inner store's step log (the hub asks for one only if it has one).
+    fn log(&self) -> Result<&dyn StepLog, StoreError> {
+        self.inner
+            .step_log()
+            .ok_or_else(|| StoreError::unsupported("the inner store has no step log"))
+    }
+}
+
+impl<S: SessionStore> SessionStore for Counting<S> {
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         self.inner.load(key)
     }
@@ -46,12 +56,18 @@ impl<S: Store> Store for Counting<S> {
     fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
         self.inner.touch(key)
     }
-    fn durable(&self) -> bool {
-        self.inner.durable()
+    fn step_log(&self) -> Option<&dyn StepLog> {
+        self.inner.step_log().map(|_| self as &dyn StepLog)
     }
+}
+
+impl<S: SessionStore> StepLog for Counting<S> {
     fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
         self.appends.fetch_add(1, Ordering::SeqCst);
-        self.inner.append(steps)
+        self.log()?.append(steps)
+    }
+    fn load_steps(&self, key: &SessionKey) -> Result<Option<LoggedSession>, StoreError> {
+        self.log()?.load_steps(key)
     }
 }
 
@@ -73,10 +89,8 @@ async fn visit(server: &common::Server<Demo>, key: &str, change: bool) {
 #[actix_rt::test]
 async fn a_session_stopped_with_nothing_changed_since_its_last_save_is_not_written_again() {
     let store = Arc::new(Counting::new(MemoryStore::new()));
-    let config = Config {
-        grace: Duration::from_millis(50),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(50);
     let server = start_server(Demo, config, store.clone());
     let key = new_key();
     visit(&server, &key, true).await;
@@ -118,10 +132,8 @@ async fn with_the_durable_store_the_committed_steps_are_the_record_and_a_stop_wr
     })
     .unwrap();
     let store = Arc::new(Counting::new(redb));
-    let config = Config {
-        grace: Duration::from_millis(50),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(50);
     let server = start_server(Demo, config, store.clone());
     let key = new_key();
     visit(&server, &key, true).await;

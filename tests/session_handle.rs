@@ -27,7 +27,7 @@ async fn server_code_submits_reads_and_sends_effects_with_and_without_tabs_joine
 
     // No tab joined: the session starts for the handle.
     let first = handle.submit("s1", add("from the server")).await.unwrap();
-    assert_eq!(first, Outcome::Ok { seq: 1, data: None });
+    assert_eq!(first, Outcome::ok(1, None));
     assert_eq!(
         handle.submit("s1", add("again")).await.unwrap(),
         first,
@@ -42,7 +42,7 @@ async fn server_code_submits_reads_and_sends_effects_with_and_without_tabs_joine
     let (mut m, r) = a.join_mirror(&key, None).await;
     assert_eq!(r["epoch"], view.epoch.as_str());
     let second = handle.submit("s2", add("seen by the tab")).await.unwrap();
-    assert_eq!(second, Outcome::Ok { seq: 2, data: None });
+    assert_eq!(second, Outcome::ok(2, None));
     a.catch_up(&key, &mut m, 2).await;
     assert_eq!(m.state["todos"][1]["text"], "seen by the tab");
     let refused = handle.submit("s3", add(" ")).await.unwrap();
@@ -95,9 +95,10 @@ async fn server_code_submits_reads_and_sends_effects_with_and_without_tabs_joine
 
 #[actix_rt::test]
 async fn a_handle_loads_a_stopped_session_with_its_state_and_seq() {
-    let (server, _store) = start_demo(Config {
-        grace: Duration::from_millis(50),
-        ..Config::default()
+    let (server, _store) = start_demo({
+        let mut config = Config::default();
+        config.grace = Duration::from_millis(50);
+        config
     });
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;

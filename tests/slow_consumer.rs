@@ -66,12 +66,10 @@ fn rss() -> u64 {
 
 #[actix_rt::test]
 async fn a_client_that_stops_reading_is_bounded_then_cut_and_the_other_tab_gets_every_delta() {
-    let config = Config {
-        outbound_max_messages: 512,
-        outbound_max_bytes: 256 * 1024,
-        slow_client_timeout: Duration::from_secs(2),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.outbound_max_messages = 512;
+    config.outbound_max_bytes = 256 * 1024;
+    config.slow_client_timeout = Duration::from_secs(2);
     let server = start_server(Counter, config, Arc::new(MemoryStore::new()));
     let key = new_key();
     let topic = format!("session:{key}");
@@ -165,11 +163,9 @@ async fn a_client_that_stops_reading_is_bounded_then_cut_and_the_other_tab_gets_
 
 #[actix_rt::test]
 async fn a_client_that_floods_pings_and_reads_nothing_is_closed_and_memory_stays_flat() {
-    let config = Config {
-        outbound_max_messages: 256,
-        outbound_max_bytes: 64 * 1024,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.outbound_max_messages = 256;
+    config.outbound_max_bytes = 64 * 1024;
     let server = start_server(Counter, config, Arc::new(MemoryStore::new()));
     let mut flood = Client::connect(&server, "flood").await;
     let before = rss();

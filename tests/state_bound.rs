@@ -63,9 +63,10 @@ async fn a_patch_of_root_copies_is_refused_and_the_state_is_unchanged() {
 
 #[actix_rt::test]
 async fn a_whole_state_over_the_bound_is_refused() {
-    let server = start_with_api(Config {
-        max_state_bytes: 1024,
-        ..Config::default()
+    let server = start_with_api({
+        let mut config = Config::default();
+        config.max_state_bytes = 1024;
+        config
     });
     let key = new_key();
     let with_todo = |text: String| json!({"todos": [{"id": "1", "text": text, "done": false}], "jobs": {}, "chain_count": 0});
@@ -87,9 +88,10 @@ async fn a_whole_state_over_the_bound_is_refused() {
 #[actix_rt::test]
 async fn an_embedded_handler_that_grows_the_state_past_the_bound_gets_an_error_and_tabs_see_no_delta(
 ) {
-    let server = start_with_api(Config {
-        max_state_bytes: 16 * 1024,
-        ..Config::default()
+    let server = start_with_api({
+        let mut config = Config::default();
+        config.max_state_bytes = 16 * 1024;
+        config
     });
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;

@@ -113,19 +113,17 @@ async fn delete_sends_tabs_to_rejoin_and_they_start_over_in_a_new_epoch() {
 
 #[actix_rt::test]
 async fn delete_of_a_stopped_session_removes_it_from_the_store() {
-    let (server, store) = start_demo(Config {
-        grace: Duration::from_millis(20),
-        ..Config::default()
+    let (server, store) = start_demo({
+        let mut config = Config::default();
+        config.grace = Duration::from_millis(20);
+        config
     });
     let key = new_key();
     let h = handle(&server, &key);
     let add = DemoEvent::AddTodo {
         text: "saved".into(),
     };
-    assert_eq!(
-        h.submit("e1", add).await.unwrap(),
-        Outcome::Ok { seq: 1, data: None }
-    );
+    assert_eq!(h.submit("e1", add).await.unwrap(), Outcome::ok(1, None));
     until_no_session(&server.hub).await;
     let parsed = SessionKey::parse(&key).unwrap();
     assert_eq!(store.load(&parsed).unwrap().map(|s| s.seq), Some(1));
@@ -141,10 +139,7 @@ async fn delete_of_a_stopped_session_removes_it_from_the_store() {
     let add = DemoEvent::AddTodo {
         text: "anew".into(),
     };
-    assert_eq!(
-        h.submit("e1", add).await.unwrap(),
-        Outcome::Ok { seq: 1, data: None }
-    );
+    assert_eq!(h.submit("e1", add).await.unwrap(), Outcome::ok(1, None));
 }
 
 /// A memory store whose deletes wait at a gate the test opens, telling it

@@ -97,10 +97,8 @@ async fn a_push_on_a_summary_join_gets_summary_only_and_leave_works() {
 
 #[actix_rt::test]
 async fn a_summary_join_neither_starts_nor_keeps_alive_a_session_and_is_served_from_the_store() {
-    let config = Config {
-        grace: Duration::from_millis(50),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.grace = Duration::from_millis(50);
     let (server, store) = start_demo(config);
     let key = new_key();
 

@@ -17,7 +17,7 @@ mod backend;
 pub use backend::BackendFlags;
 
 use crate::config::Config;
-use crate::store::{MemoryStore, RedbOptions, RedbStore, Store, StoreError};
+use crate::store::{MemoryStore, RedbOptions, RedbStore, SessionStore, StoreError};
 
 /// Command-line flags of the `tabhub` service.
 #[derive(Debug, Clone, Parser)]
@@ -249,7 +249,7 @@ impl Cli {
     ///
     /// # Errors
     /// [`StoreError`] when the redb database cannot be opened or created.
-    pub fn open_store(&self) -> Result<Arc<dyn Store>, StoreError> {
+    pub fn open_store(&self) -> Result<Arc<dyn SessionStore>, StoreError> {
         match self.store {
             StoreKind::Memory => Ok(Arc::new(MemoryStore::new())),
             StoreKind::Redb => {

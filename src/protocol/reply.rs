@@ -26,6 +26,7 @@ pub enum Resume {
 
 /// An ok join reply's `response`.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct JoinReply<'a> {
     /// The connection's tab id (server-assigned if the client sent none).
     pub tab_id: &'a TabId,
@@ -49,6 +50,7 @@ pub struct JoinReply<'a> {
 
 /// An ok summary-join reply's `response`.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct SummaryReply<'a> {
     /// The connection's tab id.
     pub tab_id: &'a TabId,
@@ -62,6 +64,7 @@ pub struct Empty {}
 
 /// The ok `response` to a `cancel` push.
 #[derive(Clone, Copy, Debug, Serialize)]
+#[non_exhaustive]
 pub struct CancelReply {
     /// Whether a task with that key was running (and is now cancelled).
     pub cancelled: bool,
@@ -70,10 +73,14 @@ pub struct CancelReply {
 /// The first outcome of an event, repeated to every re-submission of its
 /// id (docs/protocol.md section 6.3 (idempotency)) and kept by the store
 /// with the id.
+///
+/// Its variants may gain fields: build one with [`Outcome::ok`] or
+/// [`Outcome::error`], and match with `..` (`Outcome::Ok { seq, .. }`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Outcome {
     /// Handled; its effects are visible at `seq`.
+    #[non_exhaustive]
     Ok {
         /// The seq at which the event's effects are visible.
         seq: u64,
@@ -82,6 +89,7 @@ pub enum Outcome {
         data: Option<Value>,
     },
     /// Refused.
+    #[non_exhaustive]
     Error {
         /// Why.
         reason: ErrorReason,
@@ -94,6 +102,11 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Handled, visible at `seq`, with the handler's result `data`.
+    pub fn ok(seq: u64, data: Option<Value>) -> Self {
+        Self::Ok { seq, data }
+    }
+
     /// A refusal with `reason` and `message`.
     pub fn error(reason: impl Into<ErrorReason>, message: impl Into<String>) -> Self {
         Self::Error {
@@ -134,6 +147,7 @@ impl Outcome {
 /// An error reply's `response`: `{"reason", "message"?, "new_key"?,
 /// "data"?}`.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct ErrorResponse<'a> {
     /// Why.
     pub reason: ErrorReason,

@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::messages::{ActivityClock, Identity, SupervisorLink};
 use crate::metrics::Metrics;
 use crate::store::committer::Committer;
-use crate::store::Store;
+use crate::store::SessionStore;
 use crate::supervisor::{HubStats, Shutdown, Stats, Supervisor};
 use crate::tab::{Authorize, Connect, ConnsPerIp, JoinToAuthorize, TabShared};
 
@@ -79,11 +79,17 @@ impl<A: App> Hub<A> {
     /// (one per core by default). Must be called inside an actix `System`
     /// (`#[actix_web::main]`, `#[actix_rt::test]`).
     ///
+    /// `store` keeps the sessions. If it offers a step log
+    /// ([`SessionStore::step_log`]; [`crate::RedbStore`] does), the hub
+    /// starts the group-commit thread and every step is appended to the
+    /// log before anything it sends is visible; otherwise
+    /// ([`crate::MemoryStore`]) sessions are saved whole when they stop.
+    ///
     /// # Panics
     /// If no actix `System` runs on the calling thread (actix's own rule for
     /// starting threads with `Arbiter::new`), or the OS refuses to start the
-    /// commit thread of a durable store.
-    pub fn start(app: A, config: Config, store: Arc<dyn Store>) -> Self {
+    /// commit thread of a store with a step log.
+    pub fn start(app: A, config: Config, store: Arc<dyn SessionStore>) -> Self {
         let config = Arc::new(config);
         let session_threads: Vec<Arbiter> = (0..config.session_thread_count())
             .map(|_| Arbiter::new())
@@ -127,9 +133,11 @@ impl<A: App> Hub<A> {
         });
         let sup_config = config.clone();
         let metrics = Arc::new(Metrics::new());
-        let committer = if store.durable() {
-            let metered = Arc::new(observe::MeteredStore {
-                inner: store.clone(),
+        // A store with a step log gets the commit thread: every step goes
+        // there, and what it sends waits until it is durable.
+        let committer = if store.step_log().is_some() {
+            let metered = Arc::new(observe::MeteredLog {
+                store: store.clone(),
                 metrics: metrics.clone(),
             });
             match Committer::start(metered, config.commit_window) {

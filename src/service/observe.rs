@@ -1,20 +1,18 @@
 //! Watching the service from outside: `GET /metrics` (Prometheus text),
 //! `GET /healthz` (ok, draining, or unhealthy when the store cannot
-//! commit), and [`MeteredStore`], which times the commit thread's writes.
+//! commit), and [`MeteredLog`], which times the commit thread's writes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
-
-use actix::{MailboxError, Recipient};
-use actix_web::{web, HttpResponse};
-use serde_json::Value;
+use std::time::{Duration, Instant};
 
 use crate::ids::SessionKey;
 use crate::metrics::Metrics;
 use crate::store::committer::Committer;
-use crate::store::{SavedSession, Step, Store, StoreError};
+use crate::store::{LoggedSession, SessionStore, Step, StepLog, StoreError};
 use crate::supervisor::Stats;
+use actix::{MailboxError, Recipient};
+use actix_web::{web, HttpResponse};
 
 /// How long a scrape waits for the supervisor's counts.
 const STATS_WAIT: Duration = Duration::from_secs(1);
@@ -122,53 +120,37 @@ pub(super) async fn healthz(observe: web::Data<Observe>) -> HttpResponse {
     }
 }
 
-/// The store as the commit thread sees it: every call goes to the inner
-/// store unchanged, and each [`Store::append`] (a group commit, a retry,
-/// or a re-write of one session's steps after a failed batch) is timed
-/// and counted (`tabhub_commit_seconds`, `tabhub_commit_batch_steps`,
+/// The store's step log as the commit thread sees it: each
+/// [`StepLog::append`] (a group commit, a retry, or a re-write of one
+/// session's steps after a failed batch) goes to the store's own log
+/// ([`SessionStore::step_log`]) and is timed and counted
+/// (`tabhub_commit_seconds`, `tabhub_commit_batch_steps`,
 /// `tabhub_commits_total`).
-///
-/// It forwards every method of [`Store`], defaults included, so the inner
-/// store's own versions run: a method added to the trait must be added
-/// here too.
-pub(crate) struct MeteredStore {
-    pub(crate) inner: Arc<dyn Store>,
+pub(crate) struct MeteredLog {
+    /// A store whose [`SessionStore::step_log`] is `Some` (the hub starts
+    /// the commit thread only then).
+    pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) metrics: Arc<Metrics>,
 }
 
-impl Store for MeteredStore {
-    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
-        self.inner.load(key)
+impl MeteredLog {
+    fn log(&self) -> Result<&dyn StepLog, StoreError> {
+        self.store
+            .step_log()
+            .ok_or_else(|| StoreError::unsupported("the store no longer offers a step log"))
     }
-    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
-        self.inner.save(key, session)
-    }
-    fn load_summary(&self, key: &SessionKey) -> Result<Option<Value>, StoreError> {
-        self.inner.load_summary(key)
-    }
-    fn sessions_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
-        self.inner.sessions_with_tasks()
-    }
-    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
-        self.inner.delete(key)
-    }
-    fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.inner.touch(key)
-    }
-    fn idle_before(&self, cutoff: SystemTime, limit: usize) -> Result<Vec<SessionKey>, StoreError> {
-        self.inner.idle_before(cutoff, limit)
-    }
-    fn delete_if_idle(&self, key: &SessionKey, cutoff: SystemTime) -> Result<bool, StoreError> {
-        self.inner.delete_if_idle(key, cutoff)
-    }
-    fn durable(&self) -> bool {
-        self.inner.durable()
-    }
+}
+
+impl StepLog for MeteredLog {
     fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
         let started = Instant::now();
-        let result = self.inner.append(steps);
+        let result = self.log().and_then(|log| log.append(steps));
         let seconds = started.elapsed().as_secs_f64();
         self.metrics.committed(steps.len(), seconds, result.is_ok());
         result
+    }
+
+    fn load_steps(&self, key: &SessionKey) -> Result<Option<LoggedSession>, StoreError> {
+        self.log()?.load_steps(key)
     }
 }

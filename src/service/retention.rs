@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use actix::Addr;
 
 use crate::app::App;
-use crate::store::Store;
+use crate::store::{blocking, SessionStore};
 use crate::supervisor::{Expire, Supervisor};
 
 /// Keys examined per tick, at most.
@@ -33,7 +33,7 @@ pub(super) fn tick(ttl: Duration) -> Duration {
 /// Runs until the service shuts down: every tick, expires one batch of
 /// idle keys; after a full batch that moved every key, the next follows at once.
 pub(super) async fn sweep<A: App>(
-    store: Arc<dyn Store>,
+    store: Arc<dyn SessionStore>,
     supervisor: Addr<Supervisor<A>>,
     ttl: Duration,
 ) {
@@ -51,16 +51,11 @@ pub(super) async fn sweep<A: App>(
             continue;
         };
         let lister = store.clone();
-        let listed =
-            actix_rt::task::spawn_blocking(move || lister.idle_before(cutoff, BATCH)).await;
+        let listed = blocking(None, move || lister.idle_before(cutoff, BATCH)).await;
         let keys = match listed {
-            Ok(Ok(keys)) => keys,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "could not list idle sessions");
-                continue;
-            }
+            Ok(keys) => keys,
             Err(e) => {
-                tracing::error!(error = %e, "listing idle sessions panicked");
+                tracing::error!(error = %e, "could not list idle sessions");
                 continue;
             }
         };

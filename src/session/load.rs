@@ -12,7 +12,7 @@ use actix::{ActorFutureExt, AsyncContext, WrapFuture};
 use super::{Ctx, SessionActor};
 use crate::app::App;
 use crate::ids::Epoch;
-use crate::store::{SavedSession, StoreError};
+use crate::store::{blocking, SavedSession, StoreCause, StoreError};
 
 /// What a session's load found.
 enum Loaded<A: App> {
@@ -20,17 +20,6 @@ enum Loaded<A: App> {
     New(A::State),
     /// A saved session.
     Saved(Box<SavedSession>),
-}
-
-/// Runs a store call on the blocking pool; a panic in it is an error.
-pub(super) async fn off_thread<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    actix_rt::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(StoreError {
-            message: format!("the store call panicked: {e}"),
-        })
-    })
 }
 
 impl<A: App> SessionActor<A> {
@@ -46,7 +35,7 @@ impl<A: App> SessionActor<A> {
         let limit = self.config.handler_timeout;
         let loading = async move {
             let load_key = key.clone();
-            let saved = off_thread(move || store.load(&load_key)).await?;
+            let saved = blocking(Some(&key), move || store.load(&load_key)).await?;
             // A key never seen starts from the app's initial state, which
             // may await too.
             Ok(match saved {
@@ -55,8 +44,12 @@ impl<A: App> SessionActor<A> {
                     let initial =
                         crate::app::guarded("initial_state hook", limit, app.initial_state(&key))
                             .await
-                            .map_err(|e| StoreError {
-                                message: format!("the app gave no initial state: {}", e.message),
+                            .map_err(|e| {
+                                StoreError::new(StoreCause::App(format!(
+                                    "no initial state: {}",
+                                    e.message
+                                )))
+                                .for_key(&key)
                             })?;
                     Loaded::New(initial)
                 }
@@ -104,8 +97,11 @@ impl<A: App> SessionActor<A> {
             }
             Loaded::Saved(saved) => {
                 let saved = *saved;
-                self.state = serde_json::from_value(saved.state).map_err(|e| StoreError {
-                    message: format!("saved state of {key} does not decode: {e}"),
+                self.state = serde_json::from_value(saved.state).map_err(|e| {
+                    StoreError::new(StoreCause::App(format!(
+                        "the saved state does not decode as the app's state: {e}"
+                    )))
+                    .for_key(key)
                 })?;
                 self.seq = saved.seq;
                 self.epoch = match saved.epoch {
@@ -128,8 +124,11 @@ impl<A: App> SessionActor<A> {
                 }
             }
         }
-        self.state_json = serde_json::to_value(&self.state).map_err(|e| StoreError {
-            message: format!("state of {key} does not serialize: {e}"),
+        self.state_json = serde_json::to_value(&self.state).map_err(|e| {
+            StoreError::new(StoreCause::App(format!(
+                "the state does not serialize: {e}"
+            )))
+            .for_key(key)
         })?;
         self.state_bytes = crate::delta::json_len_within(&self.state_json, usize::MAX).unwrap_or(0);
         Ok(())

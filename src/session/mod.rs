@@ -61,7 +61,7 @@ use crate::config::Config;
 use crate::ids::{Epoch, SessionKey, TabId};
 use crate::messages::{SessionEnded, SessionIdle, SetLeader, Watcher};
 use crate::store::committer::Committer;
-use crate::store::{SavedChain, SavedSession, Store};
+use crate::store::{SavedChain, SavedSession, SessionStore};
 
 use chains::Chains;
 use durable::Durability;
@@ -112,7 +112,7 @@ pub(crate) struct SessionActor<A: App> {
     topic: Arc<str>,
     app: Arc<A>,
     config: Arc<Config>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn SessionStore>,
     control: ControlLink,
     /// Which start of this key's session this is (the supervisor's count).
     incarnation: u64,
@@ -152,7 +152,7 @@ pub(crate) struct SessionSetup<A: App> {
     pub(crate) incarnation: u64,
     pub(crate) app: Arc<A>,
     pub(crate) config: Arc<Config>,
-    pub(crate) store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) control: ControlLink,
     /// Summary joins already waiting for this key (made while it was
     /// stopped); they get `summary` messages from now on.

@@ -17,10 +17,10 @@
 use actix::{ActorContext, ActorFutureExt, AsyncContext, Handler, ResponseFuture, WrapFuture};
 use tokio::sync::oneshot;
 
-use super::load::off_thread;
 use super::{Ctx, Phase, SessionActor};
 use crate::app::App;
 use crate::messages::{Stop, StopMode, StopOutcome};
+use crate::store::blocking;
 
 /// A `Stop` waiting for the session to drain.
 pub(super) struct Draining {
@@ -73,7 +73,7 @@ impl<A: App> SessionActor<A> {
         let saved = unsaved.then(|| self.saved());
         // Saved, or stamped as active now (nothing changed since the last
         // save, which is not written again; retention counts from here).
-        let saving = off_thread(move || match saved {
+        let saving = blocking(Some(&self.key), move || match saved {
             Some(saved) => store.save(&key, &saved),
             None => store.touch(&key),
         });

@@ -1,5 +1,5 @@
 //! Group commit: one thread that writes the steps of every session to a
-//! durable [`Store`] in batches, one transaction (and one fsync) per batch,
+//! [`StepLog`] in batches, one transaction (and one fsync) per batch,
 //! and tells each session which of its steps are durable.
 //!
 //! Sessions never wait for it: they hand over each step and go on handling
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use actix::{Message, Recipient};
 
-use super::{Step, Store, StoreError};
+use super::{Step, StepLog, StoreCause, StoreError};
 
 /// Most steps written in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -65,11 +65,11 @@ pub(crate) struct Committer {
 impl Committer {
     /// Starts the commit thread. `window` is how long a batch may wait for
     /// more steps after its first one (0 = write what is queued at once).
-    pub(crate) fn start(store: Arc<dyn Store>, window: Duration) -> std::io::Result<Self> {
+    pub(crate) fn start(log: Arc<dyn StepLog>, window: Duration) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let failing = Arc::new(AtomicBool::new(false));
         let mut writer = Writer {
-            store,
+            log,
             failing: failing.clone(),
             broken: HashSet::new(),
             broken_order: VecDeque::new(),
@@ -100,9 +100,7 @@ impl Committer {
             .is_err()
         {
             ack.do_send(Committed {
-                result: Err(StoreError {
-                    message: "the commit thread has stopped".into(),
-                }),
+                result: Err(StoreError::new(StoreCause::Stopped)),
             });
         }
     }
@@ -118,7 +116,7 @@ impl Committer {
 
 /// The commit thread's state.
 struct Writer {
-    store: Arc<dyn Store>,
+    log: Arc<dyn StepLog>,
     failing: Arc<AtomicBool>,
     /// Session starts whose steps failed: their later steps are refused.
     broken: HashSet<u64>,
@@ -172,13 +170,17 @@ impl Writer {
         for request in batch {
             match request {
                 Request::Step {
-                    id, session, ack, ..
+                    step,
+                    id,
+                    session,
+                    ack,
                 } => {
                     let result = match failed.get(&session) {
                         Some(e) => Err(e.clone()),
-                        None if self.broken.contains(&session) => Err(StoreError {
-                            message: "an earlier step of this session failed".into(),
-                        }),
+                        None if self.broken.contains(&session) => Err(StoreError::invalid(
+                            "an earlier step of this session failed",
+                        )
+                        .for_key(&step.key)),
                         None => Ok(id),
                     };
                     ack.do_send(Committed { result });
@@ -200,12 +202,12 @@ impl Writer {
             return HashMap::new();
         }
         let all: Vec<Step> = steps.iter().map(|(_, s)| s.clone()).collect();
-        let mut result = self.store.append(&all);
+        let mut result = self.log.append(&all);
         for pause in RETRIES {
             let Err(e) = &result else { break };
             tracing::warn!(error = %e, steps = all.len(), "commit failed; retrying");
             thread::sleep(pause);
-            result = self.store.append(&all);
+            result = self.log.append(&all);
         }
         if result.is_ok() {
             self.failing.store(false, Ordering::Release);
@@ -226,10 +228,14 @@ impl Writer {
         let mut failed = HashMap::new();
         for session in order {
             let own = by_session.remove(&session).unwrap_or_default();
-            if let Err(e) = self.store.append(&own) {
-                let key = own.first().map(|s| s.key.to_string()).unwrap_or_default();
-                // A key's Display shows only its first characters.
-                tracing::error!(error = %e, key = %key, steps = own.len(), "commit failed; the session restarts from the store");
+            if let Err(e) = self.log.append(&own) {
+                // The steps are of one key: the error names it (a key's
+                // Display shows only its first characters).
+                let e = match own.first() {
+                    Some(step) => e.for_key(&step.key),
+                    None => e,
+                };
+                tracing::error!(error = %e, steps = own.len(), "commit failed; the session restarts from the store");
                 failed.insert(session, e);
             }
         }

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use super::{unix_ms, SavedSession, Store, StoreError};
+use super::{unix_ms, SavedSession, SessionStore, StoreError};
 use crate::ids::SessionKey;
 
 /// Keeps saved sessions in a map in memory: they survive a session's stop
@@ -16,7 +16,11 @@ use crate::ids::SessionKey;
 /// sessions then start a new epoch and tabs resync by snapshot.
 ///
 /// Each key's last activity (save or touch) is kept with an index by time,
-/// so idle sessions can be expired ([`Store::idle_before`]).
+/// so idle sessions can be expired ([`SessionStore::idle_before`]).
+///
+/// It has no [`super::StepLog`]: a log in process memory would survive
+/// nothing a whole save at stop does not, and would hold every delivery
+/// until its "commit"; sessions are saved whole when they stop.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -85,7 +89,7 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
+impl SessionStore for MemoryStore {
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         Ok(self.lock().sessions.get(key).map(|(s, _)| s.clone()))
     }

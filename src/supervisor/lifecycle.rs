@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::ids::SessionKey;
 use crate::messages::{CloseConnection, SessionEnded, SessionIdle, Stop, StopMode, StopOutcome};
 use crate::protocol::close::CloseCode;
-use crate::store::StoreError;
+use crate::store::blocking;
 
 impl<A: App> Supervisor<A> {
     /// Lists, on the blocking pool, the sessions whose restartable tasks
@@ -23,15 +23,7 @@ impl<A: App> Supervisor<A> {
     /// no tab they stop after the grace time once their tasks end.
     pub(super) fn start_sessions_with_tasks(&mut self, ctx: &mut Context<Self>) {
         let store = self.store.clone();
-        let listing = async move {
-            actix_rt::task::spawn_blocking(move || store.sessions_with_tasks())
-                .await
-                .unwrap_or_else(|e| {
-                    Err(StoreError {
-                        message: format!("the store call panicked: {e}"),
-                    })
-                })
-        };
+        let listing = blocking(None, move || store.sessions_with_tasks());
         ctx.spawn(listing.into_actor(self).map(|keys, act, ctx| {
             let keys = match keys {
                 Ok(keys) => keys,

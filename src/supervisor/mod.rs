@@ -51,7 +51,7 @@ use crate::protocol::reply::{error_reply, ErrorResponse};
 use crate::protocol::Reason;
 use crate::session::{ControlLink, SessionActor, SessionSetup};
 use crate::store::committer::Committer;
-use crate::store::Store;
+use crate::store::SessionStore;
 
 use election::{elect, Candidate};
 pub use lookup::TabInfo;
@@ -110,7 +110,7 @@ impl<A: App> Entry<A> {
 pub(crate) struct Supervisor<A: App> {
     app: Arc<A>,
     config: Arc<Config>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn SessionStore>,
     sessions: HashMap<SessionKey, Entry<A>>,
     conns: HashMap<ConnId, actix::Recipient<CloseConnection>>,
     /// Sessions that ended after a store failure with tasks and no tab:
@@ -138,7 +138,7 @@ impl<A: App> Supervisor<A> {
     pub(crate) fn new(
         app: Arc<A>,
         config: Arc<Config>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn SessionStore>,
         arbiters: Vec<ArbiterHandle>,
         committer: Option<Committer>,
         metrics: Arc<crate::metrics::Metrics>,

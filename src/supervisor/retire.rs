@@ -23,7 +23,7 @@ use super::Supervisor;
 use crate::app::App;
 use crate::ids::SessionKey;
 use crate::messages::{Join, Stop, StopMode, StopOutcome};
-use crate::store::StoreError;
+use crate::store::blocking;
 
 /// What waits for a fenced key.
 pub(super) struct Parked<A: App> {
@@ -244,7 +244,7 @@ impl<A: App> Supervisor<A> {
         self.fenced.entry(key.clone()).or_default();
         let store = self.store.clone();
         let delete_key = key.clone();
-        let deleting = off_thread(move || store.delete(&delete_key));
+        let deleting = blocking(Some(&key), move || store.delete(&delete_key));
         ctx.spawn(deleting.into_actor(self).map(move |deleted, act, ctx| {
             let answer = match deleted {
                 Ok(deleted) => {
@@ -253,7 +253,7 @@ impl<A: App> Supervisor<A> {
                 }
                 Err(e) => {
                     tracing::error!(key = %key, error = %e, "could not delete the key");
-                    Err(RetireError::Store(e.message))
+                    Err(RetireError::Store(e.to_string()))
                 }
             };
             let _ = request.reply.send(answer);
@@ -261,19 +261,6 @@ impl<A: App> Supervisor<A> {
             act.replay(&key, parked, ctx);
         }));
     }
-}
-
-/// Runs a store call on the blocking pool.
-async fn off_thread<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    actix_rt::task::spawn_blocking(call)
-        .await
-        .unwrap_or_else(|e| {
-            Err(StoreError {
-                message: format!("the store call panicked: {e}"),
-            })
-        })
 }
 
 impl<A: App> Handler<Retire> for Supervisor<A> {

@@ -19,7 +19,7 @@ use crate::ids::{ConnId, SessionKey, TabId};
 use crate::messages::{Deliver, Join, Outgoing, Unwatch, Watch, WatchOutcome, Watcher};
 use crate::protocol::reply::{error_reply, ok_reply, ErrorResponse, SummaryReply};
 use crate::protocol::Reason;
-use crate::store::StoreError;
+use crate::store::blocking;
 
 impl<A: App> Supervisor<A> {
     /// Registers a summary join and sees that it is answered.
@@ -73,15 +73,7 @@ impl<A: App> Supervisor<A> {
     ) {
         let store = self.store.clone();
         let k = key.clone();
-        let reading = async move {
-            actix_rt::task::spawn_blocking(move || store.load_summary(&k))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(StoreError {
-                        message: format!("the store call panicked: {e}"),
-                    })
-                })
-        };
+        let reading = blocking(Some(&key), move || store.load_summary(&k));
         ctx.spawn(reading.into_actor(self).map(move |summary, act, ctx| {
             let still_there = act.watchers.get(&key).is_some_and(|list| {
                 list.iter().any(|w| {

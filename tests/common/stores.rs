@@ -5,11 +5,14 @@
 use std::sync::{Condvar, Mutex};
 
 use tabhub::{
-    MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, Step, Store, StoreError,
+    LoggedSession, MemoryStore, RedbOptions, RedbStore, SavedSession, SessionKey, SessionStore,
+    Step, StepLog, StoreError,
 };
 
-/// A durable store whose appends wait until the test opens the gate, and
-/// which can be told to fail.
+/// A store with a step log whose appends wait until the test opens the
+/// gate, and which can be told to fail. Its log keeps the batches it
+/// accepted for the test to read, not for loading: sessions load from
+/// (and save to) `inner`, as a memory store's do.
 #[derive(Default)]
 pub struct GatedStore {
     pub inner: MemoryStore,
@@ -40,15 +43,21 @@ impl GatedStore {
     }
 }
 
-impl Store for GatedStore {
+impl SessionStore for GatedStore {
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         self.inner.load(key)
     }
     fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
         self.inner.save(key, session)
     }
-    fn durable(&self) -> bool {
-        true
+    fn step_log(&self) -> Option<&dyn StepLog> {
+        Some(self)
+    }
+}
+
+impl StepLog for GatedStore {
+    fn load_steps(&self, _key: &SessionKey) -> Result<Option<LoggedSession>, StoreError> {
+        Ok(None)
     }
     fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
         self.arrived.lock().unwrap().extend(steps.iter().cloned());
@@ -57,9 +66,7 @@ impl Store for GatedStore {
             open = self.opened.wait(open).unwrap();
         }
         if *self.fail.lock().unwrap() {
-            return Err(StoreError {
-                message: "disk on fire".into(),
-            });
+            return Err(StoreError::backend("disk on fire"));
         }
         self.batches.lock().unwrap().push(steps.to_vec());
         Ok(())
@@ -94,7 +101,7 @@ impl FailsFor {
     }
 }
 
-impl Store for FailsFor {
+impl SessionStore for FailsFor {
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         self.inner.load(key)
     }
@@ -104,8 +111,14 @@ impl Store for FailsFor {
     fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
         self.inner.touch(key)
     }
-    fn durable(&self) -> bool {
-        true
+    fn step_log(&self) -> Option<&dyn StepLog> {
+        Some(self)
+    }
+}
+
+impl StepLog for FailsFor {
+    fn load_steps(&self, key: &SessionKey) -> Result<Option<LoggedSession>, StoreError> {
+        self.inner.load_steps(key)
     }
     fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
         let failing = self.key.lock().unwrap().clone();
@@ -113,9 +126,7 @@ impl Store for FailsFor {
             .iter()
             .any(|s| Some(s.key.as_str()) == failing.as_deref())
         {
-            return Err(StoreError {
-                message: "injected: this key's writes fail".into(),
-            });
+            return Err(StoreError::backend("injected: this key's writes fail"));
         }
         self.inner.append(steps)
     }

@@ -1,14 +1,16 @@
-//! Reading: [`Store::load`] (the checkpoint with the deltas after it
-//! applied, and the journal), [`Store::load_summary`] and
-//! [`Store::sessions_with_tasks`] of [`RedbStore`].
+//! Reading: [`StepLog::load_steps`] (a key's checkpoint, deltas and
+//! records, which [`LoggedSession::rebuild`] makes a session of),
+//! [`SessionStore::load_summary`] and [`SessionStore::sessions_with_tasks`]
+//! of [`RedbStore`].
 //!
-//! Every read checks what it decodes: a missing delta, a checkpoint at
-//! another seq than the meta says, or a row that does not decode fails the
-//! load of that key only, with a message naming the record.
+//! Every read checks what it decodes: a checkpoint at another seq than the
+//! meta says, or a row that does not decode fails the load of that key
+//! only, with a message naming the record (the rebuild checks the deltas).
 //!
-//! [`Store::load`]: crate::store::Store::load
-//! [`Store::load_summary`]: crate::store::Store::load_summary
-//! [`Store::sessions_with_tasks`]: crate::store::Store::sessions_with_tasks
+//! [`StepLog::load_steps`]: crate::store::StepLog::load_steps
+//! [`LoggedSession::rebuild`]: crate::store::LoggedSession::rebuild
+//! [`SessionStore::load_summary`]: crate::store::SessionStore::load_summary
+//! [`SessionStore::sessions_with_tasks`]: crate::store::SessionStore::sessions_with_tasks
 
 use std::sync::Arc;
 
@@ -17,40 +19,39 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::tables::{
-    fail, from_json, Checkpoint, DeltaRecord, Meta, PendingRow, RecentRow, CHECKPOINTS, DELTAS,
-    META, PENDING_CHAINS, RECENT_CHAINS, RECENT_EVENTS, TASKS,
+    fail, from_json, Checkpoint, Meta, PendingRow, RecentRow, CHECKPOINTS, DELTAS, META,
+    PENDING_CHAINS, RECENT_CHAINS, RECENT_EVENTS, TASKS,
 };
 use super::RedbStore;
 use crate::ids::SessionKey;
-use crate::store::{Outcome, SavedChain, SavedDelta, SavedSession, SavedTask, StoreError};
+use crate::store::{LoggedSession, Outcome, SavedChain, SavedDelta, SavedTask, StoreError};
 
 impl RedbStore {
     /// Everything kept for `key`, `None` if never written.
-    pub(super) fn load_session(
+    pub(super) fn read_logged(
         &self,
         key: &SessionKey,
-    ) -> Result<Option<SavedSession>, StoreError> {
+    ) -> Result<Option<LoggedSession>, StoreError> {
         let txn = self.begin_read(&format!("reading {key}"))?;
         let Some(meta) = read_meta(&txn, key)? else {
             return Ok(None);
         };
-        let (state, journal) = read_state(&txn, key, &meta)?;
-        Ok(Some(SavedSession {
-            state,
-            seq: meta.seq,
-            epoch: meta.epoch,
-            journal,
-            pending_chains: read_pending(&txn, key)?,
-            recent: read_recent(&txn, RECENT_EVENTS, "event", key)?,
-            summary: meta.summary,
-            recent_chains: read_recent(&txn, RECENT_CHAINS, "chain", key)?,
-            tasks: {
-                let table = txn
-                    .open_table(TASKS)
-                    .map_err(|e| fail(format_args!("reading the tasks of {key}"), e))?;
-                read_tasks(&table, key)?
-            },
-        }))
+        let mut logged = LoggedSession::new(meta.seq, meta.epoch.clone(), Value::Null);
+        logged.checkpoint = read_checkpoint(&txn, key, &meta)?;
+        logged.checkpoint_seq = meta.checkpoint_seq;
+        logged.journal_from = meta.journal_from;
+        logged.deltas = read_deltas(&txn, key, &meta)?;
+        logged.pending_chains = read_pending(&txn, key)?;
+        logged.recent = read_recent(&txn, RECENT_EVENTS, "event", key)?;
+        logged.recent_chains = read_recent(&txn, RECENT_CHAINS, "chain", key)?;
+        logged.summary = meta.summary;
+        logged.tasks = {
+            let table = txn
+                .open_table(TASKS)
+                .map_err(|e| fail(format_args!("reading the tasks of {key}"), e))?;
+            read_tasks(&table, key)?
+        };
+        Ok(Some(logged))
     }
 
     /// The summary in the key's meta, reading nothing else.
@@ -99,49 +100,48 @@ fn read_meta(txn: &ReadTransaction, key: &SessionKey) -> Result<Option<Meta>, St
         .transpose()
 }
 
-/// Rebuilds a key's state and journal from its checkpoint and deltas.
-fn read_state(
+/// Reads a key's checkpoint, which must be at the seq its meta names.
+fn read_checkpoint(
     txn: &ReadTransaction,
     key: &SessionKey,
     meta: &Meta,
-) -> Result<(Value, Vec<SavedDelta>), StoreError> {
-    let k = key.as_str();
+) -> Result<Value, StoreError> {
     let checkpoints = txn
         .open_table(CHECKPOINTS)
         .map_err(|e| fail(format_args!("reading the checkpoint of {key}"), e))?;
     let checkpoint: Checkpoint = match checkpoints
-        .get(k)
+        .get(key.as_str())
         .map_err(|e| fail(format_args!("reading the checkpoint of {key}"), e))?
     {
         Some(v) => from_json(format_args!("checkpoint of {key}"), v.value())?,
         None => {
-            return Err(StoreError {
-                message: format!("{key} has a meta but no checkpoint"),
-            })
+            return Err(StoreError::corrupt(format_args!(
+                "{key} has a meta but no checkpoint"
+            )))
         }
     };
     if checkpoint.seq != meta.checkpoint_seq || checkpoint.seq > meta.seq {
-        return Err(StoreError {
-            message: format!(
-                "checkpoint of {key} is at seq {}, its meta says {} (seq {})",
-                checkpoint.seq, meta.checkpoint_seq, meta.seq
-            ),
-        });
+        return Err(StoreError::corrupt(format_args!(
+            "checkpoint of {key} is at seq {}, its meta says {} (seq {})",
+            checkpoint.seq, meta.checkpoint_seq, meta.seq
+        )));
     }
-    let mut state = checkpoint.state;
-    let mut journal = Vec::new();
-    // Without an epoch the journal is meaningless (the session starts
-    // a new one): only the rebuild reads deltas.
-    let journal_from = if meta.has_journal() && meta.epoch.is_some() {
-        meta.journal_from
-    } else {
-        u64::MAX
-    };
-    // The journal never starts below what is kept: `keep_from` is the
-    // lower of the journal's start and the rebuild's.
+    Ok(checkpoint.state)
+}
+
+/// Reads the delta rows of a key from its `keep_from` (the lower of the
+/// journal's start and the rebuild's) to its seq, up to the first gap
+/// (which the rebuild reports).
+fn read_deltas(
+    txn: &ReadTransaction,
+    key: &SessionKey,
+    meta: &Meta,
+) -> Result<Vec<SavedDelta>, StoreError> {
+    let k = key.as_str();
     let start = meta.keep_from();
+    let mut out = Vec::new();
     if start > meta.seq {
-        return Ok((state, journal));
+        return Ok(out);
     }
     let deltas = txn
         .open_table(DELTAS)
@@ -149,45 +149,27 @@ fn read_state(
     let rows = deltas
         .range((k, start)..=(k, meta.seq))
         .map_err(|e| fail(format_args!("reading the deltas of {key}"), e))?;
-    let mut expected = start;
     for row in rows {
         let (seq, value) = row.map_err(|e| fail(format_args!("reading the deltas of {key}"), e))?;
         let seq = seq.value().1;
-        if seq != expected {
+        if seq != start + super::tables::as_u64(out.len()) {
             break;
         }
         let text = std::str::from_utf8(value.value())
-            .map_err(|e| fail(format_args!("delta {seq} of {key} is not UTF-8"), e))?;
-        if seq > checkpoint.seq {
-            let record: DeltaRecord =
-                from_json(format_args!("delta {seq} of {key}"), text.as_bytes())?;
-            if record.seq != seq {
-                return Err(StoreError {
-                    message: format!("delta {seq} of {key} says seq {}", record.seq),
-                });
-            }
-            json_patch::patch(&mut state, &record.patch.0)
-                .map_err(|e| fail(format_args!("applying delta {seq} of {key}"), e))?;
-        }
-        if seq >= journal_from {
-            let raw = RawValue::from_string(text.to_owned())
-                .map_err(|e| fail(format_args!("delta {seq} of {key} does not decode"), e))?;
-            journal.push(SavedDelta {
-                seq,
-                payload: Arc::from(raw),
-            });
-        }
-        expected += 1;
-    }
-    if expected != meta.seq.saturating_add(1) {
-        return Err(StoreError {
-            message: format!(
-                "delta {expected} of {key} is missing (needed from {start} to {})",
-                meta.seq
-            ),
+            .map_err(|e| corrupt(format_args!("delta {seq} of {key} is not UTF-8"), e))?;
+        let raw = RawValue::from_string(text.to_owned())
+            .map_err(|e| corrupt(format_args!("delta {seq} of {key} does not decode"), e))?;
+        out.push(SavedDelta {
+            seq,
+            payload: Arc::from(raw),
         });
     }
-    Ok((state, journal))
+    Ok(out)
+}
+
+/// A [`StoreError`] saying which record does not read back, and why.
+fn corrupt(what: impl std::fmt::Display, cause: impl std::fmt::Display) -> StoreError {
+    StoreError::corrupt(format_args!("{what}: {cause}"))
 }
 
 /// Reads a key's rows of a recent-id table, oldest first.

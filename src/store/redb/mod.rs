@@ -37,7 +37,7 @@
 //! Files: `open.rs` (opening, reopening, transactions), `tables.rs`
 //! (tables, row types, JSON helpers), `write.rs`
 //! (appending steps), `save.rs` (saving a whole session), `load.rs`
-//! (loading), `trim.rs` (what stays bounded, what is deleted),
+//! (reading a key's log back), `trim.rs` (what stays bounded, what is deleted),
 //! `retention.rs` (last activity, idle keys, deleting a key).
 
 mod load;
@@ -57,7 +57,7 @@ use std::sync::RwLock;
 use redb::Database;
 use serde_json::Value;
 
-use super::{SavedSession, Step, Store, StoreError};
+use super::{LoggedSession, SavedSession, SessionStore, Step, StepLog, StoreError};
 use crate::ids::SessionKey;
 
 /// Options of a [`RedbStore`].
@@ -72,8 +72,10 @@ pub struct RedbOptions {
 }
 
 /// Sessions on disk in one redb database (see the module docs for the
-/// schema). Steps are appended as deltas ([`Store::append`]); a stopping
-/// session is saved whole ([`Store::save`]).
+/// schema). It is both halves of a store: its [`StepLog`] appends steps as
+/// deltas, and as a [`SessionStore`] it saves a session whole
+/// ([`SessionStore::save`]) and loads one by rebuilding it from its
+/// checkpoint and deltas ([`LoggedSession::rebuild`]).
 pub struct RedbStore {
     options: RedbOptions,
     /// Where the database is: `options.path`, or a backend a test gave.
@@ -107,9 +109,11 @@ impl fmt::Debug for RedbStore {
     }
 }
 
-impl Store for RedbStore {
+impl SessionStore for RedbStore {
+    /// The key's checkpoint and deltas, rebuilt
+    /// ([`StepLog::load_steps`], [`LoggedSession::rebuild`]).
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
-        self.load_session(key)
+        self.load_steps(key)?.map(|l| l.rebuild(key)).transpose()
     }
 
     /// Replaces everything kept for `key` with `session`, in one
@@ -118,12 +122,12 @@ impl Store for RedbStore {
     /// ends at its seq with no gap is kept (none without an epoch); of its
     /// recent ids, the newest `recent_events`.
     fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {
-        self.save_session(key, session)
+        self.save_session(key, session).map_err(|e| e.for_key(key))
     }
 
     /// Reads the key's meta only.
     fn load_summary(&self, key: &SessionKey) -> Result<Option<Value>, StoreError> {
-        self.read_summary(key)
+        self.read_summary(key).map_err(|e| e.for_key(key))
     }
 
     /// Distinct session keys in the `tasks` table. A key that does not parse
@@ -134,12 +138,12 @@ impl Store for RedbStore {
 
     /// Deletes every row of the key in one transaction.
     fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
-        self.delete_session(key, None)
+        self.delete_session(key, None).map_err(|e| e.for_key(key))
     }
 
     /// Stamps the key's last activity (meta and `activity` index).
     fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.touch_session(key)
+        self.touch_session(key).map_err(|e| e.for_key(key))
     }
 
     /// Reads at most `limit` rows of the `activity` index.
@@ -158,46 +162,44 @@ impl Store for RedbStore {
         cutoff: std::time::SystemTime,
     ) -> Result<bool, StoreError> {
         self.delete_session(key, Some(cutoff))
+            .map_err(|e| e.for_key(key))
     }
 
-    /// `true`: [`Store::append`] returns once its transaction is committed
-    /// and fsync'ed.
-    fn durable(&self) -> bool {
-        true
+    /// Itself: every commit is fsync'ed before [`StepLog::append`] returns.
+    fn step_log(&self) -> Option<&dyn StepLog> {
+        Some(self)
     }
+}
 
+impl StepLog for RedbStore {
     /// Writes `steps` (any keys, each key's steps in seq order) in one
     /// write transaction: a delta row per delta, recent ids, pending
     /// chains, tasks, the meta, and a checkpoint when the step carries
     /// one; then deletes the deltas neither the journal nor the rebuild
     /// needs (below both the journal the last step names and the first
-    /// delta after the checkpoint).
+    /// delta after the checkpoint), and returns once the commit is
+    /// fsync'ed.
     ///
-    /// # Contract (checked: a step breaking it fails the whole batch)
-    /// - A step's deltas, if any, are consecutive, the last produces the
-    ///   step's seq, and the first follows the key's seq: seq advances with
-    ///   each delta and not at all without one.
-    /// - Otherwise the step must carry a `checkpoint` (the whole state at
-    ///   its seq): in particular the **first step of a key never written**
-    ///   (e.g. the initial state at seq 0 with no delta, or the state after
-    ///   its first delta), and any step whose seq jumps (it then restarts
-    ///   the key's deltas; recent ids and chains stay). To replace a key
-    ///   wholesale, use [`Store::save`].
-    /// - A new epoch with a following seq needs no checkpoint; it restarts
-    ///   the journal (no delta of the old epoch is in the new journal).
-    /// - The journal after a step is `journal_from..=seq`, as the step
-    ///   names it ([`Step::journal_from`]); the store bounds nothing
-    ///   itself. A `journal_from` below the deltas the store holds for the
-    ///   epoch (which a session never names) starts at the first held one.
-    /// - The session checkpoints every so many deltas: loading applies
-    ///   every delta after the latest checkpoint, and they are all kept.
+    /// Beyond [`StepLog::append`]'s contract (checked: a step breaking it
+    /// fails the whole batch): to replace a key wholesale, use
+    /// [`SessionStore::save`]. The journal after a step is
+    /// `journal_from..=seq`, as the step names it ([`Step::journal_from`]);
+    /// the store bounds nothing itself. A `journal_from` below the deltas
+    /// the store holds for the epoch (which a session never names) starts
+    /// at the first held one.
     ///
     /// # Errors
     /// [`StoreError`] when a step breaks the contract, a touched key's meta
     /// does not decode, or redb fails; nothing of the batch is then
-    /// written.
+    /// written. The error names the key of the step it concerns.
     fn append(&self, steps: &[Step]) -> Result<(), StoreError> {
         self.append_steps(steps)
+    }
+
+    /// The key's meta, checkpoint, deltas from its `keep_from`, recent
+    /// ids, pending chains and tasks, in one read transaction.
+    fn load_steps(&self, key: &SessionKey) -> Result<Option<LoggedSession>, StoreError> {
+        self.read_logged(key).map_err(|e| e.for_key(key))
     }
 }
 

@@ -103,9 +103,9 @@ impl RedbStore {
         let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
         match db.as_ref() {
             Some(db) => f(db),
-            None => Err(StoreError {
-                message: format!("{what}: the database is not open (reopening failed)"),
-            }),
+            None => Err(StoreError::backend(format_args!(
+                "{what}: the database is not open (reopening failed)"
+            ))),
         }
     }
 
@@ -175,11 +175,9 @@ fn open_database(source: &Source, options: &RedbOptions) -> Result<Database, Sto
         match found {
             Some(SCHEMA_VERSION) => {}
             Some(v) => {
-                return Err(StoreError {
-                    message: format!(
-                        "{path} has schema version {v}, this build reads {SCHEMA_VERSION}"
-                    ),
-                })
+                return Err(StoreError::unsupported(format_args!(
+                    "{path} has schema version {v}, this build reads {SCHEMA_VERSION}"
+                )))
             }
             None => {
                 schema

@@ -75,7 +75,7 @@ impl Tables<'_> {
 }
 
 impl RedbStore {
-    /// See [`crate::store::Store::idle_before`]: reads at most `limit`
+    /// See [`crate::store::SessionStore::idle_before`]: reads at most `limit`
     /// rows of the `activity` index.
     pub(super) fn idle_keys(
         &self,

@@ -1,7 +1,7 @@
-//! Saving a whole session: [`Store::save`] of [`RedbStore`], which replaces
+//! Saving a whole session: [`SessionStore::save`] of [`RedbStore`], which replaces
 //! every row of a key in one transaction.
 //!
-//! [`Store::save`]: crate::store::Store::save
+//! [`SessionStore::save`]: crate::store::SessionStore::save
 
 use std::time::SystemTime;
 
@@ -17,7 +17,7 @@ use crate::store::{unix_ms, SavedDelta, SavedSession, StoreError};
 
 impl RedbStore {
     /// Replaces everything kept for `key` with `session`; see
-    /// [`crate::store::Store::save`] on [`RedbStore`].
+    /// [`crate::store::SessionStore::save`] on [`RedbStore`].
     pub(super) fn save_session(
         &self,
         key: &SessionKey,

@@ -93,11 +93,6 @@ impl Meta {
             active_ms: 0,
         }
     }
-
-    /// Whether the journal holds any delta.
-    pub(super) fn has_journal(&self) -> bool {
-        self.journal_from <= self.seq
-    }
 }
 
 /// Row numbers `first..next` of a key in a recent-id table.
@@ -163,20 +158,10 @@ pub(super) struct PendingRow {
     pub(super) chain: SavedChain,
 }
 
-/// What loading needs of a `delta` payload (`event_id` is ignored).
-#[derive(Deserialize)]
-pub(super) struct DeltaRecord {
-    /// The seq the delta produces.
-    pub(super) seq: u64,
-    /// The RFC 6902 patch from the state before it.
-    pub(super) patch: json_patch::Patch,
-}
-
-/// A [`StoreError`] saying what failed and why.
+/// A [`StoreError`] saying what failed in redb (or the file system) and
+/// why ([`crate::store::StoreCause::Backend`]).
 pub(super) fn fail(what: impl fmt::Display, cause: impl fmt::Display) -> StoreError {
-    StoreError {
-        message: format!("{what}: {cause}"),
-    }
+    StoreError::backend(format_args!("{what}: {cause}"))
 }
 
 /// `value` as JSON bytes; `what` names it in the error.
@@ -187,12 +172,14 @@ pub(super) fn to_json(
     serde_json::to_vec(value).map_err(|e| fail(format_args!("encoding {what}"), e))
 }
 
-/// JSON `bytes` decoded; `what` names them in the error.
+/// JSON `bytes` decoded; `what` names them in the error (a record that
+/// does not decode is [`crate::store::StoreCause::Corrupt`]).
 pub(super) fn from_json<T: serde::de::DeserializeOwned>(
     what: impl fmt::Display,
     bytes: &[u8],
 ) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| fail(format_args!("{what} does not decode"), e))
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::corrupt(format_args!("{what} does not decode: {e}")))
 }
 
 /// `n` as `u64` (saturating; a `usize` wider than 64 bits is not seen).

@@ -1,4 +1,4 @@
-//! Writing steps: [`Store::append`] of [`RedbStore`], the group commit of
+//! Writing steps: [`StepLog::append`] of [`RedbStore`], the group commit of
 //! any number of keys' steps in one transaction.
 //!
 //! Each step is checked against the key's meta (its seq must follow, or it
@@ -6,7 +6,7 @@
 //! advanced; the deltas no longer needed are deleted (`trim.rs`) once per
 //! key at the end of the batch. Whole-session saves are in `save.rs`.
 //!
-//! [`Store::append`]: crate::store::Store::append
+//! [`StepLog::append`]: crate::store::StepLog::append
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -23,7 +23,8 @@ use crate::store::{unix_ms, Outcome, Step, StoreError};
 impl RedbStore {
     /// Writes `steps` in one transaction, in order, then per touched key
     /// deletes the deltas no longer needed and writes the meta. See
-    /// [`crate::store::Store::append`] on [`RedbStore`] for the contract.
+    /// [`crate::store::StepLog::append`] on [`RedbStore`] for the contract.
+    /// An error names the key of the step it concerns.
     pub(super) fn append_steps(&self, steps: &[Step]) -> Result<(), StoreError> {
         if steps.is_empty() {
             return Ok(());
@@ -36,16 +37,20 @@ impl RedbStore {
             for step in steps {
                 let meta = match metas.remove(&step.key) {
                     Some(m) => Some(m),
-                    None => t.read_meta(&step.key)?,
+                    None => t.read_meta(&step.key).map_err(|e| e.for_key(&step.key))?,
                 };
-                let meta = self.apply_step(&mut t, meta, step)?;
+                let meta = self
+                    .apply_step(&mut t, meta, step)
+                    .map_err(|e| e.for_key(&step.key))?;
                 metas.insert(&step.key, meta);
             }
             let now = unix_ms(SystemTime::now());
             for (key, meta) in &mut metas {
-                t.trim_deltas(key, meta)?;
-                t.stamp(key, meta, now, Stamp::Coarse)?;
-                t.write_meta(key, meta)?;
+                let trimmed = t
+                    .trim_deltas(key, meta)
+                    .and_then(|()| t.stamp(key, meta, now, Stamp::Coarse))
+                    .and_then(|()| t.write_meta(key, meta));
+                trimmed.map_err(|e| e.for_key(key))?;
             }
         }
         self.commit(txn, &what)
@@ -130,14 +135,12 @@ fn check_deltas(step: &Step) -> Result<(), StoreError> {
             .is_some_and(|f| d.seq == f.seq + as_u64(i))
     });
     if !consecutive || step.deltas.last().is_some_and(|d| d.seq != step.seq) {
-        return Err(StoreError {
-            message: format!(
-                "step of {} at seq {} carries deltas {:?}, not consecutive up to it",
-                step.key,
-                step.seq,
-                step.deltas.iter().map(|d| d.seq).collect::<Vec<_>>()
-            ),
-        });
+        return Err(StoreError::invalid(format_args!(
+            "step of {} at seq {} carries deltas {:?}, not consecutive up to it",
+            step.key,
+            step.seq,
+            step.deltas.iter().map(|d| d.seq).collect::<Vec<_>>()
+        )));
     }
     Ok(())
 }
@@ -157,21 +160,19 @@ fn follows(m: &Meta, step: &Step) -> bool {
 fn restart(t: &mut Tables<'_>, old: Option<Meta>, step: &Step) -> Result<Meta, StoreError> {
     let key = &step.key;
     if step.checkpoint.is_none() {
-        return Err(StoreError {
-            message: match old {
-                None => format!(
-                    "first step of {key} (seq {}) carries no checkpoint",
-                    step.seq
-                ),
-                Some(m) => format!(
-                    "step of {key} at seq {} ({} deltas) does not follow saved seq {} \
-                     and carries no checkpoint",
-                    step.seq,
-                    step.deltas.len(),
-                    m.seq
-                ),
-            },
-        });
+        return Err(StoreError::invalid(match old {
+            None => format!(
+                "first step of {key} (seq {}) carries no checkpoint",
+                step.seq
+            ),
+            Some(m) => format!(
+                "step of {key} at seq {} ({} deltas) does not follow saved seq {} \
+                 and carries no checkpoint",
+                step.seq,
+                step.deltas.len(),
+                m.seq
+            ),
+        }));
     }
     let k = key.as_str();
     t.deltas

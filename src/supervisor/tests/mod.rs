@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::messages::{ActivityClock, Cancel, Join, Leave, SessionLink, Submit, TabAddr};
 use crate::protocol::message::{EventPayload, JoinMode, Visibility};
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, SessionStore};
 
 mod parked;
 

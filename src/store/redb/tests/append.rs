@@ -210,11 +210,7 @@ fn a_batch_with_a_step_breaking_the_contract_writes_nothing() {
         .append(&[first(&a, &e), delta_step(&b, &e, 1)])
         .err()
         .unwrap_or_else(|| panic!("accepted"));
-    assert!(
-        err.message.contains("carries no checkpoint"),
-        "{}",
-        err.message
-    );
+    assert!(err.to_string().contains("carries no checkpoint"), "{err}");
     assert!(ok(store.load(&a)).is_none());
     assert!(ok(store.load(&b)).is_none());
 

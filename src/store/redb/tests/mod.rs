@@ -23,7 +23,9 @@ use serde_json::value::RawValue;
 use super::tables::{DELTAS, RECENT_CHAINS, RECENT_EVENTS};
 use super::{RedbOptions, RedbStore};
 use crate::ids::{ChainId, Epoch, SessionKey};
-use crate::store::{Outcome, SavedChain, SavedDelta, SavedSession, Step, Store, StoreError};
+use crate::store::{
+    Outcome, SavedChain, SavedDelta, SavedSession, SessionStore, Step, StepLog, StoreError,
+};
 
 /// A database file in the temp dir, removed on drop.
 struct TempDb(PathBuf);

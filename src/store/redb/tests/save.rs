@@ -146,7 +146,7 @@ fn a_corrupt_record_of_one_key_fails_that_key_only() {
     }
 
     let err = |k: &SessionKey| match store.load(k) {
-        Err(e) => e.message,
+        Err(e) => e.to_string(),
         Ok(_) => panic!("{k} loaded"),
     };
     assert!(err(&bad_meta).contains("meta of"), "{}", err(&bad_meta));

@@ -1,0 +1,120 @@
+//! [`SessionStore`]: the whole-session half of a store, which every store
+//! implements.
+
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use super::{SavedSession, StepLog, StoreError};
+use crate::ids::SessionKey;
+
+/// Where stopped sessions are kept, whole: a session loads itself from
+/// here when it starts and, unless its steps went to a [`StepLog`], saves
+/// itself here when it stops; the service lists and deletes idle keys
+/// here (`--session-ttl`).
+///
+/// Calls are synchronous and may block: tabhub never makes them on an
+/// actor thread (they run on the blocking pool), so a slow disk delays
+/// only the session it serves.
+///
+/// A store that also keeps every step durably implements [`StepLog`] and
+/// says so in [`SessionStore::step_log`]; its `load` then returns what its
+/// log rebuilds ([`super::LoggedSession::rebuild`]).
+pub trait SessionStore: Send + Sync + 'static {
+    /// Loads a saved session, `Ok(None)` if the key was never saved.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the record exists but cannot be read.
+    fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError>;
+
+    /// Saves a session, replacing what was saved for the key.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it could not be written.
+    fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError>;
+
+    /// The saved summary of a key (`Ok(None)` if never saved), served to
+    /// summary joins of a stopped session. The default loads the whole
+    /// session; stores may read less.
+    ///
+    /// # Errors
+    /// As [`SessionStore::load`].
+    fn load_summary(&self, key: &SessionKey) -> Result<Option<Value>, StoreError> {
+        Ok(self.load(key)?.map(|s| s.summary))
+    }
+
+    /// Keys of saved sessions that had restartable tasks running, so the
+    /// service can load them at start and their tasks go on without waiting
+    /// for a tab. Default: none.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be read.
+    fn sessions_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Deletes everything kept for `key` (state, journal, recent ids,
+    /// chains, tasks, summary, and its steps in the step log): the next
+    /// load finds nothing and the key starts again from the app's initial
+    /// state, in a new epoch. Never called while the key's session is live
+    /// (the supervisor fences the key until this returns).
+    ///
+    /// Returns whether anything was kept. The default refuses: a store
+    /// that cannot delete keeps every session.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it could not be deleted (nothing is then
+    /// deleted), or the store cannot delete ([`super::StoreCause::Unsupported`]).
+    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        Err(StoreError::unsupported("this store cannot delete sessions").for_key(key))
+    }
+
+    /// Notes that the session of `key` was active now, although it has
+    /// nothing new to save (it stopped unchanged). Stores that expire idle
+    /// sessions keep, per key, the time of its last save, append or touch.
+    /// Default: nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it could not be written.
+    fn touch(&self, key: &SessionKey) -> Result<(), StoreError> {
+        let _ = key;
+        Ok(())
+    }
+
+    /// At most `limit` keys whose last activity (save, append or touch) is
+    /// older than `cutoff`, least recently active first: the candidates of
+    /// the retention sweeper (`--session-ttl`). The sweeper calls it once
+    /// per tick, so it must cost about `limit` reads, not a scan of every
+    /// key. Default: none (sessions are kept forever).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be read.
+    fn idle_before(&self, cutoff: SystemTime, limit: usize) -> Result<Vec<SessionKey>, StoreError> {
+        let _ = (cutoff, limit);
+        Ok(Vec::new())
+    }
+
+    /// Deletes `key` as [`SessionStore::delete`] does, but only if its last
+    /// activity is still older than `cutoff`, checked in the same
+    /// transaction (the key may have been used since it was listed).
+    /// Returns whether it was deleted. Default: never deletes.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it could not be read or deleted.
+    fn delete_if_idle(&self, key: &SessionKey, cutoff: SystemTime) -> Result<bool, StoreError> {
+        let _ = (key, cutoff);
+        Ok(false)
+    }
+
+    /// This store's durable step log, if it keeps one (usually `Some(self)`
+    /// for a store that implements [`StepLog`] too). With one, the hub
+    /// starts the group-commit thread, every step of every session is
+    /// appended to it, and nothing a step sends is visible before its
+    /// append returned (durable before visible, `docs/durability.md`);
+    /// a stopping session is then not saved whole (its steps are the
+    /// record; its key is only touched). Without one (the default), a session is kept in memory
+    /// while it runs and saved whole when it stops.
+    fn step_log(&self) -> Option<&dyn StepLog> {
+        None
+    }
+}
