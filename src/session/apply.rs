@@ -2,6 +2,9 @@
 //! and fan it out, then carry out the code's requests; or roll back. The
 //! core of the hot path, shared by events (`events.rs`), task updates and
 //! task ends.
+//!
+//! Fields written here, and only here once loaded: `state`, `state_json`,
+//! `state_bytes`, `seq` and the `journal`'s entries.
 
 use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};

@@ -2,6 +2,8 @@
 //! join reply in the same handler), detach, and the leader. The delivery
 //! list changes only here: when told, and emptied when the session ends
 //! (it then tells every tab and summary join to rejoin).
+//!
+//! Fields written here: `members` and `leader`.
 
 use actix::{AsyncContext, Handler};
 

@@ -11,6 +11,8 @@
 //! one it re-submits lets the next one go, so a rejoin with many chains
 //! waiting fits in the tab's outbound budget instead of overflowing it
 //! (which would drop the join, and the rejoin would overflow again).
+//!
+//! Field written here: `chains` (through `Chains`' methods).
 
 use actix::AsyncContext;
 use serde_json::Value;

@@ -10,6 +10,8 @@
 //! committer confirms it, which releases what waited. With a store that
 //! keeps sessions whole (no committer) every step counts as durable at
 //! once and nothing waits.
+//!
+//! Field written here: the session's `durable` (through its methods).
 
 use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;

@@ -10,6 +10,8 @@
 //! While a handler awaits, the session's mailbox waits too (see
 //! `SessionActor::after`), so the next event starts only when this one has
 //! finished and the order of deltas is the order of arrival.
+//!
+//! Fields written here: `recent_events` and `recent_chains` (`conclude`).
 
 use std::sync::Arc;
 

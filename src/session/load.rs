@@ -6,6 +6,9 @@
 //! failed load refuses every waiting join with `store_error`.
 //!
 //! Saving at stop is `stop.rs`'s; it runs the store's `save` the same way.
+//!
+//! Fields written here: `epoch` (only here), and, before the session serves,
+//! what the store had of the others.
 
 use actix::{ActorFutureExt, AsyncContext, WrapFuture};
 

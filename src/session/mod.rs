@@ -30,6 +30,11 @@
 //!
 //! It does not decide membership or the leader: the supervisor does and
 //! tells it (`Attach`, `Detach`, [`SetLeader`]), one way.
+//!
+//! Fields written here: `key`, `topic`, `app`, `config`, `store`, `control`
+//! and `incarnation` (at start, never again) and `phase` (`ready`, `fail`).
+//! Every other field's one writer is named in docs/architecture.md ("The
+//! session's facts and their one writer") and in that file's docs.
 
 mod apply;
 mod attach;

@@ -13,6 +13,8 @@
 //! Stopping saves the session whole on the blocking pool (or, with
 //! nothing changed, stamps it active) while the mailbox waits, then stops
 //! the actor.
+//!
+//! Field written here: `draining`.
 
 use actix::{ActorContext, ActorFutureExt, AsyncContext, Handler, ResponseFuture, WrapFuture};
 use tokio::sync::oneshot;

@@ -1,5 +1,7 @@
 //! Background tasks of a session: they outlive every tab, change state only
 //! through the session's queue, and can be cancelled from any tab.
+//!
+//! Field written here: `tasks`.
 
 use std::collections::HashMap;
 

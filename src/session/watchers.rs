@@ -1,6 +1,8 @@
 //! Summary joins of a session (docs/protocol.md section 5.8 (summary joins)): watchers that get the
 //! app's summary and its changes, nothing else. They are not tabs: no
 //! election, no `tabs` count, no cursor.
+//!
+//! Fields written here: `watchers` and `summary`.
 
 use actix::Handler;
 use serde_json::Value;
