@@ -40,8 +40,9 @@ pub(super) struct StepEnd<'a> {
     /// Which start of the key's session this is (the committer reports a
     /// failure to this incarnation only).
     pub(super) incarnation: u64,
-    /// Where the committer confirms the step.
-    pub(super) confirm: Recipient<Committed>,
+    /// Where the committer confirms the step; `None` when the store writes
+    /// no steps (nothing is confirmed then).
+    pub(super) confirm: Option<Recipient<Committed>>,
 }
 
 /// A session's durability. See the module docs.
@@ -136,7 +137,7 @@ impl Durability {
     /// when one is due; without a committer only notes that the store now
     /// lacks what it changed.
     pub(super) fn close(&mut self, mut step: Step, end: StepEnd<'_>) {
-        let Some(committer) = &self.committer else {
+        let (Some(committer), Some(confirm)) = (&self.committer, end.confirm) else {
             self.unsaved |= !step.is_empty();
             return;
         };
@@ -150,7 +151,7 @@ impl Durability {
             // if its commit fails, the session fails and saves nothing).
             self.unsaved = false;
         }
-        committer.submit(step, self.opened, end.incarnation, end.confirm);
+        committer.submit(step, self.opened, end.incarnation, confirm);
     }
 
     /// Every step up to `step` is durable: sends what waited for them and

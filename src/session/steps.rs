@@ -33,7 +33,12 @@ impl<A: App> SessionActor<A> {
             journal_from: self.journal.first_seq().unwrap_or(self.seq + 1),
             state: &self.state_json,
             incarnation: self.incarnation,
-            confirm: ctx.address().recipient(),
+            // Only a store that writes steps confirms them: no address
+            // is taken on the memory store's hot path.
+            confirm: self
+                .durable
+                .writes_steps()
+                .then(|| ctx.address().recipient()),
         };
         self.durable.close(step, end);
         self.stop_if_drained(ctx);
