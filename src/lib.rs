@@ -30,7 +30,8 @@
 //!   owns what decisions rest on: each session's tabs, visibility,
 //!   activity, leader (election), takeovers (fenced by connection age),
 //!   caps, grace timers, save-and-stop, stop and delete on request (the
-//!   key fenced meanwhile), the summary joins of every key, shutdown. It
+//!   key fenced meanwhile), the summary joins of keys with no live
+//!   session, shutdown. It
 //!   never runs app code and never waits on the store. Sessions load and
 //!   save themselves; the store calls the supervisor starts (listing the
 //!   sessions with tasks at start, reading a stopped session's summary,
@@ -44,9 +45,11 @@
 //!   with its metrics and log span).
 //! - `session/`: the data plane, one `SessionActor` per live key: it loads
 //!   itself, then owns state, queue, delta, journal, recent ids, chains,
-//!   tasks, summary and delivery. Its delivery list and its summary
-//!   watchers are projections of the supervisor's registry, changed only
-//!   by the supervisor's messages (and emptied when the session ends).
+//!   tasks, summary and delivery. Its delivery list is a projection of
+//!   the supervisor's registry, changed only by the supervisor's messages
+//!   (and emptied when the session ends). Its summary joins are its own
+//!   while it is live: they move from the supervisor at its start and
+//!   back at its grace stop (`messages/watchers.rs`).
 //!   Every event (a tab's, a chain's re-submission, server code's) takes
 //!   one path (`session/events.rs`). What is on disk and what waits for it
 //!   is one value (`session/durable.rs`): what must become durable is

@@ -13,6 +13,8 @@
 //!   visibility, connection life, a session's end).
 //! - `activity.rs`: the activity stamps the election reads.
 //! - `queue.rs`: a session's queue depth, shared with its tabs.
+//! - `watchers.rs`: summary joins, and the list that moves between the
+//!   supervisor and a key's live session.
 //!
 //! [`Recipient`]: actix::Recipient
 
@@ -23,17 +25,19 @@ pub(crate) mod testing;
 mod to_session;
 mod to_supervisor;
 mod to_tab;
+mod watchers;
 
 pub(crate) use activity::{ActivityClock, ActivityStamp};
 pub(crate) use queue::QueueDepth;
 pub(crate) use to_session::{
     Attach, Cancel, Detach, SessionLink, SetLeader, Stop, StopMode, StopOutcome, Submit, Unwatch,
-    Watch, WatchOutcome, Watcher,
+    Watch,
 };
 pub(crate) use to_supervisor::{
     Join, Leave, SessionEnded, SessionIdle, SetVisibility, SupervisorLink, TabGone, TabStarted,
 };
 pub(crate) use to_tab::{CloseConnection, Deliver, Outgoing, TabAddr};
+pub(crate) use watchers::{Watcher, Watchers};
 
 /// A connection's identity as [`crate::App::connect`] decided it, with its
 /// type erased: tabs are not generic over the app. Code that knows the app

@@ -36,7 +36,9 @@ impl Patience {
 
 /// What a tab was sent, as the tests look at it.
 pub(crate) enum Seen {
-    Joined(Option<SessionLink>),
+    /// A join's reply: the session link (none for a summary join) and
+    /// the reply's `response`.
+    Joined(Option<SessionLink>, Value),
     Reply(Option<String>, Value),
     Push(&'static str, Value),
     Other,
@@ -64,7 +66,10 @@ impl Handler<Deliver> for Recorder {
 
     fn handle(&mut self, msg: Deliver, _ctx: &mut Self::Context) {
         let seen = match msg.item {
-            Outgoing::Joined { link, .. } => Seen::Joined(link),
+            Outgoing::Joined { link, response, .. } => {
+                let reply = json_of(&response);
+                Seen::Joined(link, reply["response"].clone())
+            }
             Outgoing::Reply {
                 reply_ref,
                 response,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix::{Message, Recipient};
 
-use super::Deliver;
+use super::{Deliver, Watcher, Watchers};
 use crate::ids::{ConnId, TabId};
 use crate::protocol::message::{Cursor, EventPayload};
 
@@ -74,36 +74,16 @@ pub(crate) struct Attach {
     pub(crate) tabs: usize,
 }
 
-/// A summary join: where to send `summary` messages (docs/protocol.md
-/// section 5.8 (summary joins)).
-#[derive(Clone)]
-pub(crate) struct Watcher {
-    pub(crate) tab: TabId,
-    pub(crate) conn: ConnId,
-    pub(crate) addr: Recipient<Deliver>,
-    pub(crate) join_ref: Arc<str>,
-}
-
-/// Sent by the supervisor for a summary join to a live session. The
-/// session registers the watcher and sends its reply `{tab_id, summary}`
-/// in the same handler, so no summary change falls between the two.
-/// Replies whether it did; a session whose store failed declines, and the
-/// supervisor answers the join from the store instead.
+/// Sent by the supervisor for a summary join to the key's live session.
+/// A serving session adds the watcher to its list and sends its reply
+/// `{tab_id, summary}` in the same handler, so no summary change falls
+/// between the two. A session whose store failed tells it to rejoin
+/// (`phx_error`) instead: its summary is not the store's, and the rejoin
+/// reaches the supervisor after it forgot the session.
 #[derive(Message)]
-#[rtype(result = "WatchOutcome")]
+#[rtype(result = "()")]
 pub(crate) struct Watch {
     pub(crate) watcher: Watcher,
-    pub(crate) reply_ref: Option<String>,
-}
-
-/// What a [`Watch`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WatchOutcome {
-    /// Registered and answered.
-    Answered,
-    /// The session's state is not the store's (its load or a commit
-    /// failed): nothing sent.
-    Declined,
 }
 
 /// Sent by the supervisor when a summary join ends.
@@ -164,10 +144,13 @@ pub(crate) enum StopMode {
 }
 
 /// What a [`Stop`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum StopOutcome {
-    /// Saved (or nothing to save) and stopping.
-    Stopped,
+    /// Saved (or nothing to save) and stopping. Carries the session's
+    /// summary joins back to the supervisor, which keeps them while the
+    /// key has no live session (empty after a stop `Now`: they were told
+    /// to rejoin).
+    Stopped(Watchers),
     /// Still has tabs, queued events or running tasks; nothing done
     /// (mode `IfIdle` only).
     Busy,

@@ -83,7 +83,8 @@ pub(crate) struct SessionIdle {
 /// a commit failed and its state is ahead of the store. The supervisor
 /// forgets it (the next join starts a fresh one, which loads from the
 /// store) and then stops it; until the stop the session refuses joins with
-/// `store_error` and declines watchers, so every join gets an answer.
+/// `store_error` and tells summary joins to rejoin, so every join gets an
+/// answer.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct SessionEnded {

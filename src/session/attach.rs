@@ -66,7 +66,7 @@ impl<A: App> SessionActor<A> {
         for m in self.members.take_all() {
             self.send_to(&m, Outgoing::Rejoin);
         }
-        for w in self.take_watchers() {
+        for w in self.drain_watchers() {
             self.deliver(&w.addr, w.join_ref, Outgoing::Rejoin);
         }
     }
@@ -79,7 +79,7 @@ impl<A: App> SessionActor<A> {
     pub(super) fn send_everyone_to_rejoin_now(&mut self) {
         let members = self.members.take_all();
         let joins = members.iter().map(|m| (&m.addr, &m.join_ref));
-        let watchers = self.take_watchers();
+        let watchers = self.drain_watchers();
         let joins = joins.chain(watchers.iter().map(|w| (&w.addr, &w.join_ref)));
         for (addr, join_ref) in joins {
             addr.do_send(Deliver {

@@ -64,7 +64,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::config::Config;
 use crate::ids::{Epoch, SessionKey, TabId};
-use crate::messages::{SessionEnded, SessionIdle, SetLeader, Watcher};
+use crate::messages::{SessionEnded, SessionIdle, SetLeader, Watchers};
 use crate::store::committer::Committer;
 use crate::store::{SavedChain, SavedSession, SessionStore};
 
@@ -138,8 +138,9 @@ pub(crate) struct SessionActor<A: App> {
     recent_chains: Recent,
     members: Members,
     leader: Option<TabId>,
-    /// Summary joins: not tabs, only summaries; docs/protocol.md section 5.8 (summary joins).
-    watchers: Vec<Watcher>,
+    /// Summary joins: not tabs, only summaries; docs/protocol.md section
+    /// 5.8 (summary joins). Kept here alone while the session is live.
+    watchers: Watchers,
     /// The app's summary, `null` until it sets one.
     summary: Value,
     chains: Chains,
@@ -159,9 +160,10 @@ pub(crate) struct SessionSetup<A: App> {
     pub(crate) config: Arc<Config>,
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) control: ControlLink,
-    /// Summary joins already waiting for this key (made while it was
-    /// stopped); they get `summary` messages from now on.
-    pub(crate) watchers: Vec<Watcher>,
+    /// The key's summary joins, handed over by the supervisor (made while
+    /// the key had no live session): the session keeps them from now on,
+    /// and answers, once loaded, those still waiting for their reply.
+    pub(crate) watchers: Watchers,
     /// The commit thread, when the store is durable.
     pub(crate) committer: Option<Committer>,
 }
@@ -232,9 +234,11 @@ impl<A: App> SessionActor<A> {
         }
     }
 
-    /// Loaded: the session serves from now on.
+    /// Loaded: the session serves from now on, starting with the summary
+    /// joins still waiting for their reply.
     fn ready(&mut self) {
         self.phase = Phase::Ready;
+        self.answer_waiting_watchers();
     }
 
     /// The session can no longer serve its key: tabs are told to rejoin

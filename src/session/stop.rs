@@ -53,9 +53,9 @@ impl<A: App> SessionActor<A> {
         answer: oneshot::Sender<StopOutcome>,
         ctx: &mut Ctx<A>,
     ) {
-        let stopped = |answer: oneshot::Sender<StopOutcome>, ctx: &mut Ctx<A>| {
+        let stopped = |act: &mut Self, answer: oneshot::Sender<StopOutcome>, ctx: &mut Ctx<A>| {
             ctx.stop();
-            let _ = answer.send(StopOutcome::Stopped);
+            let _ = answer.send(StopOutcome::Stopped(act.hand_back_watchers()));
         };
         self.app.session_stopping(&self.key, &self.state);
         if self.durable.writes_steps() && self.durable.committing() {
@@ -63,11 +63,11 @@ impl<A: App> SessionActor<A> {
             // record; a whole-session save now could race them. The hub
             // flushes the committer before it returns.
             tracing::info!(key = %self.key, seq = self.seq, "session stopped; its last steps are being committed");
-            return stopped(answer, ctx);
+            return stopped(self, answer, ctx);
         }
         if mode == (StopMode::Now { save: false }) {
             tracing::info!(key = %self.key, seq = self.seq, "session stopped unsaved; its key is being deleted");
-            return stopped(answer, ctx);
+            return stopped(self, answer, ctx);
         }
         let store = self.store.clone();
         let key = self.key.clone();
@@ -90,7 +90,7 @@ impl<A: App> SessionActor<A> {
                         tracing::info!(key = %act.key, seq = act.seq, "session stopped; nothing changed since its last save");
                     }
                     ctx.stop();
-                    StopOutcome::Stopped
+                    StopOutcome::Stopped(act.hand_back_watchers())
                 }
                 Err(e) if !force => {
                     tracing::error!(key = %act.key, error = %e, "could not save the session; keeping it running");
@@ -99,7 +99,7 @@ impl<A: App> SessionActor<A> {
                 Err(e) => {
                     tracing::error!(key = %act.key, error = %e, "could not save the session at shutdown");
                     ctx.stop();
-                    StopOutcome::Stopped
+                    StopOutcome::Stopped(act.hand_back_watchers())
                 }
             };
             let _ = answer.send(outcome);
@@ -115,9 +115,10 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
         if self.phase != Phase::Ready {
             // Nothing of a failed session is the store's to keep.
             ctx.stop();
-            return now(StopOutcome::Stopped);
+            return now(StopOutcome::Stopped(self.hand_back_watchers()));
         }
         let (answer, answered) = oneshot::channel();
+        let none = self.watchers.empty_like();
         match msg.mode {
             StopMode::IfIdle => {
                 if !self.members.is_empty() || !self.tasks.is_empty() || !self.drained() {
@@ -134,6 +135,6 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
         }
         // Unanswered only if the actor stopped first (a shutdown, or its
         // store failed): it is stopped either way.
-        Box::pin(async move { answered.await.unwrap_or(StopOutcome::Stopped) })
+        Box::pin(async move { answered.await.unwrap_or(StopOutcome::Stopped(none)) })
     }
 }

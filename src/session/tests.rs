@@ -105,7 +105,7 @@ fn start_session() -> Addr<SessionActor<Chainer>> {
             metrics: std::sync::Arc::default(),
             span: tracing::Span::none(),
         },
-        watchers: Vec::new(),
+        watchers: crate::messages::Watchers::new(std::sync::Arc::default()),
         committer: None,
     })
     .start()
@@ -177,10 +177,10 @@ impl Tab {
         };
         session.send(attach).await.expect("the session is running");
         match self
-            .expect("its join reply", |s| matches!(s, Seen::Joined(_)))
+            .expect("its join reply", |s| matches!(s, Seen::Joined(..)))
             .await
         {
-            Seen::Joined(link) => self.link = link,
+            Seen::Joined(link, _) => self.link = link,
             _ => unreachable!("expect returns what matched"),
         }
     }

@@ -14,22 +14,21 @@ impl<A: App> Handler<Leave> for Supervisor<A> {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
-        self.unwatch(&msg.key, &msg.tab, msg.conn);
         if let Some(parked) = self.parked_for(&msg.key) {
             parked
                 .joins
                 .retain(|j| !(j.tab == msg.tab && j.conn == msg.conn));
         }
-        let Some(entry) = self.sessions.get_mut(&msg.key) else {
-            return;
-        };
-        // A leave from a connection that was taken over is stale.
-        let Some(i) = entry
-            .tabs
-            .iter()
-            .position(|t| t.tab == msg.tab && t.conn == msg.conn)
-        else {
-            return;
+        // Not a full join of the live session (a summary join, or a leave
+        // from a connection that was taken over, which is stale).
+        let full = self.sessions.get(&msg.key).and_then(|entry| {
+            entry
+                .tabs
+                .iter()
+                .position(|t| t.tab == msg.tab && t.conn == msg.conn)
+        });
+        let (Some(i), Some(entry)) = (full, self.sessions.get_mut(&msg.key)) else {
+            return self.unwatch(&msg.key, &msg.tab, msg.conn);
         };
         entry.tabs.remove(i);
         if entry.elect() {
@@ -102,7 +101,9 @@ impl<A: App> Handler<Stats> for Supervisor<A> {
             sessions: self.sessions.len(),
             connections: self.conns.len(),
             tabs: self.sessions.values().map(|e| e.tabs.len()).sum(),
-            summary_joins: self.watchers.values().map(Vec::len).sum(),
+            summary_joins: self
+                .summary_joins
+                .load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 }

@@ -98,18 +98,40 @@ impl<A: App> Supervisor<A> {
         else {
             return;
         };
-        let parked = entry.stopping.take().unwrap_or_default();
-        match result {
-            Ok(StopOutcome::Stopped) | Err(_) => {
-                self.sessions.remove(&key);
+        let parked = match result {
+            Ok(StopOutcome::Stopped(_)) | Err(_) => {
                 self.restarts.remove(&key);
+                self.forget_stopped(&key, result.ok())
             }
             // Busy (a task runs or events are still queued) or the save
             // failed: try again after another grace time. A task's end
             // (SessionIdle) also re-arms it.
-            Ok(StopOutcome::Busy | StopOutcome::SaveFailed) => self.start_grace(&key, ctx),
-        }
+            Ok(StopOutcome::Busy | StopOutcome::SaveFailed) => {
+                let parked = entry.stopping.take().unwrap_or_default();
+                self.start_grace(&key, ctx);
+                parked
+            }
+        };
         self.replay(&key, parked, ctx);
+    }
+
+    /// Forgets `key`'s session, which has stopped (`stopped`: its answer,
+    /// `None` if its actor was gone), keeps the summary joins it handed
+    /// back, and returns what waited for the stop.
+    pub(super) fn forget_stopped(
+        &mut self,
+        key: &SessionKey,
+        stopped: Option<StopOutcome>,
+    ) -> Parked<A> {
+        let parked = self
+            .sessions
+            .remove(key)
+            .and_then(|e| e.stopping)
+            .unwrap_or_default();
+        if let Some(StopOutcome::Stopped(watchers)) = stopped {
+            self.keep_watchers(key, watchers, &parked.unwatched);
+        }
+        parked
     }
 }
 
@@ -222,7 +244,7 @@ impl<A: App> Handler<Shutdown> for Supervisor<A> {
         let all_saved = async move {
             let mut failed = 0;
             for stop in stops {
-                if !matches!(stop.await, Ok(StopOutcome::Stopped)) {
+                if !matches!(stop.await, Ok(StopOutcome::Stopped(_))) {
                     failed += 1;
                 }
             }

@@ -14,7 +14,9 @@ pub(crate) struct Shutdown;
 #[rtype(result = "HubStats")]
 pub(crate) struct Stats;
 
-/// What the supervisor's registry holds right now.
+/// What the supervisor's registry holds right now (summary joins: as
+/// counted by whoever keeps them, a live session or the supervisor; a
+/// summary join's leave counts once its session has handled it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HubStats {
     /// Live sessions (started and not yet stopped).

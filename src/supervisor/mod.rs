@@ -17,7 +17,8 @@
 //!
 //! - `mod.rs`: the registry and joins.
 //! - `leave.rs`: leaves, visibility, connections, stats.
-//! - `watch.rs`: summary joins.
+//! - `watch.rs`: summary joins of keys with no live session, and the list
+//!   handed to a session at its start and taken back at its stop.
 //! - `lookup.rs`: session handles find (or start) a session, list its tabs.
 //! - `lifecycle.rs`: grace timer, save-and-stop, a session's end, shutdown.
 //! - `retire.rs`: stopping a session and deleting a key on request
@@ -35,6 +36,7 @@ mod tests;
 mod watch;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, ArbiterHandle, AsyncContext, Context, Handler, SpawnHandle};
@@ -43,7 +45,7 @@ use crate::app::App;
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::messages::{
-    ActivityStamp, Attach, CloseConnection, Deliver, Join, Outgoing, TabAddr, Watcher,
+    ActivityStamp, Attach, CloseConnection, Deliver, Join, Outgoing, TabAddr, Watchers,
 };
 use crate::protocol::close::CloseCode;
 use crate::protocol::message::{JoinMode, Visibility};
@@ -119,9 +121,13 @@ pub(crate) struct Supervisor<A: App> {
     restarts: HashMap<SessionKey, (std::time::Duration, u64)>,
     /// Keys being deleted (no live session): what waits for them.
     fenced: HashMap<SessionKey, Parked<A>>,
-    /// Summary joins by key, live session or not; see docs/protocol.md
-    /// section 5.8 (summary joins).
-    watchers: HashMap<SessionKey, Vec<Watcher>>,
+    /// Summary joins of keys with no live session (a live session keeps
+    /// its own); see `watch.rs` and docs/protocol.md section 5.8 (summary
+    /// joins).
+    watchers: HashMap<SessionKey, Watchers>,
+    /// Summary joins over all keys, wherever they are kept (every
+    /// [`Watchers`] list counts in it).
+    summary_joins: Arc<AtomicUsize>,
     /// The commit thread, when the store is durable.
     committer: Option<Committer>,
     /// Threads that run session actors, used in turn.
@@ -153,6 +159,7 @@ impl<A: App> Supervisor<A> {
             fenced: HashMap::new(),
             restarts: HashMap::new(),
             watchers: HashMap::new(),
+            summary_joins: Arc::default(),
             committer,
             arbiters,
             next_arbiter: 0,
@@ -198,7 +205,7 @@ impl<A: App> Supervisor<A> {
                 metrics: self.metrics.clone(),
                 span: tracing::info_span!("session", key = %key),
             },
-            watchers: self.watchers.get(key).cloned().unwrap_or_default(),
+            watchers: self.hand_over_watchers(key),
             committer: self.committer.clone(),
         };
         let arbiter = self

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use super::lookup::ParkedLookup;
 use super::Supervisor;
 use crate::app::App;
-use crate::ids::SessionKey;
+use crate::ids::{ConnId, SessionKey, TabId};
 use crate::messages::{Join, Stop, StopMode, StopOutcome};
 use crate::store::blocking;
 
@@ -30,6 +30,9 @@ pub(super) struct Parked<A: App> {
     pub(super) joins: Vec<Join>,
     pub(super) lookups: Vec<ParkedLookup<A>>,
     retires: Vec<RetireRequest>,
+    /// Summary joins that ended while the key's session stopped: left out
+    /// of the list it hands back, as it may stop before it hears of them.
+    pub(super) unwatched: Vec<(TabId, ConnId)>,
 }
 
 impl<A: App> Default for Parked<A> {
@@ -38,6 +41,7 @@ impl<A: App> Default for Parked<A> {
             joins: Vec::new(),
             lookups: Vec::new(),
             retires: Vec::new(),
+            unwatched: Vec::new(),
         }
     }
 }
@@ -212,12 +216,8 @@ impl<A: App> Supervisor<A> {
                 self.start_grace(&key, ctx);
                 self.replay(&key, parked, ctx);
             }
-            Ok(StopOutcome::Stopped) | Err(_) => {
-                let parked = self
-                    .sessions
-                    .remove(&key)
-                    .and_then(|e| e.stopping)
-                    .unwrap_or_default();
+            Ok(StopOutcome::Stopped(_)) | Err(_) => {
+                let parked = self.forget_stopped(&key, result.ok());
                 if request.delete {
                     self.fenced.insert(key.clone(), parked);
                     self.fence_and_delete(key, request, true, ctx);

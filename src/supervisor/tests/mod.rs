@@ -31,6 +31,7 @@ use crate::protocol::message::{EventPayload, JoinMode, Visibility};
 use crate::store::{MemoryStore, SessionStore};
 
 mod parked;
+mod watch;
 
 const GRACE: Duration = Duration::from_secs(10);
 /// How long the background task of the grace-restart test runs.
@@ -39,6 +40,7 @@ const JOB: Duration = Duration::from_secs(6);
 /// clock is past `t` by this, and not before `t`.
 const MS: Duration = Duration::from_millis(1);
 
+/// `summarize {n}` sets the summary `{"n": n}`.
 /// `work {ms}` starts task `work`, which sleeps `ms` (tokio time, so the
 /// paused clock reaches it) and then counts itself in the state. The app
 /// counts the tasks that ended, so a test can wait for an end.
@@ -55,6 +57,7 @@ struct Work {
 #[serde(tag = "name", content = "payload", rename_all = "snake_case")]
 enum WorkerEvent {
     Work { ms: u64 },
+    Summarize { n: u32 },
 }
 
 impl App for Worker {
@@ -68,7 +71,13 @@ impl App for Worker {
         event: WorkerEvent,
         cx: &mut AppContext<'_, Self>,
     ) -> Result<(), AppError> {
-        let WorkerEvent::Work { ms } = event;
+        let ms = match event {
+            WorkerEvent::Work { ms } => ms,
+            WorkerEvent::Summarize { n } => {
+                cx.set_summary(json!({ "n": n }));
+                return Ok(());
+            }
+        };
         cx.spawn_task("work", move |task| async move {
             actix_rt::time::sleep(Duration::from_millis(ms)).await;
             task.update(|state: &mut Work, _cx| {
@@ -97,6 +106,12 @@ struct Hub {
 impl Hub {
     fn start() -> Self {
         let store = Arc::new(MemoryStore::new());
+        Self::start_on(store.clone(), store)
+    }
+
+    /// A hub whose supervisor and sessions use `store` (which keeps its
+    /// data in `memory`).
+    fn start_on(store: Arc<dyn SessionStore>, memory: Arc<MemoryStore>) -> Self {
         let tasks_ended = Arc::new(AtomicU32::new(0));
         let app = Worker {
             ended: tasks_ended.clone(),
@@ -109,7 +124,7 @@ impl Hub {
         let supervisor = Supervisor::new(
             Arc::new(app),
             Arc::new(config),
-            store.clone(),
+            store,
             Vec::new(),
             None,
             Arc::default(),
@@ -117,7 +132,7 @@ impl Hub {
         .start();
         Self {
             supervisor,
-            store,
+            store: memory,
             key: SessionKey::random(),
             clock: ActivityClock::default(),
             tasks_ended,
@@ -202,7 +217,23 @@ impl Tab {
     /// Sends the join; returns once the supervisor took it (it may have
     /// parked it), not waiting for its reply.
     async fn send_join(&self, hub: &Hub) {
-        let join = Join {
+        hub.supervisor
+            .send(self.join_message(hub, JoinMode::Full))
+            .await
+            .expect("the supervisor runs");
+    }
+
+    /// Sends a summary join; returns once the supervisor took it.
+    async fn send_watch(&self, hub: &Hub) {
+        hub.supervisor
+            .send(self.join_message(hub, JoinMode::Summary))
+            .await
+            .expect("the supervisor runs");
+    }
+
+    /// The join this tab sends, in `mode`.
+    fn join_message(&self, hub: &Hub, mode: JoinMode) -> Join {
+        Join {
             identity: std::sync::Arc::new(()),
             key: hub.key.clone(),
             tab: self.id.clone(),
@@ -213,21 +244,17 @@ impl Tab {
             },
             join_ref: "1".into(),
             reply_ref: Some("join".to_owned()),
-            mode: JoinMode::Full,
+            mode,
             cursor: None,
             visibility: Visibility::Visible,
             activity: hub.clock.stamp(),
-        };
-        hub.supervisor
-            .send(join)
-            .await
-            .expect("the supervisor runs");
+        }
     }
 
     /// Waits for the reply to the join sent last.
     async fn joined(&mut self) {
         match self.next("the join reply").await {
-            Seen::Joined(link) => self.link = link,
+            Seen::Joined(link, _) => self.link = link,
             _ => panic!("the join was not answered with its reply"),
         }
     }

@@ -39,7 +39,7 @@ impl<R: Send + 'static> Handler<Poke<R>> for Supervisor<Worker> {
 }
 
 impl Hub {
-    async fn poke<R: Send + 'static>(
+    pub(super) async fn poke<R: Send + 'static>(
         &self,
         run: impl FnOnce(&mut Supervisor<Worker>, &mut Context<Supervisor<Worker>>) -> R
             + Send
@@ -79,7 +79,10 @@ async fn a_lookup_while_a_stopped_sessions_answer_is_on_its_way_leaves_the_parke
             mode: StopMode::IfIdle,
         })
         .await;
-    assert_eq!(stopped, Ok(StopOutcome::Stopped));
+    assert!(
+        matches!(stopped, Ok(StopOutcome::Stopped(_))),
+        "{stopped:?}"
+    );
     let patience = crate::messages::testing::Patience::new("the session's actor to end");
     while session.connected() {
         patience.wait().await;
@@ -99,7 +102,7 @@ async fn a_lookup_while_a_stopped_sessions_answer_is_on_its_way_leaves_the_parke
 
     let key = hub.key.clone();
     hub.poke(move |sup, ctx| {
-        sup.stop_answered(key, incarnation, Ok(StopOutcome::Stopped), ctx);
+        sup.stop_answered(key, incarnation, stopped, ctx);
     })
     .await;
 
