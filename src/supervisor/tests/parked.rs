@@ -50,6 +50,37 @@ impl Hub {
             .await
             .expect("the supervisor runs")
     }
+
+    /// The grace timer's stop, taken apart: the session is marked stopping
+    /// (what arrives for its key now waits), the stop itself is sent by the
+    /// test, and this returns once the session's actor has ended, with the
+    /// session's answer (not yet handed to the supervisor: the test does
+    /// that with `stop_answered`, when it chooses) and its incarnation.
+    pub(super) async fn stop_as_the_grace_timer_would(
+        &self,
+    ) -> (Result<StopOutcome, actix::MailboxError>, u64) {
+        let key = self.key.clone();
+        let (session, incarnation): (Addr<SessionActor<Worker>>, u64) = self
+            .poke(move |sup, ctx| {
+                let entry = sup.sessions.get_mut(&key).expect("the session is live");
+                if let Some(grace) = entry.grace.take() {
+                    actix::AsyncContext::cancel_future(ctx, grace);
+                }
+                entry.stopping = Some(Parked::default());
+                (entry.addr.clone(), entry.incarnation)
+            })
+            .await;
+        let stopped = session
+            .send(Stop {
+                mode: StopMode::IfIdle,
+            })
+            .await;
+        let patience = crate::messages::testing::Patience::new("the session's actor to end");
+        while session.connected() {
+            patience.wait().await;
+        }
+        (stopped, incarnation)
+    }
 }
 
 #[actix_rt::test]
@@ -60,33 +91,11 @@ async fn a_lookup_while_a_stopped_sessions_answer_is_on_its_way_leaves_the_parke
     a.join(&hub).await;
     a.leave(&hub).await;
 
-    // The grace timer's stop, taken apart: the session is marked stopping
-    // (what arrives for its key now waits), and the stop itself is sent
-    // by the test.
-    let key = hub.key.clone();
-    let (session, incarnation): (Addr<SessionActor<Worker>>, u64) = hub
-        .poke(move |sup, ctx| {
-            let entry = sup.sessions.get_mut(&key).expect("the session is live");
-            if let Some(grace) = entry.grace.take() {
-                actix::AsyncContext::cancel_future(ctx, grace);
-            }
-            entry.stopping = Some(Parked::default());
-            (entry.addr.clone(), entry.incarnation)
-        })
-        .await;
-    let stopped = session
-        .send(Stop {
-            mode: StopMode::IfIdle,
-        })
-        .await;
+    let (stopped, incarnation) = hub.stop_as_the_grace_timer_would().await;
     assert!(
         matches!(stopped, Ok(StopOutcome::Stopped(_))),
         "{stopped:?}"
     );
-    let patience = crate::messages::testing::Patience::new("the session's actor to end");
-    while session.connected() {
-        patience.wait().await;
-    }
 
     // A tab joins (parked behind the stop), then server code looks the
     // key up, both before the supervisor hears the stop's answer.

@@ -6,17 +6,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 
-use actix::Addr;
 use serde_json::{json, Value};
 use tokio::time::advance;
 
-use super::{Hub, Tab, Worker, GRACE, MS};
+use super::{Hub, Tab, GRACE, MS};
 use crate::ids::SessionKey;
 use crate::messages::testing::{Flush, Patience, Seen};
-use crate::messages::{Stop, StopMode, StopOutcome};
-use crate::session::SessionActor;
+use crate::messages::StopOutcome;
 use crate::store::{MemoryStore, SavedSession, SessionStore, StoreError};
-use crate::supervisor::retire::Parked;
 
 impl Tab {
     /// Waits for the reply to the summary join sent last; its `response`.
@@ -97,33 +94,14 @@ async fn a_summary_join_that_ends_while_its_session_stops_is_not_handed_back() {
     w.watched().await;
     tab.leave(&hub).await;
 
-    // The grace timer's stop, taken apart: the session is marked stopping,
-    // stops, and its answer reaches the supervisor only after the summary
-    // join's leave did (which the stopped session never handled).
-    let key = hub.key.clone();
-    let (session, incarnation): (Addr<SessionActor<Worker>>, u64) = hub
-        .poke(move |sup, ctx| {
-            let entry = sup.sessions.get_mut(&key).expect("the session is live");
-            if let Some(grace) = entry.grace.take() {
-                actix::AsyncContext::cancel_future(ctx, grace);
-            }
-            entry.stopping = Some(Parked::default());
-            (entry.addr.clone(), entry.incarnation)
-        })
-        .await;
-    let stopped = session
-        .send(Stop {
-            mode: StopMode::IfIdle,
-        })
-        .await;
+    // The grace timer's stop, taken apart: the session stops, and its
+    // answer reaches the supervisor only after the summary join's leave
+    // did (which the stopped session never handled).
+    let (stopped, incarnation) = hub.stop_as_the_grace_timer_would().await;
     assert!(
         matches!(&stopped, Ok(StopOutcome::Stopped(list)) if !list.is_empty()),
         "the session hands its summary join back: {stopped:?}"
     );
-    let patience = Patience::new("the session's actor to end");
-    while session.connected() {
-        patience.wait().await;
-    }
     w.leave(&hub).await;
 
     let key = hub.key.clone();
