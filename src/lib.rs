@@ -74,7 +74,10 @@
 //!   (load, save, delete, idle keys) and the durable [`StepLog`] (append
 //!   steps, read a key's checkpoint and steps back, trimmed to the
 //!   session's journal window); [`MemoryStore`] (a session store),
-//!   [`RedbStore`] (both, on disk) and the group-commit thread.
+//!   [`RedbStore`] (both, on disk), [`store::RedisStore`] (both, in a
+//!   Redis shared by several nodes: one owner per session through a lease,
+//!   every write fenced inside Redis; docs/scale-out.md) and the
+//!   group-commit thread.
 //! - `metrics`: what a hub counts (Prometheus, a registry per hub), for
 //!   `GET /metrics`; the actors and the service count through it.
 //! - [`protocol`]: the wire: frames, payloads, replies, [`Reason`], close

@@ -17,7 +17,9 @@ mod backend;
 pub use backend::BackendFlags;
 
 use crate::config::Config;
-use crate::store::{MemoryStore, RedbOptions, RedbStore, SessionStore, StoreError};
+use crate::store::{
+    MemoryStore, RedbOptions, RedbStore, RedisOptions, RedisStore, SessionStore, StoreError,
+};
 
 /// Command-line flags of the `tabhub` service.
 #[derive(Debug, Clone, Parser)]
@@ -125,6 +127,17 @@ pub struct Cli {
     /// Where sessions are kept: `redb` (on disk, under --data) or `memory`.
     #[arg(long, env = "TABHUB_STORE", value_enum, default_value_t = StoreKind::Redb)]
     pub store: StoreKind,
+    /// Keep sessions in this Redis (`redis://host:port[/db]`) instead:
+    /// several nodes sharing it serve the same sessions, each owned by one
+    /// node at a time (docs/scale-out.md). Overrides `--store`.
+    #[arg(long, env = "TABHUB_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// How long a node's ownership of a session lasts without renewal, in
+    /// ms (renewed every third of it): a node that dies gives its sessions
+    /// up after at most this.
+    #[arg(long, env = "TABHUB_REDIS_LEASE_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub redis_lease_ms: u64,
     /// Data directory of the redb store.
     #[arg(long, env = "TABHUB_DATA", default_value = "./tabhub-data")]
     pub data: std::path::PathBuf,
@@ -245,11 +258,25 @@ impl Cli {
         }
     }
 
-    /// Opens the store these flags select.
+    /// Opens the store these flags select: Redis with `--redis-url`, else
+    /// `--store`.
     ///
     /// # Errors
-    /// [`StoreError`] when the redb database cannot be opened or created.
+    /// [`StoreError`] when the redb database cannot be opened or created,
+    /// or Redis cannot be reached.
     pub fn open_store(&self) -> Result<Arc<dyn SessionStore>, StoreError> {
+        if let Some(url) = &self.redis_url {
+            let mut options = RedisOptions::new(url);
+            options.lease = Duration::from_millis(self.redis_lease_ms);
+            options.recent_events = self.recent_events;
+            let store = RedisStore::open(options)?;
+            tracing::info!(
+                node = store.node(),
+                lease_ms = self.redis_lease_ms,
+                "sessions are kept in Redis"
+            );
+            return Ok(Arc::new(store));
+        }
         match self.store {
             StoreKind::Memory => Ok(Arc::new(MemoryStore::new())),
             StoreKind::Redb => {

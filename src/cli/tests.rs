@@ -149,3 +149,23 @@ fn an_allowed_origin_must_be_scheme_host_and_port() {
         assert!(error.contains("scheme://host[:port]"), "{bad}: {error}");
     }
 }
+
+#[test]
+fn redis_flags_select_the_redis_store_and_a_lease_below_100_ms_is_refused() {
+    let cli = parse(&[
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        "--redis-lease-ms",
+        "750",
+    ]);
+    assert_eq!(cli.redis_url.as_deref(), Some("redis://127.0.0.1:1/0"));
+    assert_eq!(cli.redis_lease_ms, 750);
+    // Nobody listens on port 1: opening fails with a clear error, not a hang.
+    let e = cli
+        .open_store()
+        .err()
+        .unwrap_or_else(|| panic!("Redis on port 1?"));
+    assert!(e.to_string().contains("connecting to Redis"), "{e}");
+    let refused = Cli::try_parse_from(["tabhub", "--redis-lease-ms", "99"]);
+    assert!(refused.is_err(), "a lease under 100 ms is refused");
+}

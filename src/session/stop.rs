@@ -11,8 +11,9 @@
 //! - `Shutdown`: stops whatever runs, saving what it can.
 //!
 //! Stopping saves the session whole on the blocking pool (or, with
-//! nothing changed, stamps it active) while the mailbox waits, then stops
-//! the actor.
+//! nothing changed, stamps it active) and then releases it in the store
+//! (a store shared by several nodes gives up this node's lease), while the
+//! mailbox waits, then stops the actor.
 //!
 //! Field written here: `draining`.
 
@@ -75,9 +76,16 @@ impl<A: App> SessionActor<A> {
         let saved = unsaved.then(|| self.saved());
         // Saved, or stamped as active now (nothing changed since the last
         // save, which is not written again; retention counts from here).
-        let saving = blocking(Some(&self.key), move || match saved {
-            Some(saved) => store.save(&key, &saved),
-            None => store.touch(&key),
+        // Then a store shared by several nodes lets the key go (its lease).
+        let saving = blocking(Some(&self.key), move || {
+            let done = match saved {
+                Some(saved) => store.save(&key, &saved),
+                None => store.touch(&key),
+            };
+            if done.is_ok() {
+                store.release(&key);
+            }
+            done
         });
         let force = mode == StopMode::Shutdown;
         ctx.wait(saving.into_actor(self).map(move |saved, act, ctx| {

@@ -31,6 +31,11 @@ pub enum StoreCause {
     Panicked(String),
     /// The commit thread has stopped (the hub is shutting down).
     Stopped,
+    /// This node does not own the session (a shared store such as
+    /// [`super::RedisStore`]): another node holds its lease, or took it
+    /// over after this node's lease ran out, so this node's writes are
+    /// refused (the fencing token; docs/scale-out.md).
+    Fenced(String),
 }
 
 impl fmt::Display for StoreCause {
@@ -43,6 +48,7 @@ impl fmt::Display for StoreCause {
             Self::App(why) => write!(f, "the app failed: {why}"),
             Self::Panicked(why) => write!(f, "the store call panicked: {why}"),
             Self::Stopped => f.write_str("the commit thread has stopped"),
+            Self::Fenced(why) => write!(f, "this node does not own the session: {why}"),
         }
     }
 }

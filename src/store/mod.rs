@@ -15,19 +15,22 @@
 //! [`MemoryStore`] is a session store only: it keeps sessions in process
 //! memory, so a log of their steps there would survive nothing a whole
 //! save at stop does not, and would only delay every delivery until its
-//! "commit". [`RedbStore`] is both (redb: embedded, ACID, on disk).
+//! "commit". [`RedbStore`] is both (redb: embedded, ACID, on disk), and
+//! so is [`RedisStore`] (Redis, shared by several nodes: one owner per
+//! session through a lease, every write fenced by its token).
 //!
 //! Every call blocks and runs off the actor threads: on the blocking pool
 //! ([`blocking`], which also turns a panic into a [`StoreError`]), or on
 //! the commit thread. Files: `session_store.rs`, `step_log.rs` (the two
 //! traits, the rebuild), `saved.rs`, `step.rs` (what they keep),
 //! `error.rs` ([`StoreError`], [`blocking`]), `memory.rs`, `redb/`,
-//! `committer.rs`.
+//! `redis/`, `committer.rs`.
 
 pub(crate) mod committer;
 mod error;
 mod memory;
 mod redb;
+mod redis;
 mod saved;
 mod session_store;
 mod step;
@@ -41,6 +44,8 @@ pub(crate) use error::blocking;
 pub use error::{StoreCause, StoreError};
 pub use memory::MemoryStore;
 pub use redb::{RedbOptions, RedbStore};
+pub use redis::{RedisOptions, RedisStore};
+pub(crate) use saved::gapless_tail;
 pub use saved::{SavedChain, SavedDelta, SavedSession, SavedTask};
 pub use session_store::SessionStore;
 pub use step::Step;

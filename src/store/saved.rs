@@ -91,3 +91,19 @@ impl SavedSession {
         }
     }
 }
+
+/// The longest suffix of `journal` that ends at `seq` with no gap (the
+/// session's journal is already bounded; a gap or a journal not ending at
+/// the saved seq could not be replayed).
+pub(crate) fn gapless_tail(journal: &[SavedDelta], seq: u64) -> &[SavedDelta] {
+    let mut keep = 0;
+    let mut expected = Some(seq);
+    for d in journal.iter().rev() {
+        if Some(d.seq) != expected {
+            break;
+        }
+        keep += 1;
+        expected = d.seq.checked_sub(1);
+    }
+    &journal[journal.len() - keep..]
+}

@@ -106,6 +106,14 @@ pub trait SessionStore: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// The session of `key` stopped on this node (after its last save or
+    /// touch): a store shared by several nodes gives up its ownership, so
+    /// another node may load it at once ([`super::RedisStore`] releases
+    /// the lease). Best effort: it reports nothing. Default: nothing.
+    fn release(&self, key: &SessionKey) {
+        let _ = key;
+    }
+
     /// This store's durable step log, if it keeps one (usually `Some(self)`
     /// for a store that implements [`StepLog`] too). With one, the hub
     /// starts the group-commit thread, every step of every session is

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{SavedChain, SavedDelta, SavedTask};
+use super::{SavedChain, SavedDelta, SavedTask, StoreError};
 use crate::ids::{ChainId, Epoch, SessionKey};
 use crate::protocol::reply::Outcome;
 
@@ -64,6 +64,29 @@ impl Step {
             && self.tasks_started.is_empty()
             && self.tasks_ended.is_empty()
             && self.checkpoint.is_none()
+    }
+
+    /// Refuses a step whose deltas are not consecutive up to its seq (the
+    /// first rule of [`super::StepLog::append`]'s contract), before a log
+    /// writes anything of it.
+    ///
+    /// # Errors
+    /// [`StoreError`] ([`super::StoreCause::Invalid`]) naming the seqs.
+    pub(crate) fn check_deltas(&self) -> Result<(), StoreError> {
+        let consecutive = self.deltas.iter().zip(0u64..).all(|(d, i)| {
+            self.deltas
+                .first()
+                .is_some_and(|f| d.seq == f.seq.saturating_add(i))
+        });
+        if !consecutive || self.deltas.last().is_some_and(|d| d.seq != self.seq) {
+            return Err(StoreError::invalid(format_args!(
+                "step of {} at seq {} carries deltas {:?}, not consecutive up to it",
+                self.key,
+                self.seq,
+                self.deltas.iter().map(|d| d.seq).collect::<Vec<_>>()
+            )));
+        }
+        Ok(())
     }
 
     /// A step of `key` at `seq` that changed nothing yet, with an empty

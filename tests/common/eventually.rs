@@ -19,6 +19,20 @@ pub async fn eventually(what: &str, condition: impl AsyncFnMut() -> bool) {
     eventually_within(WAIT, what, condition).await;
 }
 
+/// [`eventually`] for a test with no runtime (blocking calls, as a store
+/// makes): the thread sleeps between asks.
+pub fn eventually_blocking(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for {what} ({} ms)",
+            WAIT.as_millis()
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
 /// [`eventually`] with a limit of its own, for a wait that may last longer
 /// than [`WAIT`] by design (a TTL on top, say).
 pub async fn eventually_within(

@@ -9,7 +9,9 @@ pub mod nodelay;
 pub mod power;
 pub mod process;
 pub mod python;
+pub mod redis;
 pub mod stores;
+pub mod stream;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use tabhub::{App, Config, Hub, MemoryStore, Store};
 
 // Not every test binary waits for something.
 #[allow(unused_imports)]
-pub use eventually::{eventually, eventually_within, until_no_session};
+pub use eventually::{eventually, eventually_blocking, eventually_within, until_no_session};
 
 /// How long any single wait may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);

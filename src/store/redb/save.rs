@@ -13,7 +13,7 @@ use super::tables::{as_u64, fail, Meta, Tables};
 use super::write::push_recent;
 use super::RedbStore;
 use crate::ids::SessionKey;
-use crate::store::{unix_ms, SavedDelta, SavedSession, StoreError};
+use crate::store::{gapless_tail, unix_ms, SavedSession, StoreError};
 
 impl RedbStore {
     /// Replaces everything kept for `key` with `session`; see
@@ -79,22 +79,6 @@ impl RedbStore {
         }
         self.commit(txn, &what)
     }
-}
-
-/// The longest suffix of `journal` that ends at `seq` with no gap (the
-/// session's journal is already bounded; a gap or a journal not ending at
-/// the saved seq could not be replayed).
-fn gapless_tail(journal: &[SavedDelta], seq: u64) -> &[SavedDelta] {
-    let mut keep = 0;
-    let mut expected = Some(seq);
-    for d in journal.iter().rev() {
-        if Some(d.seq) != expected {
-            break;
-        }
-        keep += 1;
-        expected = d.seq.checked_sub(1);
-    }
-    &journal[journal.len() - keep..]
 }
 
 impl Tables<'_> {

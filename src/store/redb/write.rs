@@ -66,7 +66,7 @@ impl RedbStore {
     ) -> Result<Meta, StoreError> {
         let key = &step.key;
         let k = key.as_str();
-        check_deltas(step)?;
+        step.check_deltas()?;
         let mut m = match meta {
             Some(m) if follows(&m, step) => {
                 if m.epoch.as_ref() != Some(&step.epoch) {
@@ -125,24 +125,6 @@ impl RedbStore {
         }
         Ok(m)
     }
-}
-
-/// Refuses a step whose deltas are not consecutive up to its seq.
-fn check_deltas(step: &Step) -> Result<(), StoreError> {
-    let consecutive = step.deltas.iter().enumerate().all(|(i, d)| {
-        step.deltas
-            .first()
-            .is_some_and(|f| d.seq == f.seq + as_u64(i))
-    });
-    if !consecutive || step.deltas.last().is_some_and(|d| d.seq != step.seq) {
-        return Err(StoreError::invalid(format_args!(
-            "step of {} at seq {} carries deltas {:?}, not consecutive up to it",
-            step.key,
-            step.seq,
-            step.deltas.iter().map(|d| d.seq).collect::<Vec<_>>()
-        )));
-    }
-    Ok(())
 }
 
 /// Whether `step` continues the key at `m`: its first delta produces the

@@ -1,0 +1,174 @@
+//! The connection to Redis: one `redis` [`ConnectionManager`] (a
+//! multiplexed connection that reconnects by itself, with backoff), driven
+//! by a runtime thread of the store's own; the blocking bridge through
+//! which store calls (made on the blocking pool or the commit thread) wait
+//! for it; the scripts; and what Redis errors mean as [`StoreError`]s.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, Script};
+
+use crate::store::{StoreCause, StoreError};
+
+/// The store's Lua scripts (`lua/`); writes start with the lease check.
+pub(super) struct Scripts {
+    pub(super) acquire: Script,
+    pub(super) release: Script,
+    pub(super) renew: Script,
+    pub(super) append: Script,
+    pub(super) save: Script,
+    pub(super) delete: Script,
+    pub(super) touch: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let owned = |body: &str| Script::new(&format!("{}\n{body}", include_str!("lua/owns.lua")));
+        Self {
+            acquire: Script::new(include_str!("lua/acquire.lua")),
+            release: Script::new(include_str!("lua/release.lua")),
+            renew: owned(include_str!("lua/renew.lua")),
+            append: owned(include_str!("lua/append.lua")),
+            save: owned(include_str!("lua/save.lua")),
+            delete: owned(include_str!("lua/delete.lua")),
+            touch: owned(include_str!("lua/touch.lua")),
+        }
+    }
+
+    /// Loads the scripts the store sends by hash in pipelines (after a
+    /// Redis restart its script cache is empty).
+    pub(super) async fn load(&self, con: &mut ConnectionManager) -> Result<(), RedisError> {
+        for script in [
+            &self.append,
+            &self.renew,
+            &self.save,
+            &self.delete,
+            &self.touch,
+        ] {
+            script.load_async(con).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The connection and the thread that drives it.
+pub(super) struct Io {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    pub(super) con: ConnectionManager,
+    pub(super) scripts: std::sync::Arc<Scripts>,
+}
+
+impl Io {
+    /// Connects to `url` (`redis://host:port/db`, or `rediss://` for TLS
+    /// if the build has it); `timeout` bounds each connection attempt and
+    /// each command's answer.
+    ///
+    /// # Errors
+    /// [`StoreCause::Backend`] when the URL is malformed or Redis cannot be
+    /// reached now.
+    pub(super) fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tabhub-redis")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::backend(format_args!("starting the Redis thread: {e}")))?;
+        let handle = runtime.handle().clone();
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::backend(format_args!("the Redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(6)
+            .set_max_delay(Duration::from_secs(2));
+        let scripts = std::sync::Arc::new(Scripts::new());
+        let loading = scripts.clone();
+        let con = wait(&handle, async move {
+            let mut con = ConnectionManager::new_with_config(client, config)
+                .await
+                .map_err(|e| cause("connecting to Redis", &e))?;
+            loading
+                .load(&mut con)
+                .await
+                .map_err(|e| cause("loading the scripts", &e))?;
+            Ok(con)
+        })?;
+        Ok(Self {
+            runtime: Some(runtime),
+            handle,
+            con,
+            scripts,
+        })
+    }
+
+    /// Runs `call` on the Redis thread and waits for its result (the
+    /// calling thread blocks; store calls run off the actor threads).
+    pub(super) fn run<T, F>(&self, call: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        wait(&self.handle, call)
+    }
+
+    /// Runs `task` on the Redis thread until the store is dropped.
+    pub(super) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.handle.spawn(task);
+    }
+}
+
+impl Drop for Io {
+    fn drop(&mut self) {
+        // Allowed on any thread, async or not: the runtime's tasks (the
+        // lease renewal) stop, its thread ends by itself.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn wait<T, F>(handle: &tokio::runtime::Handle, call: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::sync_channel(1);
+    handle.spawn(async move {
+        let _ = tx.send(call.await);
+    });
+    rx.recv().unwrap_or_else(|_| {
+        Err(StoreError::backend(
+            "the Redis call ended without an answer (it panicked, or the store is closing)",
+        ))
+    })
+}
+
+/// What a Redis error means for a store call about `what`: a refused
+/// write of a node that no longer holds the lease ([`StoreCause::Fenced`]),
+/// a batch that breaks the step contract ([`StoreCause::Invalid`]), or a
+/// failure of Redis or the network ([`StoreCause::Backend`]).
+pub(super) fn cause(what: impl fmt::Display, e: &RedisError) -> StoreError {
+    let text = e.to_string();
+    if let Some(rest) = after(&text, "FENCED") {
+        return StoreError::new(StoreCause::Fenced(format!("{what}: {rest}")));
+    }
+    if let Some(rest) = after(&text, "INVALID") {
+        return StoreError::invalid(format_args!("{what}: {rest}"));
+    }
+    StoreError::backend(format_args!("{what}: {text}"))
+}
+
+/// The text after `tag` in a script's error, if it carries it.
+fn after<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
+    text.find(tag).map(|i| text[i + tag.len()..].trim())
+}
+
+/// Whether Redis lost the scripts (it restarted): load them and send again.
+pub(super) fn no_script(e: &RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+}

@@ -1,0 +1,230 @@
+//! Leases: one owner per session at a time, with a fencing token.
+//!
+//! A node takes a session's lease when it loads the session (`acquire.lua`:
+//! SET NX with an expiry, the value `"<node>/<token>"`, where the token is
+//! the key's fencing counter after INCR, so it only grows). It renews every
+//! lease it holds a third of the lease time apart, and gives it up when the
+//! session stops. Every write checks, inside Redis and in the same script,
+//! that the writer still holds the lease (`owns.lua`): a node that lost it
+//! (paused, partitioned, too slow to renew while another node took the key)
+//! never writes again, and learns so from the refusal
+//! ([`StoreCause::Fenced`]), which ends its session there.
+//!
+//! [`StoreCause::Fenced`]: crate::store::StoreCause::Fenced
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::io::{cause, Io, Scripts};
+use super::keys::SessionKeys;
+use crate::ids::SessionKey;
+use crate::store::{StoreCause, StoreError};
+
+/// The leases this node holds: session key to lease value.
+#[derive(Default)]
+pub(super) struct Leases {
+    held: Mutex<HashMap<SessionKey, String>>,
+}
+
+/// A lease as the scripts take it: its value and its token.
+pub(super) struct Held {
+    pub(super) value: String,
+    pub(super) token: String,
+}
+
+impl Held {
+    fn new(value: String) -> Self {
+        let token = value.rsplit('/').next().unwrap_or_default().to_owned();
+        Self { value, token }
+    }
+}
+
+impl Leases {
+    /// The lease of `key`, if this node holds it.
+    pub(super) fn of(&self, key: &SessionKey) -> Option<Held> {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.get(key).cloned().map(Held::new)
+    }
+
+    /// The lease of `key`, or the refusal a write without it gets.
+    pub(super) fn required(&self, key: &SessionKey) -> Result<Held, StoreError> {
+        self.of(key).ok_or_else(|| {
+            StoreError::new(StoreCause::Fenced(
+                "this node does not hold the session's lease".into(),
+            ))
+            .for_key(key)
+        })
+    }
+
+    fn insert(&self, key: &SessionKey, value: String) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.insert(key.clone(), value);
+    }
+
+    /// Forgets the lease of `key`; its value, if it was held.
+    pub(super) fn forget(&self, key: &SessionKey) -> Option<String> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.remove(key)
+    }
+
+    /// Forgets the lease of `key` if it is still `value` (a lease lost
+    /// while a newer one was taken is not forgotten).
+    fn forget_if(&self, key: &SessionKey, value: &str) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.get(key).is_some_and(|v| v == value) {
+            held.remove(key);
+        }
+    }
+
+    fn snapshot(&self) -> Vec<(SessionKey, String)> {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+/// How a node takes, renews and gives up leases.
+pub(super) struct Owner {
+    pub(super) node: String,
+    pub(super) lease: Duration,
+    pub(super) prefix: String,
+    pub(super) leases: Arc<Leases>,
+}
+
+impl Owner {
+    fn lease_ms(&self) -> u64 {
+        u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Takes the lease of `key` for this node (or renews it, if it holds
+    /// it already).
+    ///
+    /// # Errors
+    /// [`StoreCause::Fenced`] naming the holder when another node holds
+    /// it; [`StoreCause::Backend`] when Redis cannot be reached.
+    pub(super) fn acquire(&self, io: &Io, key: &SessionKey) -> Result<Held, StoreError> {
+        let keys = SessionKeys::new(&self.prefix, key);
+        let mut con = io.con.clone();
+        let scripts = io.scripts.clone();
+        let (node, ms) = (self.node.clone(), self.lease_ms());
+        let (won, value): (i64, String) = io
+            .run(async move {
+                scripts
+                    .acquire
+                    .key(&keys.lease)
+                    .key(&keys.fence)
+                    .arg(node)
+                    .arg(ms)
+                    .invoke_async(&mut con)
+                    .await
+                    .map_err(|e| cause("taking the session's lease", &e))
+            })
+            .map_err(|e| e.for_key(key))?;
+        if won != 1 {
+            let holder = value.rsplit_once('/').map_or(value.as_str(), |(n, _)| n);
+            return Err(StoreError::new(StoreCause::Fenced(format!(
+                "the session is owned by node {holder}"
+            )))
+            .for_key(key));
+        }
+        self.leases.insert(key, value.clone());
+        Ok(Held::new(value))
+    }
+
+    /// Gives up the lease of `key`, if this node holds it (best effort: a
+    /// lease not given up expires).
+    pub(super) fn release(&self, io: &Io, key: &SessionKey) {
+        let Some(value) = self.leases.forget(key) else {
+            return;
+        };
+        let lease = SessionKeys::new(&self.prefix, key).lease;
+        let mut con = io.con.clone();
+        let scripts = io.scripts.clone();
+        let released = io.run(async move {
+            scripts
+                .release
+                .key(lease)
+                .arg(value)
+                .invoke_async::<i64>(&mut con)
+                .await
+                .map_err(|e| cause("giving the session's lease up", &e))
+        });
+        if let Err(e) = released {
+            tracing::warn!(key = %key, error = %e, "could not give the lease up; it expires");
+        }
+    }
+
+    /// Renews every lease this node holds, a third of the lease time
+    /// apart, until the store is dropped. A lease another node took is
+    /// forgotten: the session's next write is refused, which ends it here.
+    pub(super) fn keep_renewing(&self, io: &Io) {
+        let leases = self.leases.clone();
+        let (prefix, ms) = (self.prefix.clone(), self.lease_ms());
+        let every = (self.lease / 3).max(Duration::from_millis(10));
+        let con = io.con.clone();
+        let scripts = io.scripts.clone();
+        io.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                renew_all(&leases, &scripts, con.clone(), &prefix, ms).await;
+            }
+        });
+    }
+}
+
+/// One round of renewals, pipelined.
+async fn renew_all(
+    leases: &Leases,
+    scripts: &Scripts,
+    mut con: redis::aio::ConnectionManager,
+    prefix: &str,
+    ms: u64,
+) {
+    let held = leases.snapshot();
+    if held.is_empty() {
+        return;
+    }
+    let mut pipe = redis::pipe();
+    for (key, value) in &held {
+        let keys = SessionKeys::new(prefix, key);
+        let token = Held::new(value.clone()).token;
+        pipe.cmd("EVALSHA")
+            .arg(scripts.renew.get_hash())
+            .arg(2)
+            .arg(&keys.lease)
+            .arg(&keys.fence)
+            .arg(value)
+            .arg(ms)
+            .arg(token);
+    }
+    let answers: Result<Vec<redis::RedisResult<i64>>, _> =
+        pipe.ignore_errors().query_async(&mut con).await;
+    let answers = match answers {
+        Ok(answers) => answers,
+        Err(e) => {
+            tracing::warn!(error = %e, leases = held.len(), "could not renew the leases; trying again");
+            return;
+        }
+    };
+    for ((key, value), answer) in held.iter().zip(answers) {
+        match answer {
+            Ok(_) => {}
+            Err(e) if super::io::no_script(&e) => {
+                if let Err(e) = scripts.load(&mut con).await {
+                    tracing::warn!(error = %e, "could not load the scripts again");
+                }
+            }
+            Err(e) => {
+                let e = cause("renewing the lease", &e).for_key(key);
+                if matches!(e.cause, StoreCause::Fenced(_)) {
+                    tracing::warn!(key = %key, error = %e, "lease lost: another node owns the session now");
+                    leases.forget_if(key, value);
+                } else {
+                    tracing::warn!(key = %key, error = %e, "could not renew the lease; trying again");
+                }
+            }
+        }
+    }
+}

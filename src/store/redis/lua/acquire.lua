@@ -1,0 +1,20 @@
+-- Takes the key's lease for a node, or names who holds it.
+-- KEYS[1] the lease, KEYS[2] the fencing counter.
+-- ARGV[1] the node id, ARGV[2] the lease in ms.
+-- Returns {1, "<node>/<token>"} when the node holds it (a lease it already
+-- held is renewed and keeps its token), {0, holder} otherwise. A new
+-- holder's token is the counter's next value: it only grows.
+local held = redis.call('GET', KEYS[1])
+local mine = ARGV[1] .. '/'
+if held then
+  if string.sub(held, 1, string.len(mine)) == mine then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {1, held}
+  end
+  return {0, held}
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('PERSIST', KEYS[2])
+local value = mine .. string.format('%d', token)
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return {1, value}

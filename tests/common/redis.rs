@@ -1,0 +1,108 @@
+//! A real `redis-server` (Debian's package) on a free loopback port, with
+//! its own data directory, stopped (and its directory removed) when
+//! dropped. A test that needs it fails, never skips, when it is missing.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::process::{free_port, Guard};
+
+/// How long `redis-server` may take to accept connections.
+const REDIS_START: Duration = Duration::from_secs(10);
+
+/// A running `redis-server`.
+pub struct Redis {
+    server: Option<Guard>,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    /// Starts `redis-server` with an append-only file synced on every
+    /// write (`appendfsync always`): what it acknowledged survives its own
+    /// restart.
+    pub fn start() -> Redis {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("tabhub-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Redis {
+            server: None,
+            port,
+            dir,
+        };
+        redis.run();
+        redis
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn run(&mut self) {
+        let mut command = Command::new("redis-server");
+        command
+            .arg("--port")
+            .arg(self.port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--appendonly")
+            .arg("yes")
+            .arg("--appendfsync")
+            .arg("always")
+            .arg("--save")
+            .arg("");
+        if which("redis-server").is_none() {
+            panic!(
+                "these tests need redis-server, which is not installed: \
+                 apt-get install redis-server (Debian's package; .ci/run installs it)"
+            );
+        }
+        let mut server = Guard::spawn(command);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + REDIS_START;
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(status) = server.wait_for(Duration::ZERO) {
+                panic!("redis-server exited early ({status})\n{}", server.output());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on {addr} within {REDIS_START:?}\n{}",
+                server.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.server = Some(server);
+    }
+
+    /// Kills `redis-server` (SIGKILL): what it had not written to its
+    /// append-only file is lost, as in a crash.
+    pub fn kill(&mut self) {
+        self.server = None;
+    }
+
+    /// Starts `redis-server` again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.run();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.server = None;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The path of `program` on `PATH`, if it is there.
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
