@@ -30,8 +30,8 @@ mod watchers;
 pub(crate) use activity::{ActivityClock, ActivityStamp};
 pub(crate) use queue::QueueDepth;
 pub(crate) use to_session::{
-    Attach, Cancel, Detach, SessionLink, SetLeader, Stop, StopMode, StopOutcome, Submit, Unwatch,
-    Watch,
+    Attach, Cancel, Detach, Disown, SessionLink, SetLeader, Stop, StopMode, StopOutcome, Submit,
+    Unwatch, Watch,
 };
 pub(crate) use to_supervisor::{
     Join, Leave, SessionEnded, SessionIdle, SetVisibility, SupervisorLink, TabGone, TabStarted,

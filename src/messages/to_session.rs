@@ -116,6 +116,15 @@ pub(crate) struct SetLeader {
     pub(crate) leader: Option<TabId>,
 }
 
+/// Sent by the supervisor when the store says this node no longer owns
+/// the session's key (a shared store: its lease ran out and another node
+/// took it). The session gives it up as after a store failure: its tabs
+/// and summary joins are told to rejoin, and it reports `SessionEnded`
+/// (without asking for its tasks to restart here).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Disown;
+
 /// Sent by the supervisor to stop a session; see [`StopMode`] for when.
 /// The session saves itself to the store (off its thread) and stops.
 #[derive(Message)]

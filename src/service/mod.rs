@@ -2,12 +2,16 @@
 //! it mounts ([`Routes`]: the WebSocket endpoint, `/healthz`, `/metrics`,
 //! the client script), in `routes.rs`; which pages may open a socket, in
 //! `origin.rs`; the health check, the metrics and the commit timing, in
-//! `observe.rs`; the server API a backend calls ([`Api`]), in `api/`.
+//! `observe.rs`; the server API a backend calls ([`Api`]), in `api/`;
+//! the retention sweeper, in `retention.rs`; and, with a store shared by
+//! several nodes, the watch for sessions another node took over, in
+//! `ownership.rs`.
 
 mod api;
 mod handle;
 mod observe;
 mod origin;
+mod ownership;
 mod retention;
 mod routes;
 
@@ -149,10 +153,12 @@ impl<A: App> Hub<A> {
         };
         let sup_committer = committer.clone();
         let sweeper_store = store.clone();
+        let observed_store = store.clone();
         let sup_metrics = metrics.clone();
         let supervisor = Supervisor::start_in_arbiter(&supervisor_thread.handle(), move |_ctx| {
             Supervisor::new(app, sup_config, store, handles, sup_committer, sup_metrics)
         });
+        supervisor_thread.spawn(ownership::watch(sweeper_store.clone(), supervisor.clone()));
         if let Some(ttl) = config.session_ttl {
             supervisor_thread.spawn(retention::sweep(sweeper_store, supervisor.clone(), ttl));
         }
@@ -177,6 +183,7 @@ impl<A: App> Hub<A> {
             metrics,
             stats: supervisor.clone().recipient(),
             committer: committer.clone(),
+            store: observed_store,
             draining: AtomicBool::new(false),
             app_metrics: Box::new(move || metrics_app.metrics_text()),
         });
@@ -250,9 +257,10 @@ impl<A: App> Hub<A> {
     }
 
     /// What `GET /healthz` reports: [`Health::Draining`] once
-    /// [`Hub::shutdown`] began, else [`Health::StoreFailing`] while the
-    /// store cannot commit (the latest write failed for every step it
-    /// carried), else [`Health::Ok`].
+    /// [`Hub::shutdown`] began, else [`Health::Unreachable`] while the
+    /// store's backend (Redis) cannot be reached, else
+    /// [`Health::StoreFailing`] while the store cannot commit (the latest
+    /// write failed for every step it carried), else [`Health::Ok`].
     pub fn health(&self) -> Health {
         self.observe.health()
     }

@@ -1,6 +1,6 @@
 //! Watching the service from outside: `GET /metrics` (Prometheus text),
 //! `GET /healthz` (ok, draining, or unhealthy when the store cannot
-//! commit), and [`MeteredLog`], which times the commit thread's writes.
+//! commit or its backend cannot be reached), and [`MeteredLog`], which times the commit thread's writes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,6 +19,7 @@ const STATS_WAIT: Duration = Duration::from_secs(1);
 
 /// What a [`crate::Hub`] says about its health (`GET /healthz`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Health {
     /// Serving: HTTP 200 `{"status": "ok"}`.
     Ok,
@@ -30,6 +31,10 @@ pub enum Health {
     /// `{"status": "unhealthy", "reason": "store"}`. Healthy again after
     /// the next write that succeeds.
     StoreFailing,
+    /// The store's backend cannot be reached (`"redis"`): HTTP 503
+    /// `{"status": "unhealthy", "reason": "redis"}`. Healthy again once
+    /// it answers ([`SessionStore::unreachable`]).
+    Unreachable(&'static str),
 }
 
 /// What the health check and the metrics read; one per hub.
@@ -39,6 +44,8 @@ pub(crate) struct Observe {
     pub(crate) stats: Recipient<Stats>,
     /// The commit thread of a durable store.
     pub(crate) committer: Option<Committer>,
+    /// The store, for its reachability and its own metrics.
+    pub(crate) store: Arc<dyn SessionStore>,
     /// Set when [`crate::Hub::shutdown`] begins; never cleared.
     pub(crate) draining: AtomicBool,
     /// The app's own metrics text ([`crate::App::metrics_text`]).
@@ -54,6 +61,8 @@ impl Observe {
     pub(crate) fn health(&self) -> Health {
         if self.draining.load(Ordering::Acquire) {
             Health::Draining
+        } else if let Some(backend) = self.store.unreachable() {
+            Health::Unreachable(backend)
         } else if self.store_failing() {
             Health::StoreFailing
         } else {
@@ -91,6 +100,7 @@ impl Observe {
             }
         }
         let mut text = m.text();
+        text.push_str(&self.store.metrics_text());
         text.push_str(&(self.app_metrics)());
         text
     }
@@ -117,6 +127,8 @@ pub(super) async fn healthz(observe: web::Data<Observe>) -> HttpResponse {
         }
         Health::StoreFailing => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({ "status": "unhealthy", "reason": "store" })),
+        Health::Unreachable(backend) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "unhealthy", "reason": backend })),
     }
 }
 
@@ -152,5 +164,9 @@ impl StepLog for MeteredLog {
 
     fn load_steps(&self, key: &SessionKey) -> Result<Option<LoggedSession>, StoreError> {
         self.log()?.load_steps(key)
+    }
+
+    fn probe(&self) -> Option<Result<(), StoreError>> {
+        self.log().ok()?.probe()
     }
 }

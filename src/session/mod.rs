@@ -246,13 +246,25 @@ impl<A: App> SessionActor<A> {
     /// delivery list is emptied, and the supervisor is told, which forgets
     /// this session and stops it. Until then joins get `store_error`.
     fn fail(&mut self) {
+        self.end(true);
+    }
+
+    /// Another node owns the key now (a shared store; this node's lease
+    /// ran out and was taken): as [`Self::fail`], but its running tasks
+    /// are the new owner's to restart, not this node's.
+    fn disown(&mut self) {
+        self.end(false);
+    }
+
+    fn end(&mut self, restart_tasks_here: bool) {
         self.phase = Phase::Failed;
         // The supervisor hears of it before any tab: a tab's rejoin then
         // reaches it after it forgot this session, and starts a fresh one.
+        let had_tasks = !self.tasks.is_empty() || !self.tasks.to_restart.is_empty();
         self.control.ended.do_send(SessionEnded {
             key: self.key.clone(),
             incarnation: self.incarnation,
-            had_tasks: !self.tasks.is_empty() || !self.tasks.to_restart.is_empty(),
+            had_tasks: had_tasks && restart_tasks_here,
         });
         self.durable.failed();
         self.send_everyone_to_rejoin_now();

@@ -60,7 +60,13 @@ impl<A: App> Handler<Committed> for SessionActor<A> {
                 // written: drop it. Tabs rejoin with their cursors (which only
                 // ever saw durable deltas) and a fresh session reloads from
                 // the store, as after a crash.
-                if self.phase == super::Phase::Ready {
+                if self.phase != super::Phase::Ready {
+                    return;
+                }
+                if matches!(e.cause, crate::store::StoreCause::Fenced(_)) {
+                    tracing::warn!(key = %self.key, error = %e, held = self.durable.held(), "another node owns the session now; giving it up");
+                    self.disown();
+                } else {
                     tracing::error!(key = %self.key, error = %e, held = self.durable.held(), "store failed; restarting the session from the store");
                     self.fail();
                 }

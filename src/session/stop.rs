@@ -10,6 +10,9 @@
 //!   becomes durable, so the supervisor asks once.
 //! - `Shutdown`: stops whatever runs, saving what it can.
 //!
+//! [`Disown`] is not a stop: the key is another node's now (a shared
+//! store), and the session ends as after a store failure.
+//!
 //! Stopping saves the session whole on the blocking pool (or, with
 //! nothing changed, stamps it active) and then releases it in the store
 //! (a store shared by several nodes gives up this node's lease), while the
@@ -22,7 +25,7 @@ use tokio::sync::oneshot;
 
 use super::{Ctx, Phase, SessionActor};
 use crate::app::App;
-use crate::messages::{Stop, StopMode, StopOutcome};
+use crate::messages::{Disown, Stop, StopMode, StopOutcome};
 use crate::store::blocking;
 
 /// A `Stop` waiting for the session to drain.
@@ -144,5 +147,16 @@ impl<A: App> Handler<Stop> for SessionActor<A> {
         // Unanswered only if the actor stopped first (a shutdown, or its
         // store failed): it is stopped either way.
         Box::pin(async move { answered.await.unwrap_or(StopOutcome::Stopped(none)) })
+    }
+}
+
+impl<A: App> Handler<Disown> for SessionActor<A> {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Disown, _ctx: &mut Self::Context) {
+        if self.phase == Phase::Ready {
+            tracing::warn!(key = %self.key, "another node owns the session now; giving it up");
+            self.disown();
+        }
     }
 }

@@ -14,7 +14,9 @@
 //! failing and will be replaced by a fresh one loaded from the store), are
 //! refused without being tried against a store that no longer matches
 //! them. [`Committer::failing`] says whether the latest write failed for
-//! every step it carried (the store cannot commit at all).
+//! every step it carried (the store cannot commit at all), until a write
+//! succeeds or, for a log that can tell ([`StepLog::probe`]), until the
+//! log says it could take one.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -123,8 +125,26 @@ struct Writer {
     broken_order: VecDeque<u64>,
 }
 
+/// How often a failing log is probed while no step arrives.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+
 fn run(writer: &mut Writer, rx: &mpsc::Receiver<Request>, window: Duration) {
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = if writer.failing.load(Ordering::Acquire) {
+            match rx.recv_timeout(PROBE_EVERY) {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => {
+                    writer.probe();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(r) => r,
+                Err(_) => break,
+            }
+        };
         let mut batch = vec![first];
         let deadline = Instant::now() + window;
         while batch.len() < MAX_BATCH {
@@ -150,6 +170,15 @@ fn run(writer: &mut Writer, rx: &mpsc::Receiver<Request>, window: Duration) {
 }
 
 impl Writer {
+    /// Asks a failing log whether it could take a write now; if it says
+    /// so, the store no longer counts as failing.
+    fn probe(&self) {
+        if let Some(Ok(())) = self.log.probe() {
+            tracing::info!("the store answers again");
+            self.failing.store(false, Ordering::Release);
+        }
+    }
+
     /// Writes a batch and answers every step in it.
     fn commit(&mut self, batch: Vec<Request>) {
         // Steps of failed session starts are refused untried.

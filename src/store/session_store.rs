@@ -114,6 +114,29 @@ pub trait SessionStore: Send + Sync + 'static {
         let _ = key;
     }
 
+    /// The sessions this node owned and lost since the last call (a store
+    /// shared by several nodes, whose lease on them ran out and was taken
+    /// by another node); the hub tells each to give its key up. `None`:
+    /// this store never loses a session (the default), and the hub stops
+    /// asking.
+    fn lost_sessions(&self) -> Option<Vec<SessionKey>> {
+        None
+    }
+
+    /// The backend this store cannot reach now, if any (`"redis"`): the
+    /// hub's `/healthz` then reports `{"status": "unhealthy", "reason":
+    /// <it>}`. Default: `None` (a store in the process or on local disk).
+    fn unreachable(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The store's own metrics in Prometheus' text format (names start
+    /// with `tabhub_`), appended to the hub's `GET /metrics`. Default:
+    /// none.
+    fn metrics_text(&self) -> String {
+        String::new()
+    }
+
     /// This store's durable step log, if it keeps one (usually `Some(self)`
     /// for a store that implements [`StepLog`] too). With one, the hub
     /// starts the group-commit thread, every step of every session is

@@ -51,6 +51,16 @@ pub trait StepLog: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] when the records exist but cannot be read.
     fn load_steps(&self, key: &SessionKey) -> Result<Option<LoggedSession>, StoreError>;
+
+    /// Whether the log could take a write now, without writing: asked by
+    /// the commit thread while its writes fail, so the hub's health
+    /// recovers when the log does, not only at the next write (a node out
+    /// of a load balancer's rotation may get none). `Some(Ok(()))`: yes;
+    /// `Some(Err(_))`: no; `None` (the default): the log cannot tell
+    /// without writing, and the next write decides.
+    fn probe(&self) -> Option<Result<(), StoreError>> {
+        None
+    }
 }
 
 /// What a [`StepLog`] holds for one key: the latest checkpoint, the deltas

@@ -10,10 +10,12 @@ use actix::{
     ActorFutureExt, AsyncContext, Context, Handler, MailboxError, ResponseActFuture, WrapFuture,
 };
 
-use super::{Parked, Shutdown, Supervisor};
+use super::{Disowned, Parked, Shutdown, Supervisor};
 use crate::app::App;
 use crate::ids::SessionKey;
-use crate::messages::{CloseConnection, SessionEnded, SessionIdle, Stop, StopMode, StopOutcome};
+use crate::messages::{
+    CloseConnection, Disown, SessionEnded, SessionIdle, Stop, StopMode, StopOutcome,
+};
 use crate::protocol::close::CloseCode;
 use crate::store::blocking;
 
@@ -211,6 +213,23 @@ impl<A: App> Handler<SessionEnded> for Supervisor<A> {
             mode: StopMode::Shutdown,
         });
         self.replay(&msg.key, entry.stopping.unwrap_or_default(), ctx);
+    }
+}
+
+impl<A: App> Handler<Disowned> for Supervisor<A> {
+    type Result = ();
+
+    /// Tells each live session of `keys` to give its key up; it then
+    /// reports `SessionEnded`, as after a store failure, and the next join
+    /// of the key here loads it again (which another node's lease refuses
+    /// while that node owns it).
+    fn handle(&mut self, msg: Disowned, _ctx: &mut Self::Context) {
+        for key in msg.keys {
+            if let Some(entry) = self.sessions.get(&key) {
+                tracing::warn!(key = %key, tabs = entry.tabs.len(), "this node no longer owns the session");
+                entry.addr.do_send(Disown);
+            }
+        }
     }
 }
 

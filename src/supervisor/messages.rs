@@ -9,6 +9,16 @@ use actix::Message;
 #[rtype(result = "()")]
 pub(crate) struct Shutdown;
 
+/// Sent by the hub's ownership watcher (`service/ownership.rs`): the
+/// store says this node no longer owns these keys (a store shared by
+/// several nodes; another node took them over). Each live session of them
+/// is told to give its key up ([`crate::messages::Disown`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Disowned {
+    pub(crate) keys: Vec<crate::ids::SessionKey>,
+}
+
 /// Sent by [`crate::Hub::stats`]; replies with the registry's counts.
 #[derive(Message)]
 #[rtype(result = "HubStats")]

@@ -59,7 +59,7 @@ use election::{elect, Candidate};
 pub use lookup::TabInfo;
 pub(crate) use lookup::{ListTabs, Lookup, LookupError};
 pub use messages::HubStats;
-pub(crate) use messages::{Shutdown, Stats};
+pub(crate) use messages::{Disowned, Shutdown, Stats};
 use retire::Parked;
 pub(crate) use retire::{Expire, Retire, RetireError, Retired};
 

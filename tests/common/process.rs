@@ -163,6 +163,15 @@ impl Guard {
         let _ = self.child.wait();
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) with `kill`.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
     /// Sends SIGTERM (via `kill`, so no extra crate is needed).
     pub fn terminate(&self) {
         let status = Command::new("kill")

@@ -12,6 +12,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 
+use super::stats::RedisStats;
 use crate::store::{StoreCause, StoreError};
 
 /// The store's Lua scripts (`lua/`); writes start with the lease check.
@@ -61,6 +62,7 @@ pub(super) struct Io {
     handle: tokio::runtime::Handle,
     pub(super) con: ConnectionManager,
     pub(super) scripts: std::sync::Arc<Scripts>,
+    pub(super) stats: std::sync::Arc<RedisStats>,
 }
 
 impl Io {
@@ -81,11 +83,15 @@ impl Io {
         let handle = runtime.handle().clone();
         let client = redis::Client::open(url)
             .map_err(|e| StoreError::backend(format_args!("the Redis URL: {e}")))?;
+        // A reconnect gives up after two quick retries (0.1 s, 0.2 s), so
+        // calls fail fast while Redis is down; the next call (a lease
+        // renewal or ping comes a third of the lease time apart) starts
+        // another, so the node is back as soon as Redis is.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
-            .set_number_of_retries(6)
-            .set_max_delay(Duration::from_secs(2));
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
         let scripts = std::sync::Arc::new(Scripts::new());
         let loading = scripts.clone();
         let con = wait(&handle, async move {
@@ -103,17 +109,21 @@ impl Io {
             handle,
             con,
             scripts,
+            stats: std::sync::Arc::default(),
         })
     }
 
-    /// Runs `call` on the Redis thread and waits for its result (the
-    /// calling thread blocks; store calls run off the actor threads).
+    /// Runs `call` (one round trip) on the Redis thread and waits for its
+    /// result (the calling thread blocks; store calls run off the actor
+    /// threads).
     pub(super) fn run<T, F>(&self, call: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        wait(&self.handle, call)
+        let result = wait(&self.handle, call);
+        self.stats.answered(&result);
+        result
     }
 
     /// Runs `task` on the Redis thread until the store is dropped.

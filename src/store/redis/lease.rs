@@ -18,13 +18,16 @@ use std::time::Duration;
 
 use super::io::{cause, Io, Scripts};
 use super::keys::SessionKeys;
+use super::stats::{LeaseEvent, RedisStats};
 use crate::ids::SessionKey;
 use crate::store::{StoreCause, StoreError};
 
-/// The leases this node holds: session key to lease value.
+/// The leases this node holds: session key to lease value; and the
+/// sessions whose lease another node took, until the hub asks.
 #[derive(Default)]
 pub(super) struct Leases {
     held: Mutex<HashMap<SessionKey, String>>,
+    lost: Mutex<Vec<SessionKey>>,
 }
 
 /// A lease as the scripts take it: its value and its token.
@@ -68,13 +71,23 @@ impl Leases {
         held.remove(key)
     }
 
-    /// Forgets the lease of `key` if it is still `value` (a lease lost
-    /// while a newer one was taken is not forgotten).
-    fn forget_if(&self, key: &SessionKey, value: &str) {
+    /// Forgets the lease of `key`, which another node took, if it is
+    /// still `value` (a lease lost while a newer one was taken is not
+    /// forgotten), and notes the session as lost.
+    fn lose(&self, key: &SessionKey, value: &str) {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         if held.get(key).is_some_and(|v| v == value) {
             held.remove(key);
+            drop(held);
+            let mut lost = self.lost.lock().unwrap_or_else(PoisonError::into_inner);
+            lost.push(key.clone());
         }
+    }
+
+    /// The sessions lost since the last call.
+    pub(super) fn take_lost(&self) -> Vec<SessionKey> {
+        let mut lost = self.lost.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *lost)
     }
 
     fn snapshot(&self) -> Vec<(SessionKey, String)> {
@@ -121,12 +134,14 @@ impl Owner {
             })
             .map_err(|e| e.for_key(key))?;
         if won != 1 {
+            io.stats.lease(LeaseEvent::Refused);
             let holder = value.rsplit_once('/').map_or(value.as_str(), |(n, _)| n);
             return Err(StoreError::new(StoreCause::Fenced(format!(
                 "the session is owned by node {holder}"
             )))
             .for_key(key));
         }
+        io.stats.lease(LeaseEvent::Taken);
         self.leases.insert(key, value.clone());
         Ok(Held::new(value))
     }
@@ -149,8 +164,11 @@ impl Owner {
                 .await
                 .map_err(|e| cause("giving the session's lease up", &e))
         });
-        if let Err(e) = released {
-            tracing::warn!(key = %key, error = %e, "could not give the lease up; it expires");
+        match released {
+            Ok(_) => io.stats.lease(LeaseEvent::Released),
+            Err(e) => {
+                tracing::warn!(key = %key, error = %e, "could not give the lease up; it expires");
+            }
         }
     }
 
@@ -163,66 +181,88 @@ impl Owner {
         let every = (self.lease / 3).max(Duration::from_millis(10));
         let con = io.con.clone();
         let scripts = io.scripts.clone();
+        let stats = io.stats.clone();
         io.spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                renew_all(&leases, &scripts, con.clone(), &prefix, ms).await;
+                let round = Round {
+                    leases: &leases,
+                    scripts: &scripts,
+                    stats: &stats,
+                    prefix: &prefix,
+                    ms,
+                };
+                round.renew_all(con.clone()).await;
             }
         });
     }
 }
 
-/// One round of renewals, pipelined.
-async fn renew_all(
-    leases: &Leases,
-    scripts: &Scripts,
-    mut con: redis::aio::ConnectionManager,
-    prefix: &str,
+/// What one round of renewals works with.
+struct Round<'a> {
+    leases: &'a Leases,
+    scripts: &'a Scripts,
+    stats: &'a RedisStats,
+    prefix: &'a str,
     ms: u64,
-) {
-    let held = leases.snapshot();
-    if held.is_empty() {
-        return;
-    }
-    let mut pipe = redis::pipe();
-    for (key, value) in &held {
-        let keys = SessionKeys::new(prefix, key);
-        let token = Held::new(value.clone()).token;
-        pipe.cmd("EVALSHA")
-            .arg(scripts.renew.get_hash())
-            .arg(2)
-            .arg(&keys.lease)
-            .arg(&keys.fence)
-            .arg(value)
-            .arg(ms)
-            .arg(token);
-    }
-    let answers: Result<Vec<redis::RedisResult<i64>>, _> =
-        pipe.ignore_errors().query_async(&mut con).await;
-    let answers = match answers {
-        Ok(answers) => answers,
-        Err(e) => {
-            tracing::warn!(error = %e, leases = held.len(), "could not renew the leases; trying again");
-            return;
+}
+
+impl Round<'_> {
+    /// Renews every lease held, in one pipeline; with none held, asks
+    /// Redis for a PING instead, so the node knows whether Redis answers
+    /// (`/healthz`) even while it owns no session.
+    async fn renew_all(&self, mut con: redis::aio::ConnectionManager) {
+        let held = self.leases.snapshot();
+        let mut pipe = redis::pipe();
+        if held.is_empty() {
+            pipe.cmd("PING").ignore();
         }
-    };
-    for ((key, value), answer) in held.iter().zip(answers) {
-        match answer {
-            Ok(_) => {}
-            Err(e) if super::io::no_script(&e) => {
-                if let Err(e) = scripts.load(&mut con).await {
-                    tracing::warn!(error = %e, "could not load the scripts again");
-                }
-            }
+        for (key, value) in &held {
+            let keys = SessionKeys::new(self.prefix, key);
+            let token = Held::new(value.clone()).token;
+            pipe.cmd("EVALSHA")
+                .arg(self.scripts.renew.get_hash())
+                .arg(2)
+                .arg(&keys.lease)
+                .arg(&keys.fence)
+                .arg(value)
+                .arg(self.ms)
+                .arg(token);
+        }
+        let answers: Result<Vec<redis::RedisResult<i64>>, StoreError> = pipe
+            .ignore_errors()
+            .query_async(&mut con)
+            .await
+            .map_err(|e| cause("renewing the leases", &e));
+        self.stats.answered(&answers);
+        let answers = match answers {
+            Ok(answers) => answers,
             Err(e) => {
-                let e = cause("renewing the lease", &e).for_key(key);
-                if matches!(e.cause, StoreCause::Fenced(_)) {
-                    tracing::warn!(key = %key, error = %e, "lease lost: another node owns the session now");
-                    leases.forget_if(key, value);
-                } else {
-                    tracing::warn!(key = %key, error = %e, "could not renew the lease; trying again");
+                if !held.is_empty() {
+                    tracing::warn!(error = %e, leases = held.len(), "could not renew the leases; trying again");
+                }
+                return;
+            }
+        };
+        for ((key, value), answer) in held.iter().zip(answers) {
+            match answer {
+                Ok(_) => {}
+                Err(e) if super::io::no_script(&e) => {
+                    if let Err(e) = self.scripts.load(&mut con).await {
+                        tracing::warn!(error = %e, "could not load the scripts again");
+                    }
+                }
+                Err(e) => {
+                    let e = cause("renewing the lease", &e).for_key(key);
+                    if matches!(e.cause, StoreCause::Fenced(_)) {
+                        tracing::warn!(key = %key, error = %e, "lease lost: another node owns the session now");
+                        self.stats.lease(LeaseEvent::Lost);
+                        self.leases.lose(key, value);
+                    } else {
+                        tracing::warn!(key = %key, error = %e, "could not renew the lease; trying again");
+                    }
                 }
             }
         }

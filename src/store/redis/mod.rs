@@ -8,7 +8,9 @@
 //! One node owns a session at a time (`lease.rs`): loading a session takes
 //! its lease, every write is checked against it inside Redis, and stopping
 //! gives it up. Keys: `keys.rs`; the Lua scripts: `lua/`; the connection
-//! (`redis`'s ConnectionManager on a thread of the store's own): `io.rs`.
+//! (`redis`'s ConnectionManager on a thread of the store's own): `io.rs`;
+//! what it counts (`/metrics`, and Redis's reachability for `/healthz`):
+//! `stats.rs`.
 //!
 //! What "stored" means is Redis's persistence setting: with
 //! `appendonly yes` and `appendfsync always` an acknowledged step survives
@@ -20,6 +22,7 @@ mod io;
 mod keys;
 mod lease;
 mod read;
+mod stats;
 mod write;
 
 use std::sync::Arc;
@@ -152,6 +155,20 @@ impl SessionStore for RedisStore {
         self.owner.release(&self.io, key);
     }
 
+    fn lost_sessions(&self) -> Option<Vec<SessionKey>> {
+        Some(self.owner.leases.take_lost())
+    }
+
+    /// `"redis"` while Redis did not answer the node's latest call (a
+    /// renewal or a ping, a third of the lease time apart, at least).
+    fn unreachable(&self) -> Option<&'static str> {
+        (!self.io.stats.up()).then_some("redis")
+    }
+
+    fn metrics_text(&self) -> String {
+        self.io.stats.text()
+    }
+
     fn step_log(&self) -> Option<&dyn StepLog> {
         Some(self)
     }
@@ -167,5 +184,16 @@ impl StepLog for RedisStore {
 
     fn load_steps(&self, key: &SessionKey) -> Result<Option<LoggedSession>, StoreError> {
         self.read_steps(key)
+    }
+
+    /// Redis answers a PING.
+    fn probe(&self) -> Option<Result<(), StoreError>> {
+        let mut con = self.io.con.clone();
+        Some(self.io.run(async move {
+            redis::cmd("PING")
+                .query_async::<()>(&mut con)
+                .await
+                .map_err(|e| io::cause("asking Redis for a PING", &e))
+        }))
     }
 }

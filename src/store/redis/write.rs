@@ -135,6 +135,7 @@ impl RedisStore {
         }
         let what = format!("appending {} steps", steps.len());
         let tasks_left: Vec<i64> = self.send(pipe, &what, &order)?;
+        self.io.stats.appended(steps.len());
         // A key whose last restartable task ended leaves the index (one more
         // round trip, only then).
         let done: Vec<&SessionKey> = order
