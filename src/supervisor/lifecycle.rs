@@ -212,7 +212,23 @@ impl<A: App> Handler<SessionEnded> for Supervisor<A> {
         entry.addr.do_send(Stop {
             mode: StopMode::Shutdown,
         });
-        self.replay(&msg.key, entry.stopping.unwrap_or_default(), ctx);
+        // The store lets the key go (a shared store's lease, which would
+        // otherwise be renewed for as long as this node runs) before the
+        // next session of it starts here: what arrives for the key waits
+        // behind the fence meanwhile.
+        let parked = entry.stopping.unwrap_or_default();
+        self.fenced.insert(msg.key.clone(), parked);
+        let store = self.store.clone();
+        let key = msg.key.clone();
+        let releasing = blocking(Some(&msg.key), move || {
+            store.release(&key);
+            Ok(())
+        });
+        let key = msg.key;
+        ctx.spawn(releasing.into_actor(self).map(move |_, act, ctx| {
+            let parked = act.fenced.remove(&key).unwrap_or_default();
+            act.replay(&key, parked, ctx);
+        }));
     }
 }
 

@@ -119,7 +119,8 @@ pub(crate) struct Supervisor<A: App> {
     /// the pause before the latest restart, and which start that restart
     /// was (if it fails too, the next pause doubles; lifecycle.rs).
     restarts: HashMap<SessionKey, (std::time::Duration, u64)>,
-    /// Keys being deleted (no live session): what waits for them.
+    /// Keys with no live session that are being deleted, or released in
+    /// the store after their session failed: what waits for them.
     fenced: HashMap<SessionKey, Parked<A>>,
     /// Summary joins of keys with no live session (a live session keeps
     /// its own); see `watch.rs` and docs/protocol.md section 5.8 (summary

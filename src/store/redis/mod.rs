@@ -113,10 +113,14 @@ impl SessionStore for RedisStore {
     /// [`crate::store::StoreCause::Fenced`] when another node owns it.
     fn load(&self, key: &SessionKey) -> Result<Option<SavedSession>, StoreError> {
         self.owner.acquire(&self.io, key)?;
-        match self.read_steps(key)? {
-            Some(logged) => logged.rebuild(key).map(Some),
-            None => Ok(None),
+        let loaded = self
+            .read_steps(key)
+            .and_then(|logged| logged.map(|l| l.rebuild(key)).transpose());
+        if loaded.is_err() {
+            // No session of the key runs here: another node may try.
+            self.owner.release(&self.io, key);
         }
+        loaded
     }
 
     fn save(&self, key: &SessionKey, session: &SavedSession) -> Result<(), StoreError> {

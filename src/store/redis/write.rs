@@ -229,11 +229,18 @@ impl RedisStore {
             .arg(cutoff)
             .arg(FENCE_KEPT_MS);
         let answer = self.send::<i64>(pipe, &format!("deleting {key}"), &[key]);
-        self.owner.leases.forget(key);
-        let existed = match answer?.first() {
-            Some(-1) => return Ok(false),
-            Some(n) => *n == 1,
-            None => false,
+        let existed = match answer.as_deref() {
+            // Deleted, and its lease with it.
+            Ok([n, ..]) if *n >= 0 => {
+                self.owner.leases.forget(key);
+                *n == 1
+            }
+            // Active since the cutoff, or the call failed: the key stays,
+            // and so does nobody's lease.
+            _ => {
+                self.owner.release(&self.io, key);
+                return answer.map(|_| false);
+            }
         };
         let mut pipe = redis::pipe();
         let prefix = &self.options.prefix;
