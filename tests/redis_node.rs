@@ -10,14 +10,36 @@
 
 mod common;
 
-use common::process::start_tabhub;
+use std::net::SocketAddr;
+
+use common::process::{start_tabhub, Guard};
 use common::redis::Redis;
 use common::stream::{killed_mid_stream, Rejoin};
 use common::{eventually, new_key, Client};
 use serde_json::{json, Value};
 
+/// A tab `tab_id` connected to the node at `addr`.
+async fn tab_on(addr: SocketAddr, tab_id: &str) -> Client {
+    let url = format!("http://{addr}/socket/websocket?vsn=2.0.0&tab_id={tab_id}");
+    Client::connect_url(&url, tab_id).await
+}
+
+/// Two nodes on `redis` with a 600 ms lease and no rate limit.
+fn two_nodes(redis: &Redis) -> ((Guard, SocketAddr), (Guard, SocketAddr)) {
+    let url = redis.url();
+    let args = [
+        "--redis-url",
+        &url,
+        "--redis-lease-ms",
+        "600",
+        "--rate-events-per-sec",
+        "0",
+    ];
+    (start_tabhub(&args), start_tabhub(&args))
+}
+
 /// `GET path` on the node at `addr`: its status and JSON body.
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
+async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
     let mut got = awc::Client::default()
         .get(format!("http://{addr}{path}"))
         .send()
@@ -53,11 +75,7 @@ async fn a_session_stopped_on_one_node_is_served_by_another_which_it_gave_the_le
     let (_second, b) = start_tabhub(&args);
     let key = new_key();
 
-    let mut tab = Client::connect_url(
-        &format!("http://{a}/socket/websocket?vsn=2.0.0&tab_id=t1"),
-        "t1",
-    )
-    .await;
+    let mut tab = tab_on(a, "t1").await;
     tab.join(&key, None).await;
     let r = tab.event(&key, "add_todo", json!({"text": "kept"})).await;
     assert_eq!(r["status"], "ok", "{r}");
@@ -66,11 +84,7 @@ async fn a_session_stopped_on_one_node_is_served_by_another_which_it_gave_the_le
     // Node A stops the session after its grace time and gives its lease
     // up. Were it kept, A would renew it for as long as A runs, and node B
     // would refuse the join with store_error until this test gave up.
-    let mut other = Client::connect_url(
-        &format!("http://{b}/socket/websocket?vsn=2.0.0&tab_id=t2"),
-        "t2",
-    )
-    .await;
+    let mut other = tab_on(b, "t2").await;
     let joined = Rejoin::WhileOwnedElsewhere
         .join(&mut other, &key, None)
         .await;
@@ -83,21 +97,10 @@ async fn a_session_stopped_on_one_node_is_served_by_another_which_it_gave_the_le
 async fn while_redis_is_down_the_node_is_unhealthy_and_acknowledges_nothing_then_any_node_carries_on(
 ) {
     let mut redis = Redis::start();
-    let url = redis.url();
-    let args = [
-        "--redis-url",
-        &url,
-        "--redis-lease-ms",
-        "600",
-        "--rate-events-per-sec",
-        "0",
-    ];
-    let (_node, addr) = start_tabhub(&args);
-    let (_other, b) = start_tabhub(&args);
+    let ((_node, addr), (_other, b)) = two_nodes(&redis);
     let key = new_key();
     let topic = format!("session:{key}");
-    let socket = format!("http://{addr}/socket/websocket?vsn=2.0.0&tab_id=t1");
-    let mut tab = Client::connect_url(&socket, "t1").await;
+    let mut tab = tab_on(addr, "t1").await;
     let (mut mirror, _) = tab.join_mirror(&key, None).await;
     for text in ["a", "b", "c"] {
         let r = tab.event(&key, "add_todo", json!({ "text": text })).await;
@@ -140,8 +143,7 @@ async fn while_redis_is_down_the_node_is_unhealthy_and_acknowledges_nothing_then
     // The tab comes back through the other node: the failed session gave
     // its lease up (else the first node would renew it for as long as it
     // runs, and this join would be refused until the test gave up).
-    let socket = format!("http://{b}/socket/websocket?vsn=2.0.0&tab_id=t1");
-    let mut tab = Client::connect_url(&socket, "t1").await;
+    let mut tab = tab_on(b, "t1").await;
     let r = Rejoin::WhileOwnedElsewhere
         .join(&mut tab, &key, Some(mirror.cursor()))
         .await;
@@ -169,24 +171,10 @@ async fn while_redis_is_down_the_node_is_unhealthy_and_acknowledges_nothing_then
 #[actix_rt::test]
 async fn an_owner_paused_past_its_lease_loses_the_session_and_never_writes_to_it_again() {
     let redis = Redis::start();
-    let url = redis.url();
-    let args = [
-        "--redis-url",
-        &url,
-        "--redis-lease-ms",
-        "600",
-        "--rate-events-per-sec",
-        "0",
-    ];
-    let (a_node, a) = start_tabhub(&args);
-    let (_b_node, b) = start_tabhub(&args);
+    let ((a_node, a), (_b_node, b)) = two_nodes(&redis);
     let key = new_key();
     let topic = format!("session:{key}");
-    let mut on_a = Client::connect_url(
-        &format!("http://{a}/socket/websocket?vsn=2.0.0&tab_id=ta"),
-        "ta",
-    )
-    .await;
+    let mut on_a = tab_on(a, "ta").await;
     on_a.join(&key, None).await;
     let r = on_a
         .event(&key, "add_todo", json!({"text": "before"}))
@@ -197,11 +185,7 @@ async fn an_owner_paused_past_its_lease_loses_the_session_and_never_writes_to_it
     // out, and writes nothing yet: A's next step would follow the stored
     // seq, so only the fencing token can keep it out.
     a_node.signal("STOP");
-    let mut on_b = Client::connect_url(
-        &format!("http://{b}/socket/websocket?vsn=2.0.0&tab_id=tb"),
-        "tb",
-    )
-    .await;
+    let mut on_b = tab_on(b, "tb").await;
     let joined = Rejoin::WhileOwnedElsewhere
         .join(&mut on_b, &key, None)
         .await;
@@ -238,11 +222,7 @@ async fn an_owner_paused_past_its_lease_loses_the_session_and_never_writes_to_it
     // B's session never saw A's write.
     let r = on_b.event(&key, "add_todo", json!({"text": "after"})).await;
     assert_eq!(r["status"], "ok", "{r}");
-    let mut check = Client::connect_url(
-        &format!("http://{b}/socket/websocket?vsn=2.0.0&tab_id=tc"),
-        "tc",
-    )
-    .await;
+    let mut check = tab_on(b, "tc").await;
     let state = check.join(&key, None).await["state"].clone();
     let texts: Vec<&str> = state["todos"]
         .as_array()
