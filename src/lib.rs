@@ -35,7 +35,8 @@
 //!   never runs app code and never waits on the store. Sessions load and
 //!   save themselves; the store calls the supervisor starts (listing the
 //!   sessions with tasks at start, reading a stopped session's summary,
-//!   deleting a key, expiring idle keys) run on the blocking pool, and
+//!   deleting a key, expiring idle keys, releasing a failed session's
+//!   key) run on the blocking pool, and
 //!   each answer is handled on the supervisor's thread when it comes, like
 //!   a message. It imports `session` to start sessions and address them:
 //!   `SessionActor` (its typed address is what the registry keeps, what

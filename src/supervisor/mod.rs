@@ -7,12 +7,13 @@
 //!
 //! It is the one owner of what those decisions rest on: each session's
 //! tabs, their visibility and activity, the leader, the grace timers, and
-//! the summary joins of every key. Every handler is in-memory work: it
+//! the summary joins of keys with no live session. Every handler is in-memory work: it
 //! never waits on the store and never runs app code (tabs run `authorize`
 //! before their join reaches it). Sessions load and save themselves; the
 //! store calls it starts (`sessions_with_tasks` at start, `load_summary`
 //! for summary joins of stopped sessions, `delete` on request,
-//! `delete_if_idle` and `touch` on expiry) run on the blocking pool, and
+//! `delete_if_idle` and `touch` on expiry, `release` after a session
+//! failed) run on the blocking pool, and
 //! each answer is handled on its thread when it comes, like a message.
 //!
 //! - `mod.rs`: the registry and joins.
