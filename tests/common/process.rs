@@ -62,6 +62,24 @@ impl Guard {
         }
     }
 
+    /// Waits until the process (`what`, in messages) accepts connections
+    /// on `addr`; panics with its output if it exits first or takes longer
+    /// than `limit`.
+    pub fn wait_listening(&mut self, what: &str, addr: SocketAddr, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(status) = self.wait_for(Duration::ZERO) {
+                panic!("{what} exited early ({status})\n{}", self.output());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not listen on {addr} within {limit:?}\n{}",
+                self.output()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Everything the process printed so far.
     pub fn output(&self) -> String {
         format!(
@@ -130,18 +148,7 @@ pub fn start_tabhub_with_env(args: &[&str], env: &[(&str, &str)]) -> (Guard, Soc
     }
     let mut server = Guard::spawn(command);
     server.data = data;
-    let deadline = Instant::now() + SERVER_START;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if let Some(status) = server.wait_for(Duration::ZERO) {
-            panic!("tabhub exited early ({status})\n{}", server.output());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tabhub did not listen on {addr} within {SERVER_START:?}\n{}",
-            server.output()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    server.wait_listening("tabhub", addr, SERVER_START);
     (server, addr)
 }
 

@@ -2,10 +2,10 @@
 //! its own data directory, stopped (and its directory removed) when
 //! dropped. A test that needs it fails, never skips, when it is missing.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::process::{free_port, Guard};
 
@@ -64,18 +64,7 @@ impl Redis {
         }
         let mut server = Guard::spawn(command);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let deadline = Instant::now() + REDIS_START;
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(status) = server.wait_for(Duration::ZERO) {
-                panic!("redis-server exited early ({status})\n{}", server.output());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not listen on {addr} within {REDIS_START:?}\n{}",
-                server.output()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        server.wait_listening("redis-server", addr, REDIS_START);
         self.server = Some(server);
     }
 
