@@ -71,7 +71,7 @@ const DEMO_ACCOUNTS: &[(&str, &str)] = &[("alice", "alice-demo"), ("bob", "bob-d
 /// session cookie. The default (an empty name) is never given to a
 /// connection, since the hook refuses connections without a user; it only
 /// satisfies [`App::Identity`]'s `Default` bound.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// The user's name, as given at login.
     pub name: String,

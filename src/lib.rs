@@ -60,6 +60,11 @@
 //!   (the app's authorize awaited beside the connection's other frames),
 //!   bounded outbound buffer, and its place among its peer address's
 //!   sockets (`--max-conns-per-ip`).
+//! - `cluster/`: with a store shared by several nodes (Redis), the
+//!   node's router: a join goes to its session's owner, this node's
+//!   supervisor or another node's over the store's bus, and so does all
+//!   that follows; on the owner, a `Guest` per connection of another node
+//!   is a tab like any other (docs/scale-out.md).
 //! - `messages/`: what the three actors send one another (to a tab, to a
 //!   session, to the supervisor) and the activity stamps the election
 //!   reads. Below every actor, so neither tabs nor sessions import another
@@ -119,6 +124,7 @@
 
 pub mod app;
 pub mod cli;
+mod cluster;
 pub mod config;
 pub mod delta;
 pub mod demo;

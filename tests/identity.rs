@@ -20,7 +20,7 @@ use tabhub::{
 /// start with its name; `mallory` is known and banned.
 struct Accounts;
 
-#[derive(Clone, Default, Debug, PartialEq)]
+#[derive(Clone, Default, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct User(String);
 
 #[derive(Default, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["metrics"],
     &["app", "store"],
     &["messages"],
-    &["session", "tab"],
+    &["session", "tab", "cluster"],
     &["supervisor"],
     &["service", "demo", "proxy"],
     &["cli"],

@@ -2,10 +2,10 @@
 //! (`--redis-url`): killed with SIGKILL mid-stream and started again as a
 //! new node, nothing acknowledged is lost and tabs resume by replay once
 //! the killed node's lease has run out; a session stopped on one node is
-//! served by another; an owner paused past its lease loses the session
-//! and never writes to it again; and while Redis is down the node says so
-//! and acknowledges nothing, then carries on by itself
-//! (docs/scale-out.md).
+//! served by another; an owner paused past its lease loses the session,
+//! never writes to it again, and serves its tab from the new owner; and
+//! while Redis is down the node says so and acknowledges nothing, then
+//! carries on by itself (docs/scale-out.md).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -212,10 +212,15 @@ async fn an_owner_paused_past_its_lease_loses_the_session_and_never_writes_to_it
     );
     let r = on_b.event(&key, "add_todo", json!({"text": "by b"})).await;
     assert_eq!(r["status"], "ok", "{r}");
-    // A gave the session up; joining it on A is refused while B owns it.
-    eventually("A to refuse the session B owns", async || {
+    // A gave the session up: a tab rejoining on A is now served by B's
+    // session, through B, and sees B's writes only.
+    eventually("A to serve the session B owns", async || {
         let reply = on_a.join_with(&key, json!({})).await;
-        reply["response"]["reason"] == "store_error"
+        let texts: Vec<Value> = reply["response"]["state"]["todos"]
+            .as_array()
+            .map(|t| t.iter().map(|t| t["text"].clone()).collect())
+            .unwrap_or_default();
+        reply["status"] == "ok" && texts == [json!("before"), json!("by b")]
     })
     .await;
 

@@ -80,8 +80,10 @@ pub trait App: Send + Sync + Sized + 'static {
     /// Who is on the other end of a connection, as [`App::connect`] decided
     /// from the HTTP upgrade request (a user id, a session cookie's
     /// subject). `authorize` gets it with every join and handlers through
-    /// [`Context::identity`]. Apps without identities use `()`.
-    type Identity: Clone + Default + Send + Sync + 'static;
+    /// [`Context::identity`]. Apps without identities use `()`. With
+    /// several nodes (docs/scale-out.md) a connection's identity travels
+    /// as JSON to the node that owns the session it joins, hence serde.
+    type Identity: Clone + Default + Serialize + DeserializeOwned + Send + Sync + 'static;
 
     /// Handles one event. Mutate `state`; the delta is computed for you.
     ///

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix::{Message, Recipient};
 
 use super::{Deliver, Watcher, Watchers};
-use crate::ids::{ConnId, TabId};
+use crate::ids::{ConnId, SessionKey, TabId};
 use crate::protocol::message::{Cursor, EventPayload};
 
 /// What a joined tab holds to reach its session on the hot path, without
@@ -28,6 +28,9 @@ pub(crate) struct SessionLink {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Submit {
+    /// The session's key: a node forwarding the push to the session's
+    /// owner on another node routes by it; the session ignores it.
+    pub(crate) key: SessionKey,
     pub(crate) tab: TabId,
     pub(crate) conn: ConnId,
     /// The connection's identity, for the handler's `Context::identity`.
@@ -42,6 +45,8 @@ pub(crate) struct Submit {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Cancel {
+    /// The session's key (as [`Submit::key`]).
+    pub(crate) key: SessionKey,
     pub(crate) tab: TabId,
     pub(crate) conn: ConnId,
     pub(crate) join_ref: Arc<str>,

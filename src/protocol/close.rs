@@ -49,6 +49,25 @@ impl CloseCode {
         }
     }
 
+    /// The close code numbered `code`, if it is one of these.
+    pub fn from_code(code: u16) -> Option<Self> {
+        [
+            Self::Normal,
+            Self::ClientTimeout,
+            Self::ProtocolError,
+            Self::BinaryFrame,
+            Self::MalformedFrame,
+            Self::Policy,
+            Self::TooLarge,
+            Self::Internal,
+            Self::ServiceRestart,
+            Self::Overloaded,
+            Self::Replaced,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
+
     /// Whether a client should reconnect after this close.
     pub fn should_reconnect(self) -> bool {
         !matches!(self, Self::Replaced | Self::Policy)

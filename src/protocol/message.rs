@@ -61,7 +61,8 @@ pub struct JoinPayload {
 }
 
 /// The `event` push's payload: `{"id", "name", "payload", "chain"?}`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// Serialized when a node forwards it to the session's owner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventPayload {
     /// Client-unique id; makes the submission idempotent.
     pub id: String,
@@ -71,7 +72,7 @@ pub struct EventPayload {
     #[serde(default = "empty_object")]
     pub payload: Value,
     /// Set when re-submitting a chained event.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<ChainId>,
 }
 

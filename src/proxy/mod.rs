@@ -151,7 +151,7 @@ pub struct ProxyEvent {
 /// What `URL/join` learns of a connection: the upgrade request's headers
 /// the operator forwards (`--app-forward-header`), lower-case names, and
 /// its peer address (`--app-forward-peer`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ProxyIdentity {
     /// Forwarded headers by lower-case name; repeated ones joined by `, `.
     pub headers: BTreeMap<String, String>,

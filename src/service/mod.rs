@@ -29,6 +29,7 @@ use actix::{Actor, Addr, Arbiter};
 use actix_web::web;
 
 use crate::app::{bounded, App, AuthorizeError, JoinRequest};
+use crate::cluster;
 use crate::config::Config;
 use crate::messages::{ActivityClock, Identity, SupervisorLink};
 use crate::metrics::Metrics;
@@ -162,19 +163,44 @@ impl<A: App> Hub<A> {
         if let Some(ttl) = config.session_ttl {
             supervisor_thread.spawn(retention::sweep(sweeper_store, supervisor.clone(), ttl));
         }
-        let link = SupervisorLink {
+        let direct = SupervisorLink {
             join: supervisor.clone().recipient(),
             leave: supervisor.clone().recipient(),
             visibility: supervisor.clone().recipient(),
             started: supervisor.clone().recipient(),
             gone: supervisor.clone().recipient(),
         };
+        let clock = ActivityClock::default();
+        let next_conn = Arc::new(AtomicU64::new(1));
+        // With a store shared by several nodes, tabs' joins go through the
+        // node's router, which sends them to their session's owner.
+        let node_thread = Arbiter::new();
+        let cluster = cluster::start::<A>(
+            &node_thread,
+            observed_store.clone(),
+            &direct,
+            &clock,
+            &config,
+            &next_conn,
+        );
+        let (link, cluster_stats) = match cluster {
+            Some((node, stats)) => (
+                SupervisorLink {
+                    join: node.clone().recipient(),
+                    leave: node.clone().recipient(),
+                    visibility: node.recipient(),
+                    ..direct
+                },
+                Some(stats),
+            ),
+            None => (direct, None),
+        };
         let shared = web::Data::new(TabShared {
             conns_per_ip: ConnsPerIp::new(config.max_conns_per_ip),
             config,
             supervisor: link,
-            clock: ActivityClock::default(),
-            next_conn: AtomicU64::new(1),
+            clock,
+            next_conn,
             authorize,
             connect,
             metrics: metrics.clone(),
@@ -184,11 +210,13 @@ impl<A: App> Hub<A> {
             stats: supervisor.clone().recipient(),
             committer: committer.clone(),
             store: observed_store,
+            cluster: cluster_stats,
             draining: AtomicBool::new(false),
             app_metrics: Box::new(move || metrics_app.metrics_text()),
         });
         let mut arbiters = session_threads;
         arbiters.push(supervisor_thread);
+        arbiters.push(node_thread);
         Self {
             supervisor,
             committer,

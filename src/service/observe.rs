@@ -46,6 +46,8 @@ pub(crate) struct Observe {
     pub(crate) committer: Option<Committer>,
     /// The store, for its reachability and its own metrics.
     pub(crate) store: Arc<dyn SessionStore>,
+    /// The node's traffic with other nodes, with a shared store.
+    pub(crate) cluster: Option<Arc<crate::cluster::ClusterStats>>,
     /// Set when [`crate::Hub::shutdown`] begins; never cleared.
     pub(crate) draining: AtomicBool,
     /// The app's own metrics text ([`crate::App::metrics_text`]).
@@ -101,6 +103,9 @@ impl Observe {
         }
         let mut text = m.text();
         text.push_str(&self.store.metrics_text());
+        if let Some(cluster) = &self.cluster {
+            text.push_str(&cluster.text());
+        }
         text.push_str(&(self.app_metrics)());
         text
     }

@@ -305,6 +305,7 @@ impl<A: App> Handler<Submit> for SessionActor<A> {
     fn handle(&mut self, msg: Submit, ctx: &mut Self::Context) {
         self.durable.queue().taken();
         let Submit {
+            key: _,
             tab,
             conn,
             identity,

@@ -117,6 +117,7 @@ fn start_session() -> Addr<SessionActor<Chainer>> {
 async fn settle(session: &Addr<SessionActor<Chainer>>, tabs: &[&Tab]) {
     let (tx, _rx) = mpsc::unbounded_channel();
     let cancel = Cancel {
+        key: crate::ids::SessionKey::random(),
         tab: TabId::random(),
         conn: ConnId(0),
         join_ref: "0".into(),
@@ -192,6 +193,7 @@ impl Tab {
         let reply_ref = Some(format!("event-{}", self.next_ref));
         assert!(link.queue.try_submit(usize::MAX));
         let submit = Submit {
+            key: crate::ids::SessionKey::random(),
             identity: std::sync::Arc::new(()),
             tab: self.id.clone(),
             conn: self.conn,

@@ -20,12 +20,13 @@
 //! session through a lease, every write fenced by its token).
 //!
 //! Every call blocks and runs off the actor threads: on the blocking pool
-//! ([`blocking`], which also turns a panic into a [`StoreError`]), or on
+//! (`blocking`, which also turns a panic into a [`StoreError`]), or on
 //! the commit thread. Files: `session_store.rs`, `step_log.rs` (the two
 //! traits, the rebuild), `saved.rs`, `step.rs` (what they keep),
-//! `error.rs` ([`StoreError`], [`blocking`]), `memory.rs`, `redb/`,
+//! `error.rs` ([`StoreError`], `blocking`), `memory.rs`, `redb/`,
 //! `redis/`, `committer.rs`.
 
+mod bus;
 pub(crate) mod committer;
 mod error;
 mod memory;
@@ -40,6 +41,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) use crate::protocol::reply::Outcome;
 
+pub use bus::{BusEvent, BusFuture, NodeBus};
 pub(crate) use error::blocking;
 pub use error::{StoreCause, StoreError};
 pub use memory::MemoryStore;

@@ -148,4 +148,12 @@ pub trait SessionStore: Send + Sync + 'static {
     fn step_log(&self) -> Option<&dyn StepLog> {
         None
     }
+
+    /// The bus between the nodes sharing this store, if it is shared
+    /// ([`crate::store::RedisStore`]): with one, the hub serves tabs of sessions
+    /// another node owns by forwarding between the nodes
+    /// (docs/scale-out.md, "Remote tabs"). Default: none.
+    fn bus(&self) -> Option<&dyn crate::store::NodeBus> {
+        None
+    }
 }

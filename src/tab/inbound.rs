@@ -132,6 +132,7 @@ impl TabActor {
                 }
                 activity.touch();
                 link.submit.do_send(Submit {
+                    key,
                     tab: self.tab.clone(),
                     conn: self.conn,
                     identity: self.identity.clone(),
@@ -170,6 +171,7 @@ impl TabActor {
                     return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx);
                 }
                 link.cancel.do_send(Cancel {
+                    key,
                     tab: self.tab.clone(),
                     conn: self.conn,
                     join_ref,

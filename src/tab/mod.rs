@@ -121,7 +121,7 @@ pub(crate) struct TabShared {
     pub(crate) clock: ActivityClock,
     /// Source of connection ids: only grows, so a larger id is a newer
     /// connection (takeovers are fenced by it).
-    pub(crate) next_conn: AtomicU64,
+    pub(crate) next_conn: Arc<AtomicU64>,
     /// The app's authorize hook.
     pub(crate) authorize: Authorize,
     /// The app's connect hook.

@@ -135,7 +135,7 @@ impl Client {
                 gone: recorder.recipient(),
             },
             clock: ActivityClock::default(),
-            next_conn: AtomicU64::new(7),
+            next_conn: std::sync::Arc::new(AtomicU64::new(7)),
             authorize,
             conns_per_ip: super::ConnsPerIp::new(0),
             metrics: Arc::default(),

@@ -94,6 +94,10 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what its processes said.
+        if thread::panicking() {
+            eprintln!("{}", self.output());
+        }
         if let Some(dir) = &self.data {
             let _ = std::fs::remove_dir_all(dir);
         }

@@ -68,6 +68,19 @@ impl Redis {
         self.server = Some(server);
     }
 
+    /// Runs one command with `redis-cli` (Debian's redis-tools, which
+    /// redis-server's package pulls in); its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("redis-cli: {e} (apt-get install redis-tools)"));
+        assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Kills `redis-server` (SIGKILL): what it had not written to its
     /// append-only file is lost, as in a crash.
     pub fn kill(&mut self) {

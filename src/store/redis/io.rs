@@ -61,6 +61,8 @@ pub(super) struct Io {
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
     pub(super) con: ConnectionManager,
+    /// For connections of their own (the node's subscription).
+    pub(super) client: redis::Client,
     pub(super) scripts: std::sync::Arc<Scripts>,
     pub(super) stats: std::sync::Arc<RedisStats>,
 }
@@ -94,8 +96,9 @@ impl Io {
             .set_max_delay(Duration::from_millis(500));
         let scripts = std::sync::Arc::new(Scripts::new());
         let loading = scripts.clone();
+        let managed = client.clone();
         let con = wait(&handle, async move {
-            let mut con = ConnectionManager::new_with_config(client, config)
+            let mut con = ConnectionManager::new_with_config(managed, config)
                 .await
                 .map_err(|e| cause("connecting to Redis", &e))?;
             loading
@@ -108,6 +111,7 @@ impl Io {
             runtime: Some(runtime),
             handle,
             con,
+            client,
             scripts,
             stats: std::sync::Arc::default(),
         })

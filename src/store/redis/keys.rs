@@ -78,3 +78,14 @@ pub(super) fn idle_index(prefix: &str) -> String {
 pub(super) fn task_index(prefix: &str) -> String {
     format!("{prefix}:tasks")
 }
+
+/// A node's liveness key: set with the lease's expiry (PX) and renewed
+/// with its leases, so it lapses when the node dies.
+pub(super) fn node_key(prefix: &str, node: &str) -> String {
+    format!("{prefix}:node:{node}")
+}
+
+/// The pub/sub channel other nodes publish to for `node`.
+pub(super) fn node_channel(prefix: &str, node: &str) -> String {
+    format!("{prefix}:to:{node}")
+}

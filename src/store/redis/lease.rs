@@ -105,7 +105,7 @@ pub(super) struct Owner {
 }
 
 impl Owner {
-    fn lease_ms(&self) -> u64 {
+    pub(super) fn lease_ms(&self) -> u64 {
         u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX)
     }
 
@@ -178,6 +178,7 @@ impl Owner {
     pub(super) fn keep_renewing(&self, io: &Io) {
         let leases = self.leases.clone();
         let (prefix, ms) = (self.prefix.clone(), self.lease_ms());
+        let alive = super::keys::node_key(&self.prefix, &self.node);
         let every = (self.lease / 3).max(Duration::from_millis(10));
         let con = io.con.clone();
         let scripts = io.scripts.clone();
@@ -192,6 +193,7 @@ impl Owner {
                     scripts: &scripts,
                     stats: &stats,
                     prefix: &prefix,
+                    alive: &alive,
                     ms,
                 };
                 round.renew_all(con.clone()).await;
@@ -206,19 +208,20 @@ struct Round<'a> {
     scripts: &'a Scripts,
     stats: &'a RedisStats,
     prefix: &'a str,
+    /// This node's liveness key ([`super::keys::node_key`]).
+    alive: &'a str,
     ms: u64,
 }
 
 impl Round<'_> {
-    /// Renews every lease held, in one pipeline; with none held, asks
-    /// Redis for a PING instead, so the node knows whether Redis answers
-    /// (`/healthz`) even while it owns no session.
+    /// Renews every lease held and the node's liveness key, in one
+    /// pipeline, so the node knows whether Redis answers (`/healthz`) even
+    /// while it owns no session. The liveness key comes last: it never
+    /// lapses before the leases renewed with it, so a node that finds a
+    /// peer dead finds its leases free.
     async fn renew_all(&self, mut con: redis::aio::ConnectionManager) {
         let held = self.leases.snapshot();
         let mut pipe = redis::pipe();
-        if held.is_empty() {
-            pipe.cmd("PING").ignore();
-        }
         for (key, value) in &held {
             let keys = SessionKeys::new(self.prefix, key);
             let token = Held::new(value.clone()).token;
@@ -231,6 +234,12 @@ impl Round<'_> {
                 .arg(self.ms)
                 .arg(token);
         }
+        pipe.cmd("SET")
+            .arg(self.alive)
+            .arg(1)
+            .arg("PX")
+            .arg(self.ms)
+            .ignore();
         let answers: Result<Vec<redis::RedisResult<i64>>, StoreError> = pipe
             .ignore_errors()
             .query_async(&mut con)

@@ -18,6 +18,7 @@
 //! may be lost with it; with no persistence, a Redis restart loses
 //! everything.
 
+mod bus;
 mod io;
 mod keys;
 mod lease;
@@ -75,6 +76,8 @@ pub struct RedisStore {
     options: RedisOptions,
     io: Io,
     owner: Owner,
+    /// Where [`crate::store::NodeBus::publish`] queues messages (`bus.rs`).
+    publisher: tokio::sync::mpsc::UnboundedSender<bus::Outgoing>,
 }
 
 impl RedisStore {
@@ -91,7 +94,13 @@ impl RedisStore {
             leases: Arc::new(Leases::default()),
         };
         owner.keep_renewing(&io);
-        Ok(Self { options, io, owner })
+        let publisher = bus::start_publisher(&io);
+        Ok(Self {
+            options,
+            io,
+            owner,
+            publisher,
+        })
     }
 
     /// This node's id (the lease holder's name).
@@ -174,6 +183,10 @@ impl SessionStore for RedisStore {
     }
 
     fn step_log(&self) -> Option<&dyn StepLog> {
+        Some(self)
+    }
+
+    fn bus(&self) -> Option<&dyn crate::store::NodeBus> {
         Some(self)
     }
 }

@@ -281,6 +281,7 @@ impl Tab {
         let link = self.link().clone();
         assert!(link.queue.try_submit(usize::MAX));
         let submit = Submit {
+            key: crate::ids::SessionKey::random(),
             identity: std::sync::Arc::new(()),
             tab: self.id.clone(),
             conn: self.conn,
@@ -309,6 +310,7 @@ impl Tab {
     async fn session_answers(&self) -> bool {
         let (tx, _rx) = mpsc::unbounded_channel();
         let cancel = Cancel {
+            key: crate::ids::SessionKey::random(),
             tab: self.id.clone(),
             conn: self.conn,
             join_ref: "1".into(),
