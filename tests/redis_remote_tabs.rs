@@ -214,6 +214,39 @@ async fn when_messages_between_nodes_are_lost_the_tabs_concerned_rejoin_and_neve
     assert_eq!(seq, last + 1);
 }
 
+#[actix_rt::test]
+async fn a_session_with_a_running_task_and_no_tab_is_taken_over_when_its_owner_dies() {
+    let redis = Redis::start();
+    let ((a_node, a_addr), (_b_node, b_addr)) = two_nodes(&redis);
+    let key = new_key();
+    let mut a = tab_on(a_addr, "a").await;
+    a.join(&key, None).await;
+    let job = json!({"key": "j", "steps": 10000, "step_ms": 20});
+    acked(&mut a, &key, "start_job", job).await;
+    let topic = format!("session:{key}");
+    a.wait_for(|m| m.topic == topic && m.event == "delta" && m.payload["event_id"].is_null())
+        .await;
+    drop(a);
+    assert_eq!(metric(b_addr, "tabhub_sessions_live").await, 0.0);
+
+    // A dies with the task running and no tab anywhere: B's scan finds
+    // the session unowned and not given up, loads it and restarts the task.
+    drop(a_node);
+    common::eventually("B to take the session over", async || {
+        metric(b_addr, "tabhub_sessions_live").await == 1.0
+    })
+    .await;
+    let mut b = tab_on(b_addr, "b").await;
+    let (mut mirror, _) = b.join_mirror(&key, None).await;
+    let progress = |m: &common::Mirror| m.state["jobs"]["j"]["progress"].as_u64().unwrap();
+    let at_join = progress(&mirror);
+    while progress(&mirror) <= at_join {
+        let d = b.wait_event(&topic, "delta").await;
+        mirror.apply_delta(&d.payload);
+    }
+    assert_eq!(mirror.state["jobs"]["j"]["status"], "running");
+}
+
 /// The value of the unlabelled metric `name` on the node at `addr`.
 async fn metric(addr: SocketAddr, name: &str) -> f64 {
     let mut got = awc::Client::default()

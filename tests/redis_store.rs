@@ -128,7 +128,10 @@ fn appended_steps_rebuild_the_session_its_journal_window_and_records() {
     assert_eq!(pending, vec!["c2"]);
     assert_eq!(saved.summary, json!({"todos": 3}));
     assert_eq!(saved.tasks.len(), 1);
-    assert_eq!(ok(store.sessions_with_tasks()), vec![k.clone()]);
+    assert!(
+        ok(store.sessions_with_tasks()).is_empty(),
+        "a node owns it: its tasks run there"
+    );
     assert_eq!(ok(store.load_summary(&k)), Some(json!({"todos": 3})));
 
     // A checkpoint at 5: only the journal's deltas stay.
@@ -140,10 +143,53 @@ fn appended_steps_rebuild_the_session_its_journal_window_and_records() {
         seqs(&ok(store.load_steps(&k)).unwrap().deltas),
         vec![4, 5, 6]
     );
+    let k2 = SessionKey::random();
+    ok(store.load(&k2));
+    let mut step = first(&k2, &epoch);
+    step.tasks_started = vec![SavedTask {
+        key: "other".into(),
+        input: json!({}),
+    }];
+    ok(store.append(&[step]));
     assert!(
         ok(store.sessions_with_tasks()).is_empty(),
-        "its last task ended"
+        "k's last task ended; k2 is owned"
     );
+}
+
+#[test]
+fn sessions_with_tasks_are_listed_for_takeover_once_their_owner_died_not_when_it_gave_them_up() {
+    let redis = Redis::start();
+    let lease = Duration::from_millis(300);
+    let (a, b) = (node(&redis, lease), node(&redis, lease));
+    let epoch = Epoch::random();
+    let with_task = |k: &SessionKey| {
+        let mut step = first(k, &epoch);
+        step.tasks_started = vec![SavedTask {
+            key: "job".into(),
+            input: json!({}),
+        }];
+        step
+    };
+    let (stopped, orphaned) = (SessionKey::random(), SessionKey::random());
+    for k in [&stopped, &orphaned] {
+        ok(a.load(k));
+        ok(a.append(&[with_task(k)]));
+    }
+    assert!(ok(b.sessions_with_tasks()).is_empty(), "A owns both");
+
+    // A stops one session on purpose: its tasks wait for its next load,
+    // as on one node. Then A dies: its other lease runs out.
+    a.release(&stopped);
+    drop(a);
+    common::eventually_blocking("B to find the orphaned session", || {
+        ok(b.sessions_with_tasks()) == vec![orphaned.clone()]
+    });
+    // Once a node loads it, it is owned again; so is one loaded on purpose.
+    ok(b.load(&orphaned));
+    ok(b.load(&stopped));
+    b.release(&stopped);
+    assert!(ok(b.sessions_with_tasks()).is_empty());
 }
 
 #[test]

@@ -73,6 +73,11 @@ impl<A: App> SessionActor<A> {
                     let saved_tasks = act.take_tasks_to_restart();
                     act.restart_tasks(saved_tasks, ctx);
                 }
+                Err(e) if matches!(e.cause, crate::store::StoreCause::Fenced(_)) => {
+                    // Another node took it first (a shared store); not a fault.
+                    tracing::info!(key = %act.key, error = %e, "the session is owned by another node; not loaded here");
+                    act.fail();
+                }
                 Err(e) => {
                     tracing::error!(key = %act.key, error = %e, "could not load the session; its joins get store_error");
                     act.fail();

@@ -45,7 +45,10 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Keys of saved sessions that had restartable tasks running, so the
     /// service can load them at start and their tasks go on without waiting
-    /// for a tab. Default: none.
+    /// for a tab. A store shared by several nodes ([`SessionStore::bus`])
+    /// lists only those no node owns now, and the hub asks it again every
+    /// lease time, so the tasks of a node that died go on elsewhere.
+    /// Default: none.
     ///
     /// # Errors
     /// [`StoreError`] when the store cannot be read.

@@ -354,9 +354,15 @@ impl<A: App> Actor for Supervisor<A> {
 
     /// Starts the sessions whose restartable tasks were running when the
     /// service last stopped, so those tasks go on at once, not at the next
-    /// join. The store is listed on the blocking pool.
+    /// join, and, with a store shared by several nodes, those no node owns
+    /// every lease time. The store is listed on the blocking pool.
     fn started(&mut self, ctx: &mut Self::Context) {
         self.start_sessions_with_tasks(ctx);
+        // With a store shared by several nodes, a node that died leaves
+        // sessions with tasks and no owner: every node looks for them.
+        if let Some(every) = self.store.bus().map(|bus| 3 * bus.check_every()) {
+            ctx.run_interval(every, |act, ctx| act.start_sessions_with_tasks(ctx));
+        }
     }
 }
 

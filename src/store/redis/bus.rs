@@ -126,6 +126,7 @@ impl NodeBus for RedisStore {
                 .acquire
                 .key(&keys.lease)
                 .key(&keys.fence)
+                .key(&keys.released)
                 .arg(&node)
                 .arg(ms)
                 .invoke_async(&mut con)

@@ -12,6 +12,10 @@ pub(super) struct SessionKeys {
     pub(super) lease: String,
     /// `…:fence`: the fencing counter (INCR at each new holder).
     pub(super) fence: String,
+    /// `…:released`: set when the owner gave the lease up on purpose (the
+    /// session stopped), cleared by the next holder. A session with tasks,
+    /// no lease and no mark lost its owner: another node takes it over.
+    pub(super) released: String,
     /// `…:meta`: a hash of `seq`, `epoch`, `cp_seq`, `journal_from`,
     /// `summary` (JSON), `active_ms`, `last_append` (the SHA-1 of the last
     /// appended batch of steps, so a batch sent again is not applied twice).
@@ -38,6 +42,7 @@ impl SessionKeys {
         Self {
             lease: at("lease"),
             fence: at("fence"),
+            released: at("released"),
             meta: at("meta"),
             checkpoint: at("cp"),
             deltas: at("deltas"),

@@ -126,6 +126,7 @@ impl Owner {
                     .acquire
                     .key(&keys.lease)
                     .key(&keys.fence)
+                    .key(&keys.released)
                     .arg(node)
                     .arg(ms)
                     .invoke_async(&mut con)
@@ -152,13 +153,14 @@ impl Owner {
         let Some(value) = self.leases.forget(key) else {
             return;
         };
-        let lease = SessionKeys::new(&self.prefix, key).lease;
+        let keys = SessionKeys::new(&self.prefix, key);
         let mut con = io.con.clone();
         let scripts = io.scripts.clone();
         let released = io.run(async move {
             scripts
                 .release
-                .key(lease)
+                .key(&keys.lease)
+                .key(&keys.released)
                 .arg(value)
                 .invoke_async::<i64>(&mut con)
                 .await

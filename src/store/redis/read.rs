@@ -137,10 +137,32 @@ impl RedisStore {
     }
 
     /// Keys saved with restartable tasks running.
+    /// Keys with restartable tasks that no node owns now and that were
+    /// not given up on purpose: their owner died (or never stopped them),
+    /// so their tasks should go on somewhere.
     pub(super) fn keys_with_tasks(&self) -> Result<Vec<SessionKey>, StoreError> {
         let mut command = redis::cmd("SMEMBERS");
         command.arg(task_index(&self.options.prefix));
-        self.keys_of(command, "listing sessions with tasks")
+        let keys = self.keys_of(command, "listing sessions with tasks")?;
+        if keys.is_empty() {
+            return Ok(keys);
+        }
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            let keys = super::keys::SessionKeys::new(&self.options.prefix, key);
+            pipe.cmd("EXISTS").arg(&keys.lease).arg(&keys.released);
+        }
+        let mut con = self.io.con.clone();
+        let owned_or_released: Vec<u8> = self.io.run(async move {
+            pipe.query_async(&mut con)
+                .await
+                .map_err(|e| cause("asking which sessions with tasks are owned", &e))
+        })?;
+        Ok(keys
+            .into_iter()
+            .zip(owned_or_released)
+            .filter_map(|(key, found)| (found == 0).then_some(key))
+            .collect())
     }
 }
 

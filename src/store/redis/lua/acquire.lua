@@ -1,5 +1,6 @@
 -- Takes the key's lease for a node, or names who holds it.
--- KEYS[1] the lease, KEYS[2] the fencing counter.
+-- KEYS[1] the lease, KEYS[2] the fencing counter, KEYS[3] the mark of a
+-- lease given up on purpose (cleared by a new holder).
 -- ARGV[1] the node id, ARGV[2] the lease in ms.
 -- Returns {1, "<node>/<token>"} when the node holds it (a lease it already
 -- held is renewed and keeps its token), {0, holder} otherwise. A new
@@ -13,6 +14,7 @@ if held then
   end
   return {0, held}
 end
+redis.call('DEL', KEYS[3])
 local token = redis.call('INCR', KEYS[2])
 redis.call('PERSIST', KEYS[2])
 local value = mine .. string.format('%d', token)
