@@ -7,26 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{joined_pair, new_key, start_demo, Client, Msg};
-use serde_json::{json, Value};
+use common::{joined_pair, new_key, start_demo, Client};
+use serde_json::json;
 use tabhub::Config;
-
-/// Re-submits a received chain as an `event` carrying its chain id.
-async fn resubmit(client: &mut Client, key: &str, chain: &Msg) -> Value {
-    let topic = format!("session:{key}");
-    let p = &chain.payload;
-    let r = client
-        .push(
-            &topic,
-            "event",
-            json!({
-                "id": uuid::Uuid::new_v4().to_string(),
-                "name": p["name"], "payload": p["payload"], "chain": p["chain"],
-            }),
-        )
-        .await;
-    client.reply(&r).await
-}
 
 async fn chain_count(client: &mut Client, key: &str) -> u64 {
     let r = client.join(key, None).await;
@@ -44,7 +27,7 @@ async fn a_chain_of_three_goes_to_its_originating_tab_and_adds_exactly_three() {
         let chain = b.wait_event(&topic, "chain").await;
         assert_eq!(chain.payload["name"], "chain_step");
         assert_eq!(chain.payload["payload"], json!({"n": n}));
-        assert_eq!(resubmit(&mut b, &key, &chain).await["status"], "ok");
+        assert_eq!(b.resubmit(&key, &chain).await["status"], "ok");
     }
     assert_eq!(chain_count(&mut a, &key).await, 3);
     let seen: Vec<String> = a.drain_buffer().into_iter().map(|m| m.event).collect();
@@ -66,7 +49,7 @@ async fn when_the_tab_holding_a_chain_disconnects_the_chain_goes_to_the_leader_a
     b.join(&key, None).await;
     b.event(&key, "chain_demo", json!({"n": 3})).await;
     let first = b.wait_event(&topic, "chain").await;
-    assert_eq!(resubmit(&mut b, &key, &first).await["status"], "ok");
+    assert_eq!(b.resubmit(&key, &first).await["status"], "ok");
     let held = b.wait_event(&topic, "chain").await; // step 2, never re-submitted
     drop(b); // the socket goes away mid-chain
 
@@ -75,10 +58,10 @@ async fn when_the_tab_holding_a_chain_disconnects_the_chain_goes_to_the_leader_a
         resent.payload["chain"], held.payload["chain"],
         "same chain id, re-sent"
     );
-    assert_eq!(resubmit(&mut a, &key, &resent).await["status"], "ok");
+    assert_eq!(a.resubmit(&key, &resent).await["status"], "ok");
     let last = a.wait_event(&topic, "chain").await;
     assert_eq!(last.payload["payload"], json!({"n": 1}));
-    assert_eq!(resubmit(&mut a, &key, &last).await["status"], "ok");
+    assert_eq!(a.resubmit(&key, &last).await["status"], "ok");
     assert_eq!(chain_count(&mut a, &key).await, 3);
 }
 
@@ -91,8 +74,8 @@ async fn a_chain_submitted_by_both_tabs_is_handled_once_and_both_get_the_first_r
     for _ in 0..3 {
         // Whichever tab holds the chain, both re-submit it.
         let chain = a.wait_event(&topic, "chain").await;
-        let ra = resubmit(&mut a, &key, &chain).await;
-        let rb = resubmit(&mut b, &key, &chain).await;
+        let ra = a.resubmit(&key, &chain).await;
+        let rb = b.resubmit(&key, &chain).await;
         assert_eq!(ra["status"], "ok");
         assert_eq!(ra, rb, "the second submission gets the first reply");
     }
@@ -114,9 +97,9 @@ async fn a_chain_not_resubmitted_within_the_chain_timeout_is_resent_to_the_leade
     let ignored = idle.wait_event(&topic, "chain").await;
     let resent = leader.wait_event(&topic, "chain").await;
     assert_eq!(resent.payload, ignored.payload);
-    assert_eq!(resubmit(&mut leader, &key, &resent).await["status"], "ok");
+    assert_eq!(leader.resubmit(&key, &resent).await["status"], "ok");
     // The idle tab's late re-submission is not handled again.
-    let late = resubmit(&mut idle, &key, &ignored).await;
+    let late = idle.resubmit(&key, &ignored).await;
     assert_eq!(late["status"], "ok");
     assert_eq!(chain_count(&mut leader, &key).await, 1);
 }
@@ -139,9 +122,9 @@ async fn with_no_tab_joined_a_chain_waits_for_the_first_tab_that_joins() {
     assert_eq!(joined["tabs"], 1);
     let waiting = b.wait_event(&topic, "chain").await;
     assert_eq!(waiting.payload, chain.payload);
-    assert_eq!(resubmit(&mut b, &key, &waiting).await["status"], "ok");
+    assert_eq!(b.resubmit(&key, &waiting).await["status"], "ok");
     let next = b.wait_event(&topic, "chain").await;
-    assert_eq!(resubmit(&mut b, &key, &next).await["status"], "ok");
+    assert_eq!(b.resubmit(&key, &next).await["status"], "ok");
     assert_eq!(chain_count(&mut b, &key).await, 2);
 }
 

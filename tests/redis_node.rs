@@ -12,31 +12,11 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::process::{start_tabhub, Guard};
-use common::redis::Redis;
+use common::process::start_tabhub;
+use common::redis::{tab_on, two_nodes, Redis};
 use common::stream::{killed_mid_stream, Rejoin};
-use common::{eventually, new_key, Client};
+use common::{eventually, new_key};
 use serde_json::{json, Value};
-
-/// A tab `tab_id` connected to the node at `addr`.
-async fn tab_on(addr: SocketAddr, tab_id: &str) -> Client {
-    let url = format!("http://{addr}/socket/websocket?vsn=2.0.0&tab_id={tab_id}");
-    Client::connect_url(&url, tab_id).await
-}
-
-/// Two nodes on `redis` with a 600 ms lease and no rate limit.
-fn two_nodes(redis: &Redis) -> ((Guard, SocketAddr), (Guard, SocketAddr)) {
-    let url = redis.url();
-    let args = [
-        "--redis-url",
-        &url,
-        "--redis-lease-ms",
-        "600",
-        "--rate-events-per-sec",
-        "0",
-    ];
-    (start_tabhub(&args), start_tabhub(&args))
-}
 
 /// `GET path` on the node at `addr`: its status and JSON body.
 async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {

@@ -14,53 +14,30 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::process::{start_tabhub, Guard};
-use common::redis::Redis;
+use common::redis::{tab_on, two_nodes, Redis};
 use common::stream::Rejoin;
-use common::{new_key, Client, Msg};
+use common::{new_key, Client};
 use serde_json::{json, Value};
-
-/// A tab `tab_id` connected to the node at `addr`.
-async fn tab_on(addr: SocketAddr, tab_id: &str) -> Client {
-    let url = format!("http://{addr}/socket/websocket?vsn=2.0.0&tab_id={tab_id}");
-    Client::connect_url(&url, tab_id).await
-}
-
-/// Two nodes on `redis` with a 600 ms lease and no rate limit.
-fn two_nodes(redis: &Redis) -> ((Guard, SocketAddr), (Guard, SocketAddr)) {
-    let url = redis.url();
-    let args = [
-        "--redis-url",
-        &url,
-        "--redis-lease-ms",
-        "600",
-        "--rate-events-per-sec",
-        "0",
-    ];
-    (start_tabhub(&args), start_tabhub(&args))
-}
-
-/// Re-submits a received chain as an `event` carrying its chain id.
-async fn resubmit(client: &mut Client, key: &str, chain: &Msg) -> Value {
-    let p = &chain.payload;
-    let r = client
-        .push(
-            &format!("session:{key}"),
-            "event",
-            json!({
-                "id": uuid::Uuid::new_v4().to_string(),
-                "name": p["name"], "payload": p["payload"], "chain": p["chain"],
-            }),
-        )
-        .await;
-    client.reply(&r).await
-}
 
 /// The ok reply's seq of `event` sent by `tab`.
 async fn acked(tab: &mut Client, key: &str, name: &str, payload: Value) -> u64 {
     let r = tab.event(key, name, payload).await;
     assert_eq!(r["status"], "ok", "{r}");
     r["response"]["seq"].as_u64().unwrap()
+}
+
+/// Tab `a` joins `key` on node `a_addr` first, so that node owns the
+/// session; tab `b` then joins it on node `b_addr` and mirrors its state.
+async fn split_session(
+    a_addr: SocketAddr,
+    b_addr: SocketAddr,
+    key: &str,
+) -> (Client, Client, common::Mirror) {
+    let mut a = tab_on(a_addr, "a").await;
+    a.join(key, None).await;
+    let mut b = tab_on(b_addr, "b").await;
+    let (mirror, _) = b.join_mirror(key, None).await;
+    (a, b, mirror)
 }
 
 #[actix_rt::test]
@@ -117,8 +94,8 @@ async fn two_tabs_of_one_session_on_two_nodes_share_one_state_one_order_one_lead
     for _ in 0..2 {
         let chain = b.wait_event(&topic, "chain").await;
         // Sent twice, from both nodes: handled once, one answer.
-        let first = resubmit(&mut b, &key, &chain).await;
-        let again = resubmit(&mut a, &key, &chain).await;
+        let first = b.resubmit(&key, &chain).await;
+        let again = a.resubmit(&key, &chain).await;
         assert_eq!(first["status"], "ok", "{first}");
         assert_eq!(first, again);
     }
@@ -166,10 +143,7 @@ async fn when_messages_between_nodes_are_lost_the_tabs_concerned_rejoin_and_neve
     let ((_a_node, a_addr), (_b_node, b_addr)) = two_nodes(&redis);
     let key = new_key();
     let topic = format!("session:{key}");
-    let mut a = tab_on(a_addr, "a").await;
-    a.join(&key, None).await;
-    let mut b = tab_on(b_addr, "b").await;
-    let (mut mirror, _) = b.join_mirror(&key, None).await;
+    let (mut a, mut b, mut mirror) = split_session(a_addr, b_addr, &key).await;
     for i in 0..3 {
         acked(&mut a, &key, "add_todo", json!({ "text": format!("{i}") })).await;
     }
@@ -299,10 +273,7 @@ async fn when_the_owner_is_killed_the_other_nodes_tab_rejoins_there_with_nothing
     let ((a_node, a_addr), (_b_node, b_addr)) = two_nodes(&redis);
     let key = new_key();
     let topic = format!("session:{key}");
-    let mut a = tab_on(a_addr, "a").await;
-    a.join(&key, None).await;
-    let mut b = tab_on(b_addr, "b").await;
-    let (mut mirror, _) = b.join_mirror(&key, None).await;
+    let (_a, mut b, mut mirror) = split_session(a_addr, b_addr, &key).await;
     let mut acknowledged = Vec::new();
     for i in 0..5 {
         let text = format!("t{i}");

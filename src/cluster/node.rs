@@ -209,16 +209,21 @@ impl Node {
         }
     }
 
+    /// The other nodes this one deals with: those with guests here and the
+    /// owners of this node's remote joins, each once.
+    fn peers(&self) -> HashSet<Arc<str>> {
+        self.guests
+            .keys()
+            .map(|(node, _)| node.clone())
+            .chain(self.remote.values().map(|r| r.owner.clone()))
+            .collect()
+    }
+
     /// Asks the bus which of the nodes this one deals with are alive, and
     /// ends what depended on the dead.
     fn check_peers(&mut self, ctx: &mut Context<Self>) {
         self.guests.retain(|_, g| g.connected());
-        let peers: HashSet<Arc<str>> = self
-            .guests
-            .keys()
-            .map(|(node, _)| node.clone())
-            .chain(self.remote.values().map(|r| r.owner.clone()))
-            .collect();
+        let peers = self.peers();
         let Some(bus) = self.bus() else {
             return;
         };
@@ -275,13 +280,7 @@ impl StreamHandler<BusEvent> for Node {
                         "the node's channel was subscribed again; every join across nodes rejoins"
                     );
                     self.stats.gaps.fetch_add(1, Ordering::Relaxed);
-                    let peers: HashSet<Arc<str>> = self
-                        .guests
-                        .keys()
-                        .map(|(node, _)| node.clone())
-                        .chain(self.remote.values().map(|r| r.owner.clone()))
-                        .collect();
-                    for peer in peers {
+                    for peer in self.peers() {
                         self.peer_lost(&peer, true);
                     }
                 }

@@ -266,12 +266,7 @@ impl Handler<Submit> for Node {
 
     fn handle(&mut self, msg: Submit, _ctx: &mut Self::Context) {
         let Some(routed) = self.routed(msg.conn, &msg.key, &msg.join_ref) else {
-            // The join moved meanwhile: the tab rejoins.
-            return msg.reply_to.do_send(Deliver {
-                topic: Arc::from(msg.key.topic()),
-                join_ref: msg.join_ref,
-                item: Outgoing::Rejoin,
-            });
+            return rejoin(&msg.reply_to, &msg.key, msg.join_ref);
         };
         routed.queue.unsubmit();
         let owner = routed.owner.clone();
@@ -291,11 +286,7 @@ impl Handler<Cancel> for Node {
 
     fn handle(&mut self, msg: Cancel, _ctx: &mut Self::Context) {
         let Some(routed) = self.routed(msg.conn, &msg.key, &msg.join_ref) else {
-            return msg.reply_to.do_send(Deliver {
-                topic: Arc::from(msg.key.topic()),
-                join_ref: msg.join_ref,
-                item: Outgoing::Rejoin,
-            });
+            return rejoin(&msg.reply_to, &msg.key, msg.join_ref);
         };
         let owner = routed.owner.clone();
         let body = Body::Cancel {
@@ -307,4 +298,14 @@ impl Handler<Cancel> for Node {
         };
         self.outbox().send(&owner, body);
     }
+}
+
+/// A tab's message for a join this node no longer routes (the join moved
+/// or ended meanwhile): the tab is told to rejoin (`phx_error`).
+fn rejoin(tab: &actix::Recipient<Deliver>, key: &SessionKey, join_ref: Arc<str>) {
+    tab.do_send(Deliver {
+        topic: Arc::from(key.topic()),
+        join_ref,
+        item: Outgoing::Rejoin,
+    });
 }

@@ -430,6 +430,18 @@ impl Client {
         self.reply(&r).await
     }
 
+    /// Re-submits a received `chain` push as an `event` carrying its chain
+    /// id; returns `{status, response}`.
+    pub async fn resubmit(&mut self, key: &str, chain: &Msg) -> Value {
+        let p = &chain.payload;
+        let event = json!({
+            "id": uuid::Uuid::new_v4().to_string(),
+            "name": p["name"], "payload": p["payload"], "chain": p["chain"],
+        });
+        let r = self.push(&format!("session:{key}"), "event", event).await;
+        self.reply(&r).await
+    }
+
     /// Applies every buffered and arriving delta of `key` to `mirror` until
     /// it reaches `seq`.
     pub async fn catch_up(&mut self, key: &str, mirror: &mut Mirror, seq: u64) {

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::process::{free_port, Guard};
+use super::process::{free_port, start_tabhub, Guard};
+use super::Client;
 
 /// How long `redis-server` may take to accept connections.
 const REDIS_START: Duration = Duration::from_secs(10);
@@ -107,4 +108,24 @@ fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
+}
+
+/// A tab `tab_id` connected to the node at `addr`.
+pub async fn tab_on(addr: SocketAddr, tab_id: &str) -> Client {
+    let url = format!("http://{addr}/socket/websocket?vsn=2.0.0&tab_id={tab_id}");
+    Client::connect_url(&url, tab_id).await
+}
+
+/// Two `tabhub` nodes on `redis` with a 600 ms lease and no rate limit.
+pub fn two_nodes(redis: &Redis) -> ((Guard, SocketAddr), (Guard, SocketAddr)) {
+    let url = redis.url();
+    let args = [
+        "--redis-url",
+        &url,
+        "--redis-lease-ms",
+        "600",
+        "--rate-events-per-sec",
+        "0",
+    ];
+    (start_tabhub(&args), start_tabhub(&args))
 }
