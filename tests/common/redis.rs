@@ -116,8 +116,8 @@ pub async fn tab_on(addr: SocketAddr, tab_id: &str) -> Client {
     Client::connect_url(&url, tab_id).await
 }
 
-/// Two `tabhub` nodes on `redis` with a 600 ms lease and no rate limit.
-pub fn two_nodes(redis: &Redis) -> ((Guard, SocketAddr), (Guard, SocketAddr)) {
+/// A `tabhub` node on `redis` with a 600 ms lease and no rate limit.
+pub fn start_node(redis: &Redis) -> (Guard, SocketAddr) {
     let url = redis.url();
     let args = [
         "--redis-url",
@@ -127,5 +127,10 @@ pub fn two_nodes(redis: &Redis) -> ((Guard, SocketAddr), (Guard, SocketAddr)) {
         "--rate-events-per-sec",
         "0",
     ];
-    (start_tabhub(&args), start_tabhub(&args))
+    start_tabhub(&args)
+}
+
+/// Two nodes as [`start_node`] starts them.
+pub fn two_nodes(redis: &Redis) -> ((Guard, SocketAddr), (Guard, SocketAddr)) {
+    (start_node(redis), start_node(redis))
 }
