@@ -13,7 +13,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::process::start_tabhub;
-use common::redis::{tab_on, two_nodes, Redis};
+use common::redis::{start_node, tab_on, two_nodes, Redis};
 use common::stream::{killed_mid_stream, Rejoin};
 use common::{eventually, new_key};
 use serde_json::{json, Value};
@@ -216,4 +216,30 @@ async fn an_owner_paused_past_its_lease_loses_the_session_and_never_writes_to_it
         .map(|t| t["text"].as_str().unwrap())
         .collect();
     assert_eq!(texts, vec!["before", "by b", "after"]);
+}
+
+#[actix_rt::test]
+async fn a_node_started_while_redis_is_down_starts_unhealthy_and_serves_once_redis_is_back() {
+    let mut redis = Redis::start();
+    redis.kill();
+    let (_node, addr) = start_node(&redis);
+    assert_eq!(
+        get(addr, "/healthz").await,
+        (503, json!({"status": "unhealthy", "reason": "redis"}))
+    );
+    let key = new_key();
+    let mut tab = tab_on(addr, "t1").await;
+    let refused = tab.join_with(&key, json!({})).await;
+    assert_eq!(refused["response"]["reason"], "store_error", "{refused}");
+
+    redis.restart();
+    eventually("/healthz to be ok once Redis is back", async || {
+        get(addr, "/healthz").await == (200, json!({"status": "ok"}))
+    })
+    .await;
+    tab.join(&key, None).await;
+    let r = tab.event(&key, "add_todo", json!({"text": "stored"})).await;
+    assert_eq!(r["status"], "ok", "{r}");
+    let lease = redis.cli(&["EXISTS", &format!("tabhub:{{{key}}}:lease")]);
+    assert_eq!(lease.trim(), "1", "the node owns the session in Redis");
 }

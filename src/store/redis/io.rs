@@ -72,9 +72,12 @@ impl Io {
     /// if the build has it); `timeout` bounds each connection attempt and
     /// each command's answer.
     ///
+    /// Redis need not be up: the connection is made by the first call,
+    /// and until one is answered the store reports Redis unreachable.
+    ///
     /// # Errors
-    /// [`StoreCause::Backend`] when the URL is malformed or Redis cannot be
-    /// reached now.
+    /// [`StoreCause::Backend`] when the URL is malformed or the Redis
+    /// thread cannot start.
     pub(super) fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -95,26 +98,38 @@ impl Io {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let scripts = std::sync::Arc::new(Scripts::new());
-        let loading = scripts.clone();
         let managed = client.clone();
+        // Lazy: the first call connects, so a node starts while Redis is
+        // down (unhealthy, see below) and serves once it is back.
         let con = wait(&handle, async move {
-            let mut con = ConnectionManager::new_with_config(managed, config)
-                .await
-                .map_err(|e| cause("connecting to Redis", &e))?;
-            loading
-                .load(&mut con)
-                .await
-                .map_err(|e| cause("loading the scripts", &e))?;
-            Ok(con)
+            ConnectionManager::new_lazy_with_config(managed, config)
+                .map_err(|e| cause("the Redis connection", &e))
         })?;
-        Ok(Self {
+        let io = Self {
             runtime: Some(runtime),
             handle,
             con,
             client,
             scripts,
             stats: std::sync::Arc::default(),
-        })
+        };
+        // Pipelines send scripts by hash; a script Redis does not know
+        // (not loaded here, or Redis restarted) is loaded when a call
+        // meets NOSCRIPT, so a failure here only means Redis is down now.
+        let (loading, mut con) = (io.scripts.clone(), io.con.clone());
+        let loaded = io.run(async move {
+            loading
+                .load(&mut con)
+                .await
+                .map_err(|e| cause("loading the scripts", &e))
+        });
+        if let Err(e) = loaded {
+            tracing::warn!(
+                error = %e,
+                "Redis cannot be reached: the node starts unhealthy and serves once Redis answers"
+            );
+        }
+        Ok(io)
     }
 
     /// Runs `call` (one round trip) on the Redis thread and waits for its

@@ -84,7 +84,9 @@ impl RedisStore {
     /// Connects to Redis and starts renewing the leases this node takes.
     ///
     /// # Errors
-    /// [`StoreError`] when the URL is malformed or Redis cannot be reached.
+    /// [`StoreError`] when the URL is malformed. Redis need not be up: the
+    /// store starts with Redis unreachable (`/healthz` says so) and
+    /// connects when Redis answers.
     pub fn open(options: RedisOptions) -> Result<Self, StoreError> {
         let io = Io::connect(&options.url, options.timeout)?;
         let owner = Owner {
