@@ -26,7 +26,8 @@ pub fn diff_state<S: Serialize>(
 /// A change of a session's state pushed by server code (the server API, a
 /// [`crate::SessionHandle`]) rather than made by a handler: an RFC 6902
 /// patch to the state's JSON at the current seq, or a whole new state.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StateChange {
     /// Operations applied in order to the current state's JSON (RFC 6902;
     /// all or nothing).

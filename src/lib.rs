@@ -64,7 +64,10 @@
 //!   node's router: a join goes to its session's owner, this node's
 //!   supervisor or another node's over the store's bus, and so does all
 //!   that follows; on the owner, a `Guest` per connection of another node
-//!   is a tab like any other (docs/scale-out.md).
+//!   is a tab like any other. Server code's calls (a `SessionHandle`, the
+//!   server API) for a session another node owns are carried there as
+//!   JSON and run on the owner's own handle (`service/remote.rs`)
+//!   (docs/scale-out.md).
 //! - `messages/`: what the three actors send one another (to a tab, to a
 //!   session, to the supervisor) and the activity stamps the election
 //!   reads. Below every actor, so neither tabs nor sessions import another

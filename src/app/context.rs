@@ -24,7 +24,8 @@ pub enum Origin {
 }
 
 /// Which tabs an effect goes to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Target {
     /// The tab whose event is being handled; for task updates and server
     /// code, all tabs.

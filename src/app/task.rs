@@ -5,7 +5,8 @@ use actix::{Message, Recipient};
 use super::{App, AppError, Context};
 
 /// How a background task ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TaskEnd {
     /// Its body returned `Ok`.
     Done,

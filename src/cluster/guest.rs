@@ -265,7 +265,8 @@ impl Handler<FromTab> for Guest {
                     task,
                 });
             }
-            Body::Deliver { .. } | Body::Close { .. } => {}
+            Body::Deliver { .. } | Body::Close { .. } | Body::Call { .. } | Body::Answer { .. } => {
+            }
         }
     }
 }

@@ -10,9 +10,12 @@
 //!   come back to the tab.
 //! - `guest.rs`: the owner side: a [`guest::Guest`] per connection of
 //!   another node, a tab like any other to the supervisor and sessions.
+//! - `calls.rs`: server code's calls (a session handle, the server API)
+//!   for a session another node owns run there.
 //! - `wire.rs`: the messages, `links.rs`: their numbering, `stats.rs`:
 //!   the counters.
 
+mod calls;
 mod guest;
 mod links;
 mod node;
@@ -20,6 +23,7 @@ mod route;
 mod stats;
 mod wire;
 
+pub(crate) use calls::{CallAnswer, CallLost, CallOwner, Locate, RunCall};
 pub(crate) use guest::GuestShared;
 pub(crate) use links::Outbox;
 pub(crate) use node::{Identities, Node};
@@ -39,7 +43,8 @@ use crate::store::SessionStore;
 /// nodes (it offers a [`crate::store::NodeBus`]); `None` otherwise, and
 /// tabs talk to the supervisor directly. `supervisor` is the supervisor's
 /// own link; `clock` and `next_conn` are the hub's, shared with the
-/// guests so other nodes' tabs are stamped and numbered as local ones.
+/// guests so other nodes' tabs are stamped and numbered as local ones;
+/// `run_here` runs other nodes' session handle calls here.
 pub(crate) fn start<A: App>(
     thread: &Arbiter,
     store: Arc<dyn SessionStore>,
@@ -47,6 +52,7 @@ pub(crate) fn start<A: App>(
     clock: &ActivityClock,
     config: &Arc<Config>,
     next_conn: &Arc<AtomicU64>,
+    run_here: RunCall,
 ) -> Option<(Addr<Node>, Arc<ClusterStats>)> {
     let node_id = store.bus()?.node().to_owned();
     let stats = Arc::new(ClusterStats::default());
@@ -60,6 +66,7 @@ pub(crate) fn start<A: App>(
         store,
         shared,
         Identities::of::<A>(),
+        run_here,
         next_conn.clone(),
         stats.clone(),
     )?;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, StreamHandler, WrapFuture};
 use serde_json::Value;
 
+use super::calls::{Answering, RunCall};
 use super::guest::{FromTab, Guest, GuestShared, PeerLost};
 use super::links::{Heard, Outbox};
 use super::route::Routed;
@@ -67,6 +68,12 @@ pub(crate) struct Node {
     pub(super) claiming: HashMap<(ConnId, SessionKey), Join>,
     /// Owner side: other nodes' connections, by (node, conn there).
     pub(super) guests: HashMap<(Arc<str>, u64), Addr<Guest>>,
+    /// Owner side: runs a session handle's call made on another node.
+    pub(super) run_here: RunCall,
+    /// Caller side: session handle calls waiting for their owner's
+    /// answer, by number, with the owner they went to.
+    pub(super) calls: HashMap<u64, (Arc<str>, Answering)>,
+    pub(super) next_call: u64,
     pub(super) stats: Arc<ClusterStats>,
 }
 
@@ -75,6 +82,7 @@ impl Node {
         store: Arc<dyn SessionStore>,
         guests_shared: GuestShared,
         identities: Identities,
+        run_here: RunCall,
         next_conn: Arc<AtomicU64>,
         stats: Arc<ClusterStats>,
     ) -> Option<Self> {
@@ -90,6 +98,9 @@ impl Node {
             remote: HashMap::new(),
             claiming: HashMap::new(),
             guests: HashMap::new(),
+            run_here,
+            calls: HashMap::new(),
+            next_call: 0,
             stats,
         })
     }
@@ -128,6 +139,8 @@ impl Node {
                 item,
             } => self.deliver_to_tab(&from, ConnId(conn), topic, join_ref, item, ctx),
             Body::Close { conn, code } => self.close_tab(&from, ConnId(conn), code),
+            Body::Call { id, key, call } => self.run_call(from, id, key, call, ctx),
+            Body::Answer { id, answer } => self.answered(&from, id, answer),
             body => self.hand_to_guest(from, body),
         }
     }
@@ -141,7 +154,9 @@ impl Node {
             | Body::Visibility { conn, .. }
             | Body::Submit { conn, .. }
             | Body::Cancel { conn, .. } => *conn,
-            Body::Deliver { .. } | Body::Close { .. } => return,
+            Body::Deliver { .. } | Body::Close { .. } | Body::Call { .. } | Body::Answer { .. } => {
+                return
+            }
         };
         let id = (from.clone(), conn);
         if let Some(guest) = self.guests.get(&id).filter(|g| g.connected()) {
@@ -207,15 +222,19 @@ impl Node {
         for ((_, key), routed) in self.remote.iter().filter(|(_, r)| &r.owner == peer) {
             routed.end(key);
         }
+        // Dropping a call's sender tells its caller the owner was lost.
+        self.calls.retain(|_, (owner, _)| owner != peer);
     }
 
-    /// The other nodes this one deals with: those with guests here and the
-    /// owners of this node's remote joins, each once.
+    /// The other nodes this one deals with: those with guests here, the
+    /// owners of this node's remote joins and of its calls waiting for an
+    /// answer, each once.
     fn peers(&self) -> HashSet<Arc<str>> {
         self.guests
             .keys()
             .map(|(node, _)| node.clone())
             .chain(self.remote.values().map(|r| r.owner.clone()))
+            .chain(self.calls.values().map(|(owner, _)| owner.clone()))
             .collect()
     }
 

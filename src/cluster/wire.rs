@@ -68,6 +68,19 @@ pub(crate) enum Body {
     /// close code). 1012 (the owner shuts down) asks only its joins to
     /// rejoin: the connection itself is this node's.
     Close { conn: u64, code: u16 },
+    /// To the owner: a session handle's call (`calls.rs`), numbered by
+    /// the caller's node; `call` is the handle's own JSON.
+    Call {
+        id: u64,
+        key: SessionKey,
+        call: Value,
+    },
+    /// To the caller's node: the answer to call `id`, the handle's own
+    /// JSON for its result or its error.
+    Answer {
+        id: u64,
+        answer: Result<Value, Value>,
+    },
 }
 
 /// A join as the owner needs it.

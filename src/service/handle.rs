@@ -1,114 +1,34 @@
 //! [`SessionHandle`]: server code (a webhook, a cron job, an HTTP route)
 //! reaching a session by key, whether or not a tab is joined. A stopped
 //! session is started (it loads itself); with no tab joined it stops again
-//! after the grace time.
+//! after the grace time. With several nodes, a call for a session another
+//! node owns runs there (`remote.rs`).
 
-use std::fmt;
-
-use actix::{Addr, MailboxError};
+use actix::Addr;
 use serde::Serialize;
+use serde_json::Value;
+
+use super::handle_error::HandleError;
+use super::remote::Call;
+use crate::cluster::Node;
 
 use crate::app::{App, Target, TaskEnd};
 use crate::delta::StateChange;
 use crate::ids::{SessionKey, TabId};
 use crate::protocol::reply::Outcome;
 use crate::session::{
-    EndTask, NotHandled, Push, PushChange, PushRefused, ReadState, ServerCancel, ServerEffect,
-    ServerEvent, ServerSubmit, SessionActor, StateView,
+    EndTask, NotHandled, Push, PushChange, ReadState, ServerCancel, ServerEffect, ServerEvent,
+    ServerSubmit, SessionActor, StateView,
 };
-use crate::supervisor::{
-    ListTabs, Lookup, LookupError, Retire, RetireError, Retired, Supervisor, TabInfo,
-};
-
-/// Why a session handle's call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HandleError {
-    /// The service is shutting down (or has shut down).
-    ShuttingDown,
-    /// Starting the session would pass `--max-sessions`.
-    Capacity,
-    /// The session stopped or failed (its store) while the call was on its
-    /// way; calling again starts it afresh.
-    SessionGone,
-    /// The session could not do it: its store failed, or its state does
-    /// not round-trip through serde. The message says which.
-    Failed(String),
-    /// The call names a background task that is not running (it ended, or
-    /// was cancelled).
-    TaskGone,
-    /// A pushed change does not apply (a patch's path is missing, a `test`
-    /// failed) or does not give a valid state; nothing changed. The
-    /// message says why.
-    InvalidChange(String),
-}
-
-impl fmt::Display for HandleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ShuttingDown => f.write_str("the service is shutting down"),
-            Self::Capacity => f.write_str("the service is at its session limit"),
-            Self::SessionGone => f.write_str("the session stopped before it answered; call again"),
-            Self::Failed(why) => write!(f, "the session could not do it: {why}"),
-            Self::TaskGone => f.write_str("the task is not running"),
-            Self::InvalidChange(why) => write!(f, "the change was not applied: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for HandleError {}
-
-impl From<LookupError> for HandleError {
-    fn from(e: LookupError) -> Self {
-        match e {
-            LookupError::ShuttingDown => Self::ShuttingDown,
-            LookupError::Capacity => Self::Capacity,
-        }
-    }
-}
-
-impl From<RetireError> for HandleError {
-    fn from(e: RetireError) -> Self {
-        match e {
-            RetireError::ShuttingDown => Self::ShuttingDown,
-            RetireError::Store(why) => Self::Failed(why),
-        }
-    }
-}
-
-impl From<PushRefused> for HandleError {
-    fn from(e: PushRefused) -> Self {
-        match e {
-            PushRefused::TaskGone => Self::TaskGone,
-            PushRefused::Invalid(why) => Self::InvalidChange(why),
-            PushRefused::NotReady => {
-                Self::Failed("the session's store failed; call again for a fresh session".into())
-            }
-        }
-    }
-}
-
-impl From<NotHandled> for HandleError {
-    fn from(e: NotHandled) -> Self {
-        match e {
-            NotHandled::Stopped => Self::SessionGone,
-            NotHandled::StoreFailed => {
-                Self::Failed("the session's store failed; call again for a fresh session".into())
-            }
-        }
-    }
-}
-
-impl From<MailboxError> for HandleError {
-    fn from(_: MailboxError) -> Self {
-        Self::SessionGone
-    }
-}
+use crate::supervisor::{ListTabs, Lookup, Retire, Retired, Supervisor, TabInfo};
 
 /// One session, reached by key from server code; from
 /// [`super::Hub::session`]. Cheap to clone.
 pub struct SessionHandle<A: App> {
     pub(super) supervisor: Addr<Supervisor<A>>,
     pub(super) key: SessionKey,
+    /// This node's router, with a store shared by several nodes.
+    pub(super) node: Option<Addr<Node>>,
 }
 
 impl<A: App> Clone for SessionHandle<A> {
@@ -116,6 +36,7 @@ impl<A: App> Clone for SessionHandle<A> {
         Self {
             supervisor: self.supervisor.clone(),
             key: self.key.clone(),
+            node: self.node.clone(),
         }
     }
 }
@@ -149,6 +70,12 @@ impl<A: App> SessionHandle<A> {
     /// [`HandleError`] when the session cannot be reached, stopped before
     /// it answered, or its store failed (the event was not handled).
     pub async fn submit(&self, id: &str, event: A::Event) -> Result<Outcome, HandleError> {
+        if let Some(owner) = self.elsewhere().await? {
+            let event = serde_json::to_value(&event)
+                .map_err(|e| HandleError::Failed(format!("the event does not serialize: {e}")))?;
+            let id = id.to_owned();
+            return owner.call(Call::Submit { id, event }).await;
+        }
         self.submit_event(id, ServerEvent::Typed(event)).await
     }
 
@@ -164,6 +91,10 @@ impl<A: App> SessionHandle<A> {
         name: &str,
         payload: serde_json::Value,
     ) -> Result<Outcome, HandleError> {
+        if let Some(owner) = self.elsewhere().await? {
+            let (id, name) = (id.to_owned(), name.to_owned());
+            return owner.call(Call::SubmitNamed { id, name, payload }).await;
+        }
         let event = ServerEvent::Named {
             name: name.to_owned(),
             payload,
@@ -195,6 +126,9 @@ impl<A: App> SessionHandle<A> {
     /// before the state was durable, or its state does not round-trip
     /// through serde.
     pub async fn state(&self) -> Result<StateView<A::State>, HandleError> {
+        if let Some(owner) = self.elsewhere().await? {
+            return owner.call(Call::State).await;
+        }
         self.session()
             .await?
             .send(ReadState::new())
@@ -236,6 +170,9 @@ impl<A: App> SessionHandle<A> {
     }
 
     async fn send_push(&self, task: Option<String>, push: Push) -> Result<u64, HandleError> {
+        if let Some(owner) = self.elsewhere().await? {
+            return owner.call(Call::Push { task, push }).await;
+        }
         let push = PushChange { task, push };
         Ok(self.session().await?.send(push).await??)
     }
@@ -257,11 +194,11 @@ impl<A: App> SessionHandle<A> {
         end: TaskEnd,
         push: impl Into<Push>,
     ) -> Result<u64, HandleError> {
-        let end = EndTask {
-            task: task.to_owned(),
-            end,
-            push: push.into(),
-        };
+        let (task, push) = (task.to_owned(), push.into());
+        if let Some(owner) = self.elsewhere().await? {
+            return owner.call(Call::EndTask { task, end, push }).await;
+        }
+        let end = EndTask { task, end, push };
         Ok(self.session().await?.send(end).await??)
     }
 
@@ -295,11 +232,19 @@ impl<A: App> SessionHandle<A> {
         let data = serde_json::to_value(data).map_err(|e| {
             HandleError::Failed(format!("the effect's data does not serialize: {e}"))
         })?;
-        let effect = ServerEffect {
-            target,
-            kind: kind.to_owned(),
-            data,
-        };
+        self.send_effect(target, kind.to_owned(), data).await
+    }
+
+    pub(super) async fn send_effect(
+        &self,
+        target: Target,
+        kind: String,
+        data: Value,
+    ) -> Result<(), HandleError> {
+        if let Some(owner) = self.elsewhere().await? {
+            return owner.call(Call::Effect { target, kind, data }).await;
+        }
+        let effect = ServerEffect { target, kind, data };
         if self.session().await?.send(effect).await? {
             Ok(())
         } else {
@@ -316,6 +261,10 @@ impl<A: App> SessionHandle<A> {
     /// [`HandleError::Failed`] when its store failed before the cancel was
     /// durable (the task then is as the store has it: running).
     pub async fn cancel_task(&self, task: &str) -> Result<bool, HandleError> {
+        if let Some(owner) = self.elsewhere().await? {
+            let task = task.to_owned();
+            return owner.call(Call::CancelTask { task }).await;
+        }
         let cancel = ServerCancel {
             task: task.to_owned(),
         };
@@ -329,6 +278,9 @@ impl<A: App> SessionHandle<A> {
     /// # Errors
     /// [`HandleError::ShuttingDown`] after the service stopped.
     pub async fn tabs(&self) -> Result<Vec<TabInfo<A::Identity>>, HandleError> {
+        if let Some(owner) = self.elsewhere().await? {
+            return owner.call(Call::Tabs).await;
+        }
         let list = ListTabs {
             key: self.key.clone(),
             _app: std::marker::PhantomData,
@@ -366,7 +318,10 @@ impl<A: App> SessionHandle<A> {
         Ok(self.retire(true).await?.deleted)
     }
 
-    async fn retire(&self, delete: bool) -> Result<Retired, HandleError> {
+    pub(super) async fn retire(&self, delete: bool) -> Result<Retired, HandleError> {
+        if let Some(owner) = self.elsewhere().await? {
+            return owner.call(Call::Retire { delete }).await;
+        }
         let retire = Retire {
             key: self.key.clone(),
             delete,

@@ -9,16 +9,19 @@
 
 mod api;
 mod handle;
+mod handle_error;
 mod observe;
 mod origin;
 mod ownership;
+mod remote;
 mod retention;
 mod routes;
 
 pub(crate) use origin::SiteOrigin;
 
 pub use api::Api;
-pub use handle::{HandleError, SessionHandle};
+pub use handle::SessionHandle;
+pub use handle_error::HandleError;
 pub use observe::Health;
 pub use routes::{Routes, CLIENT_JS};
 
@@ -61,6 +64,8 @@ pub const PROTOCOL_VSN: &str = "2.0.0";
 /// ```
 pub struct Hub<A: App> {
     supervisor: Addr<Supervisor<A>>,
+    /// This node's router, with a store shared by several nodes.
+    node: Option<Addr<cluster::Node>>,
     committer: Option<Committer>,
     shared: web::Data<TabShared>,
     observe: web::Data<observe::Observe>,
@@ -71,6 +76,7 @@ impl<A: App> Clone for Hub<A> {
     fn clone(&self) -> Self {
         Self {
             supervisor: self.supervisor.clone(),
+            node: self.node.clone(),
             committer: self.committer.clone(),
             shared: self.shared.clone(),
             observe: self.observe.clone(),
@@ -182,18 +188,20 @@ impl<A: App> Hub<A> {
             &clock,
             &config,
             &next_conn,
+            remote::run_here(supervisor.clone()),
         );
-        let (link, cluster_stats) = match cluster {
+        let (link, cluster_stats, node) = match cluster {
             Some((node, stats)) => (
                 SupervisorLink {
                     join: node.clone().recipient(),
                     leave: node.clone().recipient(),
-                    visibility: node.recipient(),
+                    visibility: node.clone().recipient(),
                     ..direct
                 },
                 Some(stats),
+                Some(node),
             ),
-            None => (direct, None),
+            None => (direct, None, None),
         };
         let shared = web::Data::new(TabShared {
             conns_per_ip: ConnsPerIp::new(config.max_conns_per_ip),
@@ -219,6 +227,7 @@ impl<A: App> Hub<A> {
         arbiters.push(node_thread);
         Self {
             supervisor,
+            node,
             committer,
             shared,
             observe,
@@ -244,10 +253,14 @@ impl<A: App> Hub<A> {
     /// A handle on the session of `key`, for server code: submit events,
     /// read the state, send effects, cancel tasks, list tabs; see
     /// [`SessionHandle`]. Its calls start the session if it is stopped.
+    /// With a store shared by several nodes, a call for a session another
+    /// node owns runs on that node (docs/scale-out.md, "Server code across
+    /// nodes").
     pub fn session(&self, key: &crate::ids::SessionKey) -> SessionHandle<A> {
         SessionHandle {
             supervisor: self.supervisor.clone(),
             key: key.clone(),
+            node: self.node.clone(),
         }
     }
 
@@ -265,6 +278,7 @@ impl<A: App> Hub<A> {
     pub fn api(&self, token: impl Into<String>) -> Api<A> {
         Api::new(
             self.supervisor.clone(),
+            self.node.clone(),
             self.observe.metrics.clone(),
             self.config(),
             token.into(),

@@ -42,7 +42,7 @@ fn answered(
 /// What server code pushes into a session in one step: a change of the
 /// state, a new summary (docs/protocol.md section 5.8 (summary joins)), or both. The default is
 /// neither (a step that changes nothing).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Push {
     /// The state change, if any: one delta with `event_id: null`.
     pub change: Option<StateChange>,

@@ -55,7 +55,7 @@ impl<A: App> ReadState<A> {
 }
 
 /// A session's state as server code reads it: a copy, at `seq` of `epoch`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StateView<S> {
     /// The state at `seq`.
     pub state: S,

@@ -38,7 +38,7 @@ impl<A: App> Message for Lookup<A> {
 pub(super) type ParkedLookup<A> = oneshot::Sender<Result<Addr<SessionActor<A>>, LookupError>>;
 
 /// One tab of a session, as `SessionHandle::tabs` reports it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TabInfo<I> {
     /// The tab's id.
     pub tab_id: TabId,

@@ -59,7 +59,7 @@ impl Message for Retire {
 }
 
 /// What a [`Retire`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Retired {
     /// A session of the key was live and was stopped.
     pub(crate) was_live: bool,

@@ -48,6 +48,7 @@ use crate::supervisor::Supervisor;
 /// ```
 pub struct Api<A: App> {
     supervisor: Addr<Supervisor<A>>,
+    node: Option<Addr<crate::cluster::Node>>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
     token: String,
     prefix: String,
@@ -60,6 +61,7 @@ impl<A: App> Clone for Api<A> {
     fn clone(&self) -> Self {
         Self {
             supervisor: self.supervisor.clone(),
+            node: self.node.clone(),
             metrics: self.metrics.clone(),
             token: self.token.clone(),
             prefix: self.prefix.clone(),
@@ -73,12 +75,14 @@ impl<A: App> Clone for Api<A> {
 impl<A: App> Api<A> {
     pub(super) fn new(
         supervisor: Addr<Supervisor<A>>,
+        node: Option<Addr<crate::cluster::Node>>,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
         config: &Config,
         token: String,
     ) -> Self {
         Self {
             supervisor,
+            node,
             metrics,
             token,
             prefix: "/api".to_owned(),
@@ -157,6 +161,7 @@ impl<A: App> Api<A> {
         Ok(SessionHandle {
             supervisor: self.supervisor.clone(),
             key,
+            node: self.node.clone(),
         })
     }
 }
