@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::process::Guard;
-use common::redis::{start_node, tab_on, Redis};
+use common::redis::{metric, start_node, tab_on, Redis};
 use common::stream::Rejoin;
 use common::{new_key, Client, Mirror};
 use futures_util::future::join_all;
@@ -119,8 +119,8 @@ async fn resume(
 async fn an_owner_killed_mid_stream_twenty_times_loses_nothing_acknowledged_and_every_tab_resumes()
 {
     let redis = Redis::start();
-    let (mut owner, owner_addr): (Guard, SocketAddr) = start_node(&redis);
-    let (mut other, other_addr) = start_node(&redis);
+    let (mut owner, mut owner_addr): (Guard, SocketAddr) = start_node(&redis);
+    let (mut other, mut other_addr) = start_node(&redis);
     let mut tabs = Vec::new();
     let mut clients = Vec::new();
     for _ in 0..SESSIONS {
@@ -225,7 +225,13 @@ async fn an_owner_killed_mid_stream_twenty_times_loses_nothing_acknowledged_and_
              acknowledged this round, first resumed join {failover:?} after the kill"
         );
         owner = std::mem::replace(&mut other, fresh);
+        owner_addr = std::mem::replace(&mut other_addr, fresh_addr);
     }
+    // The owner now took its sessions over in the last round, one each.
+    assert_eq!(
+        metric(owner_addr, "tabhub_redis_takeovers_total").await,
+        SESSIONS as f64
+    );
     failovers.sort();
     eprintln!(
         "failover, kill to first resumed join, lease 600 ms, {ROUNDS} rounds: min {:?}, median {:?}, max {:?}",

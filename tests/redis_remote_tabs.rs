@@ -14,7 +14,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::redis::{tab_on, two_nodes, Redis};
+use common::redis::{metric, tab_on, two_nodes, Redis};
 use common::stream::Rejoin;
 use common::{new_key, Client};
 use serde_json::{json, Value};
@@ -219,19 +219,6 @@ async fn a_session_with_a_running_task_and_no_tab_is_taken_over_when_its_owner_d
         mirror.apply_delta(&d.payload);
     }
     assert_eq!(mirror.state["jobs"]["j"]["status"], "running");
-}
-
-/// The value of the unlabelled metric `name` on the node at `addr`.
-async fn metric(addr: SocketAddr, name: &str) -> f64 {
-    let mut got = awc::Client::default()
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    let text = String::from_utf8(got.body().await.unwrap().to_vec()).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 #[actix_rt::test]

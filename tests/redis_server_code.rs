@@ -12,7 +12,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::process::{start_tabhub, Guard};
-use common::redis::{tab_on, Redis};
+use common::redis::{metric, tab_on, Redis};
 use common::{new_key, Client};
 use serde_json::{json, Value};
 
@@ -48,21 +48,6 @@ async fn api(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) ->
     let bytes = answer.body().await.unwrap();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (answer.status().as_u16(), body)
-}
-
-/// The value of the metric line `name` of the node at `addr`.
-async fn metric(addr: SocketAddr, name: &str) -> f64 {
-    let mut got = awc::Client::default()
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    let text = String::from_utf8(got.body().await.unwrap().to_vec()).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-        .parse()
-        .unwrap()
 }
 
 /// The next delta `tab` gets on `key`: its seq and event id.

@@ -134,3 +134,16 @@ pub fn start_node(redis: &Redis) -> (Guard, SocketAddr) {
 pub fn two_nodes(redis: &Redis) -> ((Guard, SocketAddr), (Guard, SocketAddr)) {
     (start_node(redis), start_node(redis))
 }
+
+/// The value of the unlabelled metric `name` on the node at `addr`.
+pub async fn metric(addr: SocketAddr, name: &str) -> f64 {
+    let mut got = awc::Client::default()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8(got.body().await.unwrap().to_vec()).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::io::cause;
 use super::keys::{node_channel, node_key, SessionKeys};
+use super::stats::LeaseEvent;
 use super::RedisStore;
 use crate::ids::SessionKey;
 use crate::store::bus::{BusEvent, BusFuture, NodeBus};
@@ -122,7 +123,7 @@ impl NodeBus for RedisStore {
         let (node, ms) = (self.options.node.clone(), self.owner.lease_ms());
         let (tx, rx) = oneshot::channel();
         self.io.spawn(async move {
-            let claimed: Result<(i64, String), StoreError> = scripts
+            let claimed: Result<(i64, String, i64), StoreError> = scripts
                 .acquire
                 .key(&keys.lease)
                 .key(&keys.fence)
@@ -133,7 +134,10 @@ impl NodeBus for RedisStore {
                 .await
                 .map_err(|e| cause("asking who owns the session", &e));
             stats.answered(&claimed);
-            let owner = claimed.map(|(_, value)| holder(&value).to_owned());
+            if matches!(claimed, Ok((1, _, 1))) {
+                stats.lease(LeaseEvent::TakenOver);
+            }
+            let owner = claimed.map(|(_, value, _)| holder(&value).to_owned());
             let _ = tx.send(owner);
         });
         answer(rx)

@@ -120,7 +120,7 @@ impl Owner {
         let mut con = io.con.clone();
         let scripts = io.scripts.clone();
         let (node, ms) = (self.node.clone(), self.lease_ms());
-        let (won, value): (i64, String) = io
+        let (won, value, over): (i64, String, i64) = io
             .run(async move {
                 scripts
                     .acquire
@@ -143,6 +143,9 @@ impl Owner {
             .for_key(key));
         }
         io.stats.lease(LeaseEvent::Taken);
+        if over == 1 {
+            io.stats.lease(LeaseEvent::TakenOver);
+        }
         self.leases.insert(key, value.clone());
         Ok(Held::new(value))
     }

@@ -17,6 +17,7 @@ pub(super) struct RedisStats {
     leases_refused: AtomicU64,
     leases_lost: AtomicU64,
     leases_released: AtomicU64,
+    takeovers: AtomicU64,
 }
 
 /// What became of a lease, for its counter.
@@ -26,6 +27,8 @@ pub(super) enum LeaseEvent {
     Refused,
     Lost,
     Released,
+    /// Taken from a node that let it lapse without giving it up.
+    TakenOver,
 }
 
 impl Default for RedisStats {
@@ -39,6 +42,7 @@ impl Default for RedisStats {
             leases_refused: AtomicU64::new(0),
             leases_lost: AtomicU64::new(0),
             leases_released: AtomicU64::new(0),
+            takeovers: AtomicU64::new(0),
         }
     }
 }
@@ -69,6 +73,7 @@ impl RedisStats {
             LeaseEvent::Refused => &self.leases_refused,
             LeaseEvent::Lost => &self.leases_lost,
             LeaseEvent::Released => &self.leases_released,
+            LeaseEvent::TakenOver => &self.takeovers,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -117,6 +122,12 @@ impl RedisStats {
                 ("{outcome=\"lost\"}", get(&self.leases_lost)),
                 ("{outcome=\"released\"}", get(&self.leases_released)),
             ],
+        );
+        metric(
+            "tabhub_redis_takeovers_total",
+            "counter",
+            "Sessions this node took over from a node that let the lease lapse without giving it up (it died, or paused past its lease).",
+            &[("", get(&self.takeovers))],
         );
         out
     }
