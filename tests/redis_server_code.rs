@@ -4,13 +4,15 @@
 //! A; the server API called on node B reaches it there (events with their
 //! replies and idempotency, state changes, effects, reads with every tab
 //! of both nodes, task cancels, stop and delete), and a summary join on B
-//! gets A's summary and its changes. The session never runs on B.
+//! gets A's summary and its changes. The session never runs on B. With
+//! the app proxy, the backend hears each event once, from the owner.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::net::SocketAddr;
 
+use common::fault_backend::FaultBackend;
 use common::process::{start_tabhub, Guard};
 use common::redis::{metric, tab_on, Redis};
 use common::{new_key, Client};
@@ -199,4 +201,41 @@ async fn a_summary_join_on_a_node_that_does_not_own_the_session_gets_the_owners_
     // A summary join is not a tab: the owner lists only `a`.
     let (_, read) = api(b_addr, "GET", &key, None).await;
     assert_eq!(read["tabs"].as_array().unwrap().len(), 1, "{read}");
+}
+
+#[actix_rt::test]
+async fn with_the_app_proxy_only_the_owner_calls_the_backend_for_a_sessions_events() {
+    let redis = Redis::start();
+    let backend = FaultBackend::start();
+    let (url, app) = (redis.url(), backend.url());
+    let args = [
+        "--redis-url",
+        &url,
+        "--redis-lease-ms",
+        "600",
+        "--rate-events-per-sec",
+        "0",
+        "--app-url",
+        &app,
+    ];
+    let ((_a_node, a_addr), (_b_node, b_addr)) = (start_tabhub(&args), start_tabhub(&args));
+    let key = new_key();
+    let mut a = tab_on(a_addr, "a").await;
+    a.join(&key, None).await;
+    let mut b = tab_on(b_addr, "b").await;
+    b.join(&key, None).await;
+
+    for i in 0..3 {
+        let r = b.event(&key, "echo", json!({ "i": i })).await;
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["response"]["data"]["tab_id"], "b", "{r}");
+    }
+    let r = a.event(&key, "echo", json!({"i": 3})).await;
+    assert_eq!(r["status"], "ok", "{r}");
+
+    // Each event reached the backend once, from the owner A; B forwarded.
+    assert_eq!(backend.calls_to("event").len(), 4);
+    let events = "tabhub_backend_calls_total{call=\"event\",outcome=\"ok\"}";
+    assert_eq!(metric(a_addr, events).await, 4.0);
+    assert_eq!(metric(b_addr, events).await, 0.0);
 }
