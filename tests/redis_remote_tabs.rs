@@ -270,9 +270,10 @@ async fn when_the_owner_is_killed_the_other_nodes_tab_rejoins_there_with_nothing
     b.catch_up(&key, &mut mirror, 5).await;
 
     let killed = std::time::Instant::now();
-    drop(a_node); // SIGKILL
-                  // Node B finds A dead once A's liveness key lapses (within one lease)
-                  // and tells `b` to rejoin; B then takes the session over from Redis.
+    // SIGKILL. Node B finds A dead once A's liveness key lapses (within
+    // one lease) and tells `b` to rejoin; B then takes the session over
+    // from Redis.
+    drop(a_node);
     let error = b.wait_event(&topic, "phx_error").await;
     assert_eq!(error.topic, topic);
     let response = Rejoin::WhileOwnedElsewhere
@@ -291,5 +292,41 @@ async fn when_the_owner_is_killed_the_other_nodes_tab_rejoins_there_with_nothing
     eprintln!(
         "failover: {} ms from SIGKILL to the rejoin's ok (lease 600 ms)",
         failover.as_millis()
+    );
+}
+
+#[actix_rt::test]
+async fn a_chain_held_by_a_tab_of_the_killed_owner_goes_to_a_tab_of_the_new_owner_and_runs_once() {
+    let redis = Redis::start();
+    let ((a_node, a_addr), (_b_node, b_addr)) = two_nodes(&redis);
+    let key = new_key();
+    let topic = format!("session:{key}");
+    let (mut a, mut b, mut mirror) = split_session(a_addr, b_addr, &key).await;
+    let seq = acked(&mut a, &key, "chain_demo", json!({"n": 2})).await;
+    // `a` gets the chain's first step and never re-submits it: A dies.
+    let held = a.wait_event(&topic, "chain").await;
+    b.catch_up(&key, &mut mirror, seq).await;
+    drop(a_node);
+
+    // B takes the session over from Redis, with its pending chain, and
+    // gives the chain to its only tab, `b`.
+    b.wait_event(&topic, "phx_error").await;
+    let response = Rejoin::WhileOwnedElsewhere
+        .join(&mut b, &key, Some(mirror.cursor()))
+        .await;
+    mirror.apply_join(&response);
+    let resent = b.wait_event(&topic, "chain").await;
+    assert_eq!(
+        resent.payload["chain"], held.payload["chain"],
+        "the same chain"
+    );
+    assert_eq!(b.resubmit(&key, &resent).await["status"], "ok");
+    let last = b.wait_event(&topic, "chain").await;
+    assert_eq!(last.payload["payload"], json!({"n": 1}));
+    assert_eq!(b.resubmit(&key, &last).await["status"], "ok");
+    let state = b.join(&key, None).await;
+    assert_eq!(
+        state["state"]["chain_count"], 2,
+        "each step ran once: {state}"
     );
 }
