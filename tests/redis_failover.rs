@@ -19,64 +19,12 @@ use std::time::{Duration, Instant};
 
 use common::process::Guard;
 use common::redis::{metric, start_node, tab_on, Redis};
-use common::stream::Rejoin;
-use common::{new_key, Client, Mirror};
+use common::stream::{drive, Rejoin, Tab};
+use common::{new_key, Client};
 use futures_util::future::join_all;
-use serde_json::json;
 
 const ROUNDS: usize = 20;
 const SESSIONS: usize = 3;
-
-/// One tab across rounds: what it holds and which events it had
-/// acknowledged in the current round.
-struct Tab {
-    key: String,
-    name: String,
-    mirror: Mirror,
-    acked: HashSet<String>,
-    /// Whether the tab's node owns the session this round.
-    on_owner: bool,
-}
-
-/// Pushes `add_todo` events (2 in flight) and applies the deltas of the
-/// current join until the join or the connection ends: the client if the
-/// join ended with `phx_error` (the connection is still up), or `None` if
-/// the connection died (its node was killed).
-async fn drive(mut client: Client, mut tab: Tab, round: usize) -> (Tab, Option<Client>) {
-    let topic = format!("session:{}", tab.key);
-    let join_ref = client.join_refs.get(&topic).cloned();
-    let mut in_flight = HashMap::new();
-    let mut n = 0;
-    loop {
-        while in_flight.len() < 2 {
-            let text = format!("{}-r{round}-{n}", tab.name);
-            n += 1;
-            let id = uuid::Uuid::new_v4().to_string();
-            let event = json!({"id": id, "name": "add_todo", "payload": {"text": text}});
-            let Some(r) = client.try_push(&topic, "event", event).await else {
-                return (tab, None);
-            };
-            in_flight.insert(r, text);
-        }
-        let Some(m) = client.try_next_msg().await else {
-            return (tab, None);
-        };
-        if m.topic != topic || m.join_ref != join_ref {
-            continue;
-        }
-        match m.event.as_str() {
-            "delta" => tab.mirror.apply_delta(&m.payload),
-            "phx_error" => return (tab, Some(client)),
-            "phx_reply" => {
-                let text = m.reference.as_deref().and_then(|r| in_flight.remove(r));
-                if let (Some(text), "ok") = (text, m.payload["status"].as_str().unwrap_or("")) {
-                    tab.acked.insert(text);
-                }
-            }
-            _ => {}
-        }
-    }
-}
 
 /// Joins `tab` through `client` from its cursor and checks the resume
 /// against what was acknowledged for its session.
@@ -123,6 +71,8 @@ async fn an_owner_killed_mid_stream_twenty_times_loses_nothing_acknowledged_and_
     let (mut other, mut other_addr) = start_node(&redis);
     let mut tabs = Vec::new();
     let mut clients = Vec::new();
+    // The names of the tabs on the node that owns their session.
+    let mut on_owner = HashSet::new();
     for _ in 0..SESSIONS {
         let key = new_key();
         // The first join reaches the owner node, which takes the session.
@@ -130,12 +80,14 @@ async fn an_owner_killed_mid_stream_twenty_times_loses_nothing_acknowledged_and_
             let name = format!("{}-t{t}", &key[..6]);
             let mut client = tab_on(addr, &name).await;
             let (mirror, _) = client.join_mirror(&key, None).await;
+            if t == 0 {
+                on_owner.insert(name.clone());
+            }
             tabs.push(Tab {
                 key: key.clone(),
                 name,
                 mirror,
                 acked: HashSet::new(),
-                on_owner: t == 0,
             });
             clients.push(client);
         }
@@ -168,7 +120,7 @@ async fn an_owner_killed_mid_stream_twenty_times_loses_nothing_acknowledged_and_
                 .entry(tab.key.clone())
                 .or_default()
                 .extend(tab.acked.drain());
-            match (tab.on_owner, end) {
+            match (on_owner.contains(&tab.name), end) {
                 (true, None) => orphans.push(tab),
                 (false, Some(client)) => survivors.push((tab, client)),
                 (on_owner, None) => panic!(
@@ -203,11 +155,10 @@ async fn an_owner_killed_mid_stream_twenty_times_loses_nothing_acknowledged_and_
         for tab in &mut orphans {
             let mut client = tab_on(fresh_addr, &tab.name).await;
             resume(&mut client, tab, &acked, &mut last_seq, round).await;
-            tab.on_owner = false;
             clients.push(client);
         }
-        for (mut tab, client) in survivors {
-            tab.on_owner = true;
+        on_owner = survivors.iter().map(|(t, _)| t.name.clone()).collect();
+        for (tab, client) in survivors {
             tabs.push(tab);
             clients.push(client);
         }

@@ -13,8 +13,8 @@ mod common;
 use std::net::SocketAddr;
 
 use common::fault_backend::FaultBackend;
-use common::process::{start_tabhub, Guard};
-use common::redis::{metric, tab_on, Redis};
+use common::process::Guard;
+use common::redis::{metric, start_node_with, tab_on, Redis};
 use common::{new_key, Client};
 use serde_json::{json, Value};
 
@@ -22,18 +22,8 @@ const TOKEN: &str = "a-test-token-of-the-server-api";
 
 /// Two nodes on `redis` with the server API on and a 600 ms lease.
 fn two_nodes_with_api(redis: &Redis) -> ((Guard, SocketAddr), (Guard, SocketAddr)) {
-    let url = redis.url();
-    let args = [
-        "--redis-url",
-        &url,
-        "--redis-lease-ms",
-        "600",
-        "--rate-events-per-sec",
-        "0",
-        "--api-token",
-        TOKEN,
-    ];
-    (start_tabhub(&args), start_tabhub(&args))
+    let api = ["--api-token", TOKEN];
+    (start_node_with(redis, &api), start_node_with(redis, &api))
 }
 
 /// One server API call to the node at `addr`: its status and JSON body.
@@ -207,18 +197,10 @@ async fn a_summary_join_on_a_node_that_does_not_own_the_session_gets_the_owners_
 async fn with_the_app_proxy_only_the_owner_calls_the_backend_for_a_sessions_events() {
     let redis = Redis::start();
     let backend = FaultBackend::start();
-    let (url, app) = (redis.url(), backend.url());
-    let args = [
-        "--redis-url",
-        &url,
-        "--redis-lease-ms",
-        "600",
-        "--rate-events-per-sec",
-        "0",
-        "--app-url",
-        &app,
-    ];
-    let ((_a_node, a_addr), (_b_node, b_addr)) = (start_tabhub(&args), start_tabhub(&args));
+    let app = backend.url();
+    let proxy = ["--app-url", app.as_str()];
+    let (_a_node, a_addr) = start_node_with(&redis, &proxy);
+    let (_b_node, b_addr) = start_node_with(&redis, &proxy);
     let key = new_key();
     let mut a = tab_on(a_addr, "a").await;
     a.join(&key, None).await;

@@ -118,8 +118,13 @@ pub async fn tab_on(addr: SocketAddr, tab_id: &str) -> Client {
 
 /// A `tabhub` node on `redis` with a 600 ms lease and no rate limit.
 pub fn start_node(redis: &Redis) -> (Guard, SocketAddr) {
+    start_node_with(redis, &[])
+}
+
+/// As [`start_node`], with `extra` flags.
+pub fn start_node_with(redis: &Redis, extra: &[&str]) -> (Guard, SocketAddr) {
     let url = redis.url();
-    let args = [
+    let mut args = vec![
         "--redis-url",
         &url,
         "--redis-lease-ms",
@@ -127,6 +132,7 @@ pub fn start_node(redis: &Redis) -> (Guard, SocketAddr) {
         "--rate-events-per-sec",
         "0",
     ];
+    args.extend_from_slice(extra);
     start_tabhub(&args)
 }
 

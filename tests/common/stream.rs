@@ -46,57 +46,60 @@ impl Rejoin {
     }
 }
 
+/// One tab streaming events across server deaths: what it holds and
+/// which of its events were acknowledged (since its `acked` was cleared).
+pub struct Tab {
+    pub key: String,
+    pub name: String,
+    pub mirror: Mirror,
+    pub acked: HashSet<String>,
+}
+
+/// Pushes `add_todo` events (2 in flight) and applies the deltas of the
+/// current join until the join or the connection ends: the client if the
+/// join ended with `phx_error` (the connection is still up), or `None` if
+/// the connection died (its server was killed). Every reply must be ok.
+pub async fn drive(mut client: Client, mut tab: Tab, round: usize) -> (Tab, Option<Client>) {
+    let topic = format!("session:{}", tab.key);
+    let join_ref = client.join_refs.get(&topic).cloned();
+    let mut in_flight = HashMap::new();
+    let mut n = 0;
+    loop {
+        while in_flight.len() < 2 {
+            let text = format!("{}-r{round}-{n}", tab.name);
+            n += 1;
+            let id = uuid::Uuid::new_v4().to_string();
+            let event = json!({"id": id, "name": "add_todo", "payload": {"text": text}});
+            let Some(r) = client.try_push(&topic, "event", event).await else {
+                return (tab, None);
+            };
+            in_flight.insert(r, text);
+        }
+        let Some(m) = client.try_next_msg().await else {
+            return (tab, None);
+        };
+        if m.topic != topic || m.join_ref != join_ref {
+            continue;
+        }
+        match m.event.as_str() {
+            "delta" => tab.mirror.apply_delta(&m.payload),
+            "phx_error" => return (tab, Some(client)),
+            "phx_reply" => {
+                if let Some(text) = m.reference.as_deref().and_then(|r| in_flight.remove(r)) {
+                    assert_eq!(m.payload["status"], "ok", "{}", m.payload);
+                    tab.acked.insert(text);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The crash scenario: the `tabhub` binary started with `args` is killed
 /// with SIGKILL mid-stream `rounds` times and started again; every event
 /// that got an ok reply is in the state, seqs never go back, and tabs
 /// resume by replay (or current), never by snapshot.
 pub async fn killed_mid_stream(args: &[&str], rounds: usize, rejoin: Rejoin) {
-    /// One tab between crashes: what it holds and which of its events were
-    /// acknowledged.
-    pub struct Tab {
-        pub key: String,
-        pub name: String,
-        pub mirror: Mirror,
-        pub acked: HashSet<String>,
-    }
-
-    /// Pushes events (2 in flight) and applies deltas until the connection dies.
-    pub async fn drive(mut client: Client, mut tab: Tab, round: usize) -> Tab {
-        let topic = format!("session:{}", tab.key);
-        let mut in_flight = HashMap::new();
-        let mut n = 0;
-        loop {
-            while in_flight.len() < 2 {
-                let text = format!("{}-r{round}-{n}", tab.name);
-                n += 1;
-                let id = uuid::Uuid::new_v4().to_string();
-                let Some(r) = client
-                    .try_push(
-                        &topic,
-                        "event",
-                        json!({"id": id, "name": "add_todo", "payload": {"text": text}}),
-                    )
-                    .await
-                else {
-                    return tab;
-                };
-                in_flight.insert(r, text);
-            }
-            let Some(m) = client.try_next_msg().await else {
-                return tab;
-            };
-            match m.event.as_str() {
-                "delta" => tab.mirror.apply_delta(&m.payload),
-                "phx_reply" => {
-                    if let Some(text) = m.reference.as_deref().and_then(|r| in_flight.remove(r)) {
-                        assert_eq!(m.payload["status"], "ok", "{}", m.payload);
-                        tab.acked.insert(text);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
     let keys: Vec<String> = (0..SESSIONS).map(|_| new_key()).collect();
     let mut tabs: Vec<Tab> = keys
         .iter()
@@ -153,7 +156,7 @@ pub async fn killed_mid_stream(args: &[&str], rounds: usize, rejoin: Rejoin) {
             clients
                 .into_iter()
                 .zip(tabs.drain(..))
-                .map(|(c, t)| drive(c, t, round)),
+                .map(|(c, t)| async move { drive(c, t, round).await.0 }),
         );
         let killer = async {
             tokio::time::sleep(kill_after).await;
