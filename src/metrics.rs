@@ -1,6 +1,6 @@
 //! [`Metrics`]: what a hub counts, in a Prometheus registry of its own (so
 //! several hubs in one process never mix their counts), served as text by
-//! `GET /metrics`. Every name starts with `tabhub_`; the README lists them.
+//! `GET /metrics`. Every name starts with `tabhub_`; docs/metrics.md lists them.
 //!
 //! Counting is cheap on the hot path: every label a hot counter can take is
 //! resolved once, here, so counting is one atomic add, with no lock and no

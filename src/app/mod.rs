@@ -224,7 +224,7 @@ pub trait App: Send + Sync + Sized + 'static {
 
     /// The app's own metrics, in Prometheus' text format, appended to what
     /// `GET /metrics` serves (and [`crate::Hub::metrics_text`] returns).
-    /// Names must not collide with tabhub's (`tabhub_` plus the README's
+    /// Names must not collide with tabhub's (`tabhub_` plus docs/metrics.md's
     /// list); the app proxy's start with `tabhub_backend_`. Called at each
     /// scrape. Default: none.
     fn metrics_text(&self) -> String {

@@ -296,7 +296,7 @@ impl App for Proxy {
     }
 
     /// `tabhub_backend_calls_total`, `tabhub_backend_call_seconds` and
-    /// `tabhub_backend_calls_in_flight` (see the README's metrics).
+    /// `tabhub_backend_calls_in_flight` (see docs/metrics.md).
     fn metrics_text(&self) -> String {
         self.backend.metrics.text()
     }

@@ -292,7 +292,7 @@ impl<A: App> Hub<A> {
 
     /// Every metric of this hub in Prometheus' text format (what
     /// `GET /metrics` serves), for an app that serves them itself. Names
-    /// start with `tabhub_`; the README lists them. Each hub counts in a
+    /// start with `tabhub_`; docs/metrics.md lists them. Each hub counts in a
     /// registry of its own.
     pub async fn metrics_text(&self) -> String {
         self.observe.metrics_text().await

@@ -85,7 +85,7 @@ impl Routes {
     }
 
     /// Where the metrics (Prometheus text format, every name prefixed
-    /// `tabhub_`; the README lists them) are mounted (default `/metrics`).
+    /// `tabhub_`; docs/metrics.md lists them) are mounted (default `/metrics`).
     pub fn metrics_path(mut self, path: &str) -> Self {
         self.metrics = Some(path.to_owned());
         self
