@@ -1,7 +1,9 @@
 //! `GET /healthz`: 200 `{"status": "ok"}`; 503 `{"status": "unhealthy",
 //! "reason": "store"}` after a group commit failed for every step it
 //! carried, and 200 again after one succeeds; 503 `{"status": "draining"}`
-//! from the moment `Hub::shutdown` begins.
+//! from the moment `Hub::shutdown` begins. `GET /readyz` answers the same;
+//! `GET /livez` is 200 `{"status": "alive"}` throughout, since neither a
+//! failing store nor a shutdown under way is a reason to restart.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -103,8 +105,19 @@ impl StepLog for FlakyDisk {
 }
 
 async fn healthz<A: App>(server: &Server<A>) -> (u16, Value) {
+    let answer = get(server, "/healthz").await;
+    assert_eq!(get(server, "/readyz").await, answer, "/readyz is /healthz");
+    answer
+}
+
+/// `GET /livez`: 200 alive whatever the store or a shutdown does.
+async fn assert_alive<A: App>(server: &Server<A>) {
+    assert_eq!(get(server, "/livez").await, (200, json!({"status": "alive"})));
+}
+
+async fn get<A: App>(server: &Server<A>, path: &str) -> (u16, Value) {
     let mut got = awc::Client::default()
-        .get(server.srv.url("/healthz"))
+        .get(server.srv.url(path))
         .send()
         .await
         .unwrap();
@@ -141,6 +154,7 @@ async fn healthz_is_unhealthy_while_the_store_cannot_commit_and_ok_once_it_can()
         (503, json!({"status": "unhealthy", "reason": "store"}))
     );
     assert_eq!(server.hub.health(), Health::StoreFailing);
+    assert_alive(&server).await;
     let metrics = server.hub.metrics_text().await;
     assert!(
         !metrics.contains("tabhub_commits_total{outcome=\"error\"} 0"),
@@ -177,6 +191,7 @@ async fn healthz_says_draining_from_the_moment_shutdown_begins() {
     })
     .await;
     assert_eq!(healthz(&server).await, (503, json!({"status": "draining"})));
+    assert_alive(&server).await;
     assert_eq!(a.expect_close().await, 1012, "sockets are closed meanwhile");
     assert!(!shutdown.is_finished(), "the save still waits");
 

@@ -137,6 +137,11 @@ pub(super) async fn healthz(observe: web::Data<Observe>) -> HttpResponse {
     }
 }
 
+/// `GET /livez`: the process answers HTTP (see `Routes::livez_path`).
+pub(super) async fn livez() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "alive" }))
+}
+
 /// The store's step log as the commit thread sees it: each
 /// [`StepLog::append`] (a group commit, a retry, or a re-write of one
 /// session's steps after a failed batch) goes to the store's own log

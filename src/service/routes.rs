@@ -1,6 +1,7 @@
 //! [`Routes`]: what a [`super::Hub`] mounts on an actix-web app, and where.
 //! By default `GET /socket/websocket` (the WebSocket endpoint),
-//! `GET /healthz`, `GET /metrics` (Prometheus text), and `GET`/`HEAD
+//! `GET /healthz` and `/readyz` (readiness), `GET /livez` (liveness),
+//! `GET /metrics` (Prometheus text), and `GET`/`HEAD
 //! /tabhub.js` (the JavaScript client, an ES module, revalidated by
 //! `ETag`); an app may move any of them and leave out all but the socket
 //! (or mount the metrics alone, on a listener of their own).
@@ -48,6 +49,8 @@ pub struct Routes {
     observe: web::Data<Observe>,
     socket: Option<String>,
     healthz: Option<String>,
+    readyz: Option<String>,
+    livez: Option<String>,
     metrics: Option<String>,
     client: Option<String>,
 }
@@ -61,6 +64,8 @@ impl Routes {
             observe,
             socket: Some("/socket/websocket".to_owned()),
             healthz: Some("/healthz".to_owned()),
+            readyz: Some("/readyz".to_owned()),
+            livez: Some("/livez".to_owned()),
             metrics: Some("/metrics".to_owned()),
             client: Some("/tabhub.js".to_owned()),
         }
@@ -79,9 +84,8 @@ impl Routes {
     /// `--metrics-bind`). Mount the other routes `.without_metrics()`.
     pub fn metrics_only(mut self) -> Self {
         self.socket = None;
-        self.healthz = None;
         self.client = None;
-        self
+        self.without_healthz()
     }
 
     /// Where the metrics (Prometheus text format, every name prefixed
@@ -107,9 +111,28 @@ impl Routes {
         self
     }
 
-    /// Mounts no health check.
+    /// Where the readiness check is mounted (default `/readyz`): the same
+    /// answers as [`Self::healthz_path`]'s, under the name orchestrators
+    /// (Kubernetes) use for "may this instance get traffic".
+    pub fn readyz_path(mut self, path: &str) -> Self {
+        self.readyz = Some(path.to_owned());
+        self
+    }
+
+    /// Where the liveness check is mounted (default `/livez`): 200
+    /// `{"status": "alive"}` whenever the process answers HTTP, draining
+    /// and store failures included (a failing store or a shutdown under
+    /// way is no reason to restart the process; readiness says those).
+    pub fn livez_path(mut self, path: &str) -> Self {
+        self.livez = Some(path.to_owned());
+        self
+    }
+
+    /// Mounts none of the health checks (`/healthz`, `/readyz`, `/livez`).
     pub fn without_healthz(mut self) -> Self {
         self.healthz = None;
+        self.readyz = None;
+        self.livez = None;
         self
     }
 
@@ -135,8 +158,11 @@ impl Routes {
             if let Some(path) = &self.socket {
                 cfg.route(path, web::get().to(socket));
             }
-            if let Some(path) = &self.healthz {
+            for path in [&self.healthz, &self.readyz].into_iter().flatten() {
                 cfg.route(path, web::get().to(observe::healthz));
+            }
+            if let Some(path) = &self.livez {
+                cfg.route(path, web::get().to(observe::livez));
             }
             if let Some(path) = &self.metrics {
                 cfg.route(path, web::get().to(observe::metrics));
