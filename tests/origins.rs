@@ -166,3 +166,35 @@ async fn the_binary_takes_allowed_origins_comma_separated_from_the_environment()
     refused(&url, &[("origin", "https://evil.example")], 403).await;
     refused(&url, &[("origin", &format!("http://{addr}"))], 403).await;
 }
+
+/// The `Access-Control-Allow-Origin` of `GET /tabhub.js` from a page of
+/// `origin`, if any.
+async fn client_cors(server: &Server<Demo>, origin: &str) -> Option<String> {
+    let response = awc::Client::default()
+        .get(server.srv.url("/tabhub.js"))
+        .insert_header(("origin", origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers().get("vary").unwrap(), "Origin");
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[actix_rt::test]
+async fn the_client_script_may_be_imported_by_the_pages_that_may_open_a_socket() {
+    // By default: a dev server on localhost (any port), not another site.
+    let (server, _store) = start_demo(Config::default());
+    let vite = "http://localhost:5173";
+    assert_eq!(client_cors(&server, vite).await.as_deref(), Some(vite));
+    assert_eq!(client_cors(&server, "https://evil.example").await, None);
+
+    // With allowed origins: exactly those.
+    let app = "https://app.example.com";
+    let (server, _store) = start_demo(allowing(&[app]));
+    assert_eq!(client_cors(&server, app).await.as_deref(), Some(app));
+    assert_eq!(client_cors(&server, vite).await, None);
+}

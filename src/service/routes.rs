@@ -292,8 +292,11 @@ fn client_etag() -> &'static str {
 /// `GET` and `HEAD` of the client script: `200` with the script (no body
 /// for `HEAD`), or `304` when the request's `If-None-Match` names the
 /// current `ETag`. `Cache-Control: no-cache` makes browsers revalidate on
-/// every load instead of re-downloading.
-async fn client_js(req: HttpRequest) -> HttpResponse {
+/// every load instead of re-downloading. A page of another origin may
+/// import it (CORS, `Access-Control-Allow-Origin`) when that origin may
+/// open a socket here (`--allowed-origin`, or by default localhost and
+/// this host), so a dev server on another port can load the client.
+async fn client_js(req: HttpRequest, origins: web::Data<OriginPolicy>) -> HttpResponse {
     let etag = client_etag();
     let matches = req
         .headers()
@@ -308,7 +311,13 @@ async fn client_js(req: HttpRequest) -> HttpResponse {
     };
     response
         .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "no-cache"));
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::VARY, "Origin"));
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        if origins.check(&req).is_ok() {
+            response.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()));
+        }
+    }
     if matches {
         return response.finish();
     }
