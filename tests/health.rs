@@ -112,7 +112,10 @@ async fn healthz<A: App>(server: &Server<A>) -> (u16, Value) {
 
 /// `GET /livez`: 200 alive whatever the store or a shutdown does.
 async fn assert_alive<A: App>(server: &Server<A>) {
-    assert_eq!(get(server, "/livez").await, (200, json!({"status": "alive"})));
+    assert_eq!(
+        get(server, "/livez").await,
+        (200, json!({"status": "alive"}))
+    );
 }
 
 async fn get<A: App>(server: &Server<A>, path: &str) -> (u16, Value) {

@@ -151,7 +151,8 @@ fn an_allowed_origin_must_be_scheme_host_and_port() {
 }
 
 #[test]
-fn redis_flags_select_the_redis_store_which_opens_while_redis_is_down_and_a_lease_below_100_ms_is_refused() {
+fn redis_flags_select_the_redis_store_which_opens_while_redis_is_down_and_a_lease_below_100_ms_is_refused(
+) {
     let cli = parse(&[
         "--redis-url",
         "redis://127.0.0.1:1/0",
@@ -162,11 +163,15 @@ fn redis_flags_select_the_redis_store_which_opens_while_redis_is_down_and_a_leas
     assert_eq!(cli.redis_lease_ms, 750);
     // Nobody listens on port 1: the store opens anyway (a node starts
     // unhealthy while Redis is down) and says Redis cannot be reached.
-    let store = cli.open_store().unwrap();
+    let store = cli
+        .open_store()
+        .unwrap_or_else(|e| panic!("opens while Redis is down: {e}"));
     assert_eq!(store.unreachable(), Some("redis"));
     // A malformed URL still stops the node at startup.
     let bad = parse(&["--redis-url", "not a url"]);
-    let e = bad.open_store().err().unwrap();
+    let Err(e) = bad.open_store() else {
+        panic!("a malformed Redis URL must not open a store");
+    };
     assert!(e.to_string().contains("the Redis URL"), "{e}");
     let refused = Cli::try_parse_from(["tabhub", "--redis-lease-ms", "99"]);
     assert!(refused.is_err(), "a lease under 100 ms is refused");
