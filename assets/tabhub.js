@@ -949,13 +949,15 @@ export class TabHub {
   /** @param {TabHubOptions} [options] */
   constructor(options = {}) {
     const g = /** @type {any} */ (globalThis);
-    /** Socket base URL. @type {string} */
+    /**
+     * Socket base URL; `null` where there is no `location` and none was
+     * given (server-side rendering): the hub is then inert, and
+     * `connect()` looks for `location` again.
+     * @type {string|null}
+     */
     this.url = options.url ?? defaultUrl();
-    /** @private @type {TransportCtor} */
+    /** @private @type {TransportCtor|undefined} */
     this._transport = options.transport ?? g.WebSocket;
-    if (typeof this._transport !== "function") {
-      throw new TypeError("tabhub: no WebSocket here; pass options.transport (e.g. the `ws` package)");
-    }
     /** @private */
     this._storage = resolveStorage(options.storage);
     /** @private */
@@ -1029,8 +1031,15 @@ export class TabHub {
   /**
    * Opens the socket (idempotent) and keeps it open: reconnects after drops.
    * Also undoes `disconnect()` and a 4001/1008 stop.
+   * @throws {TypeError} where there is no URL (no `options.url` and no
+   *   `location`) or no WebSocket (no `options.transport`).
    */
   connect() {
+    this.url ??= defaultUrl();
+    if (this.url === null) throw new TypeError("tabhub: no location here; pass options.url");
+    if (typeof this._transport !== "function") {
+      throw new TypeError("tabhub: no WebSocket here; pass options.transport (e.g. the `ws` package)");
+    }
     this._active = true;
     this._stopped = false;
     this._offline = false;
@@ -1080,8 +1089,17 @@ export class TabHub {
       if (options.params !== undefined) s._params = options.params;
     }
     this._touch(s);
-    if (!this._active && !this._stopped) this.connect();
+    if (!this._active && !this._stopped && !this._inert()) this.connect();
     return s;
+  }
+
+  /**
+   * Whether this hub cannot connect here (no URL and no `location`, or no
+   * WebSocket: server-side rendering), so `session()` does not connect.
+   * @private
+   */
+  _inert() {
+    return (this.url ?? defaultUrl()) === null || typeof this._transport !== "function";
   }
 
   /** The sessions this hub holds (full and summary). @returns {Session[]} */
@@ -1124,12 +1142,24 @@ export class TabHub {
     };
     const offline = () => this._goOffline();
     const visibility = () => this.setVisibility(doc?.visibilityState === "hidden" ? "hidden" : "visible");
+    // The back/forward cache keeps a page only without an open socket:
+    // close it when the page may be cached, reconnect when it is restored.
+    const pagehide = (/** @type {any} */ e) => {
+      if (e?.persisted) this._goOffline();
+    };
+    const pageshow = (/** @type {any} */ e) => {
+      if (e?.persisted) this._reconnectNow();
+    };
     win?.addEventListener("online", online);
     win?.addEventListener("offline", offline);
+    win?.addEventListener("pagehide", pagehide);
+    win?.addEventListener("pageshow", pageshow);
     doc?.addEventListener("visibilitychange", visibility);
     this._unhook = () => {
       win?.removeEventListener("online", online);
       win?.removeEventListener("offline", offline);
+      win?.removeEventListener("pagehide", pagehide);
+      win?.removeEventListener("pageshow", pageshow);
       doc?.removeEventListener("visibilitychange", visibility);
       this._unhook = null;
     };
@@ -1189,7 +1219,7 @@ export class TabHub {
     for (const [k, v] of Object.entries(this.params)) query.set(k, String(v));
     query.set("vsn", VSN);
     query.set("tab_id", this.tabId);
-    return `${this.url.replace(/\/+$/, "")}/websocket?${query}`;
+    return `${(this.url ?? "").replace(/\/+$/, "")}/websocket?${query}`;
   }
 
   /** @private */
@@ -1199,7 +1229,9 @@ export class TabHub {
     /** @type {WebSocketLike} */
     let ws;
     try {
-      ws = new this._transport(this._socketUrl());
+      // connect() checked it is a constructor.
+      const Transport = /** @type {TransportCtor} */ (this._transport);
+      ws = new Transport(this._socketUrl());
     } catch (e) {
       reportError(e);
       return this._scheduleReconnect();
@@ -1591,8 +1623,9 @@ export class TabHub {
   }
 }
 
+/** The socket URL of this page's host, or `null` where there is no `location`. */
 function defaultUrl() {
   const loc = /** @type {any} */ (globalThis).location;
-  if (!loc || !loc.host) throw new TypeError("tabhub: no location here; pass options.url");
+  if (!loc || !loc.host) return null;
   return `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/socket`;
 }

@@ -111,3 +111,42 @@ test("the initial visibility comes from document.visibilityState", T, async () =
   await joinedFull(s);
   assert.equal(frames(hub.trace, "out", "phx_join")[0][4].visibility, "hidden");
 });
+
+/** A `pagehide` or `pageshow` event, as the back/forward cache sends it. */
+function pageEvent(type, persisted) {
+  const e = new Event(type);
+  e.persisted = persisted;
+  return e;
+}
+
+test("back/forward cache: pagehide closes the socket and waits; pageshow reconnects and resumes from the cursor", T, async () => {
+  const hub = makeHub(server, { reconnectAfterMs: () => 50 });
+  const s = hub.session(randomKey());
+  await s.push("add_todo", { text: "before" });
+  const epoch = s.epoch;
+
+  // A page that may be cached may hold no socket.
+  win.dispatchEvent(pageEvent("pagehide", true));
+  await waitFor(() => closeCodes(hub.trace).length === 1, "the socket closed");
+  await sleep(300);
+  assert.equal(frames(hub.trace, "out", "phx_join").length, 1, "no reconnect while cached");
+
+  win.dispatchEvent(pageEvent("pageshow", true));
+  await waitFor(() => hub.status === "open", "reconnected when restored");
+  const joins = frames(hub.trace, "out", "phx_join");
+  assert.equal(joins.length, 2);
+  assert.deepEqual(joins[1][4].cursor, { epoch, seq: 1 }, "resumes from its cursor");
+  assert.deepEqual(await s.push("add_todo", { text: "after" }), { seq: 2 });
+});
+
+test("a pagehide of a page that is not cached, and a first pageshow, change nothing", T, async () => {
+  const hub = makeHub(server, { reconnectAfterMs: () => 50 });
+  const s = hub.session(randomKey());
+  await joinedFull(s);
+  win.dispatchEvent(pageEvent("pagehide", false));
+  win.dispatchEvent(pageEvent("pageshow", false));
+  await sleep(200);
+  assert.equal(hub.status, "open");
+  assert.deepEqual(closeCodes(hub.trace), []);
+  assert.equal(frames(hub.trace, "out", "phx_join").length, 1);
+});
