@@ -130,6 +130,13 @@ pub struct Config {
     /// Behind a reverse proxy every connection has the proxy's address.
     /// Default 256.
     pub max_conns_per_ip: usize,
+    /// Reverse proxies whose `Forwarded` (RFC 7239) or `X-Forwarded-For`
+    /// headers name the client: a connection from one of these networks is
+    /// counted by `max_conns_per_ip`, and reported to an app proxy's
+    /// backend (`--app-forward-peer`), by the nearest forwarded address
+    /// that is not itself a trusted proxy. Headers from any other peer are
+    /// ignored. Default: none (every connection is its TCP peer).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Config {
@@ -165,6 +172,7 @@ impl Default for Config {
             session_ttl: Some(Duration::from_secs(30 * 24 * 3600)),
             allowed_origins: Vec::new(),
             max_conns_per_ip: 256,
+            trusted_proxies: Vec::new(),
         }
     }
 }

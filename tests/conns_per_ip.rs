@@ -159,3 +159,47 @@ async fn the_binary_takes_the_limit_from_the_environment() {
     first.join(&new_key(), None).await;
     assert_too_many(&url).await;
 }
+
+/// Opens a socket that says it comes through a proxy for `client`.
+async fn via_proxy(
+    server: &Server<Demo>,
+    tab: &str,
+    client: &str,
+) -> Result<Client, awc::error::WsClientError> {
+    Client::try_connect_with(
+        &socket_url(server, tab),
+        tab,
+        &[("x-forwarded-for", client)],
+    )
+    .await
+}
+
+/// Expects `opened` refused with HTTP 429, saying `why` otherwise.
+fn assert_429(opened: Result<Client, awc::error::WsClientError>, why: &str) {
+    match opened {
+        Err(awc::error::WsClientError::InvalidResponseStatus(s)) => {
+            assert_eq!(s.as_u16(), 429, "{why}")
+        }
+        Err(e) => panic!("{why}: expected HTTP 429, got {e}"),
+        Ok(_) => panic!("{why}: expected HTTP 429, got a socket"),
+    }
+}
+
+#[actix_rt::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_places_and_elsewhere_the_header_is_ignored(
+) {
+    // Loopback is the trusted proxy: its X-Forwarded-For names the client.
+    let mut config = limited_to(1);
+    config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    let (server, _store) = start_demo(config);
+    let _one = via_proxy(&server, "a", "198.51.100.1").await.unwrap();
+    let _two = via_proxy(&server, "b", "198.51.100.2").await.unwrap();
+    let again = via_proxy(&server, "c", "198.51.100.1").await;
+    assert_429(again, "the first client's one place is taken");
+
+    // Not trusted: the header is the client's own word, and ignored.
+    let (server, _store) = start_demo(limited_to(1));
+    let _one = via_proxy(&server, "a", "198.51.100.1").await.unwrap();
+    let other = via_proxy(&server, "b", "198.51.100.2").await;
+    assert_429(other, "every socket is 127.0.0.1's");
+}

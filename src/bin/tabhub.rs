@@ -39,7 +39,8 @@ async fn main() -> std::io::Result<()> {
     tracing::info!(store = ?cli.store, data = %cli.data.display(), "store opened");
     let mut config = cli.config();
     match cli.backend.proxy() {
-        Some(proxy) => {
+        Some(mut proxy) => {
+            proxy.trusted_proxies = config.trusted_proxies.clone();
             let least = proxy.timeout + HANDLER_MARGIN;
             if config.handler_timeout < least {
                 tracing::info!(

@@ -162,9 +162,24 @@ pub struct Cli {
     /// Open WebSockets per peer IP address (IPv6: per /64); 0 = unlimited.
     #[arg(long, env = "TABHUB_MAX_CONNS_PER_IP", default_value_t = 256)]
     pub max_conns_per_ip: usize,
+    /// A reverse proxy's network (`10.0.0.0/8`, or one address) whose
+    /// `Forwarded` / `X-Forwarded-For` headers name the client, for the
+    /// per-IP limit and the backend's peer; repeat, or separate with
+    /// commas. None: every connection is its TCP peer.
+    #[arg(long = "trusted-proxy", env = "TABHUB_TRUSTED_PROXY", value_delimiter = ',',
+          value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The backend behind the app proxy, and the server API.
     #[command(flatten)]
     pub backend: BackendFlags,
+}
+
+/// A `--trusted-proxy`: a network (`10.0.0.0/8`) or one address.
+fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not a network (10.0.0.0/8) nor an address"))
 }
 
 /// Checks an `--allowed-origin`: `*`, or `scheme://host[:port]`.
@@ -255,6 +270,7 @@ impl Cli {
             session_ttl: self.session_ttl.0,
             allowed_origins: self.allowed_origins.clone(),
             max_conns_per_ip: self.max_conns_per_ip,
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
 

@@ -176,3 +176,19 @@ fn redis_flags_select_the_redis_store_which_opens_while_redis_is_down_and_a_leas
     let refused = Cli::try_parse_from(["tabhub", "--redis-lease-ms", "99"]);
     assert!(refused.is_err(), "a lease under 100 ms is refused");
 }
+
+#[test]
+fn trusted_proxies_are_networks_or_addresses_repeated_or_comma_separated() {
+    let c = parse(&[
+        "--trusted-proxy",
+        "10.0.0.0/8,192.0.2.1",
+        "--trusted-proxy",
+        "::1",
+    ])
+    .config();
+    let shown: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["10.0.0.0/8", "192.0.2.1/32", "::1/128"]);
+    assert!(parse(&[]).config().trusted_proxies.is_empty());
+    let refused = Cli::try_parse_from(["tabhub", "--trusted-proxy", "proxy.local"]);
+    assert!(refused.is_err(), "a name is not a network");
+}

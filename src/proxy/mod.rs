@@ -62,6 +62,10 @@ pub struct ProxyConfig {
     pub forward_headers: Vec<String>,
     /// Whether `URL/join` and events get the connection's peer address.
     pub forward_peer: bool,
+    /// Reverse proxies whose forwarded headers name the client
+    /// (`Config::trusted_proxies`, `--trusted-proxy`): behind one, the
+    /// forwarded peer is the client's address (no port) from them.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Whether `URL/event` and `URL/cancel` carry the state.
     pub send_state: bool,
     /// Sent as `Authorization: Bearer TOKEN` with every call.
@@ -84,6 +88,7 @@ impl ProxyConfig {
             max_answer_bytes: 8 * 1024 * 1024,
             forward_headers: Vec::new(),
             forward_peer: false,
+            trusted_proxies: Vec::new(),
             send_state: true,
             token: None,
             task_idle: Some(Duration::from_millis(300_000)),
@@ -98,6 +103,7 @@ pub struct Proxy {
     tasks: tasks::RemoteTasks,
     forward_headers: Vec<String>,
     forward_peer: bool,
+    trusted_proxies: Vec<ipnet::IpNet>,
     send_state: bool,
 }
 
@@ -121,6 +127,7 @@ impl Proxy {
             tasks: tasks::RemoteTasks::new(config.task_idle),
             forward_headers,
             forward_peer: config.forward_peer,
+            trusted_proxies: config.trusted_proxies,
             send_state: config.send_state,
         }
     }
@@ -155,7 +162,8 @@ pub struct ProxyEvent {
 pub struct ProxyIdentity {
     /// Forwarded headers by lower-case name; repeated ones joined by `, `.
     pub headers: BTreeMap<String, String>,
-    /// `ip:port` of the peer, when forwarded.
+    /// `ip:port` of the peer, when forwarded; behind a trusted proxy
+    /// (`--trusted-proxy`), the client's `ip` from the proxy's headers.
     pub peer: Option<String>,
 }
 
@@ -231,7 +239,15 @@ impl App for Proxy {
         }
         let peer = self
             .forward_peer
-            .then(|| request.peer_addr().map(|a| a.to_string()))
+            .then(|| {
+                let tcp = request.peer_addr()?;
+                let client = crate::tab::client_ip(request, &self.trusted_proxies)?;
+                Some(if client == tcp.ip() {
+                    tcp.to_string()
+                } else {
+                    client.to_string()
+                })
+            })
             .flatten();
         Ok(ProxyIdentity { headers, peer })
     }

@@ -234,7 +234,8 @@ async fn socket(
     }
     // Taken before the connect hook, so that the hook's work is bounded by
     // the limit too; dropped with any refusal below.
-    let ip_slot = match shared.conns_per_ip.take(req.peer_addr().map(|a| a.ip())) {
+    let client = crate::tab::client_ip(&req, &shared.config.trusted_proxies);
+    let ip_slot = match shared.conns_per_ip.take(client) {
         Ok(slot) => slot,
         Err(full) => {
             tracing::warn!(peer = %full.ip, limit = full.limit, "connection refused: too many open connections from one address");

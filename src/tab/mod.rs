@@ -14,6 +14,8 @@
 //!   for joins.
 //! - `per_ip.rs`: open connections per peer address, and the slot each
 //!   connection holds until it ends.
+//! - `client_ip.rs`: the address a connection counts as: its peer's, or
+//!   the client's behind a trusted proxy (`--trusted-proxy`).
 //!
 //! Each connection logs inside its own span, `conn{conn=7 tab=...}`,
 //! entered in its handlers (not on the fan-out path of `Deliver`, except
@@ -25,8 +27,10 @@
 mod inbound;
 mod join;
 
+pub(crate) use client_ip::client_ip;
 pub(crate) use join::{JoinToAuthorize, Verdict};
 pub(crate) use per_ip::{ConnsPerIp, IpSlot};
+mod client_ip;
 mod deliver;
 mod outbound;
 mod per_ip;

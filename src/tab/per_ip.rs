@@ -4,10 +4,12 @@
 //! left); the connection's `TabActor` owns it, and dropping it gives it
 //! back, however the connection ends.
 //!
-//! Addresses are the TCP peer's (`HttpRequest::peer_addr`), never a
-//! client-supplied header such as `X-Forwarded-For`. Behind a reverse proxy
-//! every connection has the proxy's address: raise the limit, or turn it
-//! off (0) and limit at the proxy. IPv4-mapped IPv6 peers count as their
+//! Addresses are the TCP peer's (`HttpRequest::peer_addr`), or, when the
+//! peer is a trusted proxy (`--trusted-proxy`), the client's address from
+//! its `Forwarded` / `X-Forwarded-For` headers (`client_ip.rs`); headers
+//! from any other peer are ignored. Behind a reverse proxy that is not
+//! trusted every connection has the proxy's address: trust it, raise the
+//! limit, or turn it off (0) and limit at the proxy. IPv4-mapped IPv6 peers count as their
 //! IPv4 address, and IPv6 peers count per /64 network, since one host is
 //! usually given a whole /64.
 
