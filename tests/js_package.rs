@@ -1,8 +1,8 @@
 //! The JavaScript client as the npm package `tabhub` (`clients/js`): its
 //! package.json and the client's `VERSION` name the crate's version, and the
 //! package that `clients/js/build.mjs` stages (assets/tabhub.js byte for
-//! byte, `tabhub.d.ts` generated from its JSDoc by tsc, and the license
-//! files) packs with `npm pack`,
+//! byte, `tabhub.d.ts` generated from its JSDoc by tsc, its README and the
+//! license files) packs with `npm pack`,
 //! installs from the tarball into an empty project, imports under Node and
 //! type-checks a strict TypeScript user. Needs Node.js, npm and
 //! `npm ci --prefix tests/js` (TypeScript); it fails, never skips, when one
@@ -88,9 +88,20 @@ fn the_package_json_is_tabhub_at_the_crate_version_as_an_es_module_with_types() 
     assert_eq!(package["types"], "./tabhub.d.ts");
     assert_eq!(
         package["files"],
-        json!(["tabhub.js", "tabhub.d.ts", "LICENSE-MIT", "LICENSE-APACHE"])
+        json!([
+            "tabhub.js",
+            "tabhub.d.ts",
+            "README.md",
+            "LICENSE-MIT",
+            "LICENSE-APACHE"
+        ])
     );
     assert_eq!(package["sideEffects"], false);
+    assert_eq!(
+        package["engines"],
+        json!({"node": ">=20"}),
+        "the Node versions the tests run"
+    );
     for field in [
         "private",
         "dependencies",
@@ -259,6 +270,7 @@ fn the_packed_client_installs_into_an_empty_project_and_imports() {
         [
             "LICENSE-APACHE",
             "LICENSE-MIT",
+            "README.md",
             "package.json",
             "tabhub.d.ts",
             "tabhub.js"

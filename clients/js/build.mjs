@@ -11,6 +11,7 @@
 // - tabhub.js: assets/tabhub.js copied byte for byte, the very file the
 //   server serves at /tabhub.js (nothing here keeps a copy that could drift);
 // - tabhub.d.ts: generated from tabhub.js's JSDoc by tsc;
+// - README.md: this folder's;
 // - LICENSE-MIT, LICENSE-APACHE: the repository root's (the package is
 //   "MIT OR Apache-2.0", like the crate).
 //
@@ -41,6 +42,7 @@ if (!existsSync(tsc)) fail(`${tsc} is missing: run \`npm ci --prefix tests/js\``
 mkdirSync(dir, { recursive: true });
 
 copyFileSync(path.join(here, "package.json"), path.join(dir, "package.json"));
+copyFileSync(path.join(here, "README.md"), path.join(dir, "README.md"));
 copyFileSync(path.join(root, "assets/tabhub.js"), path.join(dir, "tabhub.js"));
 for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) {
   copyFileSync(path.join(root, license), path.join(dir, license));
