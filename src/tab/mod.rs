@@ -10,12 +10,10 @@
 //!   thread), then the join goes to the supervisor.
 //! - `deliver.rs`: what sessions deliver, written out; overflow of a join.
 //! - `outbound.rs`: the bounded buffer and the socket writer.
-//! - `rate.rs`: the token bucket, one per connection for events and one
-//!   for joins.
-//! - `per_ip.rs`: open connections per peer address, and the slot each
-//!   connection holds until it ends.
-//! - `client_ip.rs`: the address a connection counts as: its peer's, or
-//!   the client's behind a trusted proxy (`--trusted-proxy`).
+//! - `rate.rs`: the token buckets of a connection (events, joins).
+//! - `per_ip.rs`: open connections per address, and the slot each holds.
+//! - `client_ip.rs`: that address: the peer's, or behind a trusted proxy
+//!   (`--trusted-proxy`) the client's.
 //!
 //! Each connection logs inside its own span, `conn{conn=7 tab=...}`,
 //! entered in its handlers (not on the fan-out path of `Deliver`, except
