@@ -345,6 +345,37 @@ async fn delete_forgets_the_session_and_a_later_read_starts_a_new_epoch() {
     assert_eq!(never.body, json!({"deleted": false}));
 }
 
+#[actix_rt::test]
+async fn stats_count_this_nodes_sessions_sockets_tabs_and_summary_joins() {
+    let server = start();
+    let empty = get(&server, "/api/stats").await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(
+        empty.body,
+        json!({"sessions": 0, "connections": 0, "tabs": 0, "summary_joins": 0})
+    );
+    let key = new_key();
+    let (_tab, _mirror) = joined(&server, &key, "a").await;
+    let mut watcher = Client::connect(&server, "w").await;
+    let summary = watcher
+        .join_with(&new_key(), json!({"mode": "summary"}))
+        .await;
+    assert_eq!(summary["status"], "ok", "{summary}");
+    let counted = get(&server, "/api/stats").await;
+    assert_eq!(
+        counted.body,
+        json!({"sessions": 1, "connections": 2, "tabs": 1, "summary_joins": 1})
+    );
+    let unauthorized =
+        api_client::call_raw(&server, Method::GET, "/api/stats", None, Vec::new()).await;
+    assert_eq!(unauthorized.status, 401);
+    let metrics = server.hub.metrics_text().await;
+    assert!(
+        metrics.contains(r#"tabhub_api_requests_total{route="GET /stats",status="200"} 2"#),
+        "{metrics}"
+    );
+}
+
 fn unix_ms() -> u64 {
     let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     u64::try_from(since.as_millis()).unwrap()

@@ -208,11 +208,18 @@ const ROUTES: [(&str, &str, &str); 8] = [
     ("POST", "/stop", "POST /stop"),
 ];
 
-/// The `route` label of `tabhub_api_requests_total`: one of [`ROUTES`]
-/// when the request's method and path are one of the API's routes (`POST
-/// /events`, `GET `), else `other` (an unknown path or method), so no
-/// request, authorized or not, adds a label value of its own choosing.
+/// The `route` label of `tabhub_api_requests_total`: `GET /stats`, or one
+/// of [`ROUTES`] when the request's method and path are one of the API's
+/// session routes (`POST /events`, `GET `), else `other` (an unknown path
+/// or method), so no request, authorized or not, adds a label value of
+/// its own choosing.
 fn route_label(req: &HttpRequest, prefix: &str) -> &'static str {
+    let stats = req
+        .match_pattern()
+        .is_some_and(|pattern| pattern.strip_prefix(prefix) == Some("/stats"));
+    if stats && req.method() == actix_web::http::Method::GET {
+        return "GET /stats";
+    }
     let rest = req.match_pattern().and_then(|pattern| {
         pattern
             .strip_prefix(prefix)
@@ -232,7 +239,7 @@ fn route_label(req: &HttpRequest, prefix: &str) -> &'static str {
 /// method: `404 not_found`.
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let message = format!(
-        "no route {} {}: the server API's routes are under {{prefix}}/sessions/{{key}}",
+        "no route {} {}: the server API's routes are {{prefix}}/stats and under {{prefix}}/sessions/{{key}}",
         req.method(),
         req.path()
     );

@@ -34,7 +34,8 @@ pub(super) fn routes<A: App>(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/sessions/{key}/tasks/{task}/cancel").route(web::post().to(cancel_task::<A>)),
     )
-    .service(resource("/sessions/{key}/stop").route(web::post().to(stop::<A>)));
+    .service(resource("/sessions/{key}/stop").route(web::post().to(stop::<A>)))
+    .service(resource("/stats").route(web::get().to(stats::<A>)));
 }
 
 /// A resource whose other methods are `404` rather than actix's `405`
@@ -166,6 +167,24 @@ async fn read<A: App>(req: HttpRequest, api: web::Data<Api<A>>) -> Answer {
 async fn stop<A: App>(req: HttpRequest, api: web::Data<Api<A>>) -> Answer {
     let was_live = api.session(&req)?.stop().await?;
     Ok(HttpResponse::Ok().json(json!({ "was_live": was_live })))
+}
+
+/// `GET {prefix}/stats`: this node's counts now, `{"sessions",
+/// "connections", "tabs", "summary_joins"}` (live sessions, open sockets,
+/// tabs joined to live sessions, summary joins); `503` once the service
+/// has shut down.
+async fn stats<A: App>(api: web::Data<Api<A>>) -> Answer {
+    let stats = api
+        .supervisor
+        .send(crate::supervisor::Stats)
+        .await
+        .map_err(|_| HandleError::ShuttingDown)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "sessions": stats.sessions,
+        "connections": stats.connections,
+        "tabs": stats.tabs,
+        "summary_joins": stats.summary_joins,
+    })))
 }
 
 /// `DELETE {prefix}/sessions/{key}`: `{"deleted"}`, whether the store
