@@ -20,7 +20,8 @@
 //!   the server API's).
 //! - [`service`]: [`Hub`], which starts the actors and mounts them on an
 //!   actix-web `App`, session handles for server code, the server API a
-//!   backend calls ([`Api`], `--api-token`), the retention
+//!   backend calls ([`Api`], `--api-token`; with its listing of sessions
+//!   and read-only admin page), the retention
 //!   sweeper (`--session-ttl`), the upgrade's origin check
 //!   (`--allowed-origin`), `/healthz` and `/metrics`; [`demo`]: the demo
 //!   app the `tabhub` binary serves; [`proxy`]: the app proxy, an app

@@ -11,7 +11,10 @@
 //! why nothing was added, an over-long todo is refused with a sentence (not
 //! the reason code), a todo added offline is listed as pending and then as
 //! a real todo once the connection is back, and a todo refused after the
-//! reconnect leaves the pending list and says why.
+//! reconnect leaves the pending list and says why. The admin page
+//! (`admin.test.mjs`) refuses a wrong API token, then shows the node's
+//! counts, the demo page's session (short key, live, its tab and seq) and
+//! totals from `/metrics`.
 //!
 //! The same scenarios run a second time with the app in another process:
 //! `tabhub --app-url` in front of the example's Python backend

@@ -286,7 +286,7 @@ fn one_node_owns_a_session_and_a_node_that_lost_its_lease_never_writes_again() {
 }
 
 #[test]
-fn idle_keys_are_listed_oldest_first_and_deleted_only_if_still_idle() {
+fn idle_keys_are_listed_oldest_first_recent_ones_newest_first_and_deleted_only_if_still_idle() {
     let redis = Redis::start();
     let store = node(&redis, Duration::from_secs(5));
     let (old, fresh) = (SessionKey::random(), SessionKey::random());
@@ -302,6 +302,14 @@ fn idle_keys_are_listed_oldest_first_and_deleted_only_if_still_idle() {
         vec![old.clone(), fresh.clone()]
     );
     assert_eq!(ok(store.idle_before(cutoff, 1)), vec![old.clone()]);
+    // The listing of `GET /api/sessions`: newest first, paged by offset,
+    // each key with its stamp.
+    let recent = ok(store.recent(0, 10));
+    let keys: Vec<&SessionKey> = recent.iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, [&fresh, &old]);
+    assert!(recent[0].1 > recent[1].1, "{recent:?}");
+    assert_eq!(ok(store.recent(1, 1)), recent[1..].to_vec());
+    assert!(ok(store.recent(2, 10)).is_empty());
 
     // Active since the listing: kept.
     ok(store.load(&fresh));

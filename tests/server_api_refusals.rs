@@ -316,6 +316,7 @@ async fn random_paths_and_methods_leave_the_route_labels_a_fixed_set() {
         "POST /tasks/{task}/cancel",
         "POST /stop",
         "GET /stats",
+        "GET /sessions",
         "other",
     ];
     let labels = api_route_labels(&server).await;

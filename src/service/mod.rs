@@ -280,6 +280,7 @@ impl<A: App> Hub<A> {
             self.supervisor.clone(),
             self.node.clone(),
             self.observe.metrics.clone(),
+            self.observe.store.clone(),
             self.config(),
             token.into(),
         )

@@ -25,7 +25,8 @@
 //!   handler as one scoped step on it.
 //! - `chains.rs`, `tasks.rs`, `watchers.rs`: chained events, background
 //!   tasks, summary joins.
-//! - `server.rs`: what server code asks through a session handle.
+//! - `server.rs`: what server code asks through a session handle;
+//!   `inspect.rs`: what the server API's listing shows of it.
 //! - `journal.rs`, `recent.rs`, `outbox.rs`: what the actor owns.
 //!
 //! It does not decide membership or the leader: the supervisor does and
@@ -42,6 +43,7 @@ mod chains;
 mod deliver;
 mod durable;
 mod events;
+mod inspect;
 pub(crate) mod journal;
 mod load;
 mod members;
@@ -75,6 +77,7 @@ use members::Members;
 use recent::Recent;
 use tasks::Tasks;
 
+pub(crate) use inspect::Inspect;
 pub use pushed::Push;
 pub(crate) use pushed::{EndTask, PushChange, PushRefused};
 pub use server::StateView;
@@ -150,6 +153,9 @@ pub(crate) struct SessionActor<A: App> {
     durable: Durability,
     /// A `Stop` (mode `Now`) waiting for the queue to drain (`stop.rs`).
     draining: Option<stop::Draining>,
+    /// When the seq last moved on this node (or the session started):
+    /// `GET /api/sessions`'s last activity of a live session.
+    changed_at: std::time::SystemTime,
 }
 
 /// Everything a new [`SessionActor`] needs; it loads its saved data itself.
@@ -208,6 +214,7 @@ impl<A: App> SessionActor<A> {
             tasks: Tasks::default(),
             durable: Durability::new(committer),
             draining: None,
+            changed_at: std::time::SystemTime::now(),
         }
     }
 

@@ -27,7 +27,11 @@ impl<A: App> SessionActor<A> {
         let mut step = self
             .durable
             .open(self.key.clone(), self.epoch.clone(), self.seq);
+        let seq_before = self.seq;
         let result = handle(self, &mut step, ctx);
+        if self.seq != seq_before {
+            self.changed_at = std::time::SystemTime::now();
+        }
         let end = StepEnd {
             seq: self.seq,
             journal_from: self.journal.first_seq().unwrap_or(self.seq + 1),

@@ -140,6 +140,18 @@ impl SessionStore for MemoryStore {
             .collect())
     }
 
+    fn recent(&self, offset: usize, limit: usize) -> Result<Vec<(SessionKey, u64)>, StoreError> {
+        Ok(self
+            .lock()
+            .by_activity
+            .iter()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .map(|(at, k)| (k.clone(), *at))
+            .collect())
+    }
+
     fn delete_if_idle(&self, key: &SessionKey, cutoff: SystemTime) -> Result<bool, StoreError> {
         let cutoff = unix_ms(cutoff);
         let mut inner = self.lock();

@@ -97,6 +97,22 @@ pub trait SessionStore: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// A page of the stored sessions, most recently active first: the rows
+    /// `offset..offset + limit` of the activity index, each the key and its
+    /// last activity (save, append or touch; ms since the Unix epoch; a
+    /// store may stamp appends coarsely, as [`super::RedbStore`] does once a
+    /// minute). For inspection (`GET /api/sessions`): a key active between
+    /// two pages moves to the front, so pages of a busy store may repeat or
+    /// skip a row. Default: none (a store without an activity index lists
+    /// nothing).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be read.
+    fn recent(&self, offset: usize, limit: usize) -> Result<Vec<(SessionKey, u64)>, StoreError> {
+        let _ = (offset, limit);
+        Ok(Vec::new())
+    }
+
     /// Deletes `key` as [`SessionStore::delete`] does, but only if its last
     /// activity is still older than `cutoff`, checked in the same
     /// transaction (the key may have been used since it was listed).

@@ -21,12 +21,14 @@
 //! - `watch.rs`: summary joins of keys with no live session, and the list
 //!   handed to a session at its start and taken back at its stop.
 //! - `lookup.rs`: session handles find (or start) a session, list its tabs.
+//! - `inspect.rs`: the server API's listing of live sessions.
 //! - `lifecycle.rs`: grace timer, save-and-stop, a session's end, shutdown.
 //! - `retire.rs`: stopping a session and deleting a key on request
 //!   (session handles, the retention sweeper), with the key fenced.
 //! - `election.rs`: the leader election, a pure function.
 
 mod election;
+mod inspect;
 mod leave;
 mod lifecycle;
 mod lookup;
@@ -57,6 +59,7 @@ use crate::store::committer::Committer;
 use crate::store::SessionStore;
 
 use election::{elect, Candidate};
+pub(crate) use inspect::{FindLive, ListLive, LiveRow};
 pub use lookup::TabInfo;
 pub(crate) use lookup::{ListTabs, Lookup, LookupError};
 pub use messages::HubStats;

@@ -67,7 +67,7 @@ process.on("exit", () => {
 });
 
 /** The API token a tabhub and its Python backend share in these tests. */
-const API_TOKEN = "browser-tests-api-token";
+export const API_TOKEN = "browser-tests-api-token";
 
 /**
  * Starts the example's Python backend on a free port, calling tabhub's

@@ -20,6 +20,8 @@ pub(crate) enum ApiReason {
     InvalidKey,
     /// 400: the body is not JSON of the route's shape.
     InvalidBody,
+    /// 400: the query string is not the route's (`GET /sessions`).
+    InvalidQuery,
     /// 401: no bearer token, or the wrong one.
     Unauthorized,
     /// 404: no such route (or not with this method).
@@ -44,7 +46,7 @@ impl ApiReason {
     /// The HTTP status that goes with the reason.
     pub(crate) fn status(self) -> StatusCode {
         match self {
-            Self::InvalidKey | Self::InvalidBody => StatusCode::BAD_REQUEST,
+            Self::InvalidKey | Self::InvalidBody | Self::InvalidQuery => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::TaskGone => StatusCode::GONE,

@@ -1,15 +1,18 @@
 //! The server API (`docs/app-proxy.md`, "The server API"): HTTP routes
 //! through which a backend drives sessions by key, behind a bearer token.
 //! [`Api`] mounts them under a prefix (default `/api`); the handlers are in
-//! `sessions.rs`, reading bodies in `body.rs`, the error body in
+//! `sessions.rs` (the listing of sessions in `listing.rs`, the admin page
+//! that shows it in `admin.rs`), reading bodies in `body.rs`, the error body in
 //! `error.rs`. Every route reaches the session through a
 //! [`SessionHandle`], so it owns no session logic of its own.
 //!
 //! The token is checked first, by a middleware on the whole scope: without
 //! it even an unknown path or an oversized body gets `401`.
 
+mod admin;
 mod body;
 mod error;
+mod listing;
 mod sessions;
 
 use actix::Addr;
@@ -50,8 +53,14 @@ pub struct Api<A: App> {
     supervisor: Addr<Supervisor<A>>,
     node: Option<Addr<crate::cluster::Node>>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The store, for the listing of stored sessions.
+    store: std::sync::Arc<dyn crate::store::SessionStore>,
+    /// The order of the live listing (`listing.rs`), fixed for the API's life.
+    order: std::hash::RandomState,
     token: String,
     prefix: String,
+    /// Where the admin page is served (`admin.rs`), if anywhere.
+    admin: Option<String>,
     max_body_bytes: usize,
     max_name_bytes: usize,
     max_json_depth: usize,
@@ -63,8 +72,11 @@ impl<A: App> Clone for Api<A> {
             supervisor: self.supervisor.clone(),
             node: self.node.clone(),
             metrics: self.metrics.clone(),
+            store: self.store.clone(),
+            order: self.order.clone(),
             token: self.token.clone(),
             prefix: self.prefix.clone(),
+            admin: self.admin.clone(),
             max_body_bytes: self.max_body_bytes,
             max_name_bytes: self.max_name_bytes,
             max_json_depth: self.max_json_depth,
@@ -77,6 +89,7 @@ impl<A: App> Api<A> {
         supervisor: Addr<Supervisor<A>>,
         node: Option<Addr<crate::cluster::Node>>,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
+        store: std::sync::Arc<dyn crate::store::SessionStore>,
         config: &Config,
         token: String,
     ) -> Self {
@@ -84,8 +97,11 @@ impl<A: App> Api<A> {
             supervisor,
             node,
             metrics,
+            store,
+            order: listing::new_order(),
             token,
             prefix: "/api".to_owned(),
+            admin: Some("/admin".to_owned()),
             max_body_bytes: config.max_frame_bytes,
             max_name_bytes: config.max_name_bytes,
             max_json_depth: config.max_json_depth,
@@ -114,10 +130,35 @@ impl<A: App> Api<A> {
         self
     }
 
-    /// The routes, for `App::configure` (or `ServiceConfig::configure`).
+    /// Where the read-only admin page is served (default `/admin`; a
+    /// leading `/` is added). The page holds no data: it asks for the
+    /// API's token and shows this node's counts, a page of
+    /// `{prefix}/sessions` and headline totals of `/metrics`, as the API
+    /// answers to that token.
+    pub fn admin_path(mut self, path: &str) -> Self {
+        self.admin = Some(if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        });
+        self
+    }
+
+    /// Serves no admin page.
+    pub fn without_admin(mut self) -> Self {
+        self.admin = None;
+        self
+    }
+
+    /// The routes, for `App::configure` (or `ServiceConfig::configure`):
+    /// the API under its prefix, and the admin page unless
+    /// [`Api::without_admin`].
     pub fn configure(self) -> impl FnOnce(&mut web::ServiceConfig) + Clone + 'static {
         move |cfg: &mut web::ServiceConfig| {
             let prefix = self.prefix.clone();
+            if let Some(path) = &self.admin {
+                admin::mount(cfg, path, admin::render(&prefix));
+            }
             cfg.service(
                 web::scope(&prefix)
                     .app_data(web::Data::new(self))
@@ -208,17 +249,21 @@ const ROUTES: [(&str, &str, &str); 8] = [
     ("POST", "/stop", "POST /stop"),
 ];
 
-/// The `route` label of `tabhub_api_requests_total`: `GET /stats`, or one
-/// of [`ROUTES`] when the request's method and path are one of the API's
-/// session routes (`POST /events`, `GET `), else `other` (an unknown path
-/// or method), so no request, authorized or not, adds a label value of
-/// its own choosing.
+/// The `route` label of `tabhub_api_requests_total`: `GET /stats`,
+/// `GET /sessions`, or one of [`ROUTES`] when the request's method and
+/// path are one of the API's session routes (`POST /events`, `GET `), else
+/// `other` (an unknown path or method), so no request, authorized or not,
+/// adds a label value of its own choosing.
 fn route_label(req: &HttpRequest, prefix: &str) -> &'static str {
-    let stats = req
+    let bare = req
         .match_pattern()
-        .is_some_and(|pattern| pattern.strip_prefix(prefix) == Some("/stats"));
-    if stats && req.method() == actix_web::http::Method::GET {
-        return "GET /stats";
+        .and_then(|pattern| pattern.strip_prefix(prefix).map(str::to_owned));
+    if req.method() == actix_web::http::Method::GET {
+        match bare.as_deref() {
+            Some("/stats") => return "GET /stats",
+            Some("/sessions") => return "GET /sessions",
+            _ => {}
+        }
     }
     let rest = req.match_pattern().and_then(|pattern| {
         pattern
@@ -239,7 +284,7 @@ fn route_label(req: &HttpRequest, prefix: &str) -> &'static str {
 /// method: `404 not_found`.
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let message = format!(
-        "no route {} {}: the server API's routes are {{prefix}}/stats and under {{prefix}}/sessions/{{key}}",
+        "no route {} {}: the server API's routes are {{prefix}}/stats, {{prefix}}/sessions and under {{prefix}}/sessions/{{key}}",
         req.method(),
         req.path()
     );

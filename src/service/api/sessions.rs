@@ -35,7 +35,8 @@ pub(super) fn routes<A: App>(cfg: &mut web::ServiceConfig) {
         resource("/sessions/{key}/tasks/{task}/cancel").route(web::post().to(cancel_task::<A>)),
     )
     .service(resource("/sessions/{key}/stop").route(web::post().to(stop::<A>)))
-    .service(resource("/stats").route(web::get().to(stats::<A>)));
+    .service(resource("/stats").route(web::get().to(stats::<A>)))
+    .service(resource("/sessions").route(web::get().to(super::listing::list::<A>)));
 }
 
 /// A resource whose other methods are `404` rather than actix's `405`

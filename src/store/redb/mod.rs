@@ -155,6 +155,12 @@ impl SessionStore for RedbStore {
         self.idle_keys(cutoff, limit)
     }
 
+    /// Reads `offset + limit` rows of the `activity` index at most, from
+    /// its newest end.
+    fn recent(&self, offset: usize, limit: usize) -> Result<Vec<(SessionKey, u64)>, StoreError> {
+        self.recent_keys(offset, limit)
+    }
+
     /// Checks the key's activity and deletes its rows in one transaction.
     fn delete_if_idle(
         &self,

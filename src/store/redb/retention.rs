@@ -102,6 +102,31 @@ impl RedbStore {
         Ok(keys)
     }
 
+    /// See [`crate::store::SessionStore::recent`]: the `activity` index
+    /// read backwards, newest first.
+    pub(super) fn recent_keys(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(SessionKey, u64)>, StoreError> {
+        let what = "listing recent sessions";
+        let txn = self.begin_read(what)?;
+        let table = txn.open_table(ACTIVITY).map_err(|e| fail(what, e))?;
+        let mut rows = Vec::new();
+        let range = table.iter().map_err(|e| fail(what, e))?;
+        for row in range.rev().skip(offset).take(limit) {
+            let (id, _) = row.map_err(|e| fail(what, e))?;
+            let (at, k) = id.value();
+            match SessionKey::parse(k) {
+                Ok(key) => rows.push((key, at)),
+                Err(e) => {
+                    tracing::error!(error = %e, "an activity row has an invalid session key; skipped")
+                }
+            }
+        }
+        Ok(rows)
+    }
+
     /// Deletes every row of `key` in one transaction; with `cutoff`, only
     /// if its last activity is older. Returns whether it was deleted.
     pub(super) fn delete_session(

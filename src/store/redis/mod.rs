@@ -158,6 +158,10 @@ impl SessionStore for RedisStore {
         self.idle_keys(unix_ms(cutoff), limit)
     }
 
+    fn recent(&self, offset: usize, limit: usize) -> Result<Vec<(SessionKey, u64)>, StoreError> {
+        self.recent_keys(offset, limit)
+    }
+
     /// Deletes `key` if it is still idle and no other node owns it.
     fn delete_if_idle(&self, key: &SessionKey, cutoff: SystemTime) -> Result<bool, StoreError> {
         match self.delete_key(key, Some(unix_ms(cutoff))) {

@@ -119,6 +119,44 @@ impl RedisStore {
             .collect())
     }
 
+    /// The rows `offset..offset + limit` of the activity index, newest
+    /// first, each with its score (ms since the Unix epoch).
+    pub(super) fn recent_keys(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(SessionKey, u64)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let what = "listing recent sessions";
+        let mut command = redis::cmd("ZREVRANGE");
+        command
+            .arg(idle_index(&self.options.prefix))
+            .arg(offset)
+            .arg(offset.saturating_add(limit - 1))
+            .arg("WITHSCORES");
+        let mut con = self.io.con.clone();
+        let rows: Vec<(String, f64)> = self.io.run(async move {
+            command
+                .query_async(&mut con)
+                .await
+                .map_err(|e| cause(what, &e))
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(member, score)| match SessionKey::parse(&member) {
+                // Scores are whole ms, far below 2^53: exact in an f64.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Ok(key) => Some((key, score.max(0.0) as u64)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "an index of the Redis store holds a member that is no session key");
+                    None
+                }
+            })
+            .collect())
+    }
+
     /// Keys last active before `cutoff_ms`, oldest first, at most `limit`.
     pub(super) fn idle_keys(
         &self,

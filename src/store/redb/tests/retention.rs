@@ -171,3 +171,28 @@ fn keys_written_before_retention_are_stamped_when_the_store_opens() {
     assert!(ok(store.delete(&k)));
     assert_eq!(table_len(&store, ACTIVITY), 0);
 }
+
+#[test]
+fn recent_keys_are_listed_newest_first_and_paged_by_offset() {
+    let tmp = TempDb::new("recent");
+    let store = open(tmp.options());
+    let keys: Vec<SessionKey> = ['a', 'b', 'c']
+        .into_iter()
+        .map(|c| {
+            let k = key(c);
+            ok(store.save(&k, &SavedSession::new(json!({}), 0)));
+            // Stamps are whole ms: each save at a later one.
+            std::thread::sleep(Duration::from_millis(3));
+            k
+        })
+        .collect();
+    let recent = ok(store.recent(0, 10));
+    let listed: Vec<&SessionKey> = recent.iter().map(|(k, _)| k).collect();
+    assert_eq!(listed, [&keys[2], &keys[1], &keys[0]]);
+    assert!(recent.windows(2).all(|w| w[0].1 > w[1].1), "{recent:?}");
+    assert_eq!(ok(store.recent(1, 1)), recent[1..2].to_vec());
+    assert!(ok(store.recent(3, 10)).is_empty());
+    // Touched, the oldest comes first.
+    ok(store.touch(&keys[0]));
+    assert_eq!(ok(store.recent(0, 1))[0].0, keys[0]);
+}
