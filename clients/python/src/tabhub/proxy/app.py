@@ -55,14 +55,19 @@ class ProxyApp:
         self._cancel: CancelHandler | None = None
         self._initial_state: InitialStateHandler | None = None
 
-    def event(self, name: str) -> Callable[[EventHandler], EventHandler]:
-        """Registers the handler of event `name`."""
+    def event(self, name: str, payload: Any = None) -> Callable[[EventHandler], EventHandler]:
+        """Registers the handler of event `name`. Its payload's type is
+        `payload`, else the annotation of the handler's second parameter
+        (resolved in the handler's module: give `payload` for a type
+        defined inside a function), else any JSON."""
 
         def register(handler: EventHandler) -> EventHandler:
-            hints = typing.get_type_hints(handler)
-            params = list(inspect.signature(handler).parameters)
-            payload = hints.get(params[1], Any) if len(params) > 1 else Any
-            self._events[name] = (TypeAdapter(payload), handler)
+            kind = payload
+            if kind is None:
+                hints = typing.get_type_hints(handler)
+                params = list(inspect.signature(handler).parameters)
+                kind = hints.get(params[1], Any) if len(params) > 1 else Any
+            self._events[name] = (TypeAdapter(kind), handler)
             return handler
 
         return register
