@@ -45,7 +45,7 @@ class Retry:
 
     def delay(self, attempt: int) -> float:
         """The wait (s) after failed attempt `attempt` (1-based)."""
-        ceiling = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        ceiling = min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + random.random() / 2)
 
     def should_retry(self, attempt: int, error: ApiError, idempotent: bool) -> bool:
