@@ -74,7 +74,11 @@ async fn tabs_join_through_the_node_backend_and_share_the_state_its_answers_chan
     let r = a.event(&key, "add_todo", json!({"text": "milk"})).await;
     assert_eq!(r, json!({"status": "ok", "response": {"seq": 1}}));
     let r = b
-        .event(&key, "add_todo_after", json!({"text": "eggs", "delay_ms": 10}))
+        .event(
+            &key,
+            "add_todo_after",
+            json!({"text": "eggs", "delay_ms": 10}),
+        )
         .await;
     assert_eq!(r["response"]["seq"], 2, "{r}");
     a.catch_up(&key, &mut ma, 2).await;
@@ -83,7 +87,9 @@ async fn tabs_join_through_the_node_backend_and_share_the_state_its_answers_chan
     assert_eq!(ma.todo_texts(), ["milk", "eggs"]);
     assert_eq!(ma.state["todos"][1]["id"], r["response"]["data"]["id"]);
 
-    let r = a.event(&key, "add_todo", json!({"text": "x".repeat(100_001)})).await;
+    let r = a
+        .event(&key, "add_todo", json!({"text": "x".repeat(100_001)}))
+        .await;
     assert_eq!(r["response"]["reason"], "too_long", "{r}");
     assert_eq!(r["response"]["data"], json!({"max": 100000}));
     let r = a.event(&key, "add_todo", json!({"text": 5})).await;
@@ -94,7 +100,10 @@ async fn tabs_join_through_the_node_backend_and_share_the_state_its_answers_chan
     let r = a.event(&key, "toast", json!({"text": "hello"})).await;
     assert_eq!(r["status"], "ok", "{r}");
     let effect = a.wait_event(&format!("session:{key}"), "effect").await;
-    assert_eq!(effect.payload, json!({"kind": "toast", "data": {"text": "hello"}}));
+    assert_eq!(
+        effect.payload,
+        json!({"kind": "toast", "data": {"text": "hello"}})
+    );
     b.assert_silent_for(200).await;
 }
 

@@ -68,6 +68,10 @@ fn the_python_package_passes_its_pytest_suite_against_the_real_binary() {
     );
     assert!(count(summary, "passed") > 0, "pytest ran no test\n{output}");
     for quiet in ["failed", "skipped", "xfailed", "error", "errors"] {
-        assert_eq!(count(summary, quiet), 0, "pytest reported {quiet}\n{output}");
+        assert_eq!(
+            count(summary, quiet),
+            0,
+            "pytest reported {quiet}\n{output}"
+        );
     }
 }
