@@ -155,8 +155,18 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *   re-submitted (`undefined`: the payload unchanged). If it throws, the
  *   chain is not re-submitted here (the server re-sends it to the leader
  *   after its chain timeout) and the error is reported via `console.error`.
- * @property {Record<string, any>} [params] App join params, sent in every
- *   join of this session (for the app's authorize hook).
+ * @property {JoinParams} [params] App join params, sent in every join of
+ *   this session (for the app's authorize hook): an object, or a function
+ *   called for every join and rejoin whose result is sent, so a join can
+ *   carry a token refreshed since the last one.
+ */
+
+/**
+ * App join params, or a function giving them for each (re)join. If the
+ * function throws, that join is not sent: the error goes to
+ * `console.error` and to `session.error` (reason `"params"`), and the join
+ * is retried with the rejoin backoff.
+ * @typedef {Record<string, any> | (() => Record<string, any>)} JoinParams
  */
 
 /**
@@ -190,8 +200,66 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * What a successful `push` resolves to: the seq at which its effects are
- * visible, and the handler's result value if it gave one.
- * @typedef {{seq: number, data?: any}} PushResult
+ * visible, and the handler's result value if it gave one (`Context::reply`
+ * in Rust, `reply` in an app proxy's answer).
+ * @template [R=any] The result value's type: the event's `reply` in the
+ *   session's {@link EventMap}.
+ * @typedef {{seq: number, data?: R}} PushResult
+ */
+
+// Typed events (docs/javascript-client.md, "Typed events").
+
+/**
+ * One event of an app: the type of its payload and of the result value
+ * its handler replies with (`PushResult.data`). An optional `payload?`
+ * may be left out of `push` (the wire default is `{}`); without `reply`,
+ * the handler gives none (`data` is `undefined`).
+ * @typedef {{payload?: any, reply?: any}} EventSpec
+ */
+
+/**
+ * The events an app accepts, by name: the second type parameter of
+ * {@link Session}. Write one by hand:
+ * `{add_todo: {payload: {text: string}, reply: {id: string}}, clear: {payload: {}}}`,
+ * or derive it from Rust types with {@link EventsOf}.
+ * @typedef {{[name: string]: EventSpec}} EventMap
+ */
+
+/**
+ * The default events of a {@link Session}: any name, any payload, any
+ * reply, as untyped code has always had.
+ * @typedef {{[name: string]: {payload: any, reply: any}}} AnyEvents
+ */
+
+/**
+ * The event names of `E`.
+ * @template E
+ * @typedef {keyof E & string} EventName
+ */
+
+/**
+ * What `push` takes after the name: the payload, optional where the
+ * payload type accepts `undefined`.
+ * @template {EventMap} E @template {keyof E} N
+ * @typedef {undefined extends E[N]["payload"] ? [payload?: E[N]["payload"]] : [payload: E[N]["payload"]]} PayloadArgs
+ */
+
+/**
+ * The reply data type of event spec `T`: its `reply`, else `undefined`.
+ * @template T
+ * @typedef {T extends {reply: infer R} ? R : undefined} ReplyOf
+ */
+
+/**
+ * An {@link EventMap} from a union of `{name, payload}` objects: the JSON
+ * of an adjacently tagged serde enum (`#[serde(tag = "name", content =
+ * "payload")]`), which `ts-rs` or `specta` emit for an app's `Event`.
+ * `Replies` maps event names to their reply data types (events it leaves
+ * out reply with none).
+ * `EventsOf<CounterEvent, {add: AddReply}>` (docs/embedding.md).
+ * @template {{name: string}} U
+ * @template [Replies={}]
+ * @typedef {{[N in U["name"]]: {payload: Extract<U, {name: N}> extends {payload: infer P} ? P : undefined, reply: N extends keyof Replies ? Replies[N] : undefined}}} EventsOf
  */
 
 // ---------------------------------------------------------------------------
@@ -546,6 +614,24 @@ function resolveStorage(option) {
   return memoryStorage();
 }
 
+/**
+ * One push waiting for its reply (event or cancel). It stays in its
+ * session's queue until a reply settles it or it times out, and is (re)sent
+ * after every successful join, with the same event id: the server handles
+ * an id at most once and repeats the first outcome.
+ * @internal
+ * @typedef {object} PendingPush
+ * @property {string} event Frame event: "event" or "cancel".
+ * @property {any} payload
+ * @property {(response: any) => void} resolve
+ * @property {(error: TabHubError) => void} reject
+ * @property {string | null} ref Ref of the last send, null while unsent.
+ * @property {string | null} joinRef Join ref of the last send.
+ * @property {ReturnType<typeof setTimeout> | undefined} timer
+ * @property {number} misses "unmatched topic" replies so far (a server
+ *   that keeps saying so gets the push rejected, not re-sent forever).
+ */
+
 /** A listener list: `add` returns the unsubscribe function. @template {any[]} A */
 class Listeners {
   constructor() {
@@ -564,23 +650,6 @@ class Listeners {
   }
 }
 
-/**
- * One push waiting for its reply (event or cancel). It stays in its
- * session's queue until a reply settles it or it times out, and is (re)sent
- * after every successful join, with the same event id: the server handles
- * an id at most once and repeats the first outcome.
- * @typedef {object} PendingPush
- * @property {string} event Frame event: "event" or "cancel".
- * @property {any} payload
- * @property {(response: any) => void} resolve
- * @property {(error: TabHubError) => void} reject
- * @property {string | null} ref Ref of the last send, null while unsent.
- * @property {string | null} joinRef Join ref of the last send.
- * @property {ReturnType<typeof setTimeout> | undefined} timer
- * @property {number} misses "unmatched topic" replies so far (a server
- *   that keeps saying so gets the push rejected, not re-sent forever).
- */
-
 // ---------------------------------------------------------------------------
 // Session.
 
@@ -588,7 +657,9 @@ class Listeners {
  * One session as this page sees it: its state and cursor (full join) or its
  * summary (summary join). Get one with {@link TabHub#session}; the same key
  * gives the same object until it is left.
- * @template [S=any]
+ * @template [S=any] The state's type.
+ * @template {EventMap} [E=AnyEvents] The app's events: names, payloads
+ *   and replies ({@link EventMap}); `push` checks against it.
  */
 export class Session {
   /**
@@ -628,7 +699,7 @@ export class Session {
 
     /** @internal @type {SessionOptions["onChain"]} */
     this._onChain = options.onChain;
-    /** @internal @type {Record<string, any>} */
+    /** @internal @type {JoinParams} */
     this._params = options.params ?? {};
     /** @internal @type {"full" | "summary"} what the page wants this join to be */
     this._want = "full";
@@ -654,13 +725,13 @@ export class Session {
     /** @private @type {Set<string>} chain ids being handled */
     this._chains = new Set();
 
-    /** @private @type {Listeners<[S, Session<S>]>} */
+    /** @private @type {Listeners<[S, Session<S, E>]>} */
     this._stateListeners = new Listeners();
     /** @private @type {Listeners<[Effect]>} */
     this._effectListeners = new Listeners();
     /** @private @type {Listeners<[TaskMessage]>} */
     this._taskListeners = new Listeners();
-    /** @private @type {Listeners<[Session<S>]>} */
+    /** @private @type {Listeners<[Session<S, E>]>} */
     this._changeListeners = new Listeners();
     // Bound, so `subscribe` can be passed around detached (React's
     // useSyncExternalStore, Svelte's `$store` on a destructured method).
@@ -679,7 +750,7 @@ export class Session {
    * replay. This is the Svelte store contract, so a session is a Svelte
    * store; it is bound to its session, so React's
    * `useSyncExternalStore(s.subscribe, () => s.state)` works too.
-   * @param {(state: S, session: Session<S>) => void} fn
+   * @param {(state: S, session: Session<S, E>) => void} fn
    * @returns {() => void} unsubscribe
    */
   subscribe(fn) {
@@ -701,7 +772,7 @@ export class Session {
   /**
    * Calls `fn(session)` when `leader`, `tabs`, `summary`, `mode` or `error`
    * change, and when the hub's status changes.
-   * @param {(session: Session<S>) => void} fn @returns {() => void}
+   * @param {(session: Session<S, E>) => void} fn @returns {() => void}
    */
   onChange(fn) {
     return this._changeListeners.add(fn);
@@ -714,13 +785,18 @@ export class Session {
    * with reason `"timeout"` if no reply came within `pushTimeoutMs` of the
    * call. A push sent before a drop is sent again after the rejoin with the
    * same id, so it is handled at most once.
-   * @param {string} name The app's event name.
-   * @param {any} [payload] Its payload object, default `{}`.
-   * @returns {Promise<PushResult>}
+   *
+   * With the session's events typed (`Session<S, E>`), the name must be
+   * one of `E`'s, the payload its payload type, and `data` is its reply type.
+   * @template {EventName<E>} N
+   * @param {N} name The app's event name.
+   * @param {PayloadArgs<E, N>} args Its payload object, default `{}`.
+   * @returns {Promise<PushResult<ReplyOf<E[N]>>>}
    * @throws {TabHubError} (as a rejection) with the server's reason, or
    *   `timeout`, `summary_only`, `left`, `closed`, `disconnected`, `replaced`, `policy`.
    */
-  push(name, payload = {}) {
+  push(name, ...args) {
+    const payload = args[0] === undefined ? {} : args[0];
     return this._submit({ id: newEventId(), name, payload }).then((r) =>
       r.data === undefined ? { seq: r.seq } : { seq: r.seq, data: r.data },
     );
@@ -815,7 +891,7 @@ export class Session {
 
   /**
    * A server message on this topic, already matched to the current join.
-   * @internal @param {string} event @param {any} payload
+   * @internal @param {string} event @param {any} payload @returns {void}
    */
   _onMessage(event, payload) {
     if (event === EV.ERROR) return this._hub._rejoin(this, 0);
@@ -851,7 +927,7 @@ export class Session {
     }
   }
 
-  /** Applies a live delta; a gap or a bad patch means a snapshot rejoin. @private @param {Delta} d */
+  /** Applies a live delta; a gap or a bad patch means a snapshot rejoin. @private @param {Delta} d @returns {void} */
   _onDelta(d) {
     if (this.seq === null || d.seq !== this.seq + 1) {
       this._needsSnapshot = true;
@@ -1070,9 +1146,11 @@ export class TabHub {
    * full session drops to a summary join. Connects the hub if needed
    * (unless `disconnect()` stopped it). The same key gives the same Session.
    * @template [S=any] The state's type, for your editor.
+   * @template {EventMap} [E=AnyEvents] The app's events ({@link EventMap}):
+   *   `push` is checked against them.
    * @param {string} [key] Session key (22-128 of `[A-Za-z0-9_-]`), default `hub.token`.
    * @param {SessionOptions} [options] Replace the session's options when given.
-   * @returns {Session<S>}
+   * @returns {Session<S, E>}
    * @throws {TypeError} for a malformed key.
    */
   session(key = this.token, options) {
@@ -1090,7 +1168,8 @@ export class TabHub {
     }
     this._touch(s);
     if (!this._active && !this._stopped && !this._inert()) this.connect();
-    return s;
+    // The types are the caller's word: the wire carries no types.
+    return /** @type {Session<S, E>} */ (/** @type {unknown} */ (s));
   }
 
   /**
@@ -1428,19 +1507,31 @@ export class TabHub {
     }
   }
 
-  /** Sends a join for `s` as it wants to be (full or summary). @private @param {Session} s */
+  /** Sends a join for `s` as it wants to be (full or summary). @private @param {Session} s @returns {void} */
   _sendJoin(s) {
     if (!this._open || s.mode === "closed") return;
     clearTimeout(s._joinTimer);
     if (s._joinRef !== null) this._dropRepliesOf(s);
+    /** @type {Record<string, any>} */
+    let params;
+    try {
+      params = typeof s._params === "function" ? s._params() : s._params;
+    } catch (e) {
+      if (typeof console !== "undefined") console.error("tabhub: the join params function threw; the join is retried", e);
+      s.error = new TabHubError("params", `the join params function of session ${s.key} threw: ${e}`);
+      s._joinTries += 1;
+      s._changed();
+      // Never at once: a function that keeps throwing must not spin.
+      return this._rejoin(s, Math.max(1, this._reconnectAfterMs(s._joinTries)));
+    }
     const ref = this._nextRef();
     const full = s._want === "full";
     const cursor = full ? s.cursor : null;
     const payload = full
-      ? { ...s._params, cursor, visibility: this.visibility }
+      ? { ...params, cursor, visibility: this.visibility }
       : // The summary join replaces the full one on the server: from here
         // on the held state cannot be proven to match the cursor.
-        ((s._needsSnapshot = true), { ...s._params, mode: "summary" });
+        ((s._needsSnapshot = true), { ...params, mode: "summary" });
     s._joinRef = ref;
     s._joined = false;
     for (const p of s._pending) p.ref = null;
@@ -1463,7 +1554,7 @@ export class TabHub {
   /**
    * Rejoins `s` after `delayMs` with whatever cursor it can prove (none
    * after a gap): used on `phx_error`, gaps and failed joins.
-   * @internal @param {Session} s @param {number} delayMs
+   * @internal @param {Session} s @param {number} delayMs @returns {void}
    */
   _rejoin(s, delayMs) {
     clearTimeout(s._joinTimer);

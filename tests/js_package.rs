@@ -1,7 +1,8 @@
 //! The JavaScript client as the npm package `tabhub` (`clients/js`): its
 //! package.json and the client's `VERSION` name the crate's version, and the
 //! package that `clients/js/build.mjs` stages (assets/tabhub.js byte for
-//! byte, `tabhub.d.ts` generated from its JSDoc by tsc, its README and the
+//! byte, `tabhub.d.ts` generated from its JSDoc by tsc with only the public API
+//! left (no private or internal member), its README and the
 //! license files) packs with `npm pack`,
 //! installs from the tarball into an empty project, imports under Node and
 //! type-checks a strict TypeScript user. Needs Node.js, npm and
@@ -206,6 +207,18 @@ void [next, pushed, version, reason];
 
 // @ts-expect-error: push needs an event name (so the types are not `any`)
 session.push();
+
+// Typed events survive packing: the name, the payload and the reply's type.
+type TodoEvents = { add_todo: { payload: { text: string }; reply: { id: string } } };
+const typed = hub.session<Todos, TodoEvents>();
+const id: Promise<string | undefined> = typed.push("add_todo", { text: "hi" }).then((r) => r.data?.id);
+void id;
+// @ts-expect-error: no such event
+typed.push("add_todos", { text: "hi" });
+// @ts-expect-error: a wrong payload
+typed.push("add_todo", { title: "hi" });
+// @ts-expect-error: internal members are not in the published types
+session._pending;
 // @ts-expect-error: maxFullJoins is a number
 new TabHub({ maxFullJoins: "3" });
 "#;
@@ -311,6 +324,22 @@ fn the_packed_client_installs_into_an_empty_project_and_imports() {
             "tabhub.d.ts does not declare {declared:?}:\n{declarations}"
         );
     }
+    // Only the public API: no private or internal member or type (the
+    // client's are marked `@private`/`@internal` and named `_x`).
+    let hidden: Vec<&str> = declarations
+        .lines()
+        .filter(|line| {
+            let code = line.trim_start();
+            code.starts_with("private ")
+                || code.starts_with('_')
+                || code.contains("@internal")
+                || code.contains("PendingPush")
+        })
+        .collect();
+    assert!(
+        hidden.is_empty(),
+        "tabhub.d.ts declares private or internal members: {hidden:#?}"
+    );
 
     // Node imports it by its bare name from the project.
     let check = app.join("check.mjs");

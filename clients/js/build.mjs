@@ -10,7 +10,9 @@
 //   tests/js_package.rs);
 // - tabhub.js: assets/tabhub.js copied byte for byte, the very file the
 //   server serves at /tabhub.js (nothing here keeps a copy that could drift);
-// - tabhub.d.ts: generated from tabhub.js's JSDoc by tsc;
+// - tabhub.d.ts: generated from tabhub.js's JSDoc by tsc, with the private
+//   and @internal members stripped (public-declarations.mjs): the public
+//   API only;
 // - README.md: this folder's;
 // - LICENSE-MIT, LICENSE-APACHE: the repository root's (the package is
 //   "MIT OR Apache-2.0", like the crate).
@@ -21,9 +23,12 @@
 // tarball into an empty project and imports it.
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { publicDeclarations } from "./public-declarations.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
@@ -69,4 +74,12 @@ const run = spawnSync(process.execPath, [tsc, ...args], { stdio: "inherit" });
 if (run.error) fail(`cannot run tsc: ${run.error.message}`);
 if (run.status !== 0) fail(`tsc failed (exit ${run.status ?? run.signal})`);
 if (!existsSync(path.join(dir, "tabhub.d.ts"))) fail("tsc wrote no tabhub.d.ts");
+// Only the public API in every declaration file tsc wrote.
+const ts = createRequire(import.meta.url)(path.join(root, "tests/js/node_modules/typescript"));
+for (const name of readdirSync(dir).filter((f) => f.endsWith(".d.ts"))) {
+  const file = path.join(dir, name);
+  const js = path.join(dir, name.replace(/\.d\.ts$/, ".js"));
+  const source = { fileName: js, text: readFileSync(js, "utf8") };
+  writeFileSync(file, publicDeclarations(ts, source, { fileName: file, text: readFileSync(file, "utf8") }));
+}
 console.error(`clients/js/build.mjs: staged the tabhub package in ${dir}`);
