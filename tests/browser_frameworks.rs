@@ -8,7 +8,11 @@
 //! in with `--allowed-origin`, and opened in two pages of one browser: a
 //! todo pushed on one renders on the other, a toggle on the other renders on
 //! the first, a refused push shows its reason, and the connection status
-//! shows open, offline and open again.
+//! shows open, offline and open again. Beside them, `bindings.test.mjs`
+//! checks the bindings on the staged package without a browser: the Vue
+//! refs follow the hub and stop with their effect scope (a component's
+//! unmount), a ref key moves them to the new session, and the React hook
+//! renders on the server (`renderToString`) without connecting.
 //!
 //! Needs Node.js, `npm ci --prefix tests/js` (react, react-dom, vue,
 //! svelte, esbuild, TypeScript, playwright-core) and
