@@ -1,11 +1,13 @@
 //! The JavaScript client as the npm package `tabhub` (`clients/js`): its
 //! package.json and the client's `VERSION` name the crate's version, and the
 //! package that `clients/js/build.mjs` stages (assets/tabhub.js byte for
-//! byte, `tabhub.d.ts` generated from its JSDoc by tsc with only the public API
-//! left (no private or internal member), its README and the
-//! license files) packs with `npm pack`,
+//! byte, the framework bindings `tabhub/react`, `tabhub/vue` and
+//! `tabhub/svelte`, a `.d.ts` for each generated from its JSDoc by tsc with
+//! only the public API left (no private or internal member), its README
+//! and the license files) packs with `npm pack`,
 //! installs from the tarball into an empty project, imports under Node and
-//! type-checks a strict TypeScript user. Needs Node.js, npm and
+//! type-checks a strict TypeScript user of the client and of `tabhub/react`
+//! (whose declarations need no React types). Needs Node.js, npm and
 //! `npm ci --prefix tests/js` (TypeScript); it fails, never skips, when one
 //! is missing.
 
@@ -85,6 +87,13 @@ fn the_package_json_is_tabhub_at_the_crate_version_as_an_es_module_with_types() 
         package["exports"]["."],
         json!({ "types": "./tabhub.d.ts", "default": "./tabhub.js" })
     );
+    for binding in ["react", "vue", "svelte"] {
+        assert_eq!(
+            package["exports"][format!("./{binding}")],
+            json!({ "types": format!("./{binding}.d.ts"), "default": format!("./{binding}.js") }),
+            "the {binding} binding is the subpath export tabhub/{binding}"
+        );
+    }
     assert_eq!(package["main"], "./tabhub.js");
     assert_eq!(package["types"], "./tabhub.d.ts");
     assert_eq!(
@@ -92,6 +101,12 @@ fn the_package_json_is_tabhub_at_the_crate_version_as_an_es_module_with_types() 
         json!([
             "tabhub.js",
             "tabhub.d.ts",
+            "react.js",
+            "react.d.ts",
+            "vue.js",
+            "vue.d.ts",
+            "svelte.js",
+            "svelte.d.ts",
             "README.md",
             "LICENSE-MIT",
             "LICENSE-APACHE"
@@ -103,17 +118,22 @@ fn the_package_json_is_tabhub_at_the_crate_version_as_an_es_module_with_types() 
         json!({"node": ">=20"}),
         "the Node versions the tests run"
     );
-    for field in [
-        "private",
-        "dependencies",
-        "peerDependencies",
-        "optionalDependencies",
-    ] {
+    for field in ["private", "dependencies", "optionalDependencies"] {
         assert!(
             package.get(field).is_none(),
             "the client has no dependencies and is published: no {field:?}"
         );
     }
+    // The bindings import their framework, which the app brings: optional
+    // peers, so installing the client alone installs nothing else.
+    assert_eq!(
+        package["peerDependencies"],
+        json!({ "react": ">=18", "vue": ">=3.3" })
+    );
+    assert_eq!(
+        package["peerDependenciesMeta"],
+        json!({ "react": { "optional": true }, "vue": { "optional": true } })
+    );
 }
 
 #[test]
@@ -285,10 +305,26 @@ fn the_packed_client_installs_into_an_empty_project_and_imports() {
             "LICENSE-MIT",
             "README.md",
             "package.json",
+            "react.d.ts",
+            "react.js",
+            "svelte.d.ts",
+            "svelte.js",
             "tabhub.d.ts",
-            "tabhub.js"
+            "tabhub.js",
+            "vue.d.ts",
+            "vue.js"
         ]
     );
+    for binding in ["react.js", "vue.js", "svelte.js"] {
+        let ours = std::fs::read(root.join("clients/js").join(binding))
+            .unwrap_or_else(|e| panic!("cannot read clients/js/{binding}: {e}"));
+        let packed = std::fs::read(installed.join(binding))
+            .unwrap_or_else(|e| panic!("cannot read the installed {binding}: {e}"));
+        assert!(
+            ours == packed,
+            "the packed {binding} differs from clients/js/{binding}"
+        );
+    }
     for license in ["LICENSE-MIT", "LICENSE-APACHE"] {
         let ours = std::fs::read(root.join(license))
             .unwrap_or_else(|e| panic!("cannot read {license}: {e}"));
@@ -340,6 +376,9 @@ fn the_packed_client_installs_into_an_empty_project_and_imports() {
         hidden.is_empty(),
         "tabhub.d.ts declares private or internal members: {hidden:#?}"
     );
+    // tabhub/vue's declarations (the TypeScript user below has no vue).
+    let vue = std::fs::read_to_string(installed.join("vue.d.ts")).expect("read vue.d.ts");
+    assert!(vue.contains("export function useSession<"), "{vue}");
 
     // Node imports it by its bare name from the project.
     let check = app.join("check.mjs");
@@ -351,9 +390,17 @@ fn the_packed_client_installs_into_an_empty_project_and_imports() {
     )
     .assert_success("");
 
+    // The bindings that need no framework work there too.
+    let bindings = app.join("bindings_check.mjs");
+    write(&bindings, include_str!("js_package/bindings_check.mjs"));
+    let bindings_arg = bindings.to_str().expect("a UTF-8 temp path");
+    node::run(&[bindings_arg], &[], STEP).assert_success("");
+
     // A strict TypeScript user type-checks against the declarations.
     let user = app.join("user.ts");
     write(&user, TYPESCRIPT_USER);
+    let bindings_user = app.join("bindings_user.ts");
+    write(&bindings_user, include_str!("js_package/bindings_user.ts"));
     node::run(
         &[
             "tests/js/node_modules/typescript/bin/tsc",
@@ -368,6 +415,7 @@ fn the_packed_client_installs_into_an_empty_project_and_imports() {
             "--lib",
             "es2022,dom",
             user.to_str().expect("a UTF-8 temp path"),
+            bindings_user.to_str().expect("a UTF-8 temp path"),
         ],
         &[],
         STEP,

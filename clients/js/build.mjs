@@ -13,6 +13,9 @@
 // - tabhub.d.ts: generated from tabhub.js's JSDoc by tsc, with the private
 //   and @internal members stripped (public-declarations.mjs): the public
 //   API only;
+// - react.js, vue.js, svelte.js (the subpath exports tabhub/react, ...):
+//   this folder's framework bindings, which import the client as
+//   "./tabhub.js", with their .d.ts from tsc too (stripped the same way);
 // - README.md: this folder's;
 // - LICENSE-MIT, LICENSE-APACHE: the repository root's (the package is
 //   "MIT OR Apache-2.0", like the crate).
@@ -23,7 +26,16 @@
 // tarball into an empty project and imports it.
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,12 +61,15 @@ mkdirSync(dir, { recursive: true });
 copyFileSync(path.join(here, "package.json"), path.join(dir, "package.json"));
 copyFileSync(path.join(here, "README.md"), path.join(dir, "README.md"));
 copyFileSync(path.join(root, "assets/tabhub.js"), path.join(dir, "tabhub.js"));
+const bindings = ["react.js", "vue.js", "svelte.js"];
+for (const binding of bindings) copyFileSync(path.join(here, binding), path.join(dir, binding));
 for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) {
   copyFileSync(path.join(root, license), path.join(dir, license));
 }
 
 // Declarations from the JSDoc, next to the copy. The same target and libs
-// as the `tsc --checkJs --strict` check in .ci/run.
+// as the `tsc --checkJs --strict` check in .ci/run (which this repeats, so
+// the bindings are checked too).
 const args = [
   "--allowJs",
   "--declaration",
@@ -64,16 +79,27 @@ const args = [
   "es2022",
   "--module",
   "es2022",
+  "--moduleResolution",
+  "bundler",
+  "--checkJs",
   "--lib",
   "es2022,dom",
   "--outDir",
   dir,
   path.join(dir, "tabhub.js"),
+  ...bindings.map((binding) => path.join(dir, binding)),
 ];
+// The bindings' imports of "react" and "vue" resolve to tests/js's copies
+// (and @types/react) through a node_modules link, there during tsc only.
+const modules = path.join(dir, "node_modules");
+symlinkSync(path.join(root, "tests/js/node_modules"), modules, "dir");
 const run = spawnSync(process.execPath, [tsc, ...args], { stdio: "inherit" });
+rmSync(modules);
 if (run.error) fail(`cannot run tsc: ${run.error.message}`);
 if (run.status !== 0) fail(`tsc failed (exit ${run.status ?? run.signal})`);
-if (!existsSync(path.join(dir, "tabhub.d.ts"))) fail("tsc wrote no tabhub.d.ts");
+for (const declared of ["tabhub.d.ts", ...bindings.map((b) => b.replace(/\.js$/, ".d.ts"))]) {
+  if (!existsSync(path.join(dir, declared))) fail(`tsc wrote no ${declared}`);
+}
 // Only the public API in every declaration file tsc wrote.
 const ts = createRequire(import.meta.url)(path.join(root, "tests/js/node_modules/typescript"));
 for (const name of readdirSync(dir).filter((f) => f.endsWith(".d.ts"))) {
