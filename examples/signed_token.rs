@@ -1,31 +1,38 @@
-//! Signed tokens bind session keys to users: after its own login, the app
-//! issues a short-lived token that names a user and the session keys that
-//! user may join; the page passes it in its join params, and `authorize`
-//! checks it on every join, rejoin and takeover. A session key is a bearer
-//! secret: whoever has it may join. With this check a key alone is not
-//! enough; the page also needs a token, signed by this server, that names
-//! the key and has not expired.
+//! Signed tokens bind session keys to users, as standard JSON Web Tokens
+//! (RFC 7519, through the `jsonwebtoken` crate): after its own login, the
+//! app (or its identity provider) issues a short-lived JWT that names a
+//! user and the session keys that user may join; the page passes it in its
+//! join params, and `authorize` checks it on every join, rejoin and
+//! takeover. A session key is a bearer secret: whoever has it may join.
+//! With this check a key alone is not enough; the page also needs a token,
+//! signed by a key this server trusts, that names the key and has not
+//! expired.
 //!
-//! **The token.** `base64url(claims) "." base64url(mac)`, without padding.
-//! The claims are JSON: `{"sub": "alice", "keys": ["..."], "exp": 1767225600}`
-//! (`exp` in Unix seconds). The MAC is HMAC-SHA256 of the first part under
-//! the server's secret. It is checked in constant time, before the claims
-//! are even decoded.
+//! **The token.** A JWS compact JWT whose claims are `{"sub": "alice",
+//! "keys": ["..."], "exp": 1767225600}` (`exp` in Unix seconds; `keys` is
+//! this app's own claim). Two kinds of key verify it:
+//! - HS256 under the server's shared secret (`TOKEN_SECRET`, 32 bytes or
+//!   more): the tokens this example's own `POST /token` issues;
+//! - RS256 under a public key of a JWKS file (RFC 7517; `JWKS_FILE`), the
+//!   one whose `kid` the token's header names: the tokens an identity
+//!   provider issues with its private key, which this server never sees.
 //!
 //! **What is refused**: the join gets the error reason `unauthorized`,
 //! and the cause is only logged. This happens when the join has no
-//! `token`, the token is not two base64url parts, its MAC does not verify
-//! (claims edited, or signed with another secret), it has expired, or it
-//! does not name the key being joined.
+//! `token`, the token is not a JWT, its algorithm is neither of the two
+//! (`none` included) or has no key here, its `kid` is not in the JWKS, its
+//! signature does not verify (claims edited, or signed with another key),
+//! it has expired, or it does not name the key being joined.
 //!
-//! **Why `authorize` and not `connect`.** `authorize` runs on every join.
-//! A reconnect rejoins every session, so an expired token stops working at
-//! the next rejoin. A page refreshes its token before that: it fetches a
-//! new one and calls `hub.session(key, { params: { token } })` again, and
-//! the new params go with the next join. A tab already joined stays joined
-//! until it rejoins: tokens are checked when joining, not continuously.
+//! **Why `authorize` and not `connect`.** `authorize` runs on every join,
+//! rejoins included, so an expired token stops working at the next one.
+//! The page gives its params as a function, called on every (re)join, so
+//! a refreshed token goes with each. Tokens are checked when joining, not
+//! continuously.
 //!
-//! Run: `cargo run --example signed_token`, then get a token:
+//! Run: `cargo run --example signed_token` (with `JWKS_FILE=examples/jwt/
+//! jwks.json` to accept RS256 tokens signed by `examples/jwt/
+//! rs256-demo-key.pem`, a demo key pair), then get a token:
 //!
 //! ```sh
 //! curl -s -X POST localhost:4004/token -H 'content-type: application/json' \
@@ -33,35 +40,32 @@
 //! ```
 //!
 //! and, from a page, join one of the keys it lists:
+//! `hub.session(keys[0], { params: () => ({ token }) })`.
 //!
-//! ```js
-//! const { token, keys } = await (await fetch("/token", { method: "POST", ... })).json();
-//! const notes = hub.session(keys[0], { params: { token } });
-//! ```
-//!
-//! This is a demo. The passwords are in the source, and the secret is new
-//! at every start unless `TOKEN_SECRET` gives one (32 bytes or more), so a
-//! restart voids every token. A real app checks password hashes, loads its
-//! secret from its secrets store, and keeps a user-to-keys table.
+//! This is a demo. The passwords are in the source, the demo key pair is in
+//! the repository, and the secret is new at every start unless
+//! `TOKEN_SECRET` gives one, so a restart voids every HS256 token. A real
+//! app checks password hashes, loads its secret from its secrets store,
+//! fetches its provider's JWKS (and refreshes it when keys rotate), and
+//! keeps a user-to-keys table.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, App as WebApp, HttpResponse, HttpServer};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use tabhub::{App, AppError, AuthorizeError, Config, Context, Hub, JoinRequest, MemoryStore};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// How long an issued token is valid, in seconds.
 pub const TOKEN_TTL_SECS: u64 = 15 * 60;
 
-/// The shortest secret [`Signer::new`] takes, in bytes.
+/// The shortest secret [`Signer::new`] takes, in bytes (RFC 7518 section
+/// 3.2: an HS256 key as long as the hash, 256 bits, at least).
 pub const MIN_SECRET_BYTES: usize = 32;
 
 /// The demo's accounts: name, password (plain text, demo only) and the one
@@ -85,9 +89,14 @@ pub struct Claims {
 /// Why a token was not accepted (for the log, never for the client).
 #[derive(Debug, PartialEq, Eq)]
 pub enum TokenError {
-    /// Not `base64url.base64url`, or the claims are not the expected JSON.
+    /// Not a JWT, or its claims are not the expected JSON.
     Malformed,
-    /// The MAC does not match the claims under this server's secret.
+    /// The header's `alg` is not one this server has a key for (`none`,
+    /// HS256 without a secret, RS256 without a JWKS, anything else).
+    Algorithm,
+    /// An RS256 token whose header has no `kid`, or one not in the JWKS.
+    UnknownKey,
+    /// The signature does not match the claims under the key.
     BadSignature,
     /// `exp` (Unix seconds) has passed.
     Expired {
@@ -99,65 +108,125 @@ pub enum TokenError {
 impl std::fmt::Display for TokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Malformed => f.write_str("the token is not base64url(claims).base64url(mac)"),
+            Self::Malformed => f.write_str("the token is not a JWT with the expected claims"),
+            Self::Algorithm => f.write_str("the token's algorithm has no key here"),
+            Self::UnknownKey => f.write_str("the token's kid is not in the JWKS"),
             Self::BadSignature => f.write_str("the token's signature does not match"),
             Self::Expired { exp } => write!(f, "the token expired at {exp} (Unix seconds)"),
         }
     }
 }
 
-/// Issues and verifies tokens under one secret.
+/// Issues HS256 tokens under the server's secret (`POST /token`).
 #[derive(Clone)]
 pub struct Signer {
-    /// HMAC-SHA256 keyed with the secret, cloned for every token.
-    keyed: HmacSha256,
+    key: EncodingKey,
 }
 
 impl Signer {
-    /// A signer with `secret`.
+    /// A signer with `secret`; refused when shorter than [`MIN_SECRET_BYTES`].
     ///
     /// # Errors
-    /// When the secret is shorter than [`MIN_SECRET_BYTES`].
+    /// The refusal, as text.
     pub fn new(secret: &[u8]) -> Result<Self, String> {
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(format!(
-                "the secret has {} bytes; at least {MIN_SECRET_BYTES} are needed",
-                secret.len()
-            ));
-        }
-        let keyed = HmacSha256::new_from_slice(secret).map_err(|e| e.to_string())?;
-        Ok(Self { keyed })
+        check_secret(secret)?;
+        Ok(Self {
+            key: EncodingKey::from_secret(secret),
+        })
     }
 
     /// The token for `claims`.
     pub fn issue(&self, claims: &Claims) -> String {
-        // Serializing a struct of strings and a number cannot fail.
-        let json = serde_json::to_vec(claims).unwrap_or_default();
-        let body = URL_SAFE_NO_PAD.encode(json);
-        let mut mac = self.keyed.clone();
-        mac.update(body.as_bytes());
-        let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("{body}.{tag}")
+        // A struct of strings and a number under HMAC: nothing can fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.key).unwrap_or_default()
+    }
+}
+
+fn check_secret(secret: &[u8]) -> Result<(), String> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "the secret has {} bytes; at least {MIN_SECRET_BYTES} are needed",
+            secret.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies tokens: HS256 under the shared secret, RS256 under the JWKS's
+/// public keys by `kid`. Either may be absent.
+#[derive(Clone, Default)]
+pub struct Verifier {
+    secret: Option<DecodingKey>,
+    rsa: HashMap<String, DecodingKey>,
+}
+
+impl Verifier {
+    /// Accepts HS256 tokens signed with `secret`.
+    ///
+    /// # Errors
+    /// As [`Signer::new`].
+    pub fn with_secret(mut self, secret: &[u8]) -> Result<Self, String> {
+        check_secret(secret)?;
+        self.secret = Some(DecodingKey::from_secret(secret));
+        Ok(self)
     }
 
-    /// The claims of `token`, if this signer signed it and it has not
+    /// Accepts RS256 tokens signed by the private half of an RSA key of
+    /// `jwks` (a JWK Set's JSON, RFC 7517 section 5), chosen by the
+    /// token's `kid`. Keys of other types are left out.
+    ///
+    /// # Errors
+    /// When `jwks` is not a JWK Set, or an RSA key has no `kid` or does
+    /// not decode.
+    pub fn with_jwks(mut self, jwks: &str) -> Result<Self, String> {
+        let set: JwkSet = serde_json::from_str(jwks).map_err(|e| format!("not a JWK Set: {e}"))?;
+        for jwk in &set.keys {
+            if !matches!(
+                jwk.algorithm,
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_)
+            ) {
+                continue;
+            }
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .ok_or("an RSA key of the JWKS has no kid")?;
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("key {kid:?}: {e}"))?;
+            self.rsa.insert(kid, key);
+        }
+        Ok(self)
+    }
+
+    /// The claims of `token`, if a key here verifies it and it has not
     /// expired at `now` (Unix seconds).
     ///
     /// # Errors
     /// [`TokenError`]: why the token is not accepted.
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
-        let (body, tag) = token.split_once('.').ok_or(TokenError::Malformed)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| TokenError::Malformed)?;
-        let mut mac = self.keyed.clone();
-        mac.update(body.as_bytes());
-        mac.verify_slice(&tag)
-            .map_err(|_| TokenError::BadSignature)?;
-        let json = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| TokenError::Malformed)?;
-        let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let key = match header.alg {
+            Algorithm::HS256 => self.secret.as_ref().ok_or(TokenError::Algorithm)?,
+            Algorithm::RS256 if self.rsa.is_empty() => return Err(TokenError::Algorithm),
+            Algorithm::RS256 => header
+                .kid
+                .as_ref()
+                .and_then(|kid| self.rsa.get(kid))
+                .ok_or(TokenError::UnknownKey)?,
+            _ => return Err(TokenError::Algorithm),
+        };
+        let mut validation = Validation::new(header.alg);
+        // `exp` is required, and checked below against `now` (a clock the
+        // tests move) with no leeway.
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::InvalidAlgorithm => TokenError::Algorithm,
+                _ => TokenError::Malformed,
+            })?
+            .claims;
         if claims.exp <= now {
             return Err(TokenError::Expired { exp: claims.exp });
         }
@@ -165,19 +234,15 @@ impl Signer {
     }
 }
 
-/// The time tokens are checked against: the system clock, or a clock the
-/// caller sets (tests).
+/// The time tokens are checked against: the system clock, or one the
+/// tests set.
 #[derive(Clone, Default)]
 pub struct Clock {
     set: Option<Arc<AtomicU64>>,
 }
 
+/// `Clock::default()` is the system clock.
 impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self { set: None }
-    }
-
     /// A clock that reads `unix_secs` until [`Clock::set`] moves it.
     pub fn fixed(unix_secs: u64) -> Self {
         Self {
@@ -206,7 +271,7 @@ impl Clock {
 /// Notes, one list per session key, joined only with a token naming it.
 pub struct Notes {
     /// Verifies the join's token.
-    pub signer: Signer,
+    pub verifier: Verifier,
     /// What "expired" is measured against.
     pub clock: Clock,
 }
@@ -235,7 +300,7 @@ impl App for Notes {
     type Identity = ();
 
     /// Every join, rejoin and takeover: the join's `token` must be signed
-    /// by this server, unexpired, and name the key. The error is logged
+    /// by a key this server trusts, unexpired, and name the key. The error is logged
     /// (never the token or the key); the client gets `unauthorized`.
     async fn authorize(&self, join: &JoinRequest<'_>) -> Result<(), AuthorizeError> {
         let token = join
@@ -244,7 +309,7 @@ impl App for Notes {
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| AuthorizeError::refused("the join has no token param"))?;
         let claims = self
-            .signer
+            .verifier
             .verify(token, self.clock.now())
             .map_err(|e| AuthorizeError::refused(e.to_string()))?;
         if claims.keys.iter().any(|key| key == join.key.as_str()) {
@@ -315,8 +380,7 @@ pub fn token_routes(signer: Signer, clock: Clock) -> impl FnOnce(&mut web::Servi
     }
 }
 
-/// `TOKEN_SECRET` if set, else a fresh random one (two v4 uuids: 244
-/// random bits).
+/// `TOKEN_SECRET`, else a fresh random one (two v4 uuids: 244 bits).
 fn secret() -> Vec<u8> {
     match std::env::var("TOKEN_SECRET") {
         Ok(secret) => secret.into_bytes(),
@@ -331,14 +395,23 @@ fn secret() -> Vec<u8> {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let signer = Signer::new(&secret()).map_err(std::io::Error::other)?;
+    let secret = secret();
+    let signer = Signer::new(&secret).map_err(std::io::Error::other)?;
+    let mut verifier = Verifier::default()
+        .with_secret(&secret)
+        .map_err(std::io::Error::other)?;
+    if let Ok(path) = std::env::var("JWKS_FILE") {
+        let jwks = std::fs::read_to_string(&path)
+            .map_err(|e| std::io::Error::other(format!("JWKS_FILE={path}: {e}")))?;
+        verifier = verifier.with_jwks(&jwks).map_err(std::io::Error::other)?;
+    }
     let notes = Notes {
-        signer: signer.clone(),
-        clock: Clock::system(),
+        verifier,
+        clock: Clock::default(),
     };
     let hub = Hub::start(notes, Config::default(), Arc::new(MemoryStore::new()));
     let tabhub_routes = hub.configure();
-    let tokens = token_routes(signer, Clock::system());
+    let tokens = token_routes(signer, Clock::default());
     HttpServer::new(move || {
         WebApp::new()
             .configure(tabhub_routes.clone())
