@@ -16,8 +16,9 @@
 //! (`tests/layers.rs` checks this). `docs/architecture.md` has the
 //! diagrams.
 //!
-//! - [`cli`]: the binary's flags (`cli/backend.rs`: the app proxy's and
-//!   the server API's).
+//! - [`cli`]: the binary's settings, each a flag, a variable and a key of
+//!   the `--config` file, merged by `cli/load.rs` (`cli/backend.rs`: the
+//!   app proxy's and the server API's).
 //! - [`service`]: [`Hub`], which starts the actors and mounts them on an
 //!   actix-web `App`, session handles for server code, the server API a
 //!   backend calls ([`Api`], `--api-token`; with its listing of sessions

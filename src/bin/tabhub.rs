@@ -1,12 +1,14 @@
 //! The `tabhub` service: the demo app (or, with `--app-url`, the app
 //! proxy) on `/socket/websocket`, the demo page on `/`, the client on
 //! `/tabhub.js`, `/healthz`, `/metrics` (there, or alone on
-//! `--metrics-bind`), and with `--api-token` the server API.
+//! `--metrics-bind`), and with `--api-token` the server API. Settings come
+//! from flags, the environment and a `--config` file (`Cli::load`);
+//! `--print-config` prints them and exits.
 
+use std::io::Write;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
-use clap::Parser;
 use tabhub::cli::{Cli, LogFormat};
 use tabhub::demo::Demo;
 use tabhub::proxy::Proxy;
@@ -20,7 +22,11 @@ const HANDLER_MARGIN: Duration = Duration::from_secs(1);
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let cli = Cli::parse();
+    let cli = Cli::load().unwrap_or_else(|e| e.exit());
+    if cli.print_config {
+        let text = cli.effective_toml().unwrap_or_else(|e| e.exit());
+        return std::io::stdout().write_all(text.as_bytes());
+    }
     let logs = tracing_subscriber::fmt().with_env_filter(
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     );
@@ -82,13 +88,20 @@ async fn serve<A: tabhub::App>(hub: Hub<A>, cli: &Cli) -> std::io::Result<()> {
             .prefix(&cli.backend.api_prefix)
             .configure()
     });
+    // The demo page is served in both modes (the browser tests load it
+    // through the app proxy), unless --no-demo.
+    let demo = !cli.no_demo;
     let server = HttpServer::new(move || {
         let app = App::new().configure(routes.clone());
         let app = match api.clone() {
             Some(api) => app.configure(api),
             None => app,
         };
-        app.configure(tabhub::demo::page)
+        if demo {
+            app.configure(tabhub::demo::page)
+        } else {
+            app
+        }
     })
     // Nagle plus delayed ACKs added ~40 ms to request/reply round trips.
     .tcp_nodelay(true)

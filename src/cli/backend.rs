@@ -4,29 +4,41 @@
 use std::time::Duration;
 
 use clap::Args;
+use serde::{Deserialize, Serialize};
 
-use crate::proxy::{ExtraRoots, ProxyConfig};
+use super::values::{de, parse_app_timeout, parse_ca_file, parse_concurrency, parse_duration, ser};
+use super::CaFile;
+use crate::proxy::ProxyConfig;
 
-/// Flags of the app proxy and the server API.
-#[derive(Debug, Clone, Args)]
+/// Settings of the app proxy and the server API: flags, variables and
+/// file keys, as [`super::Cli`]'s.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct BackendFlags {
     /// Serve the app whose logic is behind this URL (the app proxy):
     /// calls go to `URL/event`, `URL/join`, `URL/initial_state` and
     /// `URL/cancel`. None: the built-in demo app.
     #[arg(long, env = "TABHUB_APP_URL", value_parser = parse_app_url)]
+    #[serde(
+        default,
+        deserialize_with = "de::app_url",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub app_url: Option<String>,
-    /// Deadline of one backend call (ms), from waiting for a turn to the
-    /// answer's last byte; an event whose call misses it fails with
-    /// `backend_timeout`.
-    #[arg(long, env = "TABHUB_APP_TIMEOUT_MS", default_value_t = 5_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub app_timeout_ms: u64,
+    /// Deadline of one backend call (at least 1ms), from waiting for a
+    /// turn to the answer's last byte; an event whose call misses it fails
+    /// with `backend_timeout`.
+    #[arg(long, env = "TABHUB_APP_TIMEOUT", default_value = "5s",
+          value_parser = parse_app_timeout)]
+    #[serde(deserialize_with = "de::app_timeout", serialize_with = "ser::duration")]
+    pub app_timeout: Duration,
     /// Backend calls in flight at once, over every session, in each of two
     /// bounds (calls tabs cause; calls the server API, loads and cancels
     /// cause); more wait for a turn (within their deadline), shared fairly
     /// by session.
     #[arg(long, env = "TABHUB_APP_MAX_CONCURRENCY", default_value_t = 64,
-          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+          value_parser = parse_concurrency)]
+    #[serde(deserialize_with = "de::concurrency")]
     pub app_max_concurrency: u64,
     /// Largest backend answer accepted, in bytes.
     #[arg(long, env = "TABHUB_APP_MAX_ANSWER_BYTES", default_value_t = 8 * 1024 * 1024)]
@@ -50,24 +62,29 @@ pub struct BackendFlags {
     /// Sent to the backend as `Authorization: Bearer TOKEN` with every
     /// call, so it can tell tabhub's calls from others.
     #[arg(long, env = "TABHUB_APP_TOKEN", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_token: Option<String>,
     /// A PEM file of certificate authorities trusted for an `https://`
     /// backend besides Mozilla's roots (a private CA, or the backend's
     /// self-signed certificate). Read at start-up: a missing file, or one
     /// with no valid certificate, stops tabhub with the reason.
     #[arg(long, env = "TABHUB_APP_CA_FILE", value_name = "PATH", value_parser = parse_ca_file)]
-    pub app_ca_file: Option<ExtraRoots>,
-    /// Fail a backend task with no push for this long (ms: no progress
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_ca_file: Option<CaFile>,
+    /// Fail a backend task with no push for this long (no progress
     /// through `POST .../state` with `"task"`, no end), so a backend that
     /// crashed mid-job does not keep its session alive; 0 = never.
-    #[arg(long, env = "TABHUB_APP_TASK_IDLE_MS", default_value_t = 300_000)]
-    pub app_task_idle_ms: u64,
+    #[arg(long, env = "TABHUB_APP_TASK_IDLE", default_value = "5m", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de::duration", serialize_with = "ser::duration")]
+    pub app_task_idle: Duration,
     /// Enables the server API: requests must carry `Authorization: Bearer
     /// TOKEN`. None: the API is not served.
     #[arg(long, env = "TABHUB_API_TOKEN", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_token: Option<String>,
     /// Where the server API is mounted.
     #[arg(long, env = "TABHUB_API_PREFIX", default_value = "/api", value_parser = parse_prefix)]
+    #[serde(deserialize_with = "de::api_prefix")]
     pub api_prefix: String,
 }
 
@@ -76,7 +93,7 @@ impl BackendFlags {
     pub fn proxy(&self) -> Option<ProxyConfig> {
         let url = self.app_url.clone()?;
         let mut config = ProxyConfig::new(url);
-        config.timeout = Duration::from_millis(self.app_timeout_ms);
+        config.timeout = self.app_timeout;
         config.max_concurrency = usize::try_from(self.app_max_concurrency).unwrap_or(64);
         config.max_answer_bytes = self.app_max_answer_bytes;
         config.forward_headers = self
@@ -88,15 +105,25 @@ impl BackendFlags {
         config.forward_peer = self.app_forward_peer;
         config.send_state = !self.app_no_state;
         config.token = self.app_token.clone();
-        config.extra_roots = self.app_ca_file.clone().unwrap_or_default();
-        config.task_idle =
-            (self.app_task_idle_ms > 0).then(|| Duration::from_millis(self.app_task_idle_ms));
+        config.extra_roots = self
+            .app_ca_file
+            .as_ref()
+            .map(|file| file.roots.clone())
+            .unwrap_or_default();
+        config.task_idle = (!self.app_task_idle.is_zero()).then_some(self.app_task_idle);
         Some(config)
     }
 }
 
+impl Default for BackendFlags {
+    /// The settings with no flag, variable or file: the flags' defaults.
+    fn default() -> Self {
+        super::load::defaults().backend
+    }
+}
+
 /// An `--app-url`: absolute `http` or `https`, with a host.
-fn parse_app_url(text: &str) -> Result<String, String> {
+pub(super) fn parse_app_url(text: &str) -> Result<String, String> {
     let url = url::Url::parse(text.trim())
         .map_err(|e| format!("{e}: give a URL such as http://127.0.0.1:8000/tabhub"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -110,13 +137,8 @@ fn parse_app_url(text: &str) -> Result<String, String> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// An `--app-ca-file`: the certificates of a PEM file.
-fn parse_ca_file(path: &str) -> Result<ExtraRoots, crate::proxy::CaFileError> {
-    ExtraRoots::from_pem_file(std::path::Path::new(path))
-}
-
 /// An `--api-prefix`: starts with `/`, no trailing `/` (but `/` alone).
-fn parse_prefix(text: &str) -> Result<String, String> {
+pub(super) fn parse_prefix(text: &str) -> Result<String, String> {
     let text = text.trim();
     if !text.starts_with('/') {
         return Err("the API prefix starts with /, e.g. /api".into());
@@ -131,10 +153,9 @@ fn parse_prefix(text: &str) -> Result<String, String> {
 mod tests {
     use super::*;
     use crate::cli::Cli;
-    use clap::Parser;
 
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("tabhub").chain(args.iter().copied()))
+    fn parse(args: &[&str]) -> Result<Cli, crate::cli::LoadError> {
+        Cli::load_from(std::iter::once("tabhub").chain(args.iter().copied()))
     }
 
     #[test]

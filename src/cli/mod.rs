@@ -1,34 +1,59 @@
-//! [`Cli`]: the `tabhub` binary's flags. Every [`Config`] field is a flag
-//! and an environment variable (`--grace-ms` / `TABHUB_GRACE_MS`); flags
-//! win over the environment. Booleans accept true/false/1/0 (and yes/no,
+//! [`Cli`]: the `tabhub` binary's settings. Each is a flag, an
+//! environment variable and a key of the configuration file (`--grace` /
+//! `TABHUB_GRACE` / `grace = "2m"`), declared once, here and in
+//! `backend.rs`; [`Cli::load`] merges them (flags over the environment
+//! over the file over the defaults, `load.rs`). Durations take their unit
+//! (`10s`, `500ms`); the old `--*-ms` spellings still work
+//! (`old_spellings.rs`). Booleans accept true/false/1/0 (and yes/no,
 //! on/off). Beside the config: where to listen (`--bind`,
-//! `--metrics-bind`), the store, the log format, and (in `backend.rs`)
-//! the app proxy's backend and the server API.
+//! `--metrics-bind`), the store, the log format, the demo page, and (in
+//! `backend.rs`) the app proxy's backend and the server API.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::Parser;
+use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
 mod backend;
+mod load;
+mod old_spellings;
+mod values;
 
 pub use backend::BackendFlags;
+pub use load::LoadError;
+use values::{de, parse_allowed_origin, parse_duration, parse_trusted_proxy, ser};
+pub use values::{CaFile, Durability, LogFormat, StoreKind, Ttl};
 
 use crate::config::Config;
 use crate::store::{
     MemoryStore, RedbOptions, RedbStore, RedisOptions, RedisStore, SessionStore, StoreError,
 };
 
-/// Command-line flags of the `tabhub` service.
-#[derive(Debug, Clone, Parser)]
+/// The settings of the `tabhub` service: flags, environment variables
+/// and configuration file keys (the flag's long name without the dashes;
+/// `docs/configuration.md`). Build it with [`Cli::load`].
+#[derive(Debug, Clone, Parser, Serialize, Deserialize)]
 #[command(
     name = "tabhub",
     version,
     about = "Many browser tabs, one server-side session."
 )]
+#[serde(rename_all = "kebab-case")]
 pub struct Cli {
+    /// Read settings from this TOML file (keys: the flags' names without
+    /// the leading dashes); flags and variables win over it.
+    #[arg(long, env = "TABHUB_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Print the effective settings (flags, variables, file and defaults
+    /// merged) as TOML, secrets redacted, and exit.
+    #[arg(long)]
+    #[serde(skip)]
+    pub print_config: bool,
     /// Address to listen on.
     #[arg(long, env = "TABHUB_BIND", default_value = "127.0.0.1:4000")]
     pub bind: String,
@@ -36,24 +61,29 @@ pub struct Cli {
     /// not on `--bind`, so the metrics need not face the internet. None:
     /// `/metrics` is served on `--bind` with the other routes.
     #[arg(long, env = "TABHUB_METRICS_BIND")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_bind: Option<String>,
     /// Log format: `text` (human-readable) or `json` (one JSON object a
     /// line, with the span fields: `conn`, `tab`, the short session `key`).
     /// `RUST_LOG` chooses what is logged (default `info`).
     #[arg(long, env = "TABHUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Close a connection silent for this long (ms), with 1001.
-    #[arg(long, env = "TABHUB_CLIENT_TIMEOUT_MS", default_value_t = 60_000)]
-    pub client_timeout_ms: u64,
-    /// Keep a session with no tab and no task this long (ms) before saving and stopping it.
-    #[arg(long, env = "TABHUB_GRACE_MS", default_value_t = 120_000)]
-    pub grace_ms: u64,
-    /// Re-send a chain to the leader if not re-submitted within this time (ms).
-    #[arg(long, env = "TABHUB_CHAIN_TIMEOUT_MS", default_value_t = 10_000)]
-    pub chain_timeout_ms: u64,
-    /// Fail an app handler still running after this long (ms) with `handler_error`; its changes are rolled back.
-    #[arg(long, env = "TABHUB_HANDLER_TIMEOUT_MS", default_value_t = 10_000)]
-    pub handler_timeout_ms: u64,
+    /// Close a connection silent for this long, with 1001.
+    #[arg(long, env = "TABHUB_CLIENT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de::duration", serialize_with = "ser::duration")]
+    pub client_timeout: Duration,
+    /// Keep a session with no tab and no task this long before saving and stopping it.
+    #[arg(long, env = "TABHUB_GRACE", default_value = "2m", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de::duration", serialize_with = "ser::duration")]
+    pub grace: Duration,
+    /// Re-send a chain to the leader if not re-submitted within this time.
+    #[arg(long, env = "TABHUB_CHAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de::duration", serialize_with = "ser::duration")]
+    pub chain_timeout: Duration,
+    /// Fail an app handler still running after this long with `handler_error`; its changes are rolled back.
+    #[arg(long, env = "TABHUB_HANDLER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de::duration", serialize_with = "ser::duration")]
+    pub handler_timeout: Duration,
     /// Journal bound, in deltas.
     #[arg(long, env = "TABHUB_JOURNAL_LEN", default_value_t = 1024)]
     pub journal_len: usize,
@@ -94,9 +124,10 @@ pub struct Cli {
     #[arg(long, env = "TABHUB_OUTBOUND_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub outbound_max_bytes: usize,
     /// How long a client whose outbound buffer overflowed may take no
-    /// write before it is closed with 1013, in ms.
-    #[arg(long, env = "TABHUB_SLOW_CLIENT_TIMEOUT_MS", default_value_t = 10_000)]
-    pub slow_client_timeout_ms: u64,
+    /// write before it is closed with 1013.
+    #[arg(long, env = "TABHUB_SLOW_CLIENT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de::duration", serialize_with = "ser::duration")]
+    pub slow_client_timeout: Duration,
     /// Longest event id, event name, chain id or task key, in bytes.
     #[arg(long, env = "TABHUB_MAX_NAME_BYTES", default_value_t = 128)]
     pub max_name_bytes: usize,
@@ -105,7 +136,8 @@ pub struct Cli {
     pub max_join_params_bytes: usize,
     /// How deep a client's payload may nest (1 to 120).
     #[arg(long, env = "TABHUB_MAX_JSON_DEPTH", default_value_t = 32,
-          value_parser = clap::value_parser!(u16).range(1..=120))]
+          value_parser = values::parse_json_depth)]
+    #[serde(deserialize_with = "de::json_depth")]
     pub max_json_depth: u16,
     /// Largest state a session keeps, in bytes of compact JSON; a change
     /// past it fails (`handler_error`, or the API's 422).
@@ -130,14 +162,16 @@ pub struct Cli {
     /// Keep sessions in this Redis (`redis://host:port[/db]`) instead:
     /// several nodes sharing it serve the same sessions, each owned by one
     /// node at a time (docs/scale-out.md). Overrides `--store`.
-    #[arg(long, env = "TABHUB_REDIS_URL")]
+    #[arg(long, env = "TABHUB_REDIS_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
-    /// How long a node's ownership of a session lasts without renewal, in
-    /// ms (renewed every third of it): a node that dies gives its sessions
-    /// up after at most this.
-    #[arg(long, env = "TABHUB_REDIS_LEASE_MS", default_value_t = 5000,
-          value_parser = clap::value_parser!(u64).range(100..))]
-    pub redis_lease_ms: u64,
+    /// How long a node's ownership of a session lasts without renewal
+    /// (renewed every third of it; at least 100ms): a node that dies gives
+    /// its sessions up after at most this.
+    #[arg(long, env = "TABHUB_REDIS_LEASE", default_value = "5s",
+          value_parser = values::parse_lease)]
+    #[serde(deserialize_with = "de::lease", serialize_with = "ser::duration")]
+    pub redis_lease: Duration,
     /// Data directory of the redb store.
     #[arg(long, env = "TABHUB_DATA", default_value = "./tabhub-data")]
     pub data: std::path::PathBuf,
@@ -145,19 +179,21 @@ pub struct Cli {
     /// event acknowledged, only once it is on disk).
     #[arg(long, env = "TABHUB_DURABILITY", value_enum, default_value_t = Durability::Strict)]
     pub durability: Durability,
-    /// Group commit window, in microseconds.
-    #[arg(long, env = "TABHUB_COMMIT_WINDOW_US", default_value_t = 200)]
-    pub commit_window_us: u64,
+    /// Group commit window.
+    #[arg(long, env = "TABHUB_COMMIT_WINDOW", default_value = "200us", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de::duration", serialize_with = "ser::duration")]
+    pub commit_window: Duration,
     /// How long a stopped session may stay idle before it is deleted from
     /// the store: a duration such as `30d`, `12h`, `90s` or `500ms`; `0`
     /// keeps sessions forever.
-    #[arg(long, env = "TABHUB_SESSION_TTL", default_value = "30d", value_parser = parse_ttl)]
+    #[arg(long, env = "TABHUB_SESSION_TTL", default_value = "30d", value_parser = values::parse_ttl)]
     pub session_ttl: Ttl,
     /// An origin whose pages may open a socket (`https://app.example.com`),
     /// or `*` for any; repeat the flag, or separate with commas. None: the
     /// request's own host, or localhost.
     #[arg(long = "allowed-origin", env = "TABHUB_ALLOWED_ORIGIN", value_delimiter = ',',
           value_parser = parse_allowed_origin)]
+    #[serde(deserialize_with = "de::origins")]
     pub allowed_origins: Vec<String>,
     /// Open WebSockets per peer IP address (IPv6: per /64); 0 = unlimited.
     #[arg(long, env = "TABHUB_MAX_CONNS_PER_IP", default_value_t = 256)]
@@ -168,82 +204,29 @@ pub struct Cli {
     /// commas. None: every connection is its TCP peer.
     #[arg(long = "trusted-proxy", env = "TABHUB_TRUSTED_PROXY", value_delimiter = ',',
           value_parser = parse_trusted_proxy)]
+    #[serde(deserialize_with = "de::proxies", serialize_with = "ser::proxies")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// The backend behind the app proxy, and the server API.
+    /// Do not serve the demo page (`/`, `/demo.js`, `/demo.css`); the
+    /// client (`/tabhub.js`), the socket and the other routes stay.
+    #[arg(long, env = "TABHUB_NO_DEMO", default_value_t = false,
+          num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub no_demo: bool,
+    /// The backend behind the app proxy, and the server API. In the file
+    /// and `--print-config` its keys sit beside the others (read and
+    /// written by `load.rs`, not as a table of their own).
     #[command(flatten)]
+    #[serde(skip)]
     pub backend: BackendFlags,
-}
-
-/// A `--trusted-proxy`: a network (`10.0.0.0/8`) or one address.
-fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
-    let text = text.trim();
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("{text:?} is not a network (10.0.0.0/8) nor an address"))
-}
-
-/// Checks an `--allowed-origin`: `*`, or `scheme://host[:port]`.
-fn parse_allowed_origin(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    if text != "*" {
-        crate::service::SiteOrigin::parse(text)?;
-    }
-    Ok(text.to_owned())
-}
-
-/// A `--session-ttl`: `None` keeps sessions forever.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ttl(pub Option<Duration>);
-
-/// Parses a TTL: `0` (forever) or a duration with units (humantime's
-/// syntax: `30d`, `1h 30m`, `250ms`).
-fn parse_ttl(text: &str) -> Result<Ttl, String> {
-    let text = text.trim();
-    if text == "0" {
-        return Ok(Ttl(None));
-    }
-    match humantime::parse_duration(text) {
-        Ok(d) if d.is_zero() => Ok(Ttl(None)),
-        Ok(d) => Ok(Ttl(Some(d))),
-        Err(e) => Err(format!(
-            "{e}: give a duration such as 30d, 12h, 90s or 500ms, or 0 to keep sessions forever"
-        )),
-    }
-}
-
-/// How the binary writes its logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object a line (tracing-subscriber's JSON format).
-    Json,
-}
-
-/// Which store the service uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StoreKind {
-    /// redb on disk (`--data DIR`): survives restarts and crashes.
-    Redb,
-    /// Process memory: sessions survive their grace stop, not a restart.
-    Memory,
-}
-
-/// What a durable store promises before a delta is visible.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Durability {
-    /// fsync before any tab sees a delta or an event is acknowledged.
-    Strict,
 }
 
 impl Cli {
     /// The [`Config`] these flags describe.
     pub fn config(&self) -> Config {
         Config {
-            client_timeout: Duration::from_millis(self.client_timeout_ms),
-            grace: Duration::from_millis(self.grace_ms),
-            chain_timeout: Duration::from_millis(self.chain_timeout_ms),
-            handler_timeout: Duration::from_millis(self.handler_timeout_ms),
+            client_timeout: self.client_timeout,
+            grace: self.grace,
+            chain_timeout: self.chain_timeout,
+            handler_timeout: self.handler_timeout,
             journal_len: self.journal_len,
             journal_max_bytes: self.journal_max_bytes,
             max_frame_bytes: self.max_frame_bytes,
@@ -257,7 +240,7 @@ impl Cli {
             max_sessions: self.max_sessions,
             outbound_max_messages: self.outbound_max_messages,
             outbound_max_bytes: self.outbound_max_bytes,
-            slow_client_timeout: Duration::from_millis(self.slow_client_timeout_ms),
+            slow_client_timeout: self.slow_client_timeout,
             max_name_bytes: self.max_name_bytes,
             max_join_params_bytes: self.max_join_params_bytes,
             max_json_depth: usize::from(self.max_json_depth),
@@ -266,7 +249,7 @@ impl Cli {
             recent_events: self.recent_events,
             new_key_on_duplicate: self.new_key_on_duplicate,
             session_threads: self.session_threads,
-            commit_window: Duration::from_micros(self.commit_window_us),
+            commit_window: self.commit_window,
             session_ttl: self.session_ttl.0,
             allowed_origins: self.allowed_origins.clone(),
             max_conns_per_ip: self.max_conns_per_ip,
@@ -283,12 +266,12 @@ impl Cli {
     pub fn open_store(&self) -> Result<Arc<dyn SessionStore>, StoreError> {
         if let Some(url) = &self.redis_url {
             let mut options = RedisOptions::new(url);
-            options.lease = Duration::from_millis(self.redis_lease_ms);
+            options.lease = self.redis_lease;
             options.recent_events = self.recent_events;
             let store = RedisStore::open(options)?;
             tracing::info!(
                 node = store.node(),
-                lease_ms = self.redis_lease_ms,
+                lease = %humantime::format_duration(self.redis_lease),
                 "sessions are kept in Redis"
             );
             return Ok(Arc::new(store));
@@ -309,3 +292,6 @@ impl Cli {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod file_tests;

@@ -4,7 +4,7 @@
 use super::*;
 
 fn parse(args: &[&str]) -> Cli {
-    Cli::try_parse_from(std::iter::once("tabhub").chain(args.iter().copied()))
+    Cli::load_from(std::iter::once("tabhub").chain(args.iter().copied()))
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -160,7 +160,7 @@ fn redis_flags_select_the_redis_store_which_opens_while_redis_is_down_and_a_leas
         "750",
     ]);
     assert_eq!(cli.redis_url.as_deref(), Some("redis://127.0.0.1:1/0"));
-    assert_eq!(cli.redis_lease_ms, 750);
+    assert_eq!(cli.redis_lease, Duration::from_millis(750));
     // Nobody listens on port 1: the store opens anyway (a node starts
     // unhealthy while Redis is down) and says Redis cannot be reached.
     let store = cli
@@ -173,7 +173,7 @@ fn redis_flags_select_the_redis_store_which_opens_while_redis_is_down_and_a_leas
         panic!("a malformed Redis URL must not open a store");
     };
     assert!(e.to_string().contains("the Redis URL"), "{e}");
-    let refused = Cli::try_parse_from(["tabhub", "--redis-lease-ms", "99"]);
+    let refused = Cli::load_from(["tabhub", "--redis-lease-ms", "99"]);
     assert!(refused.is_err(), "a lease under 100 ms is refused");
 }
 
