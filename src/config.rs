@@ -2,7 +2,7 @@
 //!
 //! The defaults are those of docs/protocol.md section 13 (limits). The
 //! `tabhub` binary exposes each field as a flag and an environment variable
-//! (see [`crate::cli`]).
+//! (see `tabhub::cli`, with the default feature `cli`).
 
 use std::time::Duration;
 

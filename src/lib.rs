@@ -16,7 +16,7 @@
 //! (`tests/layers.rs` checks this). `docs/architecture.md` has the
 //! diagrams.
 //!
-//! - [`cli`]: the binary's settings, each a flag, a variable and a key of
+//! - `cli` (feature `cli`, default): the binary's settings, each a flag, a variable and a key of
 //!   the `--config` file, merged by `cli/load.rs` (`cli/backend.rs`: the
 //!   app proxy's and the server API's).
 //! - [`service`]: [`Hub`], which starts the actors and mounts them on an
@@ -24,7 +24,7 @@
 //!   backend calls ([`Api`], `--api-token`; with its listing of sessions
 //!   and read-only admin page), the retention
 //!   sweeper (`--session-ttl`), the upgrade's origin check
-//!   (`--allowed-origin`), `/healthz` and `/metrics`; [`demo`]: the demo
+//!   (`--allowed-origin`), `/healthz` and `/metrics`; `demo` (feature `demo`, default): the demo
 //!   app the `tabhub` binary serves; [`proxy`]: the app proxy, an app
 //!   whose logic is a backend behind an HTTP URL (`--app-url`, any
 //!   language; `docs/app-proxy.md`).
@@ -128,10 +128,12 @@
 //!   nothing a step sends is visible before the step is on disk.
 
 pub mod app;
+#[cfg(feature = "cli")]
 pub mod cli;
 mod cluster;
 pub mod config;
 pub mod delta;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod ids;
 mod messages;

@@ -17,6 +17,7 @@ mod remote;
 mod retention;
 mod routes;
 
+#[cfg(feature = "cli")]
 pub(crate) use origin::SiteOrigin;
 
 pub use api::Api;
