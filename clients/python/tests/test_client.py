@@ -90,3 +90,38 @@ async def test_the_async_client_submits_reads_and_cancels(tabhub: Tabhub) -> Non
         session = await api.read_session(key)
         assert session.state["todos"][0]["text"] == "async"
         assert (await api.stats()).sessions >= 1
+
+
+def test_sessions_are_listed_by_short_key_page_by_page(tabhub: Tabhub) -> None:
+    keys = [new_key() for _ in range(3)]
+    with Client(tabhub.api_url, API_TOKEN) as api:
+        for key in keys:
+            api.submit_event(key, "add_todo", {"text": "x"})
+            api.stop_session(key)
+        shown: list[str] = []
+        cursor = None
+        while True:
+            page = api.list_sessions(limit=2, cursor=cursor)
+            assert len(page.sessions) <= 2
+            shown += [row.key for row in page.sessions]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        for key in keys:
+            assert f"{key[:6]}\u2026" in shown
+            assert key not in shown
+        api.submit_event(keys[0], "add_todo", {"text": "y"})
+        live = api.list_sessions(live=True)
+        row = next(r for r in live.sessions if r.key == f"{keys[0][:6]}\u2026")
+        assert row.live and row.seq == 2 and row.tabs == 0
+        with pytest.raises(ApiError) as refused:
+            api.list_sessions(cursor="not-a-cursor")
+        assert refused.value.status == 400 and refused.value.reason == "invalid_query"
+
+
+@pytest.mark.anyio
+async def test_the_async_client_lists_sessions_too(tabhub: Tabhub) -> None:
+    async with AsyncClient(tabhub.api_url, API_TOKEN) as api:
+        await api.submit_event(new_key(), "add_todo", {"text": "x"})
+        page = await api.list_sessions(live=True, limit=1000)
+        assert any(row.live for row in page.sessions)

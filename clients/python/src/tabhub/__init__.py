@@ -12,7 +12,7 @@ proxy (docs/app-proxy.md).
 
 from .aio import AsyncClient
 from .errors import ApiError, TaskGone, Unreachable
-from .models import EventReply, Session, Stats, Tab
+from .models import EventReply, Session, SessionPage, SessionRow, Stats, Tab
 from .retry import NO_RETRY, Retry
 from .sync import Client
 
@@ -24,6 +24,8 @@ __all__ = [
     "EventReply",
     "Retry",
     "Session",
+    "SessionPage",
+    "SessionRow",
     "Stats",
     "Tab",
     "TaskGone",

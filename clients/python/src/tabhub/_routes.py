@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import jsonpatch
 
-from .models import EventReply, Session, Stats
+from .models import EventReply, Session, SessionPage, Stats
 
 #: A JSON patch (RFC 6902): a list of operation objects, or a
 #: ``jsonpatch.JsonPatch``.
@@ -124,6 +124,13 @@ def delete_session(key: str) -> Call:
 
 def stats() -> Call:
     return Call("GET", "stats", None, True, Stats.from_json)
+
+
+def list_sessions(live: bool, limit: int, cursor: str | None) -> Call:
+    query = f"sessions?limit={limit}" + ("&live=true" if live else "")
+    if cursor is not None:
+        query += f"&cursor={quote(cursor, safe='')}"
+    return Call("GET", query, None, True, SessionPage.from_json)
 
 
 def _seq(body: Any) -> int:

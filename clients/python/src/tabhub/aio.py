@@ -12,7 +12,7 @@ import httpx
 from . import _base, _routes
 from ._routes import ABSENT, Patch
 from .errors import ApiError, Unreachable
-from .models import EventReply, Session, Stats
+from .models import EventReply, Session, SessionPage, Stats
 from .retry import Retry
 
 
@@ -115,6 +115,15 @@ class AsyncClient:
     async def delete_session(self, key: str) -> bool:
         """Forgets session `key`; whether the store kept anything of it."""
         return await self._run(_routes.delete_session(key))  # type: ignore[no-any-return]
+
+    async def list_sessions(
+        self, *, live: bool = False, limit: int = 100, cursor: str | None = None
+    ) -> SessionPage:
+        """A page of sessions (docs/app-proxy.md, "Listing sessions"): the
+        store's, most recently active first, or with ``live`` this node's
+        live ones; pass the page's ``next_cursor`` as ``cursor`` for the
+        next."""
+        return await self._run(_routes.list_sessions(live, limit, cursor))  # type: ignore[no-any-return]
 
     async def stats(self) -> Stats:
         """This node's live sessions, sockets, tabs and summary joins."""

@@ -86,6 +86,45 @@ class Session:
 
 
 @dataclass(frozen=True)
+class SessionRow:
+    """One session of ``GET .../sessions``: ``key`` is only the key's short
+    form (six characters and ``…``); ``tabs``, ``seq`` and ``epoch`` are
+    this node's and only for a ``live`` session (``seq`` and ``epoch`` are
+    ``None`` for a stored one); ``last_active_ms`` is Unix time in ms."""
+
+    key: str
+    live: bool
+    tabs: int
+    visible_tabs: int
+    seq: int | None
+    epoch: str | None
+    last_active_ms: int | None
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    """A page of ``GET .../sessions``; ``next_cursor`` is ``None`` on the
+    last page."""
+
+    sessions: list[SessionRow]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, body: Any) -> SessionPage:
+        b = _obj(body, "a page of sessions")
+        try:
+            rows = [
+                SessionRow(
+                    r["key"], r["live"], r["tabs"], r["visible_tabs"], r["seq"], r["epoch"], r["last_active_ms"]
+                )
+                for r in b["sessions"]
+            ]
+            return cls(rows, b["next_cursor"])
+        except (KeyError, TypeError) as e:
+            raise _unexpected('{"sessions": [...], "next_cursor"}', body) from e
+
+
+@dataclass(frozen=True)
 class Stats:
     """`GET .../stats`: this node's counts, now."""
 
