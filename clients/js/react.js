@@ -12,12 +12,15 @@ import { useCallback, useMemo, useSyncExternalStore } from "react";
 /** @typedef {import("./tabhub.js").Mode} Mode */
 /** @typedef {import("./tabhub.js").SessionOptions} SessionOptions */
 /** @typedef {import("./tabhub.js").TabHubError} TabHubError */
+/** @typedef {import("./tabhub.js").EventMap} EventMap */
+/** @typedef {import("./tabhub.js").AnyEvents} AnyEvents */
 
 /**
  * What {@link useSession} gives a component: the session's state and
  * connection facts as of this render (each one re-renders the component
  * when it changes), and `push`.
  * @template [S=any]
+ * @template {EventMap} [E=AnyEvents]
  * @typedef {object} SessionView
  * @property {S | undefined} state The session's state; `undefined` until
  *   the first full join. Treat it as immutable (a change is a new object).
@@ -27,9 +30,10 @@ import { useCallback, useMemo, useSyncExternalStore } from "react";
  * @property {boolean} leader Whether this tab is the session's elected tab.
  * @property {number | null} tabs Tabs joined to the session (last known).
  * @property {TabHubError | null} error The last join error, if any.
- * @property {import("./tabhub.js").Session<S>["push"]} push The session's
- *   `push(name, payload)`: the same function across renders of one session.
- * @property {import("./tabhub.js").Session<S>} session The session itself
+ * @property {import("./tabhub.js").Session<S, E>["push"]} push The session's
+ *   `push(name, payload)`, typed by `E`: the same function across renders
+ *   of one session.
+ * @property {import("./tabhub.js").Session<S, E>} session The session itself
  *   (`onEffect`, `onTask`, `cancel`, `leave`, ...).
  */
 
@@ -44,18 +48,20 @@ import { useCallback, useMemo, useSyncExternalStore } from "react";
  * show it too): call `session.leave()` to leave it. `options` are read when
  * the hub or key changes, not on every render.
  * @template [S=any] The state's type.
+ * @template {EventMap} [E=AnyEvents] The app's events (see `Session`):
+ *   `push` is checked against them.
  * @param {TabHub} hub
  * @param {string} [key] The session key; default `hub.token` (this
  *   browser's own session).
  * @param {SessionOptions} [options] `onChain`, `params` (see `hub.session`).
- * @returns {SessionView<S>}
+ * @returns {SessionView<S, E>}
  * @throws {TypeError} for a malformed key (from `hub.session`).
  */
 export function useSession(hub, key, options) {
   // hub.session is idempotent (the same key gives the same Session), so a
   // render that runs twice (Strict Mode) joins once.
   const session = useMemo(
-    () => /** @type {import("./tabhub.js").Session<S>} */ (hub.session(key ?? hub.token, options)),
+    () => /** @type {import("./tabhub.js").Session<S, E>} */ (hub.session(key ?? hub.token, options)),
     // eslint-disable-next-line react-hooks/exhaustive-deps -- options are read on a new hub or key only
     [hub, key],
   );

@@ -10,11 +10,14 @@ import { onScopeDispose, ref, shallowRef, toValue, watch } from "vue";
 /** @typedef {import("./tabhub.js").Mode} Mode */
 /** @typedef {import("./tabhub.js").SessionOptions} SessionOptions */
 /** @typedef {import("./tabhub.js").TabHubError} TabHubError */
+/** @typedef {import("./tabhub.js").EventMap} EventMap */
+/** @typedef {import("./tabhub.js").AnyEvents} AnyEvents */
 
 /**
  * What {@link useSession} gives a component: refs (read-only in their
  * types) that follow the session and the hub, and `push`.
  * @template [S=any]
+ * @template {EventMap} [E=AnyEvents]
  * @typedef {object} SessionRefs
  * @property {Readonly<import("vue").ShallowRef<S | undefined>>} state The
  *   session's state; `undefined` until the first full join. A shallow ref:
@@ -29,9 +32,9 @@ import { onScopeDispose, ref, shallowRef, toValue, watch } from "vue";
  *   to the session (last known).
  * @property {Readonly<import("vue").ShallowRef<TabHubError | null>>} error
  *   The last join error, if any.
- * @property {Readonly<import("vue").ShallowRef<import("./tabhub.js").Session<S>>>} session
+ * @property {Readonly<import("vue").ShallowRef<import("./tabhub.js").Session<S, E>>>} session
  *   The session itself (`onEffect`, `onTask`, `cancel`, `leave`, ...).
- * @property {import("./tabhub.js").Session<S>["push"]} push `push(name,
+ * @property {import("./tabhub.js").Session<S, E>["push"]} push `push(name,
  *   payload)` on the current session.
  */
 
@@ -44,16 +47,18 @@ import { onScopeDispose, ref, shallowRef, toValue, watch } from "vue";
  *
  * Make the hub once per page (module scope), not in a component.
  * @template [S=any] The state's type.
+ * @template {EventMap} [E=AnyEvents] The app's events (see `Session`):
+ *   `push` is checked against them.
  * @param {TabHub} hub
  * @param {import("vue").MaybeRefOrGetter<string | undefined>} [key] The
  *   session key; default `hub.token` (this browser's own session).
  * @param {SessionOptions} [options] `onChain`, `params` (see `hub.session`).
- * @returns {SessionRefs<S>}
+ * @returns {SessionRefs<S, E>}
  * @throws {TypeError} for a malformed key (from `hub.session`).
  */
 export function useSession(hub, key, options) {
   /** @param {string | undefined} k */
-  const open = (k) => /** @type {import("./tabhub.js").Session<S>} */ (hub.session(k ?? hub.token, options));
+  const open = (k) => /** @type {import("./tabhub.js").Session<S, E>} */ (hub.session(k ?? hub.token, options));
   const session = shallowRef(open(toValue(key)));
   const state = shallowRef(session.value.state);
   const status = ref(hub.status);
@@ -71,7 +76,7 @@ export function useSession(hub, key, options) {
     for (const stop of stops) stop();
     stops = [];
   };
-  /** @param {import("./tabhub.js").Session<S>} s */
+  /** @param {import("./tabhub.js").Session<S, E>} s */
   const bind = (s) => {
     unbind();
     const changed = () => {
@@ -102,7 +107,7 @@ export function useSession(hub, key, options) {
   );
   onScopeDispose(unbind);
 
-  /** @type {import("./tabhub.js").Session<S>["push"]} */
+  /** @type {import("./tabhub.js").Session<S, E>["push"]} */
   const push = (name, payload) => session.value.push(name, payload);
   // Plain refs, read-only in their types: writing to one would only
   // desynchronize it.

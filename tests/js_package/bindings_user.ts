@@ -27,6 +27,17 @@ export function OtherSession(key: string): number {
   return useSession<Todos>(hub, key, { params: { doc: key } }).state?.todos.length ?? 0;
 }
 
+// Typed events: the hook's push is checked like Session<S, E>'s.
+type TodoEvents = { add_todo: { payload: { text: string }; reply: { id: string } } };
+export async function TypedAdd(): Promise<string | undefined> {
+  const { push } = useSession<Todos, TodoEvents>(hub);
+  // @ts-expect-error: no such event
+  void push("add_todos", { text: "hi" });
+  // @ts-expect-error: the payload's shape is wrong
+  void push("add_todo", { title: "hi" });
+  return (await push("add_todo", { text: "hi" })).data?.id;
+}
+
 // @ts-expect-error: a session key is a string
 useSession(hub, 42);
 // @ts-expect-error: the state is possibly undefined before the first join
