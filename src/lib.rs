@@ -25,7 +25,7 @@
 //!   and read-only admin page), the retention
 //!   sweeper (`--session-ttl`), the upgrade's origin check
 //!   (`--allowed-origin`), `/healthz` and `/metrics`; `demo` (feature `demo`, default): the demo
-//!   app the `tabhub` binary serves; [`proxy`]: the app proxy, an app
+//!   app the `tabhub` binary serves; `proxy` (feature `proxy`, default): the app proxy, an app
 //!   whose logic is a backend behind an HTTP URL (`--app-url`, any
 //!   language; `docs/app-proxy.md`).
 //! - `supervisor/`: the control plane, one per service. It decides and
@@ -139,6 +139,7 @@ pub mod ids;
 mod messages;
 mod metrics;
 pub mod protocol;
+#[cfg(feature = "proxy")]
 pub mod proxy;
 pub mod service;
 mod session;
@@ -158,7 +159,9 @@ pub use protocol::Reason;
 pub use service::{Api, HandleError, Health, Hub, Routes, SessionHandle};
 pub use session::{Push, StateView};
 pub use store::{
-    LoggedSession, MemoryStore, RedbOptions, RedbStore, SavedChain, SavedDelta, SavedSession,
-    SavedTask, SessionStore, Step, StepLog, Store, StoreCause, StoreError,
+    LoggedSession, MemoryStore, SavedChain, SavedDelta, SavedSession, SavedTask, SessionStore,
+    Step, StepLog, Store, StoreCause, StoreError,
 };
+#[cfg(feature = "redb")]
+pub use store::{RedbOptions, RedbStore};
 pub use supervisor::{HubStats, TabInfo};

@@ -127,6 +127,8 @@ impl<'a, A: App> Context<'a, A> {
 
     /// Asks the session to apply what `work` resolves to as a step of its
     /// own, later; see [`FollowUp`].
+    // Only the app proxy (feature `proxy`) asks for follow-up work.
+    #[cfg_attr(not(feature = "proxy"), allow(dead_code))]
     pub(crate) fn follow_up(&mut self, work: FollowUp<A>) {
         self.requests.follow_ups.push(work);
     }

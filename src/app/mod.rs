@@ -58,6 +58,7 @@ pub use context::{Context, Origin, Target};
 pub(crate) use context::{EventMeta, Requests, TaskBodyFn};
 pub use decode::{decode_tagged, DecodeError};
 pub(crate) use guard::{bounded, guarded, Unfinished};
+#[cfg(feature = "proxy")]
 pub(crate) use task::TaskUpdateFn;
 pub use task::{TaskEnd, TaskGone, TaskHandle, TaskUpdate};
 

@@ -30,6 +30,7 @@ mod bus;
 pub(crate) mod committer;
 mod error;
 mod memory;
+#[cfg(feature = "redb")]
 mod redb;
 mod redis;
 mod saved;
@@ -45,6 +46,7 @@ pub use bus::{BusEvent, BusFuture, NodeBus};
 pub(crate) use error::blocking;
 pub use error::{StoreCause, StoreError};
 pub use memory::MemoryStore;
+#[cfg(feature = "redb")]
 pub use redb::{RedbOptions, RedbStore};
 pub use redis::{RedisOptions, RedisStore};
 pub(crate) use saved::gapless_tail;
