@@ -158,90 +158,12 @@ fn the_client_version_is_the_crate_version() {
 
 /// Imports every export of the installed package by its bare name and
 /// checks what each is (and that the one module file is what resolves).
-const IMPORT_CHECK: &str = r#"
-import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-
-import {
-  PatchError,
-  Session,
-  TabHub,
-  TabHubError,
-  VERSION,
-  applyPatch,
-  defaultReconnectAfterMs,
-} from "tabhub";
-
-const resolved = fileURLToPath(import.meta.resolve("tabhub"));
-assert.match(resolved, /[\\/]node_modules[\\/]tabhub[\\/]tabhub\.js$/, resolved);
-
-assert.equal(VERSION, process.env.TABHUB_CRATE_VERSION);
-for (const cls of [TabHub, Session, TabHubError, PatchError]) assert.equal(typeof cls, "function");
-assert.ok(new TabHubError("timeout", "late") instanceof Error);
-assert.equal(typeof defaultReconnectAfterMs(1), "number");
-assert.deepEqual(applyPatch({ a: 1 }, [{ op: "replace", path: "/a", value: 2 }]), { a: 2 });
-assert.throws(() => applyPatch({}, [{ op: "remove", path: "/nope" }]), PatchError);
-
-// A hub over a socket that never opens: a session exists at once.
-class NeverOpens {
-  readyState = 0;
-  onopen = null;
-  onmessage = null;
-  onclose = null;
-  onerror = null;
-  send() {}
-  close() {}
-}
-const storage = { getItem: () => null, setItem() {} };
-const hub = new TabHub({ url: "ws://127.0.0.1:1/socket", transport: NeverOpens, storage });
-const session = hub.session();
-assert.ok(session instanceof Session);
-assert.equal(session.key, hub.token);
-hub.disconnect();
-console.error("imported tabhub", VERSION, "from", resolved);
-"#;
+const IMPORT_CHECK: &str = include_str!("js_package/import_check.mjs");
 
 /// A strict TypeScript user of the installed package: resolves its types
 /// through `exports` (`moduleResolution: nodenext`) and gets real ones,
 /// not `any`.
-const TYPESCRIPT_USER: &str = r#"
-import { TabHub, TabHubError, applyPatch, VERSION } from "tabhub";
-import type { PatchOperation, PushResult, Session, TabHubOptions } from "tabhub";
-
-type Todos = { todos: string[] };
-
-const options: TabHubOptions = { url: "ws://127.0.0.1:1/socket", maxFullJoins: 3 };
-const hub = new TabHub(options);
-const session: Session<Todos> = hub.session<Todos>();
-const unsubscribe: () => void = session.subscribe((state: Todos) => {
-  const count: number = state.todos.length;
-  void count;
-});
-unsubscribe();
-const patch: PatchOperation[] = [{ op: "add", path: "/todos/-", value: "hi" }];
-const next: unknown = applyPatch({ todos: [] }, patch);
-const pushed: Promise<PushResult> = session.push("add_todo", { text: "hi" });
-const version: string = VERSION;
-const reason: string = new TabHubError("timeout").reason;
-void [next, pushed, version, reason];
-
-// @ts-expect-error: push needs an event name (so the types are not `any`)
-session.push();
-
-// Typed events survive packing: the name, the payload and the reply's type.
-type TodoEvents = { add_todo: { payload: { text: string }; reply: { id: string } } };
-const typed = hub.session<Todos, TodoEvents>();
-const id: Promise<string | undefined> = typed.push("add_todo", { text: "hi" }).then((r) => r.data?.id);
-void id;
-// @ts-expect-error: no such event
-typed.push("add_todos", { text: "hi" });
-// @ts-expect-error: a wrong payload
-typed.push("add_todo", { title: "hi" });
-// @ts-expect-error: internal members are not in the published types
-session._pending;
-// @ts-expect-error: maxFullJoins is a number
-new TabHub({ maxFullJoins: "3" });
-"#;
+const TYPESCRIPT_USER: &str = include_str!("js_package/user.ts");
 
 #[test]
 fn the_packed_client_installs_into_an_empty_project_and_imports() {
