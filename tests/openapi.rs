@@ -93,6 +93,16 @@ fn the_description_is_valid_openapi_3_1() {
         .arg(spec())
         .output()
         .unwrap();
+    assert_python_ran(
+        &output,
+        "openapi-spec-validator is missing",
+        "docs/openapi.yaml is not valid OpenAPI 3.1",
+    );
+}
+
+/// Panics with what a Python run printed: `missing` (and the install
+/// hint) when a module was not found, else `failed` unless it exited 0.
+fn assert_python_ran(output: &std::process::Output, missing: &str, failed: &str) {
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -100,12 +110,9 @@ fn the_description_is_valid_openapi_3_1() {
     );
     assert!(
         !said.contains("No module named"),
-        "openapi-spec-validator is missing: {INSTALL_HINT}\n{said}"
+        "{missing}: {INSTALL_HINT}\n{said}"
     );
-    assert!(
-        output.status.success(),
-        "docs/openapi.yaml is not valid OpenAPI 3.1:\n{said}"
-    );
+    assert!(output.status.success(), "{failed}:\n{said}");
 }
 
 #[test]
@@ -239,17 +246,9 @@ async fn the_calls_tabhub_makes_to_a_backend_are_as_the_description_says() {
     let input = serde_json::to_vec(&calls).unwrap();
     std::io::Write::write_all(&mut validator.stdin.take().unwrap(), &input).unwrap();
     let output = validator.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        !said.contains("No module named"),
-        "a Python package is missing: {INSTALL_HINT}\n{said}"
-    );
-    assert!(
-        output.status.success(),
-        "tabhub's calls to the backend are not as docs/openapi.yaml's webhooks say:\n{said}"
+    assert_python_ran(
+        &output,
+        "a Python package is missing",
+        "tabhub's calls to the backend are not as docs/openapi.yaml's webhooks say",
     );
 }
