@@ -1,6 +1,6 @@
 //! The binary's settings from a configuration file (`--config`), with
 //! flags and then the environment over it, `--print-config`, refusals of
-//! a bad file, and `--no-demo`. Precedence: flags > environment > file >
+//! a bad file, `--no-demo` and `--no-admin`. Precedence: flags > environment > file >
 //! defaults (docs/configuration.md).
 #![allow(clippy::unwrap_used)]
 
@@ -182,4 +182,19 @@ async fn with_no_demo_the_page_is_not_served_but_the_client_and_the_socket_are()
     let (_server, addr) = start_tabhub(&[]);
     let page = http.get(format!("http://{addr}/")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
+}
+
+#[actix_rt::test]
+async fn the_admin_page_is_served_with_the_api_unless_no_admin() {
+    let http = awc::Client::default();
+    let status = |addr: SocketAddr| {
+        let request = http.get(format!("http://{addr}/admin"));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let (_with, addr) = start_tabhub(&["--api-token", "t0ken"]);
+    assert_eq!(status(addr).await, 200);
+    let (_without, addr) = start_tabhub(&["--api-token", "t0ken", "--no-admin"]);
+    assert_eq!(status(addr).await, 404);
+    let (_no_api, addr) = start_tabhub(&[]);
+    assert_eq!(status(addr).await, 404, "no API, no admin page");
 }

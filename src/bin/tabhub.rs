@@ -84,9 +84,12 @@ async fn serve<A: tabhub::App>(hub: Hub<A>, cli: &Cli) -> std::io::Result<()> {
     };
     let api = cli.backend.api_token.as_ref().map(|token| {
         tracing::info!(prefix = cli.backend.api_prefix, "server API enabled");
-        hub.api(token.clone())
-            .prefix(&cli.backend.api_prefix)
-            .configure()
+        let api = hub.api(token.clone()).prefix(&cli.backend.api_prefix);
+        if cli.backend.no_admin {
+            api.without_admin().configure()
+        } else {
+            api.configure()
+        }
     });
     // The demo page is served in both modes (the browser tests load it
     // through the app proxy), unless --no-demo.

@@ -86,6 +86,13 @@ pub struct BackendFlags {
     #[arg(long, env = "TABHUB_API_PREFIX", default_value = "/api", value_parser = parse_prefix)]
     #[serde(deserialize_with = "de::api_prefix")]
     pub api_prefix: String,
+    /// Do not serve the read-only admin page (`/admin`) beside the server
+    /// API. The page holds no data (it asks for the API token), so this
+    /// only hides that it exists.
+    #[arg(long, env = "TABHUB_NO_ADMIN", default_value_t = false,
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_admin: bool,
 }
 
 impl BackendFlags {
