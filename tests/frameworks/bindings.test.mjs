@@ -91,3 +91,21 @@ test("tabhub/react: renders on the server with no connection (an inert hub)", as
   assert.equal(renderToString(createElement(Status)), "<p>closed joining null true</p>");
   assert.equal(hub.status, "closed", "rendering did not connect");
 });
+
+test("tabhub/svelte: infoStore gives the session's join facts at once, and stops on unsubscribe", async () => {
+  const { get } = await framework("svelte/store");
+  const { TabHub } = await staged("tabhub.js");
+  const { infoStore } = await staged("svelte.js");
+  const hub = new TabHub({ url: "ws://127.0.0.1:1/socket", transport: NeverOpens, storage });
+  const session = hub.session(KEY);
+  const info = infoStore(session);
+  assert.deepEqual(get(info), { mode: "joining", leader: false, tabs: null, error: null });
+  const seen = [];
+  const unsubscribe = info.subscribe((value) => seen.push(value.mode));
+  session.leave();
+  assert.deepEqual(seen, ["joining", "closed"], "the leave is a change it reports");
+  unsubscribe();
+  hub.session("c".repeat(22)).leave();
+  assert.equal(seen.length, 2, "nothing after unsubscribing");
+  hub.disconnect();
+});

@@ -5,4 +5,4 @@ import { test } from "node:test";
 import { twoPagesShareOneSession } from "./scenario.mjs";
 
 test("the Svelte example: a push from one page renders in the other, and status changes show", () =>
-  twoPagesShareOneSession("svelte"));
+  twoPagesShareOneSession("svelte", { tabs: true }));
