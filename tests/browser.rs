@@ -26,30 +26,19 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::node;
 
-/// Where the tests expect Chromium (Debian's package).
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// The node test runner's arguments for every scenario.
+/// Every scenario of tests/browser/, with `env`.
 fn run_scenarios(env: &[(&str, &str)]) {
-    node::require(&["playwright-core"]);
-    assert!(
-        Path::new(CHROMIUM).is_file(),
-        "{CHROMIUM} is missing\n{}",
-        node::INSTALL_HINT
-    );
-    let args = [
-        "--test",
-        "--test-reporter=spec",
-        "--test-concurrency=1",
-        "--test-timeout=120000",
+    node::run_browser_tests(
         "tests/browser/",
-    ];
-    node::run(&args, env, Duration::from_secs(600)).assert_tests_passed();
+        &["playwright-core"],
+        env,
+        Duration::from_secs(120),
+        Duration::from_secs(600),
+    );
 }
 
 #[test]

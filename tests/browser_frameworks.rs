@@ -20,17 +20,13 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::node;
 
-/// Where the tests expect Chromium (Debian's package).
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 #[test]
 fn each_framework_example_shares_one_session_between_two_pages_in_a_real_browser() {
-    node::require(&[
+    let packages = [
         "playwright-core",
         "typescript",
         "esbuild",
@@ -38,20 +34,14 @@ fn each_framework_example_shares_one_session_between_two_pages_in_a_real_browser
         "react-dom",
         "vue",
         "svelte",
-    ]);
-    assert!(
-        Path::new(CHROMIUM).is_file(),
-        "{CHROMIUM} is missing\n{}",
-        node::INSTALL_HINT
-    );
-    let args = [
-        "--test",
-        "--test-reporter=spec",
-        "--test-concurrency=1",
-        "--test-timeout=600000",
-        "tests/frameworks/",
     ];
     // Each example stages the package (tsc) and bundles it before its
     // browser scenario: minutes on a busy machine, so a generous last resort.
-    node::run(&args, &[], Duration::from_secs(1800)).assert_tests_passed();
+    node::run_browser_tests(
+        "tests/frameworks/",
+        &packages,
+        &[],
+        Duration::from_secs(600),
+        Duration::from_secs(1800),
+    );
 }

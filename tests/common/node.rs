@@ -122,6 +122,36 @@ impl NodeRun {
     }
 }
 
+/// Where the browser tests expect Chromium (Debian's package).
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Runs the node test files of `dir` (Playwright driving [`CHROMIUM`]) one
+/// at a time, each with `test_timeout` at most, and asserts they passed;
+/// fails with the install hint when `packages` or Chromium are missing.
+/// `timeout` is the last resort for the whole run.
+pub fn run_browser_tests(
+    dir: &str,
+    packages: &[&str],
+    env: &[(&str, &str)],
+    test_timeout: Duration,
+    timeout: Duration,
+) {
+    require(packages);
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} is missing\n{INSTALL_HINT}"
+    );
+    let test_timeout = format!("--test-timeout={}", test_timeout.as_millis());
+    let args = [
+        "--test",
+        "--test-reporter=spec",
+        "--test-concurrency=1",
+        &test_timeout,
+        dir,
+    ];
+    run(&args, env, timeout).assert_tests_passed();
+}
+
 /// Runs `node <args>` from the crate root with `TABHUB_BIN` set to the
 /// binary under test and `env`, in a process group of its own, so that
 /// running out of `timeout` kills node and everything it started (test
