@@ -66,7 +66,7 @@ async fn tab_loop(mut client: Client, key: String, tab: usize) -> Vec<Duration> 
 async fn run(store: Arc<dyn Store>) -> Run {
     let mut config = Config::default();
     config.rate_events_per_sec = 0;
-    let hub = Hub::start(Demo, config, store);
+    let hub = Hub::start(Demo::default(), config, store);
     let server = NoDelayServer::start(hub.configure());
     let mut tabs = Vec::new();
     for _ in 0..SESSIONS {

@@ -215,7 +215,7 @@ impl Fanout {
         let mut config = Config::default();
         config.rate_events_per_sec = 0;
         config.max_tabs_per_session = n.max(Config::default().max_tabs_per_session);
-        let hub = Hub::start(Demo, config, Arc::new(MemoryStore::new()));
+        let hub = Hub::start(Demo::default(), config, Arc::new(MemoryStore::new()));
         let routes = hub.configure();
         let srv = Server::start(routes);
         let topic = format!("session:{}", uuid::Uuid::new_v4().simple());

@@ -148,8 +148,8 @@ mod supervisor;
 mod tab;
 
 pub use app::{
-    App, AppError, AuthorizeError, ConnectRefusal, Context, JoinRequest, Origin, Target, TaskEnd,
-    TaskGone, TaskHandle, TaskUpdate,
+    App, AppError, AuthorizeError, ConnectRefusal, Context, JoinRequest, Origin, Presence,
+    PresenceChange, PresentTab, Target, TaskEnd, TaskGone, TaskHandle, TaskUpdate,
 };
 pub use config::Config;
 pub use delta::StateChange;

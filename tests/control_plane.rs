@@ -102,7 +102,7 @@ impl Store for HeldLoads {
 fn held_key_server() -> (String, Arc<HeldLoads>, common::Server<Demo>) {
     let held = new_key();
     let store = HeldLoads::new(&held);
-    let server = start_server(Demo, Config::default(), store.clone());
+    let server = start_server(Demo::default(), Config::default(), store.clone());
     (held, store, server)
 }
 

@@ -28,7 +28,7 @@ async fn quiet_for(client: &mut Client, ms: u64) -> Vec<String> {
 async fn no_delta_and_no_reply_is_visible_before_the_step_is_written() {
     let store = Arc::new(GatedStore::default());
     store.set_open(true);
-    let server = start_server(Demo, Config::default(), store.clone());
+    let server = start_server(Demo::default(), Config::default(), store.clone());
     let key = new_key();
     let topic = format!("session:{key}");
     let mut a = Client::connect(&server, "a").await;
@@ -91,7 +91,7 @@ async fn no_delta_and_no_reply_is_visible_before_the_step_is_written() {
 #[actix_rt::test]
 async fn events_keep_being_handled_while_a_commit_is_in_flight_and_commits_group() {
     let store = Arc::new(GatedStore::default());
-    let server = start_server(Demo, Config::default(), store.clone());
+    let server = start_server(Demo::default(), Config::default(), store.clone());
     let (k1, k2) = (new_key(), new_key());
     let mut a = Client::connect(&server, "a").await;
     let mut b = Client::connect(&server, "b").await;
@@ -147,7 +147,7 @@ async fn events_keep_being_handled_while_a_commit_is_in_flight_and_commits_group
 async fn when_the_store_fails_the_step_is_never_visible_and_tabs_are_told_to_rejoin() {
     let store = Arc::new(GatedStore::default());
     store.set_open(true);
-    let server = start_server(Demo, Config::default(), store.clone());
+    let server = start_server(Demo::default(), Config::default(), store.clone());
     let key = new_key();
     let topic = format!("session:{key}");
     let mut a = Client::connect(&server, "a").await;
@@ -182,7 +182,7 @@ async fn when_the_store_fails_the_step_is_never_visible_and_tabs_are_told_to_rej
 async fn a_summary_join_is_answered_also_for_a_session_that_stopped_after_a_store_failure() {
     let store = Arc::new(GatedStore::default());
     store.set_open(true);
-    let server = start_server(Demo, Config::default(), store.clone());
+    let server = start_server(Demo::default(), Config::default(), store.clone());
     let key = new_key();
     let topic = format!("session:{key}");
     let mut a = Client::connect(&server, "a").await;
@@ -244,7 +244,7 @@ async fn an_unreadable_key_gets_store_error_and_every_other_session_carries_on()
         inner: MemoryStore::new(),
         bad: SessionKey::parse(&bad).unwrap(),
     });
-    let server = start_server(Demo, Config::default(), store);
+    let server = start_server(Demo::default(), Config::default(), store);
     let good = new_key();
     let mut a = Client::connect(&server, "a").await;
     a.join(&good, None).await;
@@ -261,7 +261,7 @@ async fn an_unreadable_key_gets_store_error_and_every_other_session_carries_on()
 async fn server_codes_calls_are_answered_only_once_their_step_is_durable() {
     let store = Arc::new(GatedStore::default());
     store.set_open(true);
-    let server = start_server(Demo, Config::default(), store.clone());
+    let server = start_server(Demo::default(), Config::default(), store.clone());
     let key = SessionKey::parse(&new_key()).unwrap();
     let handle = server.hub.session(&key);
     handle.state().await.unwrap();

@@ -64,7 +64,7 @@ async fn one_sessions_failing_steps_never_fail_anothers_and_it_recovers_by_itsel
     let mut config = Config::default();
     // Batches gather steps of both sessions.
     config.commit_window = Duration::from_millis(2);
-    let server = start_server(Demo, config, store.clone());
+    let server = start_server(Demo::default(), config, store.clone());
     let (ka, kb) = (new_key(), new_key());
     let mut ta = Client::connect(&server, "ta").await;
     let mut tb = Client::connect(&server, "tb").await;

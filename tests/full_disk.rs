@@ -109,7 +109,7 @@ async fn after_a_full_disk_is_freed_every_session_serves_again_and_nothing_ackno
         })
         .unwrap(),
     );
-    let server = start_server(Demo, Config::default(), store.clone());
+    let server = start_server(Demo::default(), Config::default(), store.clone());
     let keys: Vec<String> = (0..3).map(|_| new_key()).collect();
     let mut tabs = Vec::new();
     for (i, key) in keys.iter().enumerate() {

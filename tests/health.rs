@@ -132,7 +132,7 @@ async fn get<A: App>(server: &Server<A>, path: &str) -> (u16, Value) {
 async fn healthz_is_unhealthy_while_the_store_cannot_commit_and_ok_once_it_can() {
     let (redb, _dir) = redb();
     let store = Arc::new(FlakyDisk::new(redb));
-    let server = start_server(Demo, Config::default(), store.clone());
+    let server = start_server(Demo::default(), Config::default(), store.clone());
     assert_eq!(healthz(&server).await, (200, json!({"status": "ok"})));
 
     let key = new_key();
@@ -177,7 +177,7 @@ async fn healthz_is_unhealthy_while_the_store_cannot_commit_and_ok_once_it_can()
 #[actix_rt::test]
 async fn healthz_says_draining_from_the_moment_shutdown_begins() {
     let store = Arc::new(FlakyDisk::new(MemoryStore::new()));
-    let server = start_server(Demo, Config::default(), store.clone());
+    let server = start_server(Demo::default(), Config::default(), store.clone());
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
     a.join(&key, None).await;

@@ -71,7 +71,7 @@ async fn after_the_last_tab_leaves_and_the_grace_time_the_session_is_saved_and_r
 #[actix_rt::test]
 async fn a_store_without_the_journal_resumes_by_snapshot_under_a_new_epoch_with_seq_kept() {
     let store = Arc::new(MemoryStore::state_only());
-    let server = start_server(Demo, short_grace(), store.clone());
+    let server = start_server(Demo::default(), short_grace(), store.clone());
     let key = new_key();
     let mut a = Client::connect(&server, "a").await;
     let m = session_with_two_todos(&mut a, &key).await;

@@ -190,7 +190,7 @@ async fn events_waiting_for_a_stalled_disk_count_against_the_queue() {
     store.set_open(true);
     let mut config = Config::default();
     config.queue_len = 4;
-    let server = start_server(Demo, config, store.clone());
+    let server = start_server(Demo::default(), config, store.clone());
     let key = new_key();
     let topic = format!("session:{key}");
     let mut a = Client::connect(&server, "a").await;

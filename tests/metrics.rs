@@ -99,7 +99,7 @@ async fn counters_move_as_traffic_flows_and_the_output_parses() {
     let mut config = Config::default();
     config.rate_events_per_sec = 1;
     config.rate_burst = 3;
-    let server = start_server(Demo, config, Arc::new(store));
+    let server = start_server(Demo::default(), config, Arc::new(store));
 
     let before = Metrics::of(&server).await;
     for outcome in ["ok", "error"] {
@@ -231,7 +231,11 @@ async fn chains_are_counted_as_dispatched_and_reelected_when_their_tab_leaves() 
 #[actix_rt::test]
 async fn two_hubs_in_one_process_count_apart_and_metrics_mount_alone() {
     let (busy, _store) = common::start_demo(Config::default());
-    let hub = Hub::start(Demo, Config::default(), Arc::new(MemoryStore::new()));
+    let hub = Hub::start(
+        Demo::default(),
+        Config::default(),
+        Arc::new(MemoryStore::new()),
+    );
     let metrics_only = hub.routes().metrics_only().configure();
     let quiet = actix_test::start(move || WebApp::new().configure(metrics_only.clone()));
     let main = hub.routes().without_metrics().configure();

@@ -152,7 +152,7 @@ async fn a_new_sessions_epoch_survives_a_power_cut_right_after_its_first_join() 
         recent_events: config().recent_events,
     };
     let server = start_server(
-        Demo,
+        Demo::default(),
         config(),
         Arc::new(RedbStore::open_with_backend(disk.clone(), options.clone()).unwrap()),
     );
@@ -166,7 +166,7 @@ async fn a_new_sessions_epoch_survives_a_power_cut_right_after_its_first_join() 
     let survivors = disk.survivors().unwrap();
     let disk = PowerDisk::new(survivors, CutMode::DropUnsynced, StdRng::seed_from_u64(0));
     let server = start_server(
-        Demo,
+        Demo::default(),
         config(),
         Arc::new(RedbStore::open_with_backend(disk, options).unwrap()),
     );
@@ -200,7 +200,7 @@ async fn power_round(world: &mut World, round: usize, rng: &mut StdRng, totals: 
     };
     let store = RedbStore::open_with_backend(disk.clone(), options)
         .unwrap_or_else(|e| panic!("round {round}: the database does not open: {e}"));
-    let server = start_server(Demo, config(), Arc::new(store));
+    let server = start_server(Demo::default(), config(), Arc::new(store));
 
     let states = check_sessions(&server, world, round).await;
     let mut clients = Vec::new();

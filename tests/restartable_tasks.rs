@@ -18,7 +18,7 @@ async fn job_survives_a_restart_with(store: Arc<dyn Store>) {
     let topic = format!("session:{key}");
     let mut mirror: Mirror;
     {
-        let server = start_server(Demo, Config::default(), store.clone());
+        let server = start_server(Demo::default(), Config::default(), store.clone());
         let mut tab = Client::connect(&server, "page").await;
         let (m, _) = tab.join_mirror(&key, None).await;
         mirror = m;
@@ -43,7 +43,7 @@ async fn job_survives_a_restart_with(store: Arc<dyn Store>) {
     }
     let at_shutdown = mirror.state["jobs"]["long"]["progress"].as_u64().unwrap();
 
-    let server = start_server(Demo, Config::default(), store);
+    let server = start_server(Demo::default(), Config::default(), store);
     let mut tab = Client::connect(&server, "page").await;
     let r = tab.join(&key, Some(mirror.cursor())).await;
     assert_ne!(r["resume"], "snapshot", "{r}");
@@ -150,7 +150,7 @@ async fn a_job_running_at_shutdown_goes_on_after_a_restart_before_any_tab_joins(
     let store = Arc::new(MemoryStore::new());
     let key = new_key();
     {
-        let server = start_server(Demo, Config::default(), store.clone());
+        let server = start_server(Demo::default(), Config::default(), store.clone());
         let mut tab = Client::connect(&server, "page").await;
         tab.join(&key, None).await;
         let r = tab
@@ -177,7 +177,7 @@ async fn a_job_running_at_shutdown_goes_on_after_a_restart_before_any_tab_joins(
     // to the end and the session is saved and stopped after its grace time.
     let mut config = Config::default();
     config.grace = std::time::Duration::from_millis(50);
-    let server = start_server(Demo, config, store.clone());
+    let server = start_server(Demo::default(), config, store.clone());
     let deadline = tokio::time::Instant::now() + common::WAIT;
     loop {
         let saved = store

@@ -42,7 +42,7 @@ fn start(ttl: Duration) -> Setup {
         })
         .unwrap(),
     );
-    let server = start_server(Demo, config, store.clone());
+    let server = start_server(Demo::default(), config, store.clone());
     Setup {
         server,
         store,
@@ -180,7 +180,7 @@ async fn the_sweep_moves_past_more_live_old_sessions_than_one_batch_to_the_idle_
     config.grace = Duration::from_secs(120);
     config.session_ttl = Some(ttl);
     let store = Arc::new(CountedListings::default());
-    let server = start_server(Demo, config, store.clone());
+    let server = start_server(Demo::default(), config, store.clone());
     let keys: Vec<SessionKey> = (0..301)
         .map(|_| SessionKey::parse(&new_key()).unwrap())
         .collect();

@@ -56,7 +56,11 @@ async fn the_client_script_answers_get_and_head_with_an_etag_and_304_when_it_mat
 
 #[actix_rt::test]
 async fn an_app_mounts_the_socket_at_its_own_path_and_leaves_out_healthz_and_the_script() {
-    let hub = Hub::start(Demo, Config::default(), Arc::new(MemoryStore::new()));
+    let hub = Hub::start(
+        Demo::default(),
+        Config::default(),
+        Arc::new(MemoryStore::new()),
+    );
     let routes = hub
         .routes()
         .socket_path("/live/websocket")

@@ -91,7 +91,7 @@ async fn a_session_stopped_with_nothing_changed_since_its_last_save_is_not_writt
     let store = Arc::new(Counting::new(MemoryStore::new()));
     let mut config = Config::default();
     config.grace = Duration::from_millis(50);
-    let server = start_server(Demo, config, store.clone());
+    let server = start_server(Demo::default(), config, store.clone());
     let key = new_key();
     visit(&server, &key, true).await;
     assert_eq!(store.saves.load(Ordering::SeqCst), 1, "changed: saved");
@@ -134,7 +134,7 @@ async fn with_the_durable_store_the_committed_steps_are_the_record_and_a_stop_wr
     let store = Arc::new(Counting::new(redb));
     let mut config = Config::default();
     config.grace = Duration::from_millis(50);
-    let server = start_server(Demo, config, store.clone());
+    let server = start_server(Demo::default(), config, store.clone());
     let key = new_key();
     visit(&server, &key, true).await;
     visit(&server, &key, false).await;

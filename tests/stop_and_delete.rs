@@ -173,7 +173,7 @@ async fn calls_made_while_a_delete_runs_wait_for_it_and_see_the_fresh_session() 
         begun: Mutex::new(begun_tx),
         gate: Mutex::new(gate_rx),
     });
-    let server = start_server(Demo, Config::default(), store);
+    let server = start_server(Demo::default(), Config::default(), store);
     let key = new_key();
     let h = handle(&server, &key);
     for i in 0..5 {

@@ -21,6 +21,8 @@ const els = {
   tabId: byTestId("tab-id"),
   leader: byTestId("leader"),
   tabs: byTestId("tabs"),
+  hereItem: byTestId("here-item"),
+  here: byTestId("here"),
   seq: byTestId("seq"),
   epoch: byTestId("epoch"),
   resume: byTestId("resume"),
@@ -552,6 +554,25 @@ function render(state) {
   els.jobEmpty.hidden = !known || jobs.length > 0;
 
   els.chainCount.textContent = String(state?.chain_count ?? 0);
+  renderHere(state?.here);
+}
+
+/**
+ * Who has this session open (the server's presence list, `here`: the
+ * binary's demo keeps it unless --no-demo-presence), one chip per tab,
+ * dimmed while its page is hidden. Absent list: the item stays hidden.
+ * @param {{tab: string, visible: boolean}[] | undefined} here
+ */
+function renderHere(here) {
+  els.hereItem.hidden = here === undefined;
+  const chips = (here ?? []).map(({ tab, visible }) => {
+    const you = tab === hub.tabId;
+    const label = `${you ? "this tab" : tab.slice(0, 6)}${visible ? "" : " (hidden)"}`;
+    const chip = h("li", { "data-tab": tab, "data-visible": String(visible), title: tab }, [label]);
+    if (you) chip.dataset.you = "true";
+    return chip;
+  });
+  els.here.replaceChildren(...chips);
 }
 
 /** The "nothing to do" note: once the state is known, with no todo, real or pending. */

@@ -444,7 +444,7 @@ pub fn check_event(data: &[u8]) {
     assert_eq!(payload.get("id").and_then(Value::as_str), Some(&*ev.id));
     assert_eq!(payload.get("name").and_then(Value::as_str), Some(&*ev.name));
     check_app_decode::<DemoEvent>(
-        |name, p| Demo.decode(name, p),
+        |name, p| Demo::default().decode(name, p),
         DEMO_EVENTS,
         &ev.name,
         &ev.payload,

@@ -58,7 +58,17 @@ async fn main() -> std::io::Result<()> {
             tracing::info!(url = proxy.url, "serving the app behind --app-url");
             serve(Hub::start(Proxy::new(proxy), config, store), &cli).await
         }
-        None => serve(Hub::start(Demo, config, store), &cli).await,
+        None => serve(Hub::start(demo_app(&cli), config, store), &cli).await,
+    }
+}
+
+/// The demo app the binary serves: with its presence list unless
+/// `--no-demo-presence`.
+fn demo_app(cli: &Cli) -> Demo {
+    if cli.no_demo_presence {
+        Demo::default()
+    } else {
+        Demo::with_presence()
     }
 }
 

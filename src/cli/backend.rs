@@ -77,6 +77,13 @@ pub struct BackendFlags {
     #[arg(long, env = "TABHUB_APP_TASK_IDLE", default_value = "5m", value_parser = parse_duration)]
     #[serde(deserialize_with = "de::duration", serialize_with = "ser::duration")]
     pub app_task_idle: Duration,
+    /// Tell the backend when a tab joins, leaves, or is shown or hidden
+    /// (`POST URL/presence`, answered like a cancel: a new state or patch,
+    /// effects, a summary), so it can show who is here.
+    #[arg(long, env = "TABHUB_APP_PRESENCE", default_value_t = false,
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub app_presence: bool,
     /// Enables the server API: requests must carry `Authorization: Bearer
     /// TOKEN`. None: the API is not served.
     #[arg(long, env = "TABHUB_API_TOKEN", hide_env_values = true)]
@@ -118,6 +125,7 @@ impl BackendFlags {
             .map(|file| file.roots.clone())
             .unwrap_or_default();
         config.task_idle = (!self.app_task_idle.is_zero()).then_some(self.app_task_idle);
+        config.presence = self.app_presence;
         Some(config)
     }
 }

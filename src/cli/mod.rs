@@ -211,6 +211,12 @@ pub struct Cli {
     #[arg(long, env = "TABHUB_NO_DEMO", default_value_t = false,
           num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub no_demo: bool,
+    /// Serve the demo without its presence list: its joins, leaves and
+    /// visibility changes then make no delta (the demo as tests of the
+    /// protocol's seqs use it).
+    #[arg(long, env = "TABHUB_NO_DEMO_PRESENCE", default_value_t = false,
+          num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub no_demo_presence: bool,
     /// The backend behind the app proxy, and the server API. In the file
     /// and `--print-config` its keys sit beside the others (read and
     /// written by `load.rs`, not as a table of their own).

@@ -31,7 +31,7 @@ pub(crate) use activity::{ActivityClock, ActivityStamp};
 pub(crate) use queue::QueueDepth;
 pub(crate) use to_session::{
     Attach, Cancel, Detach, Disown, SessionLink, SetLeader, Stop, StopMode, StopOutcome, Submit,
-    Unwatch, Watch,
+    TabShown, Unwatch, Watch,
 };
 pub(crate) use to_supervisor::{
     Join, Leave, SessionEnded, SessionIdle, SetVisibility, SupervisorLink, TabGone, TabStarted,

@@ -9,7 +9,7 @@ use actix::{Message, Recipient};
 
 use super::{Deliver, Watcher, Watchers};
 use crate::ids::{ConnId, SessionKey, TabId};
-use crate::protocol::message::{Cursor, EventPayload};
+use crate::protocol::message::{Cursor, EventPayload, Visibility};
 
 /// What a joined tab holds to reach its session on the hot path, without
 /// the supervisor: where to submit events and cancels, and the queue gauge
@@ -77,6 +77,10 @@ pub(crate) struct Attach {
     /// registry counts them: the one count the join reply and `tabs`
     /// pushes carry.
     pub(crate) tabs: usize,
+    /// The connection's identity (for the presence hooks).
+    pub(crate) identity: super::Identity,
+    /// Whether the tab's page is shown, as it joined.
+    pub(crate) visibility: Visibility,
 }
 
 /// Sent by the supervisor for a summary join to the key's live session.
@@ -111,6 +115,16 @@ pub(crate) struct Detach {
     /// Tabs joined after this leave, as the supervisor's registry counts
     /// them (for the `tabs` push).
     pub(crate) tabs: usize,
+}
+
+/// Sent by the supervisor when a joined tab's visibility changed (after
+/// the [`SetLeader`] it may have caused), for the session's presence list.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct TabShown {
+    pub(crate) tab: TabId,
+    pub(crate) conn: ConnId,
+    pub(crate) visibility: Visibility,
 }
 
 /// Sent by the supervisor when an election not caused by a join or leave

@@ -16,11 +16,12 @@ use crate::ids::TabId;
 use crate::protocol::{AppReason, Reason};
 
 /// Which members of an answer count: all for an event; the state, effects
-/// and summary for a cancel's answer.
+/// and summary for a cancel's or a presence change's answer.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Scope {
     Event,
     Cancel,
+    Presence,
 }
 
 impl Scope {
@@ -29,6 +30,7 @@ impl Scope {
         match self {
             Scope::Event => "event",
             Scope::Cancel => "cancel",
+            Scope::Presence => "presence",
         }
     }
 }
@@ -134,7 +136,7 @@ pub(super) fn apply(
     if let Some(summary) = answer.summary {
         cx.set_summary(summary);
     }
-    if scope == Scope::Cancel {
+    if scope != Scope::Event {
         return Ok(());
     }
     for Object(chain) in answer.chains {

@@ -2,11 +2,12 @@
 //! an HTTP URL (`tabhub --app-url URL`), in any language. tabhub keeps the
 //! session (one queue, deltas, replay, chains, the elected tab,
 //! durability); for each event the session asks the backend what it does
-//! (`POST URL/event`), and joins, new keys and cancels are asked or told
-//! too. The backend drives tabhub back through the server API
+//! (`POST URL/event`), and joins, new keys, cancels and (if asked)
+//! presence changes are asked or told too. The backend drives tabhub back through the server API
 //! ([`crate::Api`]). `docs/app-proxy.md` is the contract; the shape is
 //! Centrifugo's proxy.
 //!
+//! - `config.rs`: where the backend is and how it is called (`--app-*`).
 //! - `wire.rs`: the calls' and answers' shapes.
 //! - `client.rs`: the HTTP client (pool, deadline) and how a failed call
 //!   becomes an event's error.
@@ -14,6 +15,8 @@
 //!   server code causes take turns apart (so a backend may call the API
 //!   for another session from inside a call), fairly by session.
 //! - `answer.rs`: what an answer does to the session.
+//! - `presence.rs`: tabs joining, leaving, shown or hidden, told to the
+//!   backend (`--app-presence`).
 //! - `tasks.rs`: the backend's background tasks as tabhub records them,
 //!   and their idle limit.
 //! - `tls.rs`: TLS to an `https://` backend, and the extra roots of
@@ -22,14 +25,15 @@
 
 mod answer;
 mod client;
+mod config;
 mod metrics;
+mod presence;
 mod tasks;
 mod tls;
 mod turns;
 mod wire;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -38,64 +42,9 @@ use crate::app::{App, AppError, ConnectRefusal, Context, DecodeError, JoinReques
 use crate::ids::SessionKey;
 use answer::Scope;
 use client::Backend;
+pub use config::ProxyConfig;
 pub use tls::{CaFileError, ExtraRoots};
 use turns::{Caller, Cause};
-
-/// Where the backend is and how tabhub calls it (`--app-*` flags).
-#[derive(Clone, Debug)]
-pub struct ProxyConfig {
-    /// The backend's base URL: calls go to `URL/event`, `URL/join`,
-    /// `URL/initial_state`, `URL/cancel`.
-    pub url: String,
-    /// Deadline of one call, from waiting for a turn to the answer's last
-    /// byte. Keep it under [`crate::Config::handler_timeout`].
-    pub timeout: Duration,
-    /// Calls in flight at once over every session, in each of two bounds:
-    /// calls tabs cause (their events, joins) and calls server code causes
-    /// (API events, loads, cancels). A session holds at most half of a
-    /// bound's turns. Each thread's connection pool holds twice this.
-    pub max_concurrency: usize,
-    /// Largest answer accepted, in bytes.
-    pub max_answer_bytes: usize,
-    /// Upgrade request headers passed to `URL/join` and with each of the
-    /// connection's events, lower-case names.
-    pub forward_headers: Vec<String>,
-    /// Whether `URL/join` and events get the connection's peer address.
-    pub forward_peer: bool,
-    /// Reverse proxies whose forwarded headers name the client
-    /// (`Config::trusted_proxies`, `--trusted-proxy`): behind one, the
-    /// forwarded peer is the client's address (no port) from them.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Whether `URL/event` and `URL/cancel` carry the state.
-    pub send_state: bool,
-    /// Sent as `Authorization: Bearer TOKEN` with every call.
-    pub token: Option<String>,
-    /// A backend task with no push for this long (no progress, no end)
-    /// fails with "no word from the backend"; `None`: never.
-    pub task_idle: Option<Duration>,
-    /// Certificate authorities trusted for an `https://` URL besides
-    /// Mozilla's roots (`--app-ca-file`).
-    pub extra_roots: ExtraRoots,
-}
-
-impl ProxyConfig {
-    /// The defaults of the `--app-*` flags for a backend at `url`.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            timeout: Duration::from_millis(5_000),
-            max_concurrency: 64,
-            max_answer_bytes: 8 * 1024 * 1024,
-            forward_headers: Vec::new(),
-            forward_peer: false,
-            trusted_proxies: Vec::new(),
-            send_state: true,
-            token: None,
-            task_idle: Some(Duration::from_millis(300_000)),
-            extra_roots: ExtraRoots::default(),
-        }
-    }
-}
 
 /// The app proxy. Start it with [`crate::Hub::start`] like any app.
 pub struct Proxy {
@@ -105,6 +54,7 @@ pub struct Proxy {
     forward_peer: bool,
     trusted_proxies: Vec<ipnet::IpNet>,
     send_state: bool,
+    presence: bool,
 }
 
 impl Proxy {
@@ -129,6 +79,7 @@ impl Proxy {
             forward_peer: config.forward_peer,
             trusted_proxies: config.trusted_proxies,
             send_state: config.send_state,
+            presence: config.presence,
         }
     }
 }
@@ -309,6 +260,40 @@ impl App for Proxy {
                 Err(e.into_app_error("initial_state"))
             }
         }
+    }
+
+    fn tracks_presence(&self) -> bool {
+        self.presence
+    }
+
+    /// `POST URL/presence`, `"change": "joined"`.
+    async fn tab_joined(
+        &self,
+        state: &mut ProxyState,
+        presence: &crate::app::Presence<ProxyIdentity>,
+        cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        presence::tell(self, state, presence, cx).await
+    }
+
+    /// `POST URL/presence`, `"change": "left"`.
+    async fn tab_left(
+        &self,
+        state: &mut ProxyState,
+        presence: &crate::app::Presence<ProxyIdentity>,
+        cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        presence::tell(self, state, presence, cx).await
+    }
+
+    /// `POST URL/presence`, `"change": "visibility"`.
+    async fn tab_visibility(
+        &self,
+        state: &mut ProxyState,
+        presence: &crate::app::Presence<ProxyIdentity>,
+        cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        presence::tell(self, state, presence, cx).await
     }
 
     /// `tabhub_backend_calls_total`, `tabhub_backend_call_seconds` and

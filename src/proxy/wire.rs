@@ -116,6 +116,34 @@ pub(super) struct CancelCall<'a> {
     pub(super) state: Option<&'a Value>,
 }
 
+/// `POST URL/presence` (with `--app-presence`): a tab joined, left, or
+/// was shown or hidden.
+#[derive(Serialize)]
+pub(super) struct PresenceCall<'a> {
+    pub(super) key: &'a str,
+    /// `joined`, `left` or `visibility`.
+    pub(super) change: crate::app::PresenceChange,
+    /// The tab it is about, with its connection's forwarded headers and
+    /// peer as `URL/join` got them.
+    pub(super) tab: PresenceTab<'a>,
+    /// Every tab joined after the change, in join order.
+    pub(super) tabs: Vec<PresenceTab<'a>>,
+    pub(super) seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) state: Option<&'a Value>,
+}
+
+/// One tab in a [`PresenceCall`].
+#[derive(Serialize)]
+pub(super) struct PresenceTab<'a> {
+    pub(super) tab_id: &'a str,
+    pub(super) visible: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) headers: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) peer: Option<&'a str>,
+}
+
 /// What the backend answers to an event (and, in part, to a cancel).
 /// Every member is optional; unknown members are ignored.
 #[derive(Deserialize, Default)]

@@ -9,7 +9,7 @@ use actix::{AsyncContext, Handler};
 
 use super::journal::Catchup;
 use super::{Ctx, Phase, SessionActor};
-use crate::app::App;
+use crate::app::{App, PresenceChange};
 use crate::ids::TabId;
 use crate::messages::{Attach, Deliver, Detach, Outgoing, SessionLink};
 use crate::protocol::event;
@@ -145,6 +145,8 @@ impl<A: App> Handler<Attach> for SessionActor<A> {
             conn: msg.conn,
             addr: msg.tab_addr,
             join_ref: msg.join_ref,
+            identity: msg.identity,
+            visibility: msg.visibility,
         });
         self.set_leader(msg.leader, Some(&msg.tab));
         let response = self.join_reply(&msg.tab, msg.cursor.as_ref(), msg.tabs);
@@ -165,6 +167,13 @@ impl<A: App> Handler<Attach> for SessionActor<A> {
         // After the reply: chains this tab held before a takeover or
         // rejoin, and chains that waited for any tab.
         self.resend_chains_on_join(&msg.tab, ctx);
+        // Then the app hears who is here (a step like an event's).
+        if is_new {
+            if let Some(m) = self.members.find(&msg.tab, msg.conn) {
+                let tab = super::presence::present::<A>(m);
+                self.presence_changed(PresenceChange::Joined, tab, ctx);
+            }
+        }
     }
 }
 
@@ -175,13 +184,15 @@ impl<A: App> Handler<Detach> for SessionActor<A> {
         let _span = self.control.span.clone().entered();
         let removed = self.members.remove(&msg.tab, msg.conn);
         self.set_leader(msg.leader, None);
-        if !removed {
+        let Some(removed) = removed else {
             return;
-        }
+        };
         self.broadcast_tabs(msg.tabs, None);
         self.reroute_chains_held_by(&msg.tab, ctx);
         if msg.tabs == 0 {
             self.app.last_tab_left(&self.key, &self.state);
         }
+        let tab = super::presence::present_as::<A>(&removed, false);
+        self.presence_changed(PresenceChange::Left, tab, ctx);
     }
 }

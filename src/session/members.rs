@@ -17,6 +17,10 @@ pub(crate) struct Member {
     pub(crate) conn: ConnId,
     pub(crate) addr: Recipient<Deliver>,
     pub(crate) join_ref: Arc<str>,
+    /// Its connection's identity, for the presence hooks.
+    pub(crate) identity: crate::messages::Identity,
+    /// Whether its page is shown (`presence.rs` keeps it current).
+    pub(crate) visibility: crate::protocol::message::Visibility,
 }
 
 /// Joined tabs, in join order. At most `max_tabs_per_session` (64 by
@@ -40,6 +44,13 @@ impl Members {
         self.list.iter().find(|m| &m.tab == tab && m.conn == conn)
     }
 
+    /// The member with this tab id and connection, to change.
+    pub(crate) fn find_mut(&mut self, tab: &TabId, conn: ConnId) -> Option<&mut Member> {
+        self.list
+            .iter_mut()
+            .find(|m| &m.tab == tab && m.conn == conn)
+    }
+
     /// Whether this tab id is joined (on any connection).
     pub(crate) fn contains(&self, tab: &TabId) -> bool {
         self.list.iter().any(|m| &m.tab == tab)
@@ -60,11 +71,13 @@ impl Members {
         }
     }
 
-    /// Removes the tab if it is joined on `conn`. Returns whether it was.
-    pub(crate) fn remove(&mut self, tab: &TabId, conn: ConnId) -> bool {
-        let before = self.list.len();
-        self.list.retain(|m| !(&m.tab == tab && m.conn == conn));
-        self.list.len() != before
+    /// Removes the tab if it is joined on `conn`, and returns it.
+    pub(crate) fn remove(&mut self, tab: &TabId, conn: ConnId) -> Option<Member> {
+        let i = self
+            .list
+            .iter()
+            .position(|m| &m.tab == tab && m.conn == conn)?;
+        Some(self.list.remove(i))
     }
 
     /// The member with this tab id, on whichever connection.

@@ -24,7 +24,8 @@
 //!   queue places, checkpoints, unsaved changes); `steps.rs` runs a
 //!   handler as one scoped step on it.
 //! - `chains.rs`, `tasks.rs`, `watchers.rs`: chained events, background
-//!   tasks, summary joins.
+//!   tasks, summary joins; `presence.rs`: the app's presence hooks, run
+//!   as steps when tabs join, leave, or are shown or hidden.
 //! - `server.rs`: what server code asks through a session handle;
 //!   `inspect.rs`: what the server API's listing shows of it.
 //! - `journal.rs`, `recent.rs`, `outbox.rs`: what the actor owns.
@@ -48,6 +49,7 @@ pub(crate) mod journal;
 mod load;
 mod members;
 mod outbox;
+mod presence;
 mod pushed;
 mod recent;
 mod server;

@@ -175,6 +175,8 @@ impl Tab {
             cursor: None,
             leader: Some(leader.clone()),
             tabs,
+            identity: std::sync::Arc::new(()),
+            visibility: crate::protocol::message::Visibility::Visible,
         };
         session.send(attach).await.expect("the session is running");
         match self

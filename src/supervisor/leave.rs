@@ -6,7 +6,7 @@ use actix::Handler;
 use super::{HubStats, Stats, Supervisor};
 use crate::app::App;
 use crate::messages::{
-    CloseConnection, Detach, Leave, SetLeader, SetVisibility, TabGone, TabStarted,
+    CloseConnection, Detach, Leave, SetLeader, SetVisibility, TabGone, TabShown, TabStarted,
 };
 use crate::protocol::close::CloseCode;
 
@@ -61,11 +61,19 @@ impl<A: App> Handler<SetVisibility> for Supervisor<A> {
         else {
             return;
         };
+        let changed = tab.visibility != msg.visibility;
         tab.visibility = msg.visibility;
         if entry.elect() {
             tracing::info!(key = %msg.key, leader = ?entry.leader, "leader re-elected on visibility");
             entry.addr.do_send(SetLeader {
                 leader: entry.leader.clone(),
+            });
+        }
+        if changed {
+            entry.addr.do_send(TabShown {
+                tab: msg.tab,
+                conn: msg.conn,
+                visibility: msg.visibility,
             });
         }
     }

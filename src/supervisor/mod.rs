@@ -348,6 +348,8 @@ impl<A: App> Supervisor<A> {
             cursor: msg.cursor,
             leader: entry.leader.clone(),
             tabs: entry.tabs.len(),
+            identity: msg.identity,
+            visibility: msg.visibility,
         });
     }
 }

@@ -34,7 +34,7 @@ pub fn start_with_api_on(
     store: Arc<dyn Store>,
     adjust: impl FnOnce(Api<Demo>) -> Api<Demo>,
 ) -> Server<Demo> {
-    let hub = Hub::start(Demo, config, store);
+    let hub = Hub::start(Demo::default(), config, store);
     let routes = hub.configure();
     let api = adjust(hub.api(TOKEN)).configure();
     let srv = actix_test::start(move || {

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 /// One call tabhub made.
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// `event`, `join`, `initial_state` or `cancel`.
+    /// `event`, `join`, `initial_state`, `cancel` or `presence`.
     pub path: String,
     pub body: Value,
     /// The `Authorization` header, if any.
@@ -42,6 +42,10 @@ pub struct Behaviour {
     /// When set, `URL/initial_state` is answered with this body (`200`),
     /// as is, whatever `initial_status` says.
     pub initial_answer: Option<Value>,
+    /// Whether `URL/presence` is served: it sets `/here` to the joined
+    /// tabs' ids and sends every tab an effect `presence` naming the
+    /// change and its tab. Otherwise it is a 404.
+    pub presence: bool,
 }
 
 impl Default for Behaviour {
@@ -52,6 +56,7 @@ impl Default for Behaviour {
             join_status: 200,
             join_answer: None,
             initial_answer: None,
+            presence: false,
         }
     }
 }
@@ -180,6 +185,19 @@ async fn answer(
         "cancel" => HttpResponse::Ok().json(json!({
             "patch": [{"op": "add", "path": "/cancelled", "value": body["task"]}]
         })),
+        "presence" if behaviour.presence => {
+            let here: Vec<Value> = body["tabs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| t["tab_id"].clone())
+                .collect();
+            HttpResponse::Ok().json(json!({
+                "patch": [{"op": "add", "path": "/here", "value": here}],
+                "effects": [{"kind": "presence", "to": "all",
+                             "data": {"change": body["change"], "tab": body["tab"]["tab_id"]}}],
+            }))
+        }
         _ => HttpResponse::NotFound().finish(),
     }
 }

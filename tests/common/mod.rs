@@ -42,7 +42,7 @@ pub struct Server<A: App> {
 /// Starts the demo app with `config` and a fresh in-memory store.
 pub fn start_demo(config: Config) -> (Server<Demo>, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
-    (start_server(Demo, config, store.clone()), store)
+    (start_server(Demo::default(), config, store.clone()), store)
 }
 
 /// Starts `app` on a real server with `config` and `store`.

@@ -153,7 +153,7 @@ pub fn run_browser_tests(
 }
 
 /// Runs `node <args>` from the crate root with `TABHUB_BIN` set to the
-/// binary under test and `env`, in a process group of its own, so that
+/// binary under test, `TABHUB_NO_DEMO_PRESENCE=true`, and `env`, in a process group of its own, so that
 /// running out of `timeout` kills node and everything it started (test
 /// files, Chromium, tabhub servers).
 pub fn run(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> NodeRun {
@@ -162,6 +162,9 @@ pub fn run(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> NodeRun {
         .current_dir(root())
         .args(args)
         .env("TABHUB_BIN", env!("CARGO_BIN_EXE_tabhub"))
+        // The demo as the protocol's tests count seqs: without its presence
+        // list (tests/browser/presence.test.mjs serves it with one).
+        .env("TABHUB_NO_DEMO_PRESENCE", "true")
         .envs(env.iter().copied())
         .process_group(0);
     let mut node = Guard::spawn(command);

@@ -137,6 +137,9 @@ pub fn start_tabhub_with_env(args: &[&str], env: &[(&str, &str)]) -> (Guard, Soc
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_tabhub"));
     command.arg("--bind").arg(addr.to_string()).args(args);
+    // The demo as the protocol's tests count seqs: without its presence
+    // list, unless `env` says otherwise.
+    command.env("TABHUB_NO_DEMO_PRESENCE", "true");
     command.envs(env.iter().copied());
     // The default store is redb under ./tabhub-data: give each process its
     // own directory unless the test chose one.

@@ -2,7 +2,8 @@
 //! background jobs with progress and Cancel, toasts, and a chain counter.
 //!
 //! State: `{"todos": [{"id", "text", "done"}], "jobs": {KEY: {"progress",
-//! "steps", "status"}}, "chain_count": N}`. Events: `add_todo {text}`,
+//! "steps", "status"}}, "chain_count": N}`, and with presence
+//! ([`Demo::with_presence`], `presence.rs`) `"here": [{"tab", "visible"}]`. Events: `add_todo {text}`,
 //! `add_todo_after {text, delay_ms}` (its handler awaits), `toggle_todo {id}`, `remove_todo {id}`, `toast {text}`,
 //! `start_job {key, steps, step_ms}`, `chain_demo {n}`, `chain_step {n}`.
 
@@ -16,9 +17,9 @@ use actix_web::{web, HttpResponse};
 
 use crate::app::{App, AppError, Context, TaskEnd};
 
-const PAGE_HTML: &str = include_str!("../assets/demo/index.html");
-const PAGE_JS: &str = include_str!("../assets/demo/demo.js");
-const PAGE_CSS: &str = include_str!("../assets/demo/demo.css");
+const PAGE_HTML: &str = include_str!("../../assets/demo/index.html");
+const PAGE_JS: &str = include_str!("../../assets/demo/demo.js");
+const PAGE_CSS: &str = include_str!("../../assets/demo/demo.css");
 
 /// Mounts the demo page: `GET /` (HTML), `/demo.js`, `/demo.css`. The page
 /// loads the client from `/tabhub.js` (mounted by [`crate::Hub::configure`]).
@@ -50,9 +51,24 @@ pub fn page(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The demo app.
+mod presence;
+
+pub use presence::Here;
+
+/// The demo app. `Demo::default()` keeps no presence list (its joins make
+/// no delta); [`Demo::with_presence`] is what the binary serves.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Demo;
+pub struct Demo {
+    presence: bool,
+}
+
+impl Demo {
+    /// The demo whose state lists the tabs joined, with their visibility
+    /// (`"here"`), kept by the presence hooks.
+    pub fn with_presence() -> Self {
+        Self { presence: true }
+    }
+}
 
 /// Longest accepted `step_ms`, so a typo cannot park a task for days.
 pub const MAX_STEP_MS: u64 = 60_000;
@@ -104,6 +120,10 @@ pub struct DemoState {
     pub jobs: BTreeMap<String, Job>,
     /// How many `chain_step`s were handled.
     pub chain_count: u64,
+    /// The tabs joined now, in join order, with their visibility (only
+    /// with presence; absent from the JSON while empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub here: Vec<Here>,
 }
 
 /// The demo's events (wire name = snake_case variant name).
@@ -348,5 +368,39 @@ impl App for Demo {
             };
         }
         cx.set_summary(summary(state));
+    }
+
+    fn tracks_presence(&self) -> bool {
+        self.presence
+    }
+
+    async fn tab_joined(
+        &self,
+        state: &mut DemoState,
+        presence: &crate::app::Presence<()>,
+        _cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        presence::keep(state, presence);
+        Ok(())
+    }
+
+    async fn tab_left(
+        &self,
+        state: &mut DemoState,
+        presence: &crate::app::Presence<()>,
+        _cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        presence::keep(state, presence);
+        Ok(())
+    }
+
+    async fn tab_visibility(
+        &self,
+        state: &mut DemoState,
+        presence: &crate::app::Presence<()>,
+        _cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        presence::keep(state, presence);
+        Ok(())
     }
 }
