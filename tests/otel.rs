@@ -94,10 +94,14 @@ fn start_collector() -> (actix_test::TestServer, Arc<Mutex<Vec<Received>>>) {
     (srv, spans)
 }
 
+/// The backend's calls: each one's name (`join`, `event`, ...) and its
+/// `traceparent` header (empty when absent).
+type Calls = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A backend for the app proxy that lets every join in, has no initial
 /// state, answers every event with a reply, and keeps each call's name
 /// and `traceparent` header.
-fn start_backend() -> (actix_test::TestServer, Arc<Mutex<Vec<(String, String)>>>) {
+fn start_backend() -> (actix_test::TestServer, Calls) {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let kept = calls.clone();
     let srv = actix_test::start(move || {
