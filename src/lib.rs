@@ -93,6 +93,9 @@
 //!   `GET /metrics`; the actors and the service count through it.
 //! - [`protocol`]: the wire: frames, payloads, replies, [`Reason`], close
 //!   codes. Actors build its typed values, never JSON of their own.
+//! - `otel` (feature `otel`, in `cli`): spans exported over OTLP/HTTP
+//!   (`--otlp-endpoint`) and the W3C trace context on the app proxy's
+//!   calls; the spans themselves are opened where their work is.
 //! - [`ids`], [`config`], [`delta`]: validated identifiers ([`SessionKey`],
 //!   [`TabId`], [`Epoch`]); [`Config`], every limit; the RFC 6902 diff.
 //!
@@ -138,6 +141,8 @@ pub mod demo;
 pub mod ids;
 mod messages;
 mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod protocol;
 #[cfg(feature = "proxy")]
 pub mod proxy;

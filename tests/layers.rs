@@ -14,7 +14,7 @@ use std::path::Path;
 
 /// Layers, bottom first. A module may use modules of lower layers only.
 const LAYERS: &[&[&str]] = &[
-    &["ids", "config", "delta"],
+    &["ids", "config", "delta", "otel"],
     &["protocol"],
     &["metrics"],
     &["app", "store"],

@@ -3,7 +3,8 @@
 //! `/tabhub.js`, `/healthz`, `/metrics` (there, or alone on
 //! `--metrics-bind`), and with `--api-token` the server API. Settings come
 //! from flags, the environment and a `--config` file (`Cli::load`);
-//! `--print-config` prints them and exits.
+//! `--print-config` prints them and exits. With `--otlp-endpoint`, spans
+//! are exported to an OpenTelemetry collector and flushed at exit.
 
 use std::io::Write;
 use std::time::Duration;
@@ -11,9 +12,14 @@ use std::time::Duration;
 use actix_web::{App, HttpServer};
 use tabhub::cli::{Cli, LogFormat};
 use tabhub::demo::Demo;
+use tabhub::otel::Tracing;
 use tabhub::proxy::Proxy;
 use tabhub::Hub;
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// How much longer a handler may run than the backend call it makes, so
 /// a slow backend fails with `backend_timeout` rather than the handler's
@@ -27,14 +33,49 @@ async fn main() -> std::io::Result<()> {
         let text = cli.effective_toml().unwrap_or_else(|e| e.exit());
         return std::io::stdout().write_all(text.as_bytes());
     }
-    let logs = tracing_subscriber::fmt().with_env_filter(
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-    );
-    match cli.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
+    let spans = start_tracing(&cli);
+    let served = run(&cli).await;
+    if let Some(spans) = spans {
+        spans.shutdown();
     }
+    served
+}
 
+/// Installs the log output (`RUST_LOG`, `--log-format`) and, when asked
+/// (`--otlp-endpoint`, `OTEL_EXPORTER_OTLP_ENDPOINT`), the span export
+/// beside it; exits 2 when the export cannot start.
+fn start_tracing(cli: &Cli) -> Option<Tracing> {
+    let spans = Tracing::wanted(cli.otlp_endpoint.as_deref()).then(|| {
+        Tracing::start(cli.otlp_endpoint.as_deref()).unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(2)
+        })
+    });
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
+    };
+    // tabhub's own spans only: the exporter's HTTP client traces too, and
+    // exporting those would feed the export itself.
+    let exported = spans.as_ref().map(|spans| {
+        spans
+            .layer()
+            .with_filter(Targets::new().with_target("tabhub", Level::INFO))
+    });
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(exported)
+        .init();
+    if let Some(endpoint) = &cli.otlp_endpoint {
+        tracing::info!(endpoint, "spans exported over OTLP");
+    }
+    spans
+}
+
+/// Opens the store and serves the demo, or the app behind `--app-url`,
+/// until a signal.
+async fn run(cli: &Cli) -> std::io::Result<()> {
     let store = match cli.open_store() {
         Ok(store) => store,
         Err(e) => {
@@ -56,9 +97,9 @@ async fn main() -> std::io::Result<()> {
                 config.handler_timeout = least;
             }
             tracing::info!(url = proxy.url, "serving the app behind --app-url");
-            serve(Hub::start(Proxy::new(proxy), config, store), &cli).await
+            serve(Hub::start(Proxy::new(proxy), config, store), cli).await
         }
-        None => serve(Hub::start(demo_app(&cli), config, store), &cli).await,
+        None => serve(Hub::start(demo_app(cli), config, store), cli).await,
     }
 }
 

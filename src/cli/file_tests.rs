@@ -165,3 +165,35 @@ fn the_effective_toml_has_durations_with_units_and_no_secret() {
     assert_eq!(again.config(), cli.config());
     assert_eq!(again.backend.app_url, cli.backend.app_url);
 }
+
+#[test]
+fn the_otlp_endpoint_is_a_flag_a_key_and_printed_and_a_bad_one_is_refused() {
+    assert_eq!(
+        load(&[]).unwrap_or_else(|e| panic!("{e}")).otlp_endpoint,
+        None
+    );
+    let file = File::new("otlp", "otlp-endpoint = \"http://collector:4318/\"\n");
+    let cli = load(&["--config", &file.arg()]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cli.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+    let text = cli.effective_toml().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text.contains("otlp-endpoint = \"http://collector:4318\""),
+        "{text}"
+    );
+    let cli = load(&[
+        "--config",
+        &file.arg(),
+        "--otlp-endpoint",
+        "https://otel.example.com",
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        cli.otlp_endpoint.as_deref(),
+        Some("https://otel.example.com")
+    );
+    let flag = refusal(&["--otlp-endpoint", "collector:4318"]);
+    assert!(flag.contains("http:// or https://"), "{flag}");
+    let bad = File::new("otlp-bad", "otlp-endpoint = \"not a url\"\n");
+    let key = refusal(&["--config", &bad.arg()]);
+    assert!(key.contains("otlp-endpoint"), "{key}");
+}

@@ -6,7 +6,8 @@
 //! (`10s`, `500ms`); the old `--*-ms` spellings still work
 //! (`old_spellings.rs`). Booleans accept true/false/1/0 (and yes/no,
 //! on/off). Beside the config: where to listen (`--bind`,
-//! `--metrics-bind`), the store, the log format, the demo page, and (in
+//! `--metrics-bind`), the store, the log format, the span export
+//! (`--otlp-endpoint`), the demo page, and (in
 //! `backend.rs`) the app proxy's backend and the server API.
 
 use std::path::PathBuf;
@@ -68,6 +69,19 @@ pub struct Cli {
     /// `RUST_LOG` chooses what is logged (default `info`).
     #[arg(long, env = "TABHUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Export spans (joins, events, commits, backend calls) to this
+    /// OpenTelemetry collector's OTLP/HTTP base URL
+    /// (`http://127.0.0.1:4318`; they go to `URL/v1/traces`), and send the
+    /// W3C `traceparent` header with every backend call. None: off, unless
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set (docs/metrics.md, "Tracing").
+    #[arg(long, env = "TABHUB_OTLP_ENDPOINT", value_name = "URL",
+          value_parser = values::parse_otlp_endpoint)]
+    #[serde(
+        default,
+        deserialize_with = "de::otlp_endpoint",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub otlp_endpoint: Option<String>,
     /// Close a connection silent for this long, with 1001.
     #[arg(long, env = "TABHUB_CLIENT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     #[serde(deserialize_with = "de::duration", serialize_with = "ser::duration")]

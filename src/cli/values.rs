@@ -178,6 +178,20 @@ impl<'de> Deserialize<'de> for CaFile {
 
 /// serde's side of the parsers above: a value given as text (or, for the
 /// numbers, as a TOML integer) is checked by the same function as a flag.
+/// An `--otlp-endpoint`: an http:// or https:// URL with a host, no
+/// query or fragment, without its trailing `/`.
+pub(super) fn parse_otlp_endpoint(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text.trim())
+        .map_err(|e| format!("{e}: give the collector's URL, such as http://127.0.0.1:4318"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("the OTLP endpoint must be http:// or https:// with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the OTLP endpoint takes no query or fragment: /v1/traces is appended".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
 pub(super) mod de {
     use super::*;
 
@@ -251,6 +265,12 @@ pub(super) mod de {
 
     pub(crate) fn app_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         checked(d, super::super::backend::parse_app_url).map(Some)
+    }
+
+    pub(crate) fn otlp_endpoint<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<String>, D::Error> {
+        checked(d, parse_otlp_endpoint).map(Some)
     }
 
     pub(crate) fn api_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -190,6 +190,15 @@ impl Backend {
         let bytes = serde_json::to_vec(body)
             .map_err(|e| CallError::Invalid(format!("the call did not serialize: {e}")))?;
         let url = format!("{}/{path}", self.base);
+        // One span per call (its wait for a turn included), the client
+        // side of the backend's trace: with `otel`, its context goes along
+        // as `traceparent`.
+        let span = tracing::info_span!(
+            "backend_call",
+            call = path,
+            status = tracing::field::Empty,
+            otel.kind = "client",
+        );
         let call = async {
             let _turn = self.turns.take(caller).await;
             let _counted = InFlight::new(&self.metrics);
@@ -200,11 +209,14 @@ impl Backend {
             if let Some(token) = &self.token {
                 request = request.bearer_auth(token);
             }
+            #[cfg(feature = "otel")]
+            crate::otel::inject_context(request.headers_mut());
             let mut response = request.send_body(bytes).await.map_err(|e| match e {
                 awc::error::SendRequestError::Timeout => CallError::Timeout,
                 e => CallError::Unavailable(e.to_string()),
             })?;
             let status = response.status();
+            tracing::Span::current().record("status", status.as_u16());
             let answer =
                 response
                     .body()
@@ -218,6 +230,7 @@ impl Backend {
                     })?;
             Ok((status, answer))
         };
+        let call = tracing::Instrument::instrument(call, span);
         tokio::time::timeout(self.timeout, call)
             .await
             .map_err(|_| CallError::Timeout)?

@@ -107,6 +107,20 @@ impl<A: App> SessionActor<A> {
     /// same step.
     pub(super) fn submit(&mut self, incoming: Incoming<A>, ctx: &mut Ctx<A>) {
         let Incoming { id, body, from } = incoming;
+        // The event's own span (its trace, with `otel`), under the
+        // session's in the logs; its handler and backend call run in it.
+        let span = tracing::info_span!(
+            parent: &self.control.span,
+            "event",
+            id = %id,
+            event = tracing::field::Empty,
+        );
+        if let Body::Named { name, .. } = &body {
+            span.record("event", name.as_str());
+        }
+        #[cfg(feature = "otel")]
+        crate::otel::new_trace(&span, &self.control.span, &[("key", &self.key)]);
+        let _entered = span.clone().entered();
         // A chain's holder gets room for its next chain once it is taken.
         let holder = match &body {
             Body::Named {
@@ -140,12 +154,14 @@ impl<A: App> SessionActor<A> {
             }),
             Prepared::Run { event, chain } => {
                 let mut lent = self.lend(origin.clone(), identity);
+                lent.span = span.clone();
                 lent.event = Some(EventMeta {
                     id: id.clone(),
                     chain: chain.as_ref().map(|c| c.as_str().to_owned()),
                 });
                 let running = run_handle(lent, event);
                 self.after(running, ctx, move |session, handled, ctx| {
+                    let _entered = span.entered();
                     session.step(ctx, |session, step, ctx| {
                         let outcome = session
                             .settle(step, handled, &origin, Some(&id), ctx)
@@ -263,8 +279,8 @@ impl<A: App> SessionActor<A> {
 }
 
 /// The app's handler for one event, with the state lent to it. It runs
-/// inside the session's span, so what the app logs names the session (by
-/// its short key).
+/// inside the event's span, under the session's, so what the app logs
+/// names the session (by its short key).
 pub(super) fn run_handle<A: App>(lent: Lent<A>, event: A::Event) -> super::apply::Running<A> {
     let Lent {
         app,

@@ -195,7 +195,19 @@ impl Writer {
                 _ => None,
             })
             .collect();
-        let failed = self.write(&steps);
+        // One span per batch written: a commit is shared by every session
+        // whose steps it carries, so it names none of them.
+        let span = (!steps.is_empty()).then(|| {
+            tracing::info_span!(
+                "commit",
+                steps = steps.len(),
+                sessions = count_sessions(&steps)
+            )
+        });
+        let failed = {
+            let _entered = span.as_ref().map(tracing::Span::enter);
+            self.write(&steps)
+        };
         for request in batch {
             match request {
                 Request::Step {

@@ -137,6 +137,12 @@ impl TabActor {
         else {
             return;
         };
+        // The join's own span (its trace, with `otel`), under the
+        // connection's in the logs: the authorize (the backend's
+        // `URL/join`) and the hand-over to the supervisor.
+        let span = tracing::info_span!(parent: &self.span, "join", key = %key);
+        #[cfg(feature = "otel")]
+        crate::otel::new_trace(&span, &self.span, &[("tab", &self.tab)]);
         let input = JoinToAuthorize {
             identity: self.identity.clone(),
             key,
@@ -145,14 +151,14 @@ impl TabActor {
             connect_params: self.connect_params.clone(),
         };
         self.authorizing.insert(topic.clone());
-        let deciding = (self.authorize)(input);
+        let deciding = tracing::Instrument::instrument((self.authorize)(input), span.clone());
         ctx.spawn(
             deciding
                 .into_actor(self)
                 .map(move |(verdict, input), act, ctx| {
                     act.authorizing.remove(&topic);
                     if !act.closed {
-                        let _span = act.span.clone().entered();
+                        let _span = span.entered();
                         act.decided(topic, verdict, input, ctx);
                     }
                 }),
