@@ -62,7 +62,8 @@
 //!   (the app's authorize awaited beside the connection's other frames),
 //!   bounded outbound buffer, and its place among its peer address's
 //!   sockets (`--max-conns-per-ip`).
-//! - `cluster/`: with a store shared by several nodes (Redis), the
+//! - `cluster/`: with a store shared by several nodes (one offering a
+//!   [`store::NodeBus`]: Redis, feature `redis`), the
 //!   node's router: a join goes to its session's owner, this node's
 //!   supervisor or another node's over the store's bus, and so does all
 //!   that follows; on the owner, a `Guest` per connection of another node
@@ -85,12 +86,13 @@
 //!   (load, save, delete, idle keys) and the durable [`StepLog`] (append
 //!   steps, read a key's checkpoint and steps back, trimmed to the
 //!   session's journal window); [`MemoryStore`] (a session store),
-//!   [`RedbStore`] (both, on disk), [`store::RedisStore`] (both, in a
-//!   Redis shared by several nodes: one owner per session through a lease,
-//!   every write fenced inside Redis; docs/scale-out.md) and the
-//!   group-commit thread.
+//!   [`RedbStore`] (feature `redb`: both, on disk), [`store::RedisStore`]
+//!   (feature `redis`: both, in a Redis shared by several nodes: one owner
+//!   per session through a lease, every write fenced inside Redis;
+//!   docs/scale-out.md) and the group-commit thread.
 //! - `metrics`: what a hub counts (Prometheus, a registry per hub), for
-//!   `GET /metrics`; the actors and the service count through it.
+//!   `GET /metrics`; the actors and the service count through it. Without
+//!   the feature `metrics` (default) the same names count nothing.
 //! - [`protocol`]: the wire: frames, payloads, replies, [`Reason`], close
 //!   codes. Actors build its typed values, never JSON of their own.
 //! - `otel` (feature `otel`, in `cli`): spans exported over OTLP/HTTP

@@ -2,7 +2,10 @@
 //! (`prometheus-parse`), whose counters move as traffic flows over real
 //! sockets: events by outcome, refusals by reason, joins by resume kind,
 //! deltas sent, the registry's gauges, journal bytes, and the commit
-//! histograms of a redb store. Each hub counts on its own.
+//! histograms of a redb store. Each hub counts on its own. Needs the
+//! features `metrics`, `demo` and `redb` (all default): without `metrics`
+//! nothing is counted and `/metrics` is not mounted.
+#![cfg(all(feature = "metrics", feature = "demo", feature = "redb"))]
 #![allow(clippy::unwrap_used)]
 
 mod common;

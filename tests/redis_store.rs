@@ -2,7 +2,9 @@
 //! other stores do (whole saves, appended steps rebuilt from checkpoint +
 //! deltas, the journal window, the contract, retention), one node owns a
 //! session at a time (its lease), and a node that lost the lease never
-//! writes again (the fencing token, checked inside Redis).
+//! writes again (the fencing token, checked inside Redis). Needs the
+//! feature `redis` (default).
+#![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -288,7 +288,7 @@ pub trait App: Send + Sync + Sized + 'static {
     /// `GET /metrics` serves (and [`crate::Hub::metrics_text`] returns).
     /// Names must not collide with tabhub's (`tabhub_` plus docs/metrics.md's
     /// list); the app proxy's start with `tabhub_backend_`. Called at each
-    /// scrape. Default: none.
+    /// scrape; never without the crate feature `metrics`. Default: none.
     fn metrics_text(&self) -> String {
         String::new()
     }

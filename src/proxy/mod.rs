@@ -21,7 +21,7 @@
 //!   and their idle limit.
 //! - `tls.rs`: TLS to an `https://` backend, and the extra roots of
 //!   `--app-ca-file`.
-//! - `metrics.rs`: the calls counted, for `GET /metrics`.
+//! - `metrics/`: the calls counted, for `GET /metrics` (feature `metrics`).
 
 mod answer;
 mod client;

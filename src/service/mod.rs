@@ -10,6 +10,8 @@
 mod api;
 mod handle;
 mod handle_error;
+#[cfg(test)]
+mod metrics_tests;
 mod observe;
 mod origin;
 mod ownership;
@@ -295,7 +297,8 @@ impl<A: App> Hub<A> {
     /// Every metric of this hub in Prometheus' text format (what
     /// `GET /metrics` serves), for an app that serves them itself. Names
     /// start with `tabhub_`; docs/metrics.md lists them. Each hub counts in a
-    /// registry of its own.
+    /// registry of its own. Without the crate feature `metrics` (default)
+    /// nothing is counted and this is an empty string.
     pub async fn metrics_text(&self) -> String {
         self.observe.metrics_text().await
     }

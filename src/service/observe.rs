@@ -76,7 +76,12 @@ impl Observe {
     /// (sessions, connections, tabs, summary joins) read from the
     /// supervisor now. Once the supervisor has stopped they read 0; if it
     /// does not answer within a second they keep their last values.
+    /// Without the feature `metrics`: empty, and nothing is asked of the
+    /// supervisor, the store or the app.
     pub(crate) async fn metrics_text(&self) -> String {
+        if !cfg!(feature = "metrics") {
+            return String::new();
+        }
         let m = &self.metrics;
         match tokio::time::timeout(STATS_WAIT, self.stats.send(Stats)).await {
             Ok(Ok(stats)) => {

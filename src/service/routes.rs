@@ -1,7 +1,7 @@
 //! [`Routes`]: what a [`super::Hub`] mounts on an actix-web app, and where.
 //! By default `GET /socket/websocket` (the WebSocket endpoint),
 //! `GET /healthz` and `/readyz` (readiness), `GET /livez` (liveness),
-//! `GET /metrics` (Prometheus text), and `GET`/`HEAD
+//! `GET /metrics` (Prometheus text; feature `metrics`), and `GET`/`HEAD
 //! /tabhub.js` (the JavaScript client, an ES module, revalidated by
 //! `ETag`); an app may move any of them and leave out all but the socket
 //! (or mount the metrics alone, on a listener of their own).
@@ -90,6 +90,7 @@ impl Routes {
 
     /// Where the metrics (Prometheus text format, every name prefixed
     /// `tabhub_`; docs/metrics.md lists them) are mounted (default `/metrics`).
+    /// Without the crate feature `metrics` (default) they are not mounted.
     pub fn metrics_path(mut self, path: &str) -> Self {
         self.metrics = Some(path.to_owned());
         self
@@ -164,7 +165,9 @@ impl Routes {
             if let Some(path) = &self.livez {
                 cfg.route(path, web::get().to(observe::livez));
             }
-            if let Some(path) = &self.metrics {
+            // Without the feature `metrics` nothing is counted, so nothing
+            // is mounted and `/metrics` answers 404.
+            if let Some(path) = self.metrics.as_ref().filter(|_| cfg!(feature = "metrics")) {
                 cfg.route(path, web::get().to(observe::metrics));
             }
             if let Some(path) = &self.client {

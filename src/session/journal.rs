@@ -21,7 +21,7 @@ pub(crate) struct Journal {
     max_bytes: usize,
     /// Where its bytes are added up with other journals' (the hub's
     /// `tabhub_journal_bytes`); taken off again when it is dropped.
-    gauge: Option<prometheus::IntGauge>,
+    gauge: Option<crate::metrics::Gauge>,
 }
 
 /// How a cursor catches up with the session.
@@ -47,7 +47,7 @@ impl Journal {
     }
 
     /// Adds this journal's bytes, now and as they change, to `gauge`.
-    pub(crate) fn count_in(&mut self, gauge: prometheus::IntGauge) {
+    pub(crate) fn count_in(&mut self, gauge: crate::metrics::Gauge) {
         if let Some(old) = self.gauge.replace(gauge) {
             old.sub(as_i64(self.bytes));
         }

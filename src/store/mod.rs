@@ -32,6 +32,7 @@ mod error;
 mod memory;
 #[cfg(feature = "redb")]
 mod redb;
+#[cfg(feature = "redis")]
 mod redis;
 mod saved;
 mod session_store;
@@ -40,6 +41,8 @@ mod step_log;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+// What the durable stores tabhub ships (redb, Redis) share.
+#[cfg(any(feature = "redb", feature = "redis"))]
 pub(crate) use crate::protocol::reply::Outcome;
 
 pub use bus::{BusEvent, BusFuture, NodeBus};
@@ -48,7 +51,9 @@ pub use error::{StoreCause, StoreError};
 pub use memory::MemoryStore;
 #[cfg(feature = "redb")]
 pub use redb::{RedbOptions, RedbStore};
+#[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore};
+#[cfg(any(feature = "redb", feature = "redis"))]
 pub(crate) use saved::gapless_tail;
 pub use saved::{SavedChain, SavedDelta, SavedSession, SavedTask};
 pub use session_store::SessionStore;

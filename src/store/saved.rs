@@ -95,6 +95,7 @@ impl SavedSession {
 /// The longest suffix of `journal` that ends at `seq` with no gap (the
 /// session's journal is already bounded; a gap or a journal not ending at
 /// the saved seq could not be replayed).
+#[cfg(any(feature = "redb", feature = "redis"))]
 pub(crate) fn gapless_tail(journal: &[SavedDelta], seq: u64) -> &[SavedDelta] {
     let mut keep = 0;
     let mut expected = Some(seq);

@@ -150,8 +150,8 @@ pub trait SessionStore: Send + Sync + 'static {
     }
 
     /// The store's own metrics in Prometheus' text format (names start
-    /// with `tabhub_`), appended to the hub's `GET /metrics`. Default:
-    /// none.
+    /// with `tabhub_`), appended to the hub's `GET /metrics`; never
+    /// called without the crate feature `metrics`. Default: none.
     fn metrics_text(&self) -> String {
         String::new()
     }

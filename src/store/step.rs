@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use super::{SavedChain, SavedDelta, SavedTask, StoreError};
+#[cfg(any(feature = "redb", feature = "redis"))]
+use super::StoreError;
+use super::{SavedChain, SavedDelta, SavedTask};
 use crate::ids::{ChainId, Epoch, SessionKey};
 use crate::protocol::reply::Outcome;
 
@@ -72,6 +74,7 @@ impl Step {
     ///
     /// # Errors
     /// [`StoreError`] ([`super::StoreCause::Invalid`]) naming the seqs.
+    #[cfg(any(feature = "redb", feature = "redis"))]
     pub(crate) fn check_deltas(&self) -> Result<(), StoreError> {
         let consecutive = self.deltas.iter().zip(0u64..).all(|(d, i)| {
             self.deltas

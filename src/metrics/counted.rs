@@ -1,14 +1,10 @@
-//! [`Metrics`]: what a hub counts, in a Prometheus registry of its own (so
-//! several hubs in one process never mix their counts), served as text by
-//! `GET /metrics`. Every name starts with `tabhub_`; docs/metrics.md lists them.
+//! The counting [`Metrics`] (feature `metrics`): a Prometheus registry per
+//! hub, so several hubs in one process never mix their counts.
 //!
 //! Counting is cheap on the hot path: every label a hot counter can take is
 //! resolved once, here, so counting is one atomic add, with no lock and no
 //! map lookup. Gauges of what the supervisor's registry holds (sessions,
 //! connections, tabs) are read from it when the metrics are scraped.
-//!
-//! Below the actors and the store, above the wire: it counts refusals by
-//! the protocol's [`Reason`] and joins by their [`Resume`].
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -18,10 +14,14 @@ use prometheus::{
 use crate::protocol::reply::Resume;
 use crate::protocol::{ErrorReason, Reason};
 
+/// A gauge several owners add to (`tabhub_journal_bytes`: each journal
+/// adds its own bytes and takes them off again).
+pub(crate) type Gauge = IntGauge;
+
 /// Why an upgrade to a WebSocket was refused before it happened, with its
 /// HTTP status: the `status` and `reason` labels of
 /// `tabhub_upgrades_refused_total`.
-pub(crate) const UPGRADE_REFUSALS: [(u16, &str); 6] = [
+const UPGRADE_REFUSALS: [(u16, &str); 6] = [
     (400, "bad_request"),
     (401, "unauthenticated"),
     (403, "forbidden"),

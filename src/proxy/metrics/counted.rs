@@ -1,35 +1,17 @@
-//! What the app proxy counts of its backend calls, in a Prometheus
-//! registry of its own (appended to `GET /metrics` through
-//! [`crate::App::metrics_text`]):
-//!
-//! - `tabhub_backend_calls_total{call, outcome}`: calls by `call` (`event`,
-//!   `join`, `initial_state`, `cancel`) and `outcome` (`ok`, `not_found`,
-//!   `timeout`, `unavailable`, `status`, `invalid`).
-//! - `tabhub_backend_call_seconds{call}`: each call's time, from asking
-//!   for a turn to the answer's last byte (or the failure).
-//! - `tabhub_backend_calls_in_flight`: calls holding a turn now.
-//!
-//! Every label pair is resolved once, at start, so counting is one atomic
-//! add.
+//! The counting [`CallMetrics`] (feature `metrics`): a Prometheus
+//! registry of the proxy's own. Every label pair is resolved once, at
+//! start, so counting is one atomic add.
 
 use std::time::Duration;
 
 use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, Opts, Registry};
 
+use super::Outcome;
+
 /// The calls the proxy makes, in label order.
-pub(super) const CALLS: [&str; 4] = ["event", "join", "initial_state", "cancel"];
+const CALLS: [&str; 4] = ["event", "join", "initial_state", "cancel"];
 
-/// How a call ended, in label order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Outcome {
-    Ok,
-    NotFound,
-    Timeout,
-    Unavailable,
-    Status,
-    Invalid,
-}
-
+/// Each outcome's label.
 const OUTCOMES: [(Outcome, &str); 6] = [
     (Outcome::Ok, "ok"),
     (Outcome::NotFound, "not_found"),
@@ -45,16 +27,16 @@ const CALL_SECONDS: [f64; 14] = [
 ];
 
 /// The proxy's metrics.
-pub(super) struct CallMetrics {
+pub(in crate::proxy) struct CallMetrics {
     registry: Registry,
     /// `[call][outcome]`.
     calls: Vec<Vec<IntCounter>>,
     seconds: Vec<Histogram>,
-    pub(super) in_flight: IntGauge,
+    pub(in crate::proxy) in_flight: IntGauge,
 }
 
 impl CallMetrics {
-    pub(super) fn new() -> Self {
+    pub(in crate::proxy) fn new() -> Self {
         let registry = Registry::new();
         let calls = prometheus::IntCounterVec::new(
             Opts::new(
@@ -107,7 +89,7 @@ impl CallMetrics {
     }
 
     /// Counts one call to `call` (an entry of [`CALLS`]) that took `took`.
-    pub(super) fn record(&self, call: &str, outcome: Outcome, took: Duration) {
+    pub(in crate::proxy) fn record(&self, call: &str, outcome: Outcome, took: Duration) {
         let Some(c) = CALLS.iter().position(|x| *x == call) else {
             return;
         };
@@ -120,7 +102,7 @@ impl CallMetrics {
     }
 
     /// Prometheus text of every metric here.
-    pub(super) fn text(&self) -> String {
+    pub(in crate::proxy) fn text(&self) -> String {
         let mut out = Vec::new();
         if let Err(e) = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             tracing::error!(error = %e, "could not encode the proxy's metrics");
