@@ -5,12 +5,14 @@ the answers (patches made with `jsonpatch`), its `AsyncClient` drives the
 server API.
 
 tabhub runs with `--app-url http://HOST:PORT/tabhub` and calls
-`POST /tabhub/{initial_state,join,event,cancel}`. Background jobs run here,
+`POST /tabhub/{initial_state,join,event,cancel,presence}` (the last with
+tabhub's `--app-presence`). Background jobs run here,
 as asyncio tasks, and report progress through the server API
 (`POST {TABHUB_API_URL}/sessions/{key}/state`, then `.../tasks/{job}/end`).
 
 State of a session: `{"todos": [{"id", "text", "done"}], "jobs": {KEY:
-{"progress", "steps", "status"}}, "chain_count": N}`.
+{"progress", "steps", "status"}}, "chain_count": N}`, and with
+`--app-presence` `"here": [{"tab", "visible"}]`, as the binary's demo.
 
 Environment:
 
@@ -47,6 +49,7 @@ from tabhub.proxy import (
     Context,
     EventError,
     JoinCall,
+    PresenceCall,
     ProxyApp,
     deny,
     handler_error,
@@ -255,6 +258,17 @@ def cancel(ctx: Context, call: CancelCall) -> None:
     job_map = ctx.state.get("jobs") if ctx.state is not None else None
     if isinstance(job_map, dict) and isinstance(job_map.get(call.task), dict):
         ctx.change.replace(pointer("jobs", call.task, "status"), "cancelled")
+
+
+@demo.presence
+def presence(ctx: Context, call: PresenceCall) -> None:
+    """Who has the session open: the whole list each time, so a list saved
+    before a restart is put right by the first join."""
+    here = [{"tab": t.tab_id, "visible": t.visible} for t in call.tabs]
+    if here:
+        ctx.change.add("/here", here)  # adds or replaces the member
+    elif ctx.state is not None and "here" in ctx.state:
+        ctx.change.remove("/here")
 
 
 # --------------------------------------------------------------------------

@@ -177,3 +177,34 @@ async def test_answers_carry_the_summary_of_the_state_after_the_change() -> None
     assert with_state == {"patch": [{"op": "add", "path": "/xs/-", "value": 7}], "summary": {"n": 2}}
     without, _ = await app.handle_event(EventCall.model_validate(call))
     assert without == {"patch": [{"op": "add", "path": "/xs/-", "value": 7}]}, "--app-no-state"
+
+
+@pytest.mark.anyio
+async def test_a_presence_change_reaches_the_presence_handler_and_none_is_a_404() -> None:
+    from tabhub.proxy import PresenceCall
+
+    call = PresenceCall.model_validate(
+        {
+            "key": new_key(),
+            "change": "left",
+            "seq": 4,
+            "state": {"here": ["a", "b"]},
+            "tab": {"tab_id": "b", "visible": False, "headers": {"cookie": "u=1"}},
+            "tabs": [{"tab_id": "a", "visible": True}],
+        }
+    )
+    assert call.tab.headers == {"cookie": "u=1"} and call.has_state
+    assert await ProxyApp().handle_presence(call) is None, "no handler: 404, no change"
+
+    app = ProxyApp(summary=lambda state: {"here": len(state["here"])})
+
+    @app.presence
+    def presence(ctx: Context, change: PresenceCall) -> None:
+        ctx.change.to({"here": [t.tab_id for t in change.tabs]})
+        ctx.effect("presence", {"change": change.change, "tab": change.tab.tab_id})
+
+    answer = await app.handle_presence(call)
+    assert answer is not None
+    assert answer["patch"] == [{"op": "remove", "path": "/here/1"}]
+    assert answer["summary"] == {"here": 1}
+    assert answer["effects"] == [{"kind": "presence", "data": {"change": "left", "tab": "b"}, "to": "origin"}]

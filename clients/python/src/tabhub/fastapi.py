@@ -2,7 +2,7 @@
 ``fastapi`` extra: ``pip install tabhub[fastapi]``).
 
 ``app.include_router(proxy_router(handlers, prefix="/tabhub"))`` serves
-``POST /tabhub/{event,join,initial_state,cancel}``; run tabhub with
+``POST /tabhub/{event,join,initial_state,cancel,presence}``; run tabhub with
 ``--app-url http://HOST:PORT/tabhub``.
 """
 
@@ -15,7 +15,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Reques
 from fastapi.responses import JSONResponse
 
 from .proxy.app import ProxyApp
-from .proxy.calls import CancelCall, EventCall, InitialStateCall, JoinCall
+from .proxy.calls import CancelCall, EventCall, InitialStateCall, JoinCall, PresenceCall
 
 
 class Unauthorized(Exception):
@@ -54,7 +54,8 @@ def install_unauthorized_handler(app: FastAPI) -> None:
 def proxy_router(
     handlers: ProxyApp, *, prefix: str = "/tabhub", app_token: str | None = None
 ) -> APIRouter:
-    """The four app proxy routes of `handlers` under `prefix`.
+    """The app proxy routes of `handlers` under `prefix` (event, join,
+    initial_state, cancel, presence).
 
     With `app_token`, calls without ``Authorization: Bearer <it>`` raise
     :class:`Unauthorized` (see :func:`install_unauthorized_handler`). What
@@ -85,5 +86,12 @@ def proxy_router(
     @router.post("/cancel")
     async def cancel(call: CancelCall) -> dict[str, Any]:
         return await handlers.handle_cancel(call)
+
+    @router.post("/presence", response_model=None)
+    async def presence(call: PresenceCall) -> dict[str, Any] | JSONResponse:
+        answer = await handlers.handle_presence(call)
+        if answer is None:
+            return JSONResponse({"reason": "not_found"}, status_code=404)
+        return answer
 
     return router

@@ -24,7 +24,15 @@ from .answers import (
     unknown_event,
 )
 from .app import ProxyApp
-from .calls import CancelCall, EventCall, EventObject, InitialStateCall, JoinCall
+from .calls import (
+    CancelCall,
+    EventCall,
+    EventObject,
+    InitialStateCall,
+    JoinCall,
+    PresenceCall,
+    PresenceTab,
+)
 from .change import Change, ChangeConflict, patch_between, pointer
 from .context import AfterAnswer, Context
 
@@ -39,6 +47,8 @@ __all__ = [
     "EventObject",
     "InitialStateCall",
     "JoinCall",
+    "PresenceCall",
+    "PresenceTab",
     "ProxyApp",
     "Target",
     "allow",

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from .answers import EventError, allow, describe, handler_error, invalid_payload, unknown_event
-from .calls import CancelCall, EventCall, InitialStateCall, JoinCall
+from .calls import CancelCall, EventCall, InitialStateCall, JoinCall, PresenceCall
 from .change import ChangeConflict
 from .context import AfterAnswer, Context
 
@@ -20,6 +20,8 @@ from .context import AfterAnswer, Context
 EventHandler = Callable[[Context, Any], Any]
 #: ``handler(ctx, call)`` of a cancel, plain or async.
 CancelHandler = Callable[[Context, CancelCall], Any]
+#: ``handler(ctx, call)`` of a presence change, plain or async.
+PresenceHandler = Callable[[Context, PresenceCall], Any]
 #: ``handler(call)``, plain or async: :func:`allow`, :func:`deny`, or a bool.
 JoinHandler = Callable[[JoinCall], Any]
 #: ``handler(call)``, plain or async: the new key's state.
@@ -53,6 +55,7 @@ class ProxyApp:
         self._events: dict[str, tuple[TypeAdapter[Any], EventHandler]] = {}
         self._join: JoinHandler | None = None
         self._cancel: CancelHandler | None = None
+        self._presence: PresenceHandler | None = None
         self._initial_state: InitialStateHandler | None = None
 
     def event(self, name: str, payload: Any = None) -> Callable[[EventHandler], EventHandler]:
@@ -80,6 +83,13 @@ class ProxyApp:
     def cancel(self, handler: CancelHandler) -> CancelHandler:
         """Registers what a cancelled task does to the state."""
         self._cancel = handler
+        return handler
+
+    def presence(self, handler: PresenceHandler) -> PresenceHandler:
+        """Registers what a tab joining, leaving, or being shown or hidden
+        does to the state (tabhub calls it with ``--app-presence``;
+        without a handler the call is answered ``404``: no change)."""
+        self._presence = handler
         return handler
 
     def initial_state(self, handler: InitialStateHandler) -> InitialStateHandler:
@@ -136,6 +146,18 @@ class ProxyApp:
             except (EventError, ChangeConflict):
                 # tabhub only logs a cancel's error: answer nothing.
                 return {}
+        return self._finish(ctx)
+
+    async def handle_presence(self, call: PresenceCall) -> dict[str, Any] | None:
+        """The answer to a presence change, or None: no handler (answer
+        ``404``). A refusal answers nothing: tabhub only logs it."""
+        if self._presence is None:
+            return None
+        try:
+            ctx = Context(call.key, _state(call.state, call.has_state), call.tab.tab_id, call.seq)
+            await _call(self._presence, ctx, call)
+        except (EventError, ChangeConflict):
+            return {}
         return self._finish(ctx)
 
     def _finish(self, ctx: Context) -> dict[str, Any]:

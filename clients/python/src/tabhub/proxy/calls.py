@@ -3,7 +3,7 @@ pydantic models. Members a later tabhub adds are ignored."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -65,6 +65,35 @@ class CancelCall(BaseModel):
     key: str
     task: str
     seq: int | None = None
+    state: Any = None
+
+    @property
+    def has_state(self) -> bool:
+        """False when tabhub left the state out (``--app-no-state``)."""
+        return "state" in self.model_fields_set
+
+
+class PresenceTab(BaseModel):
+    """One tab of a `URL/presence` call."""
+
+    tab_id: str
+    visible: bool
+    headers: dict[str, str] = {}
+    """Forwarded upgrade headers: only on the tab the change is about."""
+    peer: str | None = None
+
+
+class PresenceCall(BaseModel):
+    """`POST URL/presence` (tabhub's ``--app-presence``): a tab of session
+    `key` joined, left, or was shown or hidden."""
+
+    key: str
+    change: Literal["joined", "left", "visibility"]
+    tab: PresenceTab
+    """The tab the change is about (after ``left``: not visible, not in `tabs`)."""
+    tabs: list[PresenceTab]
+    """Every tab joined after the change, in join order."""
+    seq: int
     state: Any = None
 
     @property
