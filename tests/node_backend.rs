@@ -27,10 +27,17 @@ struct Pair {
 
 impl Pair {
     fn start() -> Pair {
+        Self::start_with(&[])
+    }
+
+    /// As [`Pair::start`], with more flags for tabhub.
+    fn start_with(flags: &[&str]) -> Pair {
         node::require(&[]);
         let port = free_port();
         let app_url = format!("http://127.0.0.1:{port}/tabhub");
-        let (tabhub, addr) = start_tabhub(&["--app-url", &app_url, "--api-token", API_TOKEN]);
+        let mut args = vec!["--app-url", &app_url, "--api-token", API_TOKEN];
+        args.extend_from_slice(flags);
+        let (tabhub, addr) = start_tabhub(&args);
         let mut command = Command::new("node");
         command
             .current_dir(node::root())
@@ -123,4 +130,29 @@ async fn a_job_of_the_node_backend_pushes_progress_and_ends_its_task() {
         mirror.apply_delta(&d.payload);
     }
     assert_eq!(mirror.state["jobs"]["job/1"]["progress"], 3);
+}
+
+#[actix_rt::test]
+async fn with_app_presence_the_node_backend_lists_who_is_here() {
+    let pair = Pair::start_with(&["--app-presence"]);
+    let key = new_key();
+    let mut a = pair.tab("a").await;
+    let (mut ma, _) = a.join_mirror(&key, None).await;
+    a.catch_up(&key, &mut ma, 1).await;
+    assert_eq!(
+        ma.state["here"],
+        json!([{"tab": "a", "visible": true}]),
+        "{}",
+        pair.backend.output()
+    );
+    let mut b = pair.tab("b").await;
+    b.join_with(&key, json!({"visibility": "hidden"})).await;
+    a.catch_up(&key, &mut ma, 2).await;
+    assert_eq!(
+        ma.state["here"],
+        json!([{"tab": "a", "visible": true}, {"tab": "b", "visible": false}])
+    );
+    drop(b);
+    a.catch_up(&key, &mut ma, 3).await;
+    assert_eq!(ma.state["here"], json!([{"tab": "a", "visible": true}]));
 }

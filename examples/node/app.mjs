@@ -221,11 +221,20 @@ function onCancel(call) {
   return answer;
 }
 
+// With tabhub's --app-presence: who has the session open, the whole list
+// each time (a list saved before a restart is put right by the first join).
+function onPresence(call) {
+  const here = (call.tabs ?? []).map((t) => ({ tab: t.tab_id, visible: t.visible }));
+  if (here.length) return { patch: [{ op: "add", path: "/here", value: here }] };
+  return isObject(call.state) && "here" in call.state ? { patch: [{ op: "remove", path: "/here" }] } : {};
+}
+
 const ROUTES = {
   "/tabhub/initial_state": async () => [{ state: { todos: [], jobs: {}, chain_count: 0 } }, []],
   "/tabhub/join": async (call) => [onJoin(call), []],
   "/tabhub/event": onEvent,
   "/tabhub/cancel": async (call) => [onCancel(call), []],
+  "/tabhub/presence": async (call) => [onPresence(call), []],
 };
 
 function authorized(req) {
