@@ -212,8 +212,9 @@ pub trait App: Send + Sync + Sized + 'static {
         let _ = (key, task);
     }
 
-    /// Whether the presence hooks ([`App::tab_joined`], [`App::tab_left`],
-    /// [`App::tab_visibility`]) run. Asked once per change, before any
+    /// Whether the presence hooks ([`App::presence_changed`], and through
+    /// it [`App::tab_joined`], [`App::tab_left`], [`App::tab_visibility`])
+    /// run. Asked once per change, before any
     /// work: an app that says `false` (the default) pays nothing for
     /// presence, and its joins make no delta.
     fn tracks_presence(&self) -> bool {
@@ -271,6 +272,26 @@ pub trait App: Send + Sync + Sized + 'static {
     ) -> Result<(), AppError> {
         let _ = (state, presence, cx);
         Ok(())
+    }
+
+    /// Any presence change (see [`Presence`]), only if
+    /// [`App::tracks_presence`]. The default hands it to [`App::tab_joined`],
+    /// [`App::tab_left`] or [`App::tab_visibility`]; an app that keeps the
+    /// whole list (`presence.tabs`) overrides this one instead of the three.
+    ///
+    /// # Errors
+    /// As [`App::tab_joined`].
+    async fn presence_changed(
+        &self,
+        state: &mut Self::State,
+        presence: &Presence<Self::Identity>,
+        cx: &mut Context<'_, Self>,
+    ) -> Result<(), AppError> {
+        match presence.change {
+            PresenceChange::Joined => self.tab_joined(state, presence, cx).await,
+            PresenceChange::Left => self.tab_left(state, presence, cx).await,
+            PresenceChange::Visibility => self.tab_visibility(state, presence, cx).await,
+        }
     }
 
     /// The session's last tab left (the grace timer starts). Default: nothing.

@@ -374,27 +374,8 @@ impl App for Demo {
         self.presence
     }
 
-    async fn tab_joined(
-        &self,
-        state: &mut DemoState,
-        presence: &crate::app::Presence<()>,
-        _cx: &mut Context<'_, Self>,
-    ) -> Result<(), AppError> {
-        presence::keep(state, presence);
-        Ok(())
-    }
-
-    async fn tab_left(
-        &self,
-        state: &mut DemoState,
-        presence: &crate::app::Presence<()>,
-        _cx: &mut Context<'_, Self>,
-    ) -> Result<(), AppError> {
-        presence::keep(state, presence);
-        Ok(())
-    }
-
-    async fn tab_visibility(
+    /// Keeps `here`, the whole list, whatever the change.
+    async fn presence_changed(
         &self,
         state: &mut DemoState,
         presence: &crate::app::Presence<()>,

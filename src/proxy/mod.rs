@@ -266,28 +266,8 @@ impl App for Proxy {
         self.presence
     }
 
-    /// `POST URL/presence`, `"change": "joined"`.
-    async fn tab_joined(
-        &self,
-        state: &mut ProxyState,
-        presence: &crate::app::Presence<ProxyIdentity>,
-        cx: &mut Context<'_, Self>,
-    ) -> Result<(), AppError> {
-        presence::tell(self, state, presence, cx).await
-    }
-
-    /// `POST URL/presence`, `"change": "left"`.
-    async fn tab_left(
-        &self,
-        state: &mut ProxyState,
-        presence: &crate::app::Presence<ProxyIdentity>,
-        cx: &mut Context<'_, Self>,
-    ) -> Result<(), AppError> {
-        presence::tell(self, state, presence, cx).await
-    }
-
-    /// `POST URL/presence`, `"change": "visibility"`.
-    async fn tab_visibility(
+    /// `POST URL/presence`, whatever the change.
+    async fn presence_changed(
         &self,
         state: &mut ProxyState,
         presence: &crate::app::Presence<ProxyIdentity>,

@@ -100,20 +100,8 @@ fn run_hook<A: App>(lent: Lent<A>, presence: Presence<A::Identity>) -> Running<A
             let mut cx = Context::new(&key, origin, identity, &is_running)
                 .at(seq, None)
                 .bounded(max_state_bytes);
-            let result = match presence.change {
-                PresenceChange::Joined => {
-                    let hook = app.tab_joined(&mut state, &presence, &mut cx);
-                    guarded("tab_joined hook", limit, hook).await
-                }
-                PresenceChange::Left => {
-                    let hook = app.tab_left(&mut state, &presence, &mut cx);
-                    guarded("tab_left hook", limit, hook).await
-                }
-                PresenceChange::Visibility => {
-                    let hook = app.tab_visibility(&mut state, &presence, &mut cx);
-                    guarded("tab_visibility hook", limit, hook).await
-                }
-            };
+            let hook = app.presence_changed(&mut state, &presence, &mut cx);
+            let result = guarded("presence hook", limit, hook).await;
             Handled {
                 state,
                 requests: cx.into_requests(),
