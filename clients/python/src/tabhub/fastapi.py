@@ -78,10 +78,7 @@ def proxy_router(
 
     @router.post("/initial_state", response_model=None)
     async def initial_state(call: InitialStateCall) -> dict[str, Any] | JSONResponse:
-        answer = await handlers.handle_initial_state(call)
-        if answer is None:
-            return JSONResponse({"reason": "not_found"}, status_code=404)
-        return answer
+        return _or_not_found(await handlers.handle_initial_state(call))
 
     @router.post("/cancel")
     async def cancel(call: CancelCall) -> dict[str, Any]:
@@ -89,9 +86,13 @@ def proxy_router(
 
     @router.post("/presence", response_model=None)
     async def presence(call: PresenceCall) -> dict[str, Any] | JSONResponse:
-        answer = await handlers.handle_presence(call)
-        if answer is None:
-            return JSONResponse({"reason": "not_found"}, status_code=404)
-        return answer
+        return _or_not_found(await handlers.handle_presence(call))
 
     return router
+
+
+def _or_not_found(answer: dict[str, Any] | None) -> dict[str, Any] | JSONResponse:
+    """The answer, or ``404`` where the app has no handler of the call."""
+    if answer is None:
+        return JSONResponse({"reason": "not_found"}, status_code=404)
+    return answer
