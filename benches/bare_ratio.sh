@@ -4,7 +4,9 @@
 # reported as ratios to bare. Each tabhub runs with the memory store, no rate
 # limit, room for W1's 100 tabs, and no limit of sockets per address (every
 # loadgen socket comes from 127.0.0.1; set by environment variable, which
-# binaries older than that limit ignore).
+# binaries older than that limit ignore), and the demo without its presence
+# list (a delta per join, which bare does not make; older binaries ignore
+# the variable too).
 #
 #   benches/bare_ratio.sh OUT.jsonl TABHUB_BIN...
 # Environment: BENCH_DIR (default ../shared/bench), REPEAT (3), ONLY.
@@ -16,7 +18,7 @@ export REPEAT=${REPEAT:-3} ONLY=${ONLY:-"W1-K32 W2 W4"} OUT
 (cd "$B/bare" && cargo build --release -q) && (cd "$B/loadgen" && cargo build --release -q) || exit 1
 NAME=bare "$B/suite.sh" "$B/bare/target/release/bare"
 for bin in "$@"; do
-  TABHUB_MAX_CONNS_PER_IP=0 NAME="$(basename "$bin")-mem" "$B/suite.sh" "$bin" --store memory \
+  TABHUB_MAX_CONNS_PER_IP=0 TABHUB_NO_DEMO_PRESENCE=true NAME="$(basename "$bin")-mem" "$B/suite.sh" "$bin" --store memory \
     --rate-events-per-sec 0 --max-tabs-per-session 128
 done
 python3 "$B/summarize.py" "$OUT"

@@ -83,7 +83,8 @@ def run(n, bin_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(rport, redis, "redis-server")
     nodes, ports = [], []
-    env = dict(os.environ, TABHUB_MAX_CONNS_PER_IP="0", RUST_LOG="warn")
+    env = dict(os.environ, TABHUB_MAX_CONNS_PER_IP="0", TABHUB_NO_DEMO_PRESENCE="true",
+               RUST_LOG="warn")
     for i in range(n):
         port = free_port()
         log = open(os.path.join(tmp, f"node{i}.log"), "w")

@@ -25,7 +25,7 @@ stats() { python3 -c "import json,urllib.request;print(json.dumps(json.load(urll
 
 NAME=bare "$B/suite.sh" "$B/bare/target/release/bare"
 common=(--store memory --rate-events-per-sec 0 --max-tabs-per-session 128)
-TABHUB_MAX_CONNS_PER_IP=0 NAME=demo "$B/suite.sh" "$bin" "${common[@]}"
+TABHUB_MAX_CONNS_PER_IP=0 TABHUB_NO_DEMO_PRESENCE=true NAME=demo "$B/suite.sh" "$bin" "${common[@]}"
 before=$(stats)
 TABHUB_MAX_CONNS_PER_IP=0 NAME=proxy "$B/suite.sh" "$bin" "${common[@]}" \
   --app-url "http://$BACKEND_BIND/tabhub"
