@@ -57,7 +57,7 @@ pub const PROTOCOL_VSN: &str = "2.0.0";
 ///
 /// #[actix_web::main]
 /// async fn main() -> std::io::Result<()> {
-///     let hub = Hub::start(Demo, Config::default(), Arc::new(MemoryStore::new()));
+///     let hub = Hub::start(Demo::default(), Config::default(), Arc::new(MemoryStore::new()));
 ///     let routes = hub.configure();
 ///     HttpServer::new(move || App::new().configure(routes.clone()))
 ///         .bind(("127.0.0.1", 4000))?

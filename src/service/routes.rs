@@ -30,7 +30,7 @@ use crate::tab::{TabActor, TabShared};
 /// # use tabhub::{demo::Demo, Config, Hub, MemoryStore};
 /// # #[actix_web::main]
 /// # async fn main() -> std::io::Result<()> {
-/// let hub = Hub::start(Demo, Config::default(), Arc::new(MemoryStore::new()));
+/// let hub = Hub::start(Demo::default(), Config::default(), Arc::new(MemoryStore::new()));
 /// let routes = hub
 ///     .routes()
 ///     .socket_path("/live/websocket")

@@ -40,7 +40,7 @@ use crate::supervisor::Supervisor;
 /// # use tabhub::{demo::Demo, Config, Hub, MemoryStore};
 /// # #[actix_web::main]
 /// # async fn main() -> std::io::Result<()> {
-/// let hub = Hub::start(Demo, Config::default(), Arc::new(MemoryStore::new()));
+/// let hub = Hub::start(Demo::default(), Config::default(), Arc::new(MemoryStore::new()));
 /// let routes = hub.configure();
 /// let api = hub.api("a long random secret").prefix("/api").configure();
 /// HttpServer::new(move || App::new().configure(routes.clone()).configure(api.clone()))
