@@ -44,8 +44,8 @@ pub struct Config {
     /// Events waiting in one session's queue before pushes get `queue_full`.
     /// Default 1,024.
     pub queue_len: usize,
-    /// Token-bucket refill rate per tab, in `event` pushes per second; 0
-    /// turns rate limiting off. Default 100.
+    /// Token-bucket refill rate per tab, in `event` and `visibility` pushes
+    /// per second; 0 turns rate limiting off. Default 100.
     pub rate_events_per_sec: u32,
     /// Token-bucket size per tab (the burst), in events. Default 200.
     pub rate_burst: u32,

@@ -145,6 +145,48 @@ async fn being_shown_or_hidden_and_leaving_are_deltas_too() {
 }
 
 #[actix_rt::test]
+async fn visibility_toggles_draw_on_the_event_bucket_and_a_refused_one_changes_nothing() {
+    let mut config = Config::default();
+    config.rate_burst = 2;
+    config.rate_events_per_sec = 1;
+    let server = start_server(Demo::with_presence(), config, Arc::new(MemoryStore::new()));
+    let key = new_key();
+    let topic = format!("session:{key}");
+    let mut a = Client::connect(&server, "a").await;
+    let mut b = Client::connect(&server, "b").await;
+    a.join(&key, None).await;
+    next_delta(&mut a).await;
+    b.join(&key, None).await;
+    next_delta(&mut a).await;
+
+    for (visibility, seq) in [("hidden", 3), ("visible", 4)] {
+        let r = b
+            .push(&topic, "visibility", json!({"visibility": visibility}))
+            .await;
+        assert_eq!(b.reply(&r).await["status"], "ok");
+        assert_eq!(next_delta(&mut a).await.0, seq);
+    }
+    let r = b
+        .push(&topic, "visibility", json!({"visibility": "hidden"}))
+        .await;
+    let refused = b.reply(&r).await;
+    assert_eq!(refused["status"], "error", "{refused}");
+    assert_eq!(refused["response"]["reason"], "rate_limited");
+
+    let r = a.event(&key, "add_todo", json!({"text": "x"})).await;
+    assert_eq!(
+        r["response"]["seq"], 5,
+        "the refused toggle made no delta, and the other tab has its own bucket"
+    );
+    let snapshot = a.join(&key, None).await;
+    assert_eq!(
+        snapshot["state"]["here"],
+        json!([{"tab": "a", "visible": true}, {"tab": "b", "visible": true}]),
+        "b is still visible"
+    );
+}
+
+#[actix_rt::test]
 async fn an_app_that_does_not_track_presence_makes_no_delta_on_a_join() {
     let server = start_server(
         Demo::default(),

@@ -147,6 +147,16 @@ impl TabActor {
                     Ok(v) => v,
                     Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
                 };
+                // A toggle can be a delta to every tab (presence) and reruns
+                // the election, so it draws on the same bucket as events.
+                if !self.bucket.take(Instant::now()) {
+                    return self.reply_error(
+                        &frame,
+                        Reason::RateLimited,
+                        "too many pushes from this tab; retry later",
+                        ctx,
+                    );
+                }
                 self.supervisor.visibility.do_send(SetVisibility {
                     key,
                     tab: self.tab.clone(),

@@ -150,7 +150,7 @@ pub(crate) struct TabActor {
     /// When the last frame arrived. Tokio time, so the client timeout runs
     /// on the same clock as the ping interval (and on paused time in tests).
     last_seen: Instant,
-    /// Event pushes' bucket (`--rate-events-per-sec`).
+    /// The bucket of event and visibility pushes (`--rate-events-per-sec`).
     bucket: TokenBucket,
     /// Joins' bucket (`--join-rate-per-sec`): each join frame that passes
     /// the frame's checks takes a token.

@@ -1,4 +1,4 @@
-//! The token bucket each connection has for `event` pushes (200 burst,
+//! The token bucket each connection has for `event` and `visibility` pushes (200 burst,
 //! 100/s refill, starting full; docs/protocol.md section 6.1 (`event`))
 //! and one for joins (`--join-rate-per-sec`, `--join-burst`: 10/s, 100
 //! burst; docs/protocol.md section 5.5 (join refusals)).
