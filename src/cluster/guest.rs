@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::messages::{
     ActivityClock, ActivityStamp, Cancel, CloseConnection, Deliver, Identity, Join, Leave,
-    Outgoing, SessionLink, SetVisibility, Submit, SupervisorLink, TabAddr, TabGone, TabStarted,
+    Outgoing, SessionLink, SetVisibility, Submit, SupervisorLink, TabAddr, TabGone, TabInbox,
+    TabStarted,
 };
 use crate::protocol::reply::{error_reply, ErrorResponse};
 use crate::protocol::{Reason, SESSION_TOPIC_PREFIX};
@@ -133,7 +134,7 @@ impl Guest {
             conn: self.conn,
             identity: self.identity.clone(),
             tab_addr: TabAddr {
-                deliver: addr.clone().recipient(),
+                deliver: TabInbox::direct(addr.clone().recipient()),
                 close: addr.recipient(),
             },
             join_ref: join.join_ref,
@@ -240,7 +241,7 @@ impl Handler<FromTab> for Guest {
                     conn: self.conn,
                     identity: self.identity.clone(),
                     join_ref,
-                    reply_to: ctx.address().recipient(),
+                    reply_to: TabInbox::direct(ctx.address().recipient()),
                     reply_ref,
                     event,
                 });
@@ -260,7 +261,7 @@ impl Handler<FromTab> for Guest {
                     tab: self.tab.clone(),
                     conn: self.conn,
                     join_ref,
-                    reply_to: ctx.address().recipient(),
+                    reply_to: TabInbox::direct(ctx.address().recipient()),
                     reply_ref,
                     task,
                 });

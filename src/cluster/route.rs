@@ -16,7 +16,7 @@ use super::wire::{Body, Item, RemoteJoin};
 use crate::ids::{ConnId, SessionKey};
 use crate::messages::{
     Cancel, CloseConnection, Deliver, Join, Leave, Outgoing, QueueDepth, SessionLink,
-    SetVisibility, Submit, TabAddr,
+    SetVisibility, Submit, TabAddr, TabInbox,
 };
 use crate::protocol::close::CloseCode;
 use crate::protocol::reply::{error_reply, ErrorResponse};
@@ -302,7 +302,7 @@ impl Handler<Cancel> for Node {
 
 /// A tab's message for a join this node no longer routes (the join moved
 /// or ended meanwhile): the tab is told to rejoin (`phx_error`).
-fn rejoin(tab: &actix::Recipient<Deliver>, key: &SessionKey, join_ref: Arc<str>) {
+fn rejoin(tab: &TabInbox, key: &SessionKey, join_ref: Arc<str>) {
     tab.do_send(Deliver {
         topic: Arc::from(key.topic()),
         join_ref,

@@ -154,7 +154,9 @@ impl Item {
                 response: response.clone(),
             },
             Outgoing::Rejoin => Self::Rejoin,
-            Outgoing::Push { event, payload } => Self::Push {
+            // The frame is for this node's join_ref and topic; the tab's
+            // node frames the payload again for its own.
+            Outgoing::Push { event, payload, .. } => Self::Push {
                 event: (*event).to_owned(),
                 payload: RawValue::from_string(payload.get().to_owned()).unwrap_or_else(|_| null()),
             },
@@ -198,6 +200,7 @@ impl Item {
             Self::Push { event, payload } => Outgoing::Push {
                 event: known_push(&event)?,
                 payload: Arc::from(payload),
+                frame: None,
             },
         })
     }
@@ -233,6 +236,7 @@ mod tests {
         let item = Item::from_outgoing(&Outgoing::Push {
             event: event::DELTA,
             payload,
+            frame: None,
         });
         let envelope = Envelope {
             from: "a".into(),
@@ -251,7 +255,8 @@ mod tests {
             panic!("a delivery");
         };
         assert_eq!(conn, 9);
-        let Some(Outgoing::Push { event, payload }) = item.into_outgoing(|| unreachable!()) else {
+        let Some(Outgoing::Push { event, payload, .. }) = item.into_outgoing(|| unreachable!())
+        else {
             panic!("a push");
         };
         assert_eq!(event, "delta");

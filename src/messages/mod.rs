@@ -7,6 +7,8 @@
 //! addresses. Each message says who sends it, when, and what it replies.
 //!
 //! - `to_tab.rs`: what sessions and the supervisor deliver to a connection.
+//! - `inbox.rs`: the queue those deliveries go through, one wake-up per
+//!   batch.
 //! - `to_session.rs`: the data plane's inputs (events, cancels, and the
 //!   supervisor's decisions: attach, detach, leader, watch, stop).
 //! - `to_supervisor.rs`: the control plane's inputs (joins, leaves,
@@ -19,6 +21,7 @@
 //! [`Recipient`]: actix::Recipient
 
 mod activity;
+mod inbox;
 mod queue;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -28,6 +31,7 @@ mod to_tab;
 mod watchers;
 
 pub(crate) use activity::{ActivityClock, ActivityStamp};
+pub(crate) use inbox::{Drain, InboxReader, TabInbox};
 pub(crate) use queue::QueueDepth;
 pub(crate) use to_session::{
     Attach, Cancel, Detach, Disown, SessionLink, SetLeader, Stop, StopMode, StopOutcome, Submit,

@@ -74,7 +74,23 @@ impl Handler<Deliver> for Recorder {
                 reply_ref,
                 response,
             } => Seen::Reply(reply_ref, json_of(&response)),
-            Outgoing::Push { event, payload } => Seen::Push(event, json_of(payload.get())),
+            Outgoing::Push {
+                event,
+                payload,
+                frame,
+            } => {
+                if let Some(frame) = frame {
+                    let own = crate::protocol::frame::encode(
+                        Some(&msg.join_ref),
+                        None,
+                        &msg.topic,
+                        event,
+                        payload.get(),
+                    );
+                    assert_eq!(&*frame, own, "a shared frame is this join's own");
+                }
+                Seen::Push(event, json_of(payload.get()))
+            }
             Outgoing::Refused { .. } | Outgoing::Rejoin => Seen::Other,
         };
         let _ = self.0.send(seen);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix::{Message, Recipient};
 
-use super::{Deliver, Watcher, Watchers};
+use super::{TabInbox, Watcher, Watchers};
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::protocol::message::{Cursor, EventPayload, Visibility};
 
@@ -36,7 +36,7 @@ pub(crate) struct Submit {
     /// The connection's identity, for the handler's `Context::identity`.
     pub(crate) identity: super::Identity,
     pub(crate) join_ref: Arc<str>,
-    pub(crate) reply_to: Recipient<Deliver>,
+    pub(crate) reply_to: TabInbox,
     pub(crate) reply_ref: Option<String>,
     pub(crate) event: EventPayload,
 }
@@ -50,7 +50,7 @@ pub(crate) struct Cancel {
     pub(crate) tab: TabId,
     pub(crate) conn: ConnId,
     pub(crate) join_ref: Arc<str>,
-    pub(crate) reply_to: Recipient<Deliver>,
+    pub(crate) reply_to: TabInbox,
     pub(crate) reply_ref: Option<String>,
     pub(crate) task: String,
 }
@@ -67,7 +67,7 @@ pub(crate) struct Cancel {
 pub(crate) struct Attach {
     pub(crate) tab: TabId,
     pub(crate) conn: ConnId,
-    pub(crate) tab_addr: Recipient<Deliver>,
+    pub(crate) tab_addr: TabInbox,
     pub(crate) join_ref: Arc<str>,
     pub(crate) reply_ref: Option<String>,
     pub(crate) cursor: Option<Cursor>,

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use actix::{Message, Recipient};
+use bytestring::ByteString;
 use serde_json::value::RawValue;
 
-use super::SessionLink;
+use super::{SessionLink, TabInbox};
 use crate::protocol::close::CloseCode;
 use crate::protocol::Reason;
 
@@ -51,6 +52,11 @@ pub(crate) enum Outgoing {
     Push {
         event: &'static str,
         payload: Arc<RawValue>,
+        /// The whole frame for this delivery's join and topic, if the
+        /// sender encoded it: a broadcast encodes one per distinct
+        /// `join_ref` and every tab sharing it writes the same bytes.
+        /// `None`: the tab encodes it.
+        frame: Option<ByteString>,
     },
 }
 
@@ -65,6 +71,6 @@ pub(crate) struct CloseConnection {
 /// How the other actors reach one connection.
 #[derive(Clone)]
 pub(crate) struct TabAddr {
-    pub(crate) deliver: Recipient<Deliver>,
+    pub(crate) deliver: TabInbox,
     pub(crate) close: Recipient<CloseConnection>,
 }

@@ -11,9 +11,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use actix::Recipient;
-
-use super::Deliver;
+use super::TabInbox;
 use crate::ids::{ConnId, TabId};
 
 /// One summary join: where its `summary` pushes go.
@@ -21,7 +19,7 @@ use crate::ids::{ConnId, TabId};
 pub(crate) struct Watcher {
     pub(crate) tab: TabId,
     pub(crate) conn: ConnId,
-    pub(crate) addr: Recipient<Deliver>,
+    pub(crate) addr: TabInbox,
     pub(crate) join_ref: Arc<str>,
     /// The `ref` of the join message, for its reply.
     pub(crate) reply_ref: Option<String>,
@@ -170,7 +168,7 @@ mod tests {
         Watcher {
             tab: TabId::parse(tab).unwrap_or_else(|e| panic!("{e}")),
             conn: ConnId(conn),
-            addr: Recorder(tx).start().recipient(),
+            addr: TabInbox::direct(Recorder(tx).start().recipient()),
             join_ref: Arc::from(join_ref),
             reply_ref: None,
             answered: false,

@@ -248,8 +248,19 @@ pub fn encode(
         }
     }
     fn push_str(out: &mut String, s: &str) {
-        // serde_json escapes exactly as JSON requires; a String never fails.
-        out.push_str(&Value::from(s).to_string());
+        // Refs, topics and events are almost always plain ASCII: those are
+        // copied between quotes; anything else is escaped by serde_json
+        // exactly as JSON requires (a String never fails).
+        let plain = s
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        if plain {
+            out.push('"');
+            out.push_str(s);
+            out.push('"');
+        } else {
+            out.push_str(&Value::from(s).to_string());
+        }
     }
     let mut out = String::with_capacity(payload_json.len() + topic.len() + event.len() + 48);
     out.push('[');
@@ -359,5 +370,24 @@ mod tests {
         assert_eq!(s, r#"["j\"1",null,"session:k","delta",{"seq":1}]"#);
         let v: Value = serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v[0], "j\"1");
+    }
+
+    #[test]
+    fn every_routing_string_reads_back_as_written() {
+        for s in [
+            "1",
+            "a\\b",
+            "tab\u{7f}",
+            "line\nbreak",
+            "é",
+            "\u{1}",
+            "</script>",
+        ] {
+            let text = encode(Some(s), Some(s), s, s, "{}");
+            let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+            for i in 0..4 {
+                assert_eq!(v[i], s, "member {i} of {text}");
+            }
+        }
     }
 }

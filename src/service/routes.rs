@@ -274,7 +274,7 @@ async fn socket(
     let stream = stream.max_frame_size(shared.config.max_frame_bytes);
     TabActor::create(|ctx| {
         ctx.add_stream(stream);
-        TabActor::new(&shared, tab, identity, connect_params, session).holding(ip_slot)
+        TabActor::new(&shared, tab, identity, connect_params, session, ctx).holding(ip_slot)
     });
     Ok(response)
 }

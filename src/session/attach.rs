@@ -38,6 +38,7 @@ impl<A: App> SessionActor<A> {
                     Outgoing::Push {
                         event: event::LEADER,
                         payload,
+                        frame: None,
                     },
                 );
             }
@@ -54,6 +55,7 @@ impl<A: App> SessionActor<A> {
                 Outgoing::Push {
                     event: event::TABS,
                     payload: payload.clone(),
+                    frame: None,
                 },
             );
         }

@@ -7,18 +7,23 @@
 
 use std::sync::Arc;
 
-use actix::Recipient;
+use bytestring::ByteString;
 use serde_json::value::RawValue;
 
 use super::members::Member;
 use super::SessionActor;
 use crate::app::App;
 use crate::ids::TabId;
-use crate::messages::{Deliver, Outgoing};
+use crate::messages::{Deliver, Outgoing, TabInbox};
+use crate::protocol::frame;
+
+/// Distinct `join_ref`s whose frame a broadcast keeps for the next tab;
+/// tabs past them get a frame of their own.
+const MAX_FRAMES_KEPT: usize = 8;
 
 impl<A: App> SessionActor<A> {
     /// Delivers one item to any join of this session's topic.
-    pub(super) fn deliver(&self, to: &Recipient<Deliver>, join_ref: Arc<str>, item: Outgoing) {
+    pub(super) fn deliver(&self, to: &TabInbox, join_ref: Arc<str>, item: Outgoing) {
         let deliver = Deliver {
             topic: self.topic.clone(),
             join_ref,
@@ -35,18 +40,52 @@ impl<A: App> SessionActor<A> {
     /// Pushes `event` to one tab, if joined.
     pub(super) fn push_to(&self, tab: &TabId, event: &'static str, payload: Arc<RawValue>) {
         if let Some(m) = self.members.get(tab) {
-            self.send_to(m, Outgoing::Push { event, payload });
+            let frame = self.frame(&m.join_ref, event, &payload);
+            let frame = Some(frame);
+            self.send_to(
+                m,
+                Outgoing::Push {
+                    event,
+                    payload,
+                    frame,
+                },
+            );
         }
     }
 
-    /// Pushes `event` to every tab. The payload is encoded once and shared.
+    /// Pushes `event` to every tab. The payload is encoded once, and the
+    /// frame once per distinct `join_ref` (tabs of one client library
+    /// mostly share theirs): every tab sharing it gets the same bytes.
     pub(super) fn broadcast(&self, event: &'static str, payload: Arc<RawValue>) {
+        let mut framed: Vec<(&str, ByteString)> = Vec::new();
         for m in self.members.iter() {
+            let frame = match framed.iter().find(|(r, _)| *r == &*m.join_ref) {
+                Some((_, frame)) => frame.clone(),
+                None => {
+                    let frame = self.frame(&m.join_ref, event, &payload);
+                    if framed.len() < MAX_FRAMES_KEPT {
+                        framed.push((&m.join_ref, frame.clone()));
+                    }
+                    frame
+                }
+            };
             let item = Outgoing::Push {
                 event,
                 payload: payload.clone(),
+                frame: Some(frame),
             };
             self.send_to(m, item);
         }
+    }
+
+    /// The push frame of `event` for the join `join_ref` of this topic.
+    fn frame(&self, join_ref: &str, event: &str, payload: &RawValue) -> ByteString {
+        ByteString::from(frame::encode(
+            Some(join_ref),
+            None,
+            &self.topic,
+            event,
+            payload.get(),
+        ))
     }
 }

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::outbox::Outbox;
 use crate::ids::{Epoch, SessionKey};
-use crate::messages::{Deliver, QueueDepth};
+use crate::messages::{Deliver, QueueDepth, TabInbox};
 use crate::store::committer::{Committed, Committer};
 use crate::store::{SavedDelta, Step};
 
@@ -179,7 +179,7 @@ impl Durability {
 
     /// Sends `deliver` once the open step is durable, in order with
     /// everything else the session sent.
-    pub(super) fn send(&self, to: &Recipient<Deliver>, deliver: Deliver) {
+    pub(super) fn send(&self, to: &TabInbox, deliver: Deliver) {
         self.outbox().send(to, deliver);
     }
 

@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use actix::{Handler, Recipient};
+use actix::Handler;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -23,7 +23,7 @@ use super::apply::{Handled, Lent};
 use super::{Ctx, SessionActor};
 use crate::app::{guarded, App, Context, EventMeta, Origin};
 use crate::ids::{ChainId, ConnId, TabId};
-use crate::messages::{Cancel, Deliver, Identity, Outgoing, Submit};
+use crate::messages::{Cancel, Identity, Outgoing, Submit, TabInbox};
 use crate::protocol::reply::{ok_reply, CancelReply, Outcome};
 use crate::protocol::Reason;
 use crate::store::Step;
@@ -66,7 +66,7 @@ pub(super) enum Submitter {
 
 /// Where a tab's reply goes.
 pub(super) struct ReplyTo {
-    pub(super) to: Recipient<Deliver>,
+    pub(super) to: TabInbox,
     pub(super) join_ref: Arc<str>,
     pub(super) reply_ref: Option<String>,
 }
@@ -265,7 +265,7 @@ impl<A: App> SessionActor<A> {
     /// Sends a `phx_reply` to one join.
     pub(super) fn reply(
         &self,
-        to: &Recipient<Deliver>,
+        to: &TabInbox,
         join_ref: Arc<str>,
         reply_ref: Option<String>,
         response: String,

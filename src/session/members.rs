@@ -5,17 +5,15 @@
 
 use std::sync::Arc;
 
-use actix::Recipient;
-
 use crate::ids::{ConnId, TabId};
-use crate::messages::Deliver;
+use crate::messages::TabInbox;
 
 /// One joined tab as the session sees it: where to deliver, and under which
 /// `join_ref` (every message of a join carries it: docs/protocol.md section 3 (frames)).
 pub(crate) struct Member {
     pub(crate) tab: TabId,
     pub(crate) conn: ConnId,
-    pub(crate) addr: Recipient<Deliver>,
+    pub(crate) addr: TabInbox,
     pub(crate) join_ref: Arc<str>,
     /// Its connection's identity, for the presence hooks.
     pub(crate) identity: crate::messages::Identity,

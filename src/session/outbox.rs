@@ -9,14 +9,12 @@
 
 use std::collections::VecDeque;
 
-use actix::Recipient;
-
-use crate::messages::Deliver;
+use crate::messages::{Deliver, TabInbox};
 
 /// What waits in the outbox: a delivery to a member, or an answer to
 /// server code (a session handle's call), which counts as visible too.
 enum Held {
-    Deliver(Recipient<Deliver>, Deliver),
+    Deliver(TabInbox, Deliver),
     Answer(Box<dyn FnOnce()>),
 }
 
@@ -42,7 +40,7 @@ pub(crate) struct Outbox {
 impl Outbox {
     /// Sends now if nothing waits and the current step is durable, else
     /// queues behind what waits.
-    pub(crate) fn send(&mut self, to: &Recipient<Deliver>, deliver: Deliver) {
+    pub(crate) fn send(&mut self, to: &TabInbox, deliver: Deliver) {
         self.hold(Held::Deliver(to.clone(), deliver));
     }
 

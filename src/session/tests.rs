@@ -22,7 +22,7 @@ use super::{ControlLink, SessionActor, SessionSetup};
 use crate::app::{App, AppError, Context as AppContext};
 use crate::config::Config;
 use crate::ids::{ChainId, ConnId, SessionKey, TabId};
-use crate::messages::{Attach, Cancel, SessionEnded, SessionIdle, SessionLink, Submit};
+use crate::messages::{Attach, Cancel, SessionEnded, SessionIdle, SessionLink, Submit, TabInbox};
 use crate::protocol::message::EventPayload;
 use crate::store::MemoryStore;
 
@@ -121,7 +121,7 @@ async fn settle(session: &Addr<SessionActor<Chainer>>, tabs: &[&Tab]) {
         tab: TabId::random(),
         conn: ConnId(0),
         join_ref: "0".into(),
-        reply_to: Recorder(tx).start().recipient(),
+        reply_to: TabInbox::direct(Recorder(tx).start().recipient()),
         reply_ref: None,
         task: "none".to_owned(),
     };
@@ -169,7 +169,7 @@ impl Tab {
         let attach = Attach {
             tab: self.id.clone(),
             conn: self.conn,
-            tab_addr: self.recorder.clone().recipient(),
+            tab_addr: TabInbox::direct(self.recorder.clone().recipient()),
             join_ref: "1".into(),
             reply_ref: Some("join".to_owned()),
             cursor: None,
@@ -200,7 +200,7 @@ impl Tab {
             tab: self.id.clone(),
             conn: self.conn,
             join_ref: "1".into(),
-            reply_to: self.recorder.clone().recipient(),
+            reply_to: TabInbox::direct(self.recorder.clone().recipient()),
             reply_ref: reply_ref.clone(),
             event: EventPayload {
                 id: uuid::Uuid::new_v4().to_string(),

@@ -40,6 +40,7 @@ impl<A: App> SessionActor<A> {
                 Outgoing::Push {
                     event: event::SUMMARY,
                     payload: payload.clone(),
+                    frame: None,
                 },
             );
         }

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use actix::{ActorContext, AsyncContext, Handler};
+use bytestring::ByteString;
 
 use super::TabActor;
-use crate::messages::{Deliver, Outgoing};
+use crate::messages::{Deliver, Drain, Outgoing};
 use crate::protocol::close::CloseCode;
 use crate::protocol::event;
 use crate::protocol::frame;
@@ -65,20 +66,37 @@ impl TabActor {
     }
 }
 
-impl Handler<Deliver> for TabActor {
+impl Handler<Drain> for TabActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+    /// Handles everything the inbox holds, in order.
+    fn handle(&mut self, _: Drain, ctx: &mut Self::Context) {
+        let mut taken = self.reader.take();
+        let mut deltas = 0;
+        for deliver in taken.drain(..) {
+            deltas += u64::from(self.deliver(deliver, ctx));
+        }
+        self.reader.recycle(taken);
+        if deltas > 0 {
+            self.metrics.deltas_sent.inc_by(deltas);
+        }
+    }
+}
+
+impl TabActor {
+    /// Writes out one delivery, if it is for a current join. Returns
+    /// whether it was a delta that went into the outbound buffer.
+    fn deliver(&mut self, msg: Deliver, ctx: &mut actix::Context<Self>) -> bool {
         if let Outgoing::Refused { reason, .. } = &msg.item {
             // Decided by the supervisor or the session: counted here, where
             // every refused join arrives, whether or not it is still current.
             self.metrics.refused(*reason);
         }
         let Some(join) = self.joins.get_mut(&msg.topic) else {
-            return;
+            return false;
         };
         if join.join_ref != msg.join_ref {
-            return;
+            return false;
         }
         let join_ref = join.join_ref.clone();
         let r = Some(&*join_ref);
@@ -116,24 +134,25 @@ impl Handler<Deliver> for TabActor {
                 }
             }
             Outgoing::Rejoin => self.error_join(&msg.topic, ctx),
-            Outgoing::Push { event, payload } => {
-                if !join.joined {
-                    return;
-                }
-                if self.closed {
-                    return;
+            Outgoing::Push {
+                event,
+                payload,
+                frame,
+            } => {
+                if !join.joined || self.closed {
+                    return false;
                 }
                 let effect = event == event::EFFECT;
                 if self.out.has_room(payload.get().len()) {
-                    let text = frame::encode(r, None, &msg.topic, event, payload.get());
+                    let text = frame.unwrap_or_else(|| {
+                        ByteString::from(frame::encode(r, None, &msg.topic, event, payload.get()))
+                    });
                     self.out.push(&msg.topic, text, effect);
-                    if event == event::DELTA {
-                        self.metrics.deltas_sent.inc();
-                    }
-                } else {
-                    self.overflow(&msg.topic, effect, ctx);
+                    return event == event::DELTA;
                 }
+                self.overflow(&msg.topic, effect, ctx);
             }
         }
+        false
     }
 }

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix::AsyncContext;
 use actix_web::web::BytesMut;
 use actix_ws::Item;
 use serde::de::DeserializeOwned;
@@ -137,7 +136,7 @@ impl TabActor {
                     conn: self.conn,
                     identity: self.identity.clone(),
                     join_ref,
-                    reply_to: ctx.address().recipient(),
+                    reply_to: self.inbox.clone(),
                     reply_ref: frame.reference,
                     event: ev,
                 });
@@ -185,7 +184,7 @@ impl TabActor {
                     tab: self.tab.clone(),
                     conn: self.conn,
                     join_ref,
-                    reply_to: ctx.address().recipient(),
+                    reply_to: self.inbox.clone(),
                     reply_ref: frame.reference,
                     task: c.task,
                 });

@@ -52,8 +52,8 @@ use crate::app::{ConnectRefusal, Unfinished};
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
 use crate::messages::{
-    ActivityClock, ActivityStamp, CloseConnection, Identity, Leave, SessionLink, SupervisorLink,
-    TabAddr, TabGone, TabStarted,
+    ActivityClock, ActivityStamp, CloseConnection, Identity, InboxReader, Leave, SessionLink,
+    SupervisorLink, TabAddr, TabGone, TabInbox, TabStarted,
 };
 use crate::metrics::Metrics;
 use crate::protocol::close::CloseCode;
@@ -146,6 +146,10 @@ pub(crate) struct TabActor {
     identity: Identity,
     connect_params: Arc<BTreeMap<String, String>>,
     joins: HashMap<Arc<str>, JoinState>,
+    /// Where sessions and the supervisor deliver to this connection, and
+    /// the end that takes their deliveries (`deliver.rs`).
+    inbox: TabInbox,
+    reader: InboxReader,
     out: Outbound,
     /// When the last frame arrived. Tokio time, so the client timeout runs
     /// on the same clock as the ping interval (and on paused time in tests).
@@ -179,8 +183,10 @@ impl TabActor {
         identity: Identity,
         connect_params: BTreeMap<String, String>,
         session: actix_ws::Session,
+        ctx: &mut actix::Context<Self>,
     ) -> Self {
         let config = shared.config.clone();
+        let (inbox, reader) = TabInbox::new(ctx.address().recipient());
         let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
         Self {
             span: tracing::info_span!("conn", conn = conn.0, tab = %tab),
@@ -193,6 +199,8 @@ impl TabActor {
             identity,
             connect_params: Arc::new(connect_params),
             joins: HashMap::new(),
+            inbox,
+            reader,
             out: Outbound::start(
                 session,
                 config.outbound_max_messages,
@@ -293,10 +301,9 @@ impl TabActor {
 
     /// How sessions and the supervisor reach this connection.
     fn addr(&self, ctx: &mut actix::Context<Self>) -> TabAddr {
-        let addr = ctx.address();
         TabAddr {
-            deliver: addr.clone().recipient(),
-            close: addr.recipient(),
+            deliver: self.inbox.clone(),
+            close: ctx.address().recipient(),
         }
     }
 

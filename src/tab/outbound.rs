@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_ws::{CloseReason, Session};
+use bytestring::ByteString;
 use tokio::sync::Notify;
 
 use crate::protocol::close::CloseCode;
@@ -34,7 +35,7 @@ const LAST_CLOSE_WAIT: Duration = Duration::from_secs(1);
 const CONTROL_OVERHEAD: usize = 16;
 
 enum Out {
-    Text(String),
+    Text(ByteString),
     Ping,
     Pong(Bytes),
     Close(CloseCode),
@@ -159,7 +160,7 @@ impl Outbound {
     /// Queues a reply or control text frame (callers check the limits).
     pub(crate) fn text(&self, text: String) {
         let bytes = text.len();
-        self.enqueue(Out::Text(text), bytes, None, false);
+        self.enqueue(Out::Text(ByteString::from(text)), bytes, None, false);
     }
 
     /// Queues a push of the join on `topic` (callers check [`has_room`]);
@@ -167,7 +168,7 @@ impl Outbound {
     /// an `effect` push.
     ///
     /// [`has_room`]: Self::has_room
-    pub(crate) fn push(&self, topic: &Arc<str>, text: String, effect: bool) {
+    pub(crate) fn push(&self, topic: &Arc<str>, text: ByteString, effect: bool) {
         let bytes = text.len();
         self.enqueue(Out::Text(text), bytes, Some(topic.clone()), effect);
     }

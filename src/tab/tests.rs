@@ -161,7 +161,7 @@ impl Client {
         let tab = TabId::parse("tab").expect("a tab id");
         TabActor::create(|ctx| {
             ctx.add_stream(stream);
-            TabActor::new(&shared, tab, Arc::new(()), BTreeMap::new(), session)
+            TabActor::new(&shared, tab, Arc::new(()), BTreeMap::new(), session, ctx)
         });
 
         settle().await;

@@ -26,7 +26,7 @@ use super::{HubStats, Stats, Supervisor};
 use crate::app::{App, AppError, Context as AppContext, TaskEnd};
 use crate::config::Config;
 use crate::ids::{ConnId, SessionKey, TabId};
-use crate::messages::{ActivityClock, Cancel, Join, Leave, SessionLink, Submit, TabAddr};
+use crate::messages::{ActivityClock, Cancel, Join, Leave, SessionLink, Submit, TabAddr, TabInbox};
 use crate::protocol::message::{EventPayload, JoinMode, Visibility};
 use crate::store::{MemoryStore, SessionStore};
 
@@ -239,7 +239,7 @@ impl Tab {
             tab: self.id.clone(),
             conn: self.conn,
             tab_addr: TabAddr {
-                deliver: self.recorder.clone().recipient(),
+                deliver: TabInbox::direct(self.recorder.clone().recipient()),
                 close: self.recorder.clone().recipient(),
             },
             join_ref: "1".into(),
@@ -286,7 +286,7 @@ impl Tab {
             tab: self.id.clone(),
             conn: self.conn,
             join_ref: "1".into(),
-            reply_to: self.recorder.clone().recipient(),
+            reply_to: TabInbox::direct(self.recorder.clone().recipient()),
             reply_ref: Some("event".to_owned()),
             event: EventPayload {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -314,7 +314,7 @@ impl Tab {
             tab: self.id.clone(),
             conn: self.conn,
             join_ref: "1".into(),
-            reply_to: Recorder(tx).start().recipient(),
+            reply_to: TabInbox::direct(Recorder(tx).start().recipient()),
             reply_ref: None,
             task: "none".to_owned(),
         };
