@@ -21,6 +21,12 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+/// With feature `mimalloc`, the binary allocates with mimalloc
+/// (docs/performance.md measures it against the system's malloc).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How much longer a handler may run than the backend call it makes, so
 /// a slow backend fails with `backend_timeout` rather than the handler's
 /// own limit.

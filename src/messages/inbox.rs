@@ -27,9 +27,9 @@ use super::Deliver;
 #[rtype(result = "()")]
 pub(crate) struct Drain;
 
-#[derive(Default)]
 struct Queue {
     items: Mutex<Vec<Deliver>>,
+    wake: Recipient<Drain>,
 }
 
 impl Queue {
@@ -40,18 +40,15 @@ impl Queue {
     }
 }
 
-/// The sending side of one connection's inbox; cheap to clone (two
-/// reference counts).
+/// The sending side of one connection's inbox; cheap to clone (one
+/// reference count).
 #[derive(Clone)]
 pub(crate) struct TabInbox(Route);
 
 #[derive(Clone)]
 enum Route {
     /// A `TabActor`: batched, as above.
-    Queued {
-        queue: Arc<Queue>,
-        wake: Recipient<Drain>,
-    },
+    Queued(Arc<Queue>),
     /// One message per delivery, to actors that stand in for a tab (a
     /// cluster guest, which forwards to the tab's node; test actors).
     Direct(Recipient<Deliver>),
@@ -68,12 +65,15 @@ pub(crate) struct InboxReader {
 impl TabInbox {
     /// An inbox whose deliveries wake `wake` with a [`Drain`].
     pub(crate) fn new(wake: Recipient<Drain>) -> (Self, InboxReader) {
-        let queue = Arc::new(Queue::default());
+        let queue = Arc::new(Queue {
+            items: Mutex::default(),
+            wake,
+        });
         let reader = InboxReader {
             queue: queue.clone(),
             spare: Vec::new(),
         };
-        (Self(Route::Queued { queue, wake }), reader)
+        (Self(Route::Queued(queue)), reader)
     }
 
     /// An inbox that sends each delivery as its own message.
@@ -85,7 +85,8 @@ impl TabInbox {
     /// a message to it would be.
     pub(crate) fn do_send(&self, deliver: Deliver) {
         match &self.0 {
-            Route::Queued { queue, wake } => {
+            Route::Queued(queue) => {
+                let wake = &queue.wake;
                 if !wake.connected() {
                     return;
                 }
@@ -214,7 +215,7 @@ mod tests {
         addr.do_send(Stop);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         inbox.do_send(reply(4));
-        let Route::Queued { queue, .. } = &inbox.0 else {
+        let Route::Queued(queue) = &inbox.0 else {
             panic!("queued")
         };
         assert!(

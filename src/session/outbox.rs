@@ -41,7 +41,12 @@ impl Outbox {
     /// Sends now if nothing waits and the current step is durable, else
     /// queues behind what waits.
     pub(crate) fn send(&mut self, to: &TabInbox, deliver: Deliver) {
-        self.hold(Held::Deliver(to.clone(), deliver));
+        if self.open() {
+            to.do_send(deliver);
+        } else {
+            self.held
+                .push_back((self.head, Held::Deliver(to.clone(), deliver)));
+        }
     }
 
     /// Runs `answer` (which answers server code) once the current step is
@@ -52,11 +57,17 @@ impl Outbox {
     }
 
     fn hold(&mut self, item: Held) {
-        if self.held.is_empty() && self.head <= self.durable {
+        if self.open() {
             item.release();
         } else {
             self.held.push_back((self.head, item));
         }
+    }
+
+    /// Whether what is sent now may go at once: nothing waits before it,
+    /// and the step it depends on is durable.
+    fn open(&self) -> bool {
+        self.held.is_empty() && self.head <= self.durable
     }
 
     /// Starts step `step`: deliveries from now on depend on it.
