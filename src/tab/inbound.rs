@@ -68,7 +68,7 @@ impl TabActor {
         }
     }
 
-    fn on_push(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
+    fn on_push(&mut self, mut frame: Frame, ctx: &mut actix::Context<Self>) {
         let join = self
             .joins
             .get(frame.topic.as_str())
@@ -96,7 +96,7 @@ impl TabActor {
         };
         match frame.event.as_str() {
             event::EVENT => {
-                let ev: EventPayload = match decode_payload(&frame.payload) {
+                let ev: EventPayload = match decode_payload(&mut frame.payload) {
                     Ok(ev) => ev,
                     Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
                 };
@@ -142,7 +142,7 @@ impl TabActor {
                 });
             }
             event::VISIBILITY => {
-                let v: VisibilityPayload = match decode_payload(&frame.payload) {
+                let v: VisibilityPayload = match decode_payload(&mut frame.payload) {
                     Ok(v) => v,
                     Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
                 };
@@ -172,7 +172,7 @@ impl TabActor {
                 );
             }
             event::CANCEL => {
-                let c: CancelPayload = match decode_payload(&frame.payload) {
+                let c: CancelPayload = match decode_payload(&mut frame.payload) {
                     Ok(c) => c,
                     Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
                 };
@@ -242,9 +242,12 @@ impl TabActor {
 }
 
 /// Decodes a frame payload into one of the protocol's payload types, with a
-/// message that says what was wrong.
+/// message that says what was wrong. The payload is moved out of the frame
+/// (its strings move into `T`, none is copied); the frame keeps an empty
+/// object.
 pub(super) fn decode_payload<T: DeserializeOwned>(
-    payload: &Map<String, Value>,
+    payload: &mut Map<String, Value>,
 ) -> Result<T, String> {
-    T::deserialize(Value::Object(payload.clone())).map_err(|e| format!("invalid payload: {e}"))
+    T::deserialize(Value::Object(std::mem::take(payload)))
+        .map_err(|e| format!("invalid payload: {e}"))
 }

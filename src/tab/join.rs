@@ -42,7 +42,7 @@ pub(crate) struct JoinToAuthorize {
 pub(crate) type Verdict = Result<Result<(), AuthorizeError>, crate::app::Unfinished>;
 
 impl TabActor {
-    pub(super) fn on_join(&mut self, frame: Frame, ctx: &mut actix::Context<Self>) {
+    pub(super) fn on_join(&mut self, mut frame: Frame, ctx: &mut actix::Context<Self>) {
         let Some(key) = frame.topic.strip_prefix(SESSION_TOPIC_PREFIX) else {
             return self.reply_error(
                 &frame,
@@ -55,7 +55,7 @@ impl TabActor {
             Ok(key) => key,
             Err(e) => return self.reply_error(&frame, Reason::InvalidKey, &e.to_string(), ctx),
         };
-        let payload: JoinPayload = match decode_payload(&frame.payload) {
+        let payload: JoinPayload = match decode_payload(&mut frame.payload) {
             Ok(p) => p,
             Err(e) => return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx),
         };
