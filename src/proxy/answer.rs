@@ -125,7 +125,7 @@ pub(super) fn apply(
                     crate::delta::ChangeError::DoesNotApply(e) => {
                         invalid(scope.call(), format!("the patch does not apply: {e}"))
                     }
-                    crate::delta::ChangeError::TooLarge(why) => AppError::handler(why),
+                    other => AppError::handler(other.to_string()),
                 })?;
         }
         (None, None) => {}
