@@ -3,13 +3,15 @@
 //! no diff of the whole state. A stated patch that does not apply, that
 //! grows the state past `--max-state-bytes`, or (in debug builds) that
 //! does not match what the handler did to the state fails the event:
-//! rolled back, no delta.
+//! rolled back, no delta. An app proxy's `patch` answer is such a stated
+//! change.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::sync::Arc;
 
+use common::fault_backend::{answering, proxy_state, start_proxy, FaultBackend};
 use common::{joined_pair, new_key, start_server, Client, Server};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -177,4 +179,27 @@ async fn a_stated_patch_that_grows_the_state_past_the_bound_is_refused() {
     let message = r["response"]["message"].as_str().unwrap();
     assert!(message.contains("--max-state-bytes"), "{message}");
     nothing_changed(&server, &mut a, &key).await;
+}
+
+#[actix_rt::test]
+async fn an_app_proxys_patch_answer_is_the_delta_as_the_backend_sent_it() {
+    let backend = FaultBackend::start();
+    let server = start_proxy(&backend, |_| {});
+    let (key, mut a, _b) = joined_pair(&server).await;
+    // A diff would give one `add` of 2.
+    let sent = json!([
+        {"op": "add", "path": "/n", "value": 1},
+        {"op": "test", "path": "/n", "value": 1},
+        {"op": "replace", "path": "/n", "value": 2},
+    ]);
+    let r = a
+        .event(&key, "answer", answering(json!({ "patch": sent.clone() })))
+        .await;
+    assert_eq!(r, json!({"status": "ok", "response": {"seq": 1}}));
+    let d = a.wait_event(&format!("session:{key}"), "delta").await;
+    assert_eq!(
+        (d.payload["seq"].clone(), d.payload["patch"].clone()),
+        (json!(1), sent)
+    );
+    assert_eq!(proxy_state(&server, &key).await, json!({"n": 2}));
 }
