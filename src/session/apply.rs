@@ -97,12 +97,13 @@ impl<A: App> SessionActor<A> {
     }
 
     /// Settles app code that ran: takes the state back, then on success the
-    /// delta (the change the code stated, else the diff; if not empty) gets the next seq, is journaled
-    /// and sent to every tab, and the code's requests (effects, task starts
-    /// and cancels, chains, summary) are carried out. On failure the state
-    /// is rolled back to its JSON at the current seq and no request is
-    /// carried out (docs/architecture.md invariant 4). Returns the seq after it and
-    /// the code's reply value, if any.
+    /// delta (the change the code stated, else the diff; if not empty)
+    /// gets the next seq, is journaled and sent to every tab, and the
+    /// code's requests (effects, task starts and cancels, chains, summary)
+    /// are carried out. On failure the state is rolled back to its JSON at
+    /// the current seq and no request is carried out (docs/architecture.md
+    /// invariant 4). Returns the seq after it and the code's reply value,
+    /// if any.
     pub(super) fn settle(
         &mut self,
         step: &mut Step,
