@@ -1,12 +1,18 @@
 //! Deltas: the RFC 6902 JSON Patch that turns the state's JSON at seq N-1
 //! into its JSON at seq N.
 //!
-//! Today the cost is O(state): the whole state is serialized and diffed per
-//! event (measured in `benches/hot_path.rs`). An O(change) design, where the
-//! app or the state reports what it touched, is the long-term target.
+//! Code that states its change ([`crate::Context::changed`]) gives the
+//! delta itself, applied to the state's JSON in place: O(change). Code
+//! that does not is diffed: the whole state is serialized and compared
+//! with its JSON before (O(state)). Both go through [`settle`], measured
+//! in `benches/delta.rs`.
 
 use serde::Serialize;
 use serde_json::Value;
+
+mod settle;
+
+pub use settle::settle;
 
 /// The state's new JSON and the patch from `before` to it. The patch is
 /// empty when nothing changed.
@@ -92,12 +98,20 @@ pub enum ChangeError {
     DoesNotApply(String),
     /// The state would take more bytes as JSON than the bound allows.
     TooLarge(String),
+    /// The typed state did not serialize to JSON ([`settle`]).
+    Unserializable(String),
+    /// A stated patch does not give the typed state's JSON ([`settle`],
+    /// checked in debug builds only).
+    Mismatch(String),
 }
 
 impl std::fmt::Display for ChangeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::DoesNotApply(why) | Self::TooLarge(why) => f.write_str(why),
+            Self::DoesNotApply(why)
+            | Self::TooLarge(why)
+            | Self::Unserializable(why)
+            | Self::Mismatch(why) => f.write_str(why),
         }
     }
 }

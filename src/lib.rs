@@ -99,10 +99,11 @@
 //!   (`--otlp-endpoint`) and the W3C trace context on the app proxy's
 //!   calls; the spans themselves are opened where their work is.
 //! - [`ids`], [`config`], [`delta`]: validated identifiers ([`SessionKey`],
-//!   [`TabId`], [`Epoch`]); [`Config`], every limit; the RFC 6902 diff.
+//!   [`TabId`], [`Epoch`]); [`Config`], every limit; the RFC 6902 deltas
+//!   (stated by the handler, or diffed: [`delta::settle`]).
 //!
 //! The hot path, one event: socket -> `TabActor` -> `SessionActor` (apply,
-//! diff, journal) -> [with a durable store: its step to the committer, and
+//! the delta, journal) -> [with a durable store: its step to the committer, and
 //! the deliveries held until the commit] -> every joined `TabActor` ->
 //! sockets. The supervisor is not on it: it sees joins, leaves, visibility
 //! changes, and server code's lookups, stops and deletes.

@@ -90,7 +90,11 @@ async fn joins_visibility_changes_and_leaves_are_told_to_the_backend_and_answere
     let (seq, patch, effect) = delta_and_effect(&mut a).await;
     assert_eq!(effect, json!({"change": "left", "tab": "b"}));
     assert_eq!(seq, 3);
-    assert_eq!(patch, json!([{"op": "remove", "path": "/here/1"}]));
+    // The backend's patch is the delta as it sent it.
+    assert_eq!(
+        patch,
+        json!([{"op": "add", "path": "/here", "value": ["a"]}])
+    );
     let left = backend.calls_to("presence").last().unwrap().body.clone();
     assert_eq!(left["tab"], json!({"tab_id": "b", "visible": false}));
     assert_eq!(left["tabs"], json!([{"tab_id": "a", "visible": true}]));

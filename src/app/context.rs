@@ -68,6 +68,8 @@ pub(crate) struct Requests<A: App> {
     pub(crate) reply: Option<Value>,
     /// Work whose result changes state later (see [`FollowUp`]).
     pub(crate) follow_ups: Vec<FollowUp<A>>,
+    /// The change the code stated ([`Context::changed`]), if it did.
+    pub(crate) stated: Option<json_patch::Patch>,
 }
 
 /// The event being handled: its id and, for a re-submitted chain, the
@@ -114,6 +116,7 @@ impl<'a, A: App> Context<'a, A> {
                 summary: None,
                 reply: None,
                 follow_ups: Vec::new(),
+                stated: None,
             },
         }
     }
@@ -205,6 +208,36 @@ impl<'a, A: App> Context<'a, A> {
         match serde_json::to_value(data) {
             Ok(v) => self.requests.reply = Some(v),
             Err(e) => tracing::warn!(error = %e, "reply data did not serialize"),
+        }
+    }
+
+    /// States this code's change of the state as an RFC 6902 patch from
+    /// the state's JSON at [`Context::seq`] to the JSON of the state the
+    /// code leaves; several calls add their operations in order. The
+    /// session then sends the patch as stated as the delta, applied to
+    /// the state's JSON in place, instead of serializing the whole state
+    /// and diffing it: the cost of a change is the change's, not the
+    /// state's. A patch whose every operation leaves the state as it was
+    /// (a `test`, an `add` or `replace` of an equal value; an empty patch)
+    /// makes no delta, as a diff would find none. Code that states nothing
+    /// is diffed as before.
+    ///
+    /// The contract: the patch must turn the state's JSON into what the
+    /// state the code leaves serializes to. The event fails with
+    /// `handler_error` (rolled back, no delta) when the patch does not
+    /// apply (all or nothing), when it grows the state past
+    /// `--max-state-bytes`, and, in debug builds (`debug_assertions`),
+    /// when the patched JSON differs from the serialized state. Release
+    /// builds do not serialize the state to check: a patch that does not
+    /// match makes tabs, the journal and the saved state follow the patch
+    /// while the typed state holds what the code did, until the next
+    /// change that is diffed (its delta carries the difference) or a
+    /// rollback or reload (the typed state is then read back from the
+    /// patched JSON).
+    pub fn changed(&mut self, patch: json_patch::Patch) {
+        match &mut self.requests.stated {
+            Some(stated) => stated.0.extend(patch.0),
+            None => self.requests.stated = Some(patch),
         }
     }
 

@@ -52,6 +52,7 @@ pub fn page(cfg: &mut web::ServiceConfig) {
 }
 
 mod presence;
+mod todos;
 
 pub use presence::Here;
 
@@ -224,41 +225,8 @@ pub fn summary(state: &DemoState) -> serde_json::Value {
     })
 }
 
-fn todo_index(state: &DemoState, id: &str) -> Result<usize, AppError> {
-    state
-        .todos
-        .iter()
-        .position(|t| t.id == id)
-        .ok_or_else(|| AppError::handler(format!("no todo with id {id:?}")))
-}
-
 /// Longest `add_todo_after` delay, ms.
 const MAX_DELAY_MS: u64 = 5_000;
-
-/// Longest todo text, in chars.
-const MAX_TODO_CHARS: usize = 100_000;
-
-/// Appends a todo and returns its id. Text over 100,000 chars is refused with
-/// the app's own reason `too_long` and data `{"max": 100000}`.
-fn add_todo(state: &mut DemoState, text: String) -> Result<String, AppError> {
-    if text.trim().is_empty() {
-        return Err(AppError::invalid_payload("text must not be empty"));
-    }
-    if text.chars().count() > MAX_TODO_CHARS {
-        return Err(AppError::refuse(
-            "too_long",
-            format!("a todo has at most {MAX_TODO_CHARS} characters"),
-        )
-        .with_data(json!({ "max": MAX_TODO_CHARS })));
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    state.todos.push(Todo {
-        id: id.clone(),
-        text,
-        done: false,
-    });
-    Ok(id)
-}
 
 impl App for Demo {
     type State = DemoState;
@@ -283,20 +251,14 @@ impl App for Demo {
                 // sessions go on.
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 // Its reply carries the new todo's id: `{"seq", "data": {"id"}}`.
-                let id = add_todo(state, text)?;
+                let id = todos::add(state, text, cx)?;
                 cx.reply(json!({ "id": id }));
             }
             DemoEvent::AddTodo { text } => {
-                add_todo(state, text)?;
+                todos::add(state, text, cx)?;
             }
-            DemoEvent::ToggleTodo { id } => {
-                let i = todo_index(state, &id)?;
-                state.todos[i].done = !state.todos[i].done;
-            }
-            DemoEvent::RemoveTodo { id } => {
-                let i = todo_index(state, &id)?;
-                state.todos.remove(i);
-            }
+            DemoEvent::ToggleTodo { id } => todos::toggle(state, &id, cx)?,
+            DemoEvent::RemoveTodo { id } => todos::remove(state, &id, cx)?,
             DemoEvent::Toast { text } => cx.effect("toast", json!({ "text": text })),
             DemoEvent::StartJob {
                 key,

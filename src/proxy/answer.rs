@@ -12,6 +12,7 @@ use super::tasks::RemoteTasks;
 use super::wire::{Answer, ErrorOut, Object, TabTo, To};
 use super::{Proxy, ProxyEvent, ProxyState};
 use crate::app::{AppError, Context, Target};
+use crate::delta::{ChangeError, StateChange};
 use crate::ids::TabId;
 use crate::protocol::{AppReason, Reason};
 
@@ -116,17 +117,16 @@ pub(super) fn apply(
         (Some(_), Some(_)) => return Err(invalid(scope.call(), "both \"state\" and \"patch\"")),
         (Some(new), None) => state.0 = new,
         (None, Some(patch)) => {
-            // Checked as it applies: a patch of root copies would double
-            // the state per operation before the session's own check.
             let patch = json_patch::Patch(patch.into_iter().map(|Object(op)| op).collect());
-            state.0 = crate::delta::StateChange::Patch(patch)
-                .apply_within(&state.0, cx.max_state_bytes())
-                .map_err(|e| match e {
-                    crate::delta::ChangeError::DoesNotApply(e) => {
-                        invalid(scope.call(), format!("the patch does not apply: {e}"))
-                    }
-                    crate::delta::ChangeError::TooLarge(why) => AppError::handler(why),
-                })?;
+            patch_state(&mut state.0, &patch, cx.max_state_bytes()).map_err(|e| match e {
+                ChangeError::DoesNotApply(e) => {
+                    invalid(scope.call(), format!("the patch does not apply: {e}"))
+                }
+                other => AppError::handler(other.to_string()),
+            })?;
+            // The patch as sent is the delta: the session applies it to
+            // the state's JSON in place, with no diff of the whole state.
+            cx.changed(patch);
         }
         (None, None) => {}
     }
@@ -156,6 +156,29 @@ pub(super) fn apply(
         tasks.start(cx, &task)?;
     }
     Ok(())
+}
+
+/// Applies a backend's `patch` to the proxy's state, all or nothing. A
+/// patch without a `copy` applies in place (O(patch)): what it inserts is
+/// bounded by the answer's size, and the session refuses a state past
+/// `max_bytes` when it settles the change. A `copy` is applied to a copy
+/// of the state, checked against `max_bytes` as it goes
+/// ([`StateChange::apply_within`]): root copies would double the state
+/// per operation before the session's own check.
+fn patch_state(
+    state: &mut Value,
+    patch: &json_patch::Patch,
+    max_bytes: usize,
+) -> Result<(), ChangeError> {
+    if patch
+        .0
+        .iter()
+        .any(|op| matches!(op, json_patch::PatchOperation::Copy(_)))
+    {
+        *state = StateChange::Patch(patch.clone()).apply_within(state, max_bytes)?;
+        return Ok(());
+    }
+    json_patch::patch(state, &patch.0).map_err(|e| ChangeError::DoesNotApply(e.to_string()))
 }
 
 /// A state that is not a JSON object is allowed (the backend owns its

@@ -97,12 +97,13 @@ impl<A: App> SessionActor<A> {
     }
 
     /// Settles app code that ran: takes the state back, then on success the
-    /// delta (if the state's JSON changed) gets the next seq, is journaled
-    /// and sent to every tab, and the code's requests (effects, task starts
-    /// and cancels, chains, summary) are carried out. On failure the state
-    /// is rolled back to its JSON at the current seq and no request is
-    /// carried out (docs/architecture.md invariant 4). Returns the seq after it and
-    /// the code's reply value, if any.
+    /// delta (the change the code stated, else the diff; if not empty)
+    /// gets the next seq, is journaled and sent to every tab, and the
+    /// code's requests (effects, task starts and cancels, chains, summary)
+    /// are carried out. On failure the state is rolled back to its JSON at
+    /// the current seq and no request is carried out (docs/architecture.md
+    /// invariant 4). Returns the seq after it and the code's reply value,
+    /// if any.
     pub(super) fn settle(
         &mut self,
         step: &mut Step,
@@ -112,16 +113,20 @@ impl<A: App> SessionActor<A> {
         ctx: &mut Ctx<A>,
     ) -> Result<(u64, Option<serde_json::Value>), AppError> {
         self.state = handled.state;
-        let allowed = self.check_requests(&handled.requests);
-        let changed = handled.result.and(allowed).and_then(|()| self.next_json());
-        let (after, patch) = match changed {
-            Ok(changed) => changed,
+        let mut requests = handled.requests;
+        let allowed = self.check_requests(&requests);
+        let stated = requests.stated.take();
+        let changed = handled
+            .result
+            .and(allowed)
+            .and_then(|()| self.next_json(stated));
+        let patch = match changed {
+            Ok(patch) => patch,
             Err(e) => {
                 self.roll_back();
                 return Err(e);
             }
         };
-        self.state_json = after;
         if !patch.0.is_empty() {
             self.seq += 1;
             let payload = message::to_raw(&DeltaPayload {
@@ -139,7 +144,6 @@ impl<A: App> SessionActor<A> {
             );
             self.broadcast(event::DELTA, payload);
         }
-        let mut requests = handled.requests;
         let reply = requests.reply.take();
         self.carry_out(step, requests, origin, ctx);
         Ok((self.seq, reply))
@@ -244,25 +248,24 @@ impl<A: App> SessionActor<A> {
         }
     }
 
-    /// The typed state's JSON now and the patch to it from the JSON at
-    /// the current seq, if it takes at most `--max-state-bytes`; updates
-    /// `state_bytes`. The size is bounded from above by what the patch
-    /// inserts, and measured (up to the bound) only when that bound
-    /// passes it, so a change far from the bound costs no extra pass.
-    fn next_json(&mut self) -> Result<(serde_json::Value, json_patch::Patch), AppError> {
-        let after = serde_json::to_value(&self.state)
-            .map_err(|e| AppError::handler(format!("state did not serialize: {e}")))?;
-        let patch = json_patch::diff(&self.state_json, &after);
-        let max = self.config.max_state_bytes;
-        let mut bytes = self
-            .state_bytes
-            .saturating_add(delta::patch_growth(&patch, &after, max));
-        if bytes > max {
-            bytes = delta::json_len_within(&after, max)
-                .ok_or_else(|| AppError::handler(delta::over_bound(max, "")))?;
-        }
-        self.state_bytes = bytes;
-        Ok((after, patch))
+    /// Moves `state_json` and `state_bytes` on to the typed state and
+    /// returns the delta: the patch the code `stated`, applied in place
+    /// (O(change)), or else the diff of the serialized state (O(state));
+    /// see [`delta::settle`]. Refused (nothing moved) when the state would
+    /// take more than `--max-state-bytes`, or a stated patch does not
+    /// apply (or, in debug builds, does not match the state).
+    fn next_json(
+        &mut self,
+        stated: Option<json_patch::Patch>,
+    ) -> Result<json_patch::Patch, AppError> {
+        delta::settle(
+            &mut self.state_json,
+            &mut self.state_bytes,
+            &self.state,
+            stated,
+            self.config.max_state_bytes,
+        )
+        .map_err(|e| AppError::handler(e.to_string()))
     }
 
     /// Whether the code's requests fit the session's bounds: task keys of

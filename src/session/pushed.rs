@@ -110,7 +110,7 @@ impl<A: App> SessionActor<A> {
                 ChangeError::DoesNotApply(why) => {
                     PushRefused::Invalid(format!("the patch does not apply: {why}"))
                 }
-                ChangeError::TooLarge(why) => PushRefused::Invalid(why),
+                other => PushRefused::Invalid(other.to_string()),
             })?;
         serde_json::from_value(after)
             .map_err(|e| PushRefused::Invalid(format!("not a valid state for this app: {e}")))
