@@ -72,8 +72,8 @@
 //!   JSON and run on the owner's own handle (`service/remote.rs`)
 //!   (docs/scale-out.md).
 //! - `messages/`: what the three actors send one another (to a tab, to a
-//!   session, to the supervisor) and the activity stamps the election
-//!   reads. Below every actor, so neither tabs nor sessions import another
+//!   session, to the supervisor), a tab's inbox (one wake-up per batch of
+//!   deliveries) and the activity stamps the election reads. Below every actor, so neither tabs nor sessions import another
 //!   actor; only the supervisor imports `session` (see above).
 //!   Messages that only server code, a task or the commit thread send live
 //!   beside their handler: `supervisor/` (`Lookup`, `ListTabs`, `Retire`,
