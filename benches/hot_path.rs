@@ -6,8 +6,8 @@
 //!   tab 0 pushes `toggle_todo` (the state's size stays constant) and the
 //!   iteration ends when tab 0 has the event's `phx_reply` and every one of
 //!   the N tabs has the `delta` with the expected seq.
-//! - `delta/S`: `tabhub::delta::diff_state` on a demo state of S todos after
-//!   one todo's `done` flipped (the patch is a single `replace` op).
+//!
+//! The delta's cost, diffed or stated, is `benches/delta.rs`.
 //!
 //! Run with `cargo bench --bench hot_path`.
 //!
@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 use actix_codec::Framed;
 use awc::ws::{Codec, Frame, Message};
 use awc::BoxedSocket;
-use criterion::{black_box, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tabhub::demo::{Demo, DemoState, Todo};
+use tabhub::demo::Demo;
 use tabhub::{Config, Hub, MemoryStore};
 
 /// Longest wait for any one frame before the bench gives up.
@@ -323,49 +323,11 @@ fn fanout(c: &mut Criterion) {
     group.finish();
 }
 
-/// A demo state with `s` todos, none done, no jobs.
-fn demo_state(s: usize) -> DemoState {
-    DemoState {
-        todos: (0..s)
-            .map(|i| Todo {
-                id: uuid::Uuid::new_v4().to_string(),
-                text: format!("todo number {i}: buy milk"),
-                done: false,
-            })
-            .collect(),
-        ..DemoState::default()
-    }
-}
-
-fn delta(c: &mut Criterion) {
-    let mut group = c.benchmark_group("delta");
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
-    for s in [10_usize, 100, 1_000, 10_000] {
-        let mut state = demo_state(s);
-        let before = serde_json::to_value(&state).unwrap();
-        state.todos[s / 2].done = true;
-        let (_, patch) = tabhub::delta::diff_state(&before, &state).unwrap();
-        assert_eq!(
-            serde_json::to_value(&patch).unwrap(),
-            json!([{"op": "replace", "path": format!("/todos/{}/done", s / 2), "value": true}]),
-        );
-        group.throughput(Throughput::Elements(s as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(s), &s, |b, _| {
-            b.iter(|| tabhub::delta::diff_state(black_box(&before), black_box(&state)).unwrap());
-        });
-    }
-    group.finish();
-}
-
-/// Both groups (what `criterion_group!` would generate, minus its
+/// The group (what `criterion_group!` would generate, minus its
 /// undocumented `pub fn`).
 fn benches() {
     let mut c = Criterion::default().configure_from_args();
     fanout(&mut c);
-    delta(&mut c);
 }
 
 criterion_main!(benches);

@@ -54,6 +54,18 @@ fn patched(state: &Value, patch: Value) -> Value {
     state
 }
 
+/// Tabs `a` and `b` joined to `key` in that order, each join's delta read.
+async fn two_present_tabs(server: &Server<Demo>, key: &str) -> (Client, Client) {
+    let mut a = Client::connect(server, "a").await;
+    let mut b = Client::connect(server, "b").await;
+    a.join(key, None).await;
+    next_delta(&mut a).await;
+    b.join(key, None).await;
+    next_delta(&mut a).await;
+    next_delta(&mut b).await;
+    (a, b)
+}
+
 #[actix_rt::test]
 async fn a_join_is_one_delta_that_every_tab_gets_after_the_joining_tabs_reply() {
     let server = demo_with_presence();
@@ -91,13 +103,7 @@ async fn being_shown_or_hidden_and_leaving_are_deltas_too() {
     let server = demo_with_presence();
     let key = new_key();
     let topic = format!("session:{key}");
-    let mut a = Client::connect(&server, "a").await;
-    let mut b = Client::connect(&server, "b").await;
-    a.join(&key, None).await;
-    next_delta(&mut a).await;
-    b.join(&key, None).await;
-    next_delta(&mut a).await;
-    next_delta(&mut b).await;
+    let (mut a, mut b) = two_present_tabs(&server, &key).await;
 
     let r = b
         .push(&topic, "visibility", json!({"visibility": "hidden"}))
@@ -152,12 +158,7 @@ async fn visibility_toggles_draw_on_the_event_bucket_and_a_refused_one_changes_n
     let server = start_server(Demo::with_presence(), config, Arc::new(MemoryStore::new()));
     let key = new_key();
     let topic = format!("session:{key}");
-    let mut a = Client::connect(&server, "a").await;
-    let mut b = Client::connect(&server, "b").await;
-    a.join(&key, None).await;
-    next_delta(&mut a).await;
-    b.join(&key, None).await;
-    next_delta(&mut a).await;
+    let (mut a, mut b) = two_present_tabs(&server, &key).await;
 
     for (visibility, seq) in [("hidden", 3), ("visible", 4)] {
         let r = b
