@@ -55,7 +55,8 @@ pub(crate) enum Outgoing {
         /// The whole frame for this delivery's join and topic, if the
         /// sender encoded it: a broadcast encodes one per distinct
         /// `join_ref` and every tab sharing it writes the same bytes.
-        /// `None`: the tab encodes it.
+        /// A session always frames its pushes (`session/deliver.rs`);
+        /// `None` (a push that came from another node) the tab encodes.
         frame: Option<ByteString>,
     },
 }

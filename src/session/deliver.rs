@@ -22,8 +22,17 @@ use crate::protocol::frame;
 const MAX_FRAMES_KEPT: usize = 8;
 
 impl<A: App> SessionActor<A> {
-    /// Delivers one item to any join of this session's topic.
-    pub(super) fn deliver(&self, to: &TabInbox, join_ref: Arc<str>, item: Outgoing) {
+    /// Delivers one item to any join of this session's topic. A push goes
+    /// framed for that join (if the caller has not framed it already).
+    pub(super) fn deliver(&self, to: &TabInbox, join_ref: Arc<str>, mut item: Outgoing) {
+        if let Outgoing::Push {
+            event,
+            payload,
+            frame: frame @ None,
+        } = &mut item
+        {
+            *frame = Some(self.frame(&join_ref, event, payload));
+        }
         let deliver = Deliver {
             topic: self.topic.clone(),
             join_ref,
@@ -40,8 +49,7 @@ impl<A: App> SessionActor<A> {
     /// Pushes `event` to one tab, if joined.
     pub(super) fn push_to(&self, tab: &TabId, event: &'static str, payload: Arc<RawValue>) {
         if let Some(m) = self.members.get(tab) {
-            let frame = self.frame(&m.join_ref, event, &payload);
-            let frame = Some(frame);
+            let frame = None;
             self.send_to(
                 m,
                 Outgoing::Push {
