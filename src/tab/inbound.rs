@@ -1,13 +1,14 @@
-//! Frames from the client: decoding, heartbeats, leaves and pushes, and
-//! reassembly of fragmented messages; docs/protocol.md sections 3 (frames),
+//! What the client sends: WebSocket messages (text, fragments, pings,
+//! close), then frames: decoding, heartbeats, leaves and pushes; docs/protocol.md sections 3 (frames),
 //! 4 (heartbeat and liveness) and 6 (client pushes).
 //! Joins are in `join.rs`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix::{ActorContext, StreamHandler};
 use actix_web::web::BytesMut;
-use actix_ws::Item;
+use actix_ws::{Item, Message, ProtocolError};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -20,6 +21,18 @@ use crate::protocol::reply::{error_reply, ok_reply, Empty, ErrorResponse};
 use crate::protocol::{event, Reason, PHOENIX_TOPIC};
 
 impl TabActor {
+    /// Takes a token from the connection's bucket of event and visibility
+    /// pushes; without one, answers `frame` with `rate_limited` and
+    /// returns false.
+    fn take_token(&mut self, frame: &Frame, ctx: &mut actix::Context<Self>) -> bool {
+        if self.bucket.take(Instant::now()) {
+            return true;
+        }
+        let why = "too many pushes from this tab; retry later";
+        self.reply_error(frame, Reason::RateLimited, why, ctx);
+        false
+    }
+
     /// Handles one complete text message.
     pub(super) fn on_text(&mut self, text: &str, ctx: &mut actix::Context<Self>) {
         let frame = match frame::decode_bounded(text, self.config.max_json_depth) {
@@ -108,13 +121,8 @@ impl TabActor {
                 if let Some(e) = self.over_long(&names) {
                     return self.reply_error(&frame, Reason::InvalidPayload, &e, ctx);
                 }
-                if !self.bucket.take(Instant::now()) {
-                    return self.reply_error(
-                        &frame,
-                        Reason::RateLimited,
-                        "too many events from this tab; retry later",
-                        ctx,
-                    );
+                if !self.take_token(&frame, ctx) {
+                    return;
                 }
                 if !link.queue.try_submit(self.config.queue_len) {
                     return self.reply_error(
@@ -148,13 +156,8 @@ impl TabActor {
                 };
                 // A toggle can be a delta to every tab (presence) and reruns
                 // the election, so it draws on the same bucket as events.
-                if !self.bucket.take(Instant::now()) {
-                    return self.reply_error(
-                        &frame,
-                        Reason::RateLimited,
-                        "too many pushes from this tab; retry later",
-                        ctx,
-                    );
+                if !self.take_token(&frame, ctx) {
+                    return;
                 }
                 self.supervisor.visibility.do_send(SetVisibility {
                     key,
@@ -238,6 +241,48 @@ impl TabActor {
                 Err(_) => self.close(CloseCode::MalformedFrame, ctx),
             }
         }
+    }
+}
+
+impl StreamHandler<Result<Message, ProtocolError>> for TabActor {
+    fn handle(&mut self, item: Result<Message, ProtocolError>, ctx: &mut Self::Context) {
+        if self.closed {
+            return;
+        }
+        let _span = self.span.clone().entered();
+        let msg = match item {
+            Ok(msg) => msg,
+            Err(ProtocolError::Overflow) => return self.close(CloseCode::TooLarge, ctx),
+            Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return self.close(CloseCode::MalformedFrame, ctx)
+            }
+            Err(e) => {
+                tracing::debug!(tab = %self.tab, error = %e, "websocket protocol error");
+                return self.close(CloseCode::ProtocolError, ctx);
+            }
+        };
+        self.last_seen = tokio::time::Instant::now();
+        match msg {
+            Message::Text(text) if self.fragments.is_none() => self.on_text(&text, ctx),
+            Message::Text(_) => self.close(CloseCode::ProtocolError, ctx),
+            Message::Binary(_) => self.close(CloseCode::BinaryFrame, ctx),
+            Message::Continuation(item) => self.on_continuation(item, ctx),
+            Message::Ping(payload) => {
+                // Pongs fill the same bound as everything else: a client
+                // that pings and never reads is closed, not buffered for.
+                if self.out.hopeless() {
+                    tracing::warn!(tab = %self.tab, "outbound buffer far over its limit (pongs); closing");
+                    return self.close(CloseCode::Overloaded, ctx);
+                }
+                self.out.pong(payload);
+            }
+            Message::Pong(_) | Message::Nop => {}
+            Message::Close(_) => self.close(CloseCode::Normal, ctx),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }
 

@@ -4,11 +4,13 @@
 //! deliver, in order, through a bounded outbound buffer. It knows nothing
 //! of any session's state.
 //!
-//! - `mod.rs`: the actor, its lifecycle, writing what sessions deliver.
-//! - `inbound.rs`: frames from the client: dispatch, leaves, pushes.
+//! - `mod.rs`: the actor, its lifecycle, writing replies and closes.
+//! - `inbound.rs`: what the client sends: socket messages, then frames:
+//!   dispatch, leaves, pushes.
 //! - `join.rs`: joins: checks, the app's authorize (off every actor
 //!   thread), then the join goes to the supervisor.
-//! - `deliver.rs`: what sessions deliver, written out; overflow of a join.
+//! - `deliver.rs`: what sessions deliver (its inbox), written out; overflow
+//!   of a join.
 //! - `outbound.rs`: the bounded buffer and the socket writer.
 //! - `rate.rs`: the token buckets of a connection (events, joins).
 //! - `per_ip.rs`: open connections per address, and the slot each holds.
@@ -16,7 +18,7 @@
 //!   (`--trusted-proxy`) the client's.
 //!
 //! Each connection logs inside its own span, `conn{conn=7 tab=...}`,
-//! entered in its handlers (not on the fan-out path of `Deliver`, except
+//! entered in its handlers (not on the fan-out path of `Drain`, except
 //! where it logs), and counts what it refuses, writes and drops in the
 //! hub's metrics.
 //!
@@ -42,9 +44,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use actix::{Actor, ActorContext, AsyncContext, Handler, Running, StreamHandler};
+use actix::{Actor, ActorContext, AsyncContext, Handler, Running};
 use actix_web::web::BytesMut;
-use actix_ws::{Message, ProtocolError};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
@@ -350,48 +351,6 @@ impl Actor for TabActor {
         self.ip_slot = None;
         self.supervisor.gone.do_send(TabGone { conn: self.conn });
         Running::Stop
-    }
-}
-
-impl StreamHandler<Result<Message, ProtocolError>> for TabActor {
-    fn handle(&mut self, item: Result<Message, ProtocolError>, ctx: &mut Self::Context) {
-        if self.closed {
-            return;
-        }
-        let _span = self.span.clone().entered();
-        let msg = match item {
-            Ok(msg) => msg,
-            Err(ProtocolError::Overflow) => return self.close(CloseCode::TooLarge, ctx),
-            Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return self.close(CloseCode::MalformedFrame, ctx)
-            }
-            Err(e) => {
-                tracing::debug!(tab = %self.tab, error = %e, "websocket protocol error");
-                return self.close(CloseCode::ProtocolError, ctx);
-            }
-        };
-        self.last_seen = Instant::now();
-        match msg {
-            Message::Text(text) if self.fragments.is_none() => self.on_text(&text, ctx),
-            Message::Text(_) => self.close(CloseCode::ProtocolError, ctx),
-            Message::Binary(_) => self.close(CloseCode::BinaryFrame, ctx),
-            Message::Continuation(item) => self.on_continuation(item, ctx),
-            Message::Ping(payload) => {
-                // Pongs fill the same bound as everything else: a client
-                // that pings and never reads is closed, not buffered for.
-                if self.out.hopeless() {
-                    tracing::warn!(tab = %self.tab, "outbound buffer far over its limit (pongs); closing");
-                    return self.close(CloseCode::Overloaded, ctx);
-                }
-                self.out.pong(payload);
-            }
-            Message::Pong(_) | Message::Nop => {}
-            Message::Close(_) => self.close(CloseCode::Normal, ctx),
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        ctx.stop();
     }
 }
 
