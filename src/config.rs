@@ -38,6 +38,13 @@ pub struct Config {
     pub journal_len: usize,
     /// Journal bound in bytes of encoded delta payloads. Default 4 MiB.
     pub journal_max_bytes: usize,
+    /// Bound on what the journals of all live sessions hold together, in
+    /// bytes: each delta counts its payload plus 64 bytes for its entry.
+    /// A delta that takes the total past it evicts the oldest deltas of
+    /// the largest journals (all lowered to one level) until the total is
+    /// at 7/8 of it; a cursor behind an evicted delta resumes by
+    /// `snapshot`. 0 = unbounded. Default 1 GiB.
+    pub journal_total_bytes: usize,
     /// Largest accepted WebSocket message in bytes (a fragmented message as
     /// a whole); larger ones close the socket with 1009. Default 256 KiB.
     pub max_frame_bytes: usize,
@@ -148,6 +155,7 @@ impl Default for Config {
             handler_timeout: Duration::from_secs(10),
             journal_len: 1024,
             journal_max_bytes: 4 * 1024 * 1024,
+            journal_total_bytes: 1024 * 1024 * 1024,
             max_frame_bytes: 256 * 1024,
             queue_len: 1024,
             rate_events_per_sec: 100,

@@ -232,6 +232,30 @@ async fn chains_are_counted_as_dispatched_and_reelected_when_their_tab_leaves() 
 }
 
 #[actix_rt::test]
+async fn the_journal_budget_holds_the_journal_bytes_and_counts_what_it_evicts() {
+    let budget = 8 * 1024;
+    let mut config = Config::default();
+    config.journal_total_bytes = budget;
+    let (server, _store) = common::start_demo(config);
+    let (key, mut a, _b) = common::joined_pair(&server).await;
+    let m = Metrics::of(&server).await;
+    assert_eq!(m.get("tabhub_journal_evicted_total", &[]), 0.0);
+    let text = "y".repeat(500);
+    for i in 0..40 {
+        let r = a
+            .event(&key, "add_todo", json!({"text": format!("{i} {text}")}))
+            .await;
+        assert_eq!(r["status"], "ok", "{r}");
+        let held = Metrics::of(&server).await.get("tabhub_journal_bytes", &[]);
+        assert!(held <= budget as f64, "{held} bytes journaled after {i}");
+    }
+    let m = Metrics::of(&server).await;
+    // 40 deltas of over 500 bytes do not fit in 8 KiB.
+    assert!(m.get("tabhub_journal_evicted_total", &[]) >= 24.0);
+    assert!(m.get("tabhub_journal_bytes", &[]) > 0.0);
+}
+
+#[actix_rt::test]
 async fn two_hubs_in_one_process_count_apart_and_metrics_mount_alone() {
     let (busy, _store) = common::start_demo(Config::default());
     let hub = Hub::start(

@@ -104,6 +104,9 @@ pub struct Cli {
     /// Journal bound, in bytes.
     #[arg(long, env = "TABHUB_JOURNAL_MAX_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub journal_max_bytes: usize,
+    /// Bound on the journals of all live sessions together, in bytes (payloads plus 64 per delta); past it the largest journals lose their oldest deltas. 0 = unbounded.
+    #[arg(long, env = "TABHUB_JOURNAL_TOTAL_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub journal_total_bytes: usize,
     /// Largest accepted WebSocket message, in bytes (1009 above).
     #[arg(long, env = "TABHUB_MAX_FRAME_BYTES", default_value_t = 256 * 1024)]
     pub max_frame_bytes: usize,
@@ -249,6 +252,7 @@ impl Cli {
             handler_timeout: self.handler_timeout,
             journal_len: self.journal_len,
             journal_max_bytes: self.journal_max_bytes,
+            journal_total_bytes: self.journal_total_bytes,
             max_frame_bytes: self.max_frame_bytes,
             queue_len: self.queue_len,
             rate_events_per_sec: self.rate_events_per_sec,

@@ -30,6 +30,8 @@ fn flags_set_every_limit_with_units() {
         "30",
         "--journal-len",
         "3",
+        "--journal-total-bytes",
+        "65536",
         "--queue-len",
         "4",
         "--max-frame-bytes",
@@ -51,6 +53,7 @@ fn flags_set_every_limit_with_units() {
     assert_eq!(c.chain_timeout, Duration::from_millis(20));
     assert_eq!(c.handler_timeout, Duration::from_millis(30));
     assert_eq!((c.journal_len, c.queue_len, c.max_frame_bytes), (3, 4, 99));
+    assert_eq!(c.journal_total_bytes, 65536);
     assert_eq!(
         (c.max_tabs_per_session, c.rate_events_per_sec, c.rate_burst),
         (2, 7, 8)

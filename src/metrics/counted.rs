@@ -14,10 +14,6 @@ use prometheus::{
 use crate::protocol::reply::Resume;
 use crate::protocol::{ErrorReason, Reason};
 
-/// A gauge several owners add to (`tabhub_journal_bytes`: each journal
-/// adds its own bytes and takes them off again).
-pub(crate) type Gauge = IntGauge;
-
 /// Why an upgrade to a WebSocket was refused before it happened, with its
 /// HTTP status: the `status` and `reason` labels of
 /// `tabhub_upgrades_refused_total`.
@@ -56,9 +52,13 @@ pub(crate) struct Metrics {
     pub(crate) tabs_connected: IntGauge,
     /// Summary joins, over all keys, read at each scrape.
     pub(crate) summary_joins: IntGauge,
-    /// Bytes of encoded delta payloads in the journals of live sessions,
-    /// summed; each journal adds and takes off its own.
+    /// Bytes the journals of live sessions hold (each delta's payload plus
+    /// its entry's fixed cost), summed; each journal adds and takes off its
+    /// own. What `--journal-total-bytes` bounds.
     pub(crate) journal_bytes: IntGauge,
+    /// Deltas the journal budget evicted from journals (a cursor behind
+    /// them resumes by snapshot).
+    pub(crate) journal_evicted: IntCounter,
     events_ok: IntCounter,
     events_error: IntCounter,
     /// By [`Resume`]: current, replay, snapshot; then summary joins.
@@ -184,7 +184,11 @@ impl Metrics {
             summary_joins: gauge("tabhub_summary_joins", "Summary joins, over all keys."),
             journal_bytes: gauge(
                 "tabhub_journal_bytes",
-                "Bytes of delta payloads in the journals of live sessions, summed.",
+                "Bytes the journals of live sessions hold (payloads plus each entry's fixed cost), summed.",
+            ),
+            journal_evicted: counter(
+                "tabhub_journal_evicted_total",
+                "Deltas evicted from journals by the journal budget (--journal-total-bytes).",
             ),
             events_ok: events.with_label_values(&["ok"]),
             events_error: events.with_label_values(&["error"]),

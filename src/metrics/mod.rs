@@ -20,6 +20,6 @@ mod counted;
 mod off;
 
 #[cfg(feature = "metrics")]
-pub(crate) use counted::{Gauge, Metrics};
+pub(crate) use counted::Metrics;
 #[cfg(not(feature = "metrics"))]
-pub(crate) use off::{Gauge, Metrics};
+pub(crate) use off::Metrics;

@@ -39,9 +39,6 @@ impl Uncounted {
     pub(crate) fn set(&self, _n: i64) {}
 }
 
-/// A gauge several owners add to; counts nothing here.
-pub(crate) type Gauge = Uncounted;
-
 /// A hub's metrics when nothing is counted: the handles and methods of the
 /// counting `Metrics`, each doing nothing.
 #[derive(Default)]
@@ -51,6 +48,7 @@ pub(crate) struct Metrics {
     pub(crate) tabs_connected: Uncounted,
     pub(crate) summary_joins: Uncounted,
     pub(crate) journal_bytes: Uncounted,
+    pub(crate) journal_evicted: Uncounted,
     pub(crate) deltas_sent: Uncounted,
     pub(crate) chains_dispatched: Uncounted,
     pub(crate) chains_reelected: Uncounted,

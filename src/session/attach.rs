@@ -102,22 +102,25 @@ impl<A: App> SessionActor<A> {
     }
 
     fn join_reply(&self, tab: &TabId, cursor: Option<&Cursor>, tabs: usize) -> String {
-        let (resume, deltas, state) = match self.journal.catchup(cursor, &self.epoch, self.seq) {
-            Catchup::Current => (Resume::Current, None, None),
-            Catchup::Replay(deltas) => (Resume::Replay, Some(deltas), None),
-            Catchup::Snapshot => (Resume::Snapshot, None, Some(&self.state_json)),
-        };
-        self.control.metrics.joined(resume);
-        ok_reply(&JoinReply {
-            tab_id: tab,
-            epoch: &self.epoch,
-            seq: self.seq,
-            resume,
-            leader: self.leader.as_ref() == Some(tab),
-            tabs,
-            deltas,
-            state,
-        })
+        self.journal
+            .catchup(cursor, &self.epoch, self.seq, |catchup| {
+                let (resume, deltas, state) = match catchup {
+                    Catchup::Current => (Resume::Current, None, None),
+                    Catchup::Replay(deltas) => (Resume::Replay, Some(deltas), None),
+                    Catchup::Snapshot => (Resume::Snapshot, None, Some(&self.state_json)),
+                };
+                self.control.metrics.joined(resume);
+                ok_reply(&JoinReply {
+                    tab_id: tab,
+                    epoch: &self.epoch,
+                    seq: self.seq,
+                    resume,
+                    leader: self.leader.as_ref() == Some(tab),
+                    tabs,
+                    deltas,
+                    state,
+                })
+            })
     }
 }
 

@@ -29,9 +29,8 @@ impl<A: App> SessionActor<A> {
     /// Starts loading (from `started`): nothing else is handled until the
     /// load is done.
     pub(super) fn load(&mut self, ctx: &mut Ctx<A>) {
-        // From now on the journal's bytes count in the hub's total.
-        self.journal
-            .count_in(self.control.metrics.journal_bytes.clone());
+        // From now on the journal's bytes count in the hub's budget.
+        self.journal.count_in(self.control.journals.clone());
         let store = self.store.clone();
         let key = self.key.clone();
         let app = self.app.clone();

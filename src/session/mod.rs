@@ -28,7 +28,9 @@
 //!   as steps when tabs join, leave, or are shown or hidden.
 //! - `server.rs`: what server code asks through a session handle;
 //!   `inspect.rs`: what the server API's listing shows of it.
-//! - `journal.rs`, `recent.rs`, `outbox.rs`: what the actor owns.
+//! - `journal/`, `recent.rs`, `outbox.rs`: what the actor owns (the
+//!   journal's budget, shared by every session, may evict its oldest
+//!   deltas: `journal/budget.rs`).
 //!
 //! It does not decide membership or the leader: the supervisor does and
 //! tells it (`Attach`, `Detach`, [`SetLeader`]), one way.
@@ -99,6 +101,9 @@ pub(crate) struct ControlLink {
     pub(crate) ended: Recipient<SessionEnded>,
     /// The hub's metrics (observability, issue 14).
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// The hub's journal budget (`--journal-total-bytes`), which the
+    /// session's journal counts in once it starts loading.
+    pub(crate) journals: Arc<journal::JournalBudget>,
     /// `session{key=<first 6 chars>…}`: entered in the session's handlers,
     /// and around the app code it runs.
     pub(crate) span: tracing::Span,
@@ -226,7 +231,7 @@ impl<A: App> SessionActor<A> {
             state: self.state_json.clone(),
             seq: self.seq,
             epoch: Some(self.epoch.clone()),
-            journal: self.journal.entries().cloned().collect(),
+            journal: self.journal.saved(),
             pending_chains: self
                 .chains
                 .iter()

@@ -103,6 +103,10 @@ fn start_session() -> Addr<SessionActor<Chainer>> {
             idle: control.clone().recipient(),
             ended: control.recipient(),
             metrics: std::sync::Arc::default(),
+            journals: std::sync::Arc::new(crate::session::journal::JournalBudget::new(
+                0,
+                std::sync::Arc::default(),
+            )),
             span: tracing::Span::none(),
         },
         watchers: crate::messages::Watchers::new(std::sync::Arc::default()),

@@ -54,6 +54,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::message::{JoinMode, Visibility};
 use crate::protocol::reply::{error_reply, ErrorResponse};
 use crate::protocol::Reason;
+use crate::session::journal::JournalBudget;
 use crate::session::{ControlLink, SessionActor, SessionSetup};
 use crate::store::committer::Committer;
 use crate::store::SessionStore;
@@ -143,6 +144,8 @@ pub(crate) struct Supervisor<A: App> {
     shutting_down: bool,
     /// The hub's metrics, handed to every session it starts.
     metrics: Arc<crate::metrics::Metrics>,
+    /// The journal budget every session it starts counts in.
+    journals: Arc<JournalBudget>,
 }
 
 impl<A: App> Supervisor<A> {
@@ -155,6 +158,10 @@ impl<A: App> Supervisor<A> {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
+            journals: Arc::new(JournalBudget::new(
+                config.journal_total_bytes,
+                metrics.clone(),
+            )),
             metrics,
             app,
             config,
@@ -208,6 +215,7 @@ impl<A: App> Supervisor<A> {
                 idle: address.clone().recipient(),
                 ended: address.recipient(),
                 metrics: self.metrics.clone(),
+                journals: self.journals.clone(),
                 span: tracing::info_span!("session", key = %key),
             },
             watchers: self.hand_over_watchers(key),
