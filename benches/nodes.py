@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Scale-out W2 on one machine: a redis-server, N tabhub nodes on it, and
-loadgen fanout with 1000 sessions x 2 tabs, the two tabs of each session on
+loadgen fanout with 1000 sessions x 2 tabs (or W1, SHAPE below), the two tabs of each session on
 different nodes (docs/scale-out.md, "Measured").
 
     python3 benches/nodes.py OUT.jsonl TABHUB_BIN [NODES...]   (default 1 2 3)
@@ -18,7 +18,9 @@ Redis commands per event come from INFO commandstats over the same window.
 One JSON line per N goes to OUT; a table to stdout.
 
 Environment: BENCH_DIR (../shared/bench), DURATION_S (10), WARMUP_S (2),
-APPENDFSYNC (always), LEASE_MS (5000).
+APPENDFSYNC (always), LEASE_MS (5000), SHAPE (W2; or W1: one session x
+100 tabs, 32 events in flight, its tabs alternating over the nodes, for N
+= 1 or 2).
 """
 import json
 import os
@@ -37,6 +39,9 @@ WARMUP = float(os.environ.get("WARMUP_S", "2"))
 FSYNC = os.environ.get("APPENDFSYNC", "always")
 LEASE = os.environ.get("LEASE_MS", "5000")
 TICK = os.sysconf("SC_CLK_TCK")
+SHAPE = os.environ.get("SHAPE", "W2")
+# Per shape: sessions (all of them, over every loadgen), tabs, in flight.
+SHAPES = {"W2": (1000, 2, 1), "W1": (1, 100, 32)}
 
 
 def free_port():
@@ -96,19 +101,22 @@ def run(n, bin_path):
         nodes.append(p)
         ports.append(port)
     url = lambda i: f"ws://127.0.0.1:{ports[i % n]}/socket/websocket"
+    sessions_all, tabs, in_flight = SHAPES[SHAPE]
     if n == 1:
-        plans = [(1000, url(0))]
+        plans = [(sessions_all, url(0))]
     elif n == 2:
-        plans = [(1000, f"{url(0)},{url(1)}")]
+        plans = [(sessions_all, f"{url(0)},{url(1)}")]
+    elif SHAPE == "W2":
+        plans = [(sessions_all // 3, f"{url(i)},{url(i + 1)}") for i in range(3)]
     else:
-        plans = [(333, f"{url(i)},{url(i + 1)}") for i in range(3)]
+        sys.exit(f"SHAPE={SHAPE} runs on 1 or 2 nodes")
     gens = []
     for sessions, urls in plans:
         err = open(os.path.join(tmp, f"loadgen{len(gens)}.err"), "w+")
         g = subprocess.Popen(
-            [LOADGEN, "fanout", "--url", urls, "--sessions", str(sessions), "--tabs", "2",
-             "--duration-s", str(DURATION), "--warmup-s", str(WARMUP), "--json",
-             "--label", f"nodes-{n}"],
+            [LOADGEN, "fanout", "--url", urls, "--sessions", str(sessions), "--tabs", str(tabs),
+             "--in-flight", str(in_flight), "--duration-s", str(DURATION), "--warmup-s",
+             str(WARMUP), "--json", "--label", f"nodes-{n}-{SHAPE}"],
             stdout=subprocess.PIPE, stderr=err, text=True)
         gens.append((g, err))
     # Each loadgen measures from its "joined" line + warmup for DURATION.
@@ -141,6 +149,7 @@ def run(n, bin_path):
     calls = {k: v - s0.get(k, 0) for k, v in s1.items() if v - s0.get(k, 0) > 0}
     calls.pop("info", None)
     row = {
+        "shape": SHAPE,
         "nodes": n,
         "appendfsync": FSYNC,
         "window_s": round(window, 2),

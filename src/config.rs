@@ -39,7 +39,7 @@ pub struct Config {
     /// Journal bound in bytes of encoded delta payloads. Default 4 MiB.
     pub journal_max_bytes: usize,
     /// Bound on what the journals of all live sessions hold together, in
-    /// bytes: each delta counts its payload plus 64 bytes for its entry.
+    /// bytes: each delta counts its payload plus 72 bytes for its entry.
     /// A delta that takes the total past it evicts the oldest deltas of
     /// the largest journals (all lowered to one level) until the total is
     /// at 7/8 of it; a cursor behind an evicted delta resumes by

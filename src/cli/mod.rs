@@ -104,7 +104,7 @@ pub struct Cli {
     /// Journal bound, in bytes.
     #[arg(long, env = "TABHUB_JOURNAL_MAX_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub journal_max_bytes: usize,
-    /// Bound on the journals of all live sessions together, in bytes (payloads plus 64 per delta); past it the largest journals lose their oldest deltas. 0 = unbounded.
+    /// Bound on the journals of all live sessions together, in bytes (payloads plus 72 per delta); past it the largest journals lose their oldest deltas. 0 = unbounded.
     #[arg(long, env = "TABHUB_JOURNAL_TOTAL_BYTES", default_value_t = 1024 * 1024 * 1024)]
     pub journal_total_bytes: usize,
     /// Largest accepted WebSocket message, in bytes (1009 above).

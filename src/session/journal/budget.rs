@@ -8,7 +8,8 @@
 //! journals to one common level (their oldest deltas go first; smaller
 //! journals keep all of theirs) until the total is back to 7/8 of the
 //! budget, so evictions come in batches and not at every delta. Only one
-//! eviction runs at a time; a push that finds one running leaves it be.
+//! eviction runs at a time; a push that finds one running leaves it be,
+//! and the running one looks at the total again before it ends.
 //! A cursor behind an evicted delta resumes by `snapshot`, as behind any
 //! journal's own bounds (docs/protocol.md section 5.4).
 
@@ -57,18 +58,23 @@ impl JournalBudget {
 
     /// Bytes the enrolled journals hold, summed.
     pub(crate) fn total(&self) -> usize {
-        self.total.load(Ordering::Relaxed)
+        self.total.load(Ordering::SeqCst)
     }
 
     /// Enrolls a journal's entries; returns its id.
     pub(super) fn enroll(&self, shared: Arc<Shared>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let cost = shared.lock().cost;
+        let over = {
+            let e = shared.lock();
+            self.account(0, e.cost)
+        };
         self.journals
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id, shared);
-        self.changed(0, cost);
+        if over {
+            self.evict();
+        }
         id
     }
 
@@ -80,74 +86,79 @@ impl JournalBudget {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&id);
-        let cost = {
-            let mut e = shared.lock();
-            let cost = e.cost;
-            *e = super::Entries::default();
-            shared.cost.store(0, Ordering::Relaxed);
-            cost
-        };
-        self.changed(cost, 0);
+        let mut e = shared.lock();
+        self.account(e.cost, 0);
+        *e = super::Entries::default();
+        shared.cost.store(0, Ordering::Relaxed);
     }
 
-    /// A journal went from `before` to `after` bytes; evicts if that takes
-    /// the total past the budget.
-    pub(super) fn changed(&self, before: usize, after: usize) {
+    /// A journal went from `before` to `after` bytes. Called with that
+    /// journal's entries locked, so each journal's changes reach the total
+    /// in the order they were made and the total never dips below what
+    /// the journals hold. Returns whether the total is now past the
+    /// budget: the caller then calls [`Self::evict`], once it has let go
+    /// of the lock.
+    pub(super) fn account(&self, before: usize, after: usize) -> bool {
         let total = if after >= before {
-            self.total.fetch_add(after - before, Ordering::Relaxed) + (after - before)
+            self.total.fetch_add(after - before, Ordering::SeqCst) + (after - before)
         } else {
-            self.total.fetch_sub(before - after, Ordering::Relaxed) - (before - after)
+            self.total.fetch_sub(before - after, Ordering::SeqCst) - (before - after)
         };
         self.metrics
             .journal_bytes
             .add(as_i64(after) - as_i64(before));
-        if self.limit > 0 && total > self.limit {
-            self.evict();
-        }
+        self.limit > 0 && total > self.limit
     }
 
     /// Lowers the largest journals to one level until the total is at 7/8
     /// of the budget (see the module docs).
-    fn evict(&self) {
-        if self.evicting.swap(true, Ordering::Acquire) {
-            return;
-        }
-        let target = self.limit - self.limit / 8;
-        let excess = self.total().saturating_sub(target);
-        if excess > 0 {
-            let mut journals: Vec<(usize, Arc<Shared>)> = self
-                .journals
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .values()
-                .map(|s| (s.cost.load(Ordering::Relaxed), s.clone()))
-                .filter(|(cost, _)| *cost > 0)
-                .collect();
-            journals.sort_unstable_by_key(|(cost, _)| std::cmp::Reverse(*cost));
-            let level = water_level(journals.iter().map(|(cost, _)| *cost), excess);
-            for (_, shared) in journals.iter().take_while(|(cost, _)| *cost > level) {
-                self.lower(shared, level);
+    pub(super) fn evict(&self) {
+        // A push that finds an eviction running leaves it be; the running
+        // one looks again once it is done, so a total that a push took
+        // past the budget meanwhile is not left there.
+        while !self.evicting.swap(true, Ordering::SeqCst) {
+            self.evict_once();
+            self.evicting.store(false, Ordering::SeqCst);
+            if self.total() <= self.limit {
+                break;
             }
         }
-        self.evicting.store(false, Ordering::Release);
+    }
+
+    /// One pass: the largest journals lowered to the level that frees
+    /// what the total is over 7/8 of the budget.
+    fn evict_once(&self) {
+        let target = self.limit - self.limit / 8;
+        let excess = self.total().saturating_sub(target);
+        if excess == 0 {
+            return;
+        }
+        let mut journals: Vec<(usize, Arc<Shared>)> = self
+            .journals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|s| (s.cost.load(Ordering::Relaxed), s.clone()))
+            .filter(|(cost, _)| *cost > 0)
+            .collect();
+        journals.sort_unstable_by_key(|(cost, _)| std::cmp::Reverse(*cost));
+        let level = water_level(journals.iter().map(|(cost, _)| *cost), excess);
+        for (_, shared) in journals.iter().take_while(|(cost, _)| *cost > level) {
+            self.lower(shared, level);
+        }
     }
 
     /// Evicts a journal's oldest deltas until it holds at most `level`
     /// bytes.
     fn lower(&self, shared: &Shared, level: usize) {
-        let (before, after, evicted) = {
-            let mut e = shared.lock();
-            let before = e.cost;
-            let mut evicted = 0u64;
-            while e.cost > level && e.pop_oldest() {
-                evicted += 1;
-            }
-            shared.cost.store(e.cost, Ordering::Relaxed);
-            (before, e.cost, evicted)
-        };
-        let freed = before - after;
-        self.total.fetch_sub(freed, Ordering::Relaxed);
-        self.metrics.journal_bytes.sub(as_i64(freed));
+        let mut e = shared.lock();
+        let before = e.cost;
+        let mut evicted = 0u64;
+        while e.cost > level && e.pop_oldest() {
+            evicted += 1;
+        }
+        shared.cost.store(e.cost, Ordering::Relaxed);
+        self.account(before, e.cost);
         self.metrics.journal_evicted.inc_by(evicted);
     }
 }
@@ -265,6 +276,38 @@ mod tests {
         assert_eq!(b.total(), 70 * COST);
         // a (40) and c (31) come down to a common 30; d keeps its 10.
         assert_eq!((a.len(), c.len(), d.len()), (30, 30, 10));
+    }
+
+    #[test]
+    fn journals_pushing_on_several_threads_keep_the_total_exact_and_within_the_budget() {
+        let b = budget(200 * COST);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    let mut j = Journal::new(usize::MAX, usize::MAX);
+                    j.count_in(b);
+                    for seq in 1..=5_000 {
+                        j.push(seq, payload(100));
+                    }
+                    j
+                })
+            })
+            .collect();
+        let journals: Vec<Journal> = threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| panic!("a pushing thread panicked"))
+            })
+            .collect();
+        let held: usize = journals.iter().map(|j| j.len() * COST).sum();
+        assert_eq!(b.total(), held, "the total is what the journals hold");
+        assert!(held <= 200 * COST, "{held} bytes held");
+        assert!(
+            journals.iter().all(|j| j.len() > 0),
+            "every journal keeps its newest"
+        );
     }
 
     #[test]
