@@ -148,7 +148,7 @@ fn main() {
             "{} sessions started in {:.1} s: heap {} ({:.0} B per session), RSS {} ({:.0} B per session)",
             a.sessions,
             started.elapsed().as_secs_f64(),
-            mb((heap1 as f64 - heap0 as f64)),
+            mb(heap1 as f64 - heap0 as f64),
             (heap1 as f64 - heap0 as f64) / n,
             mb(rss1 as f64 - rss0 as f64),
             (rss1 as f64 - rss0 as f64) / n,
@@ -196,7 +196,7 @@ fn main() {
             "journals: {} (budget {}), {evicted} deltas evicted; heap now {} ({:.0} B per session), RSS {}",
             mb(journal2),
             if a.budget == 0 { "none".to_owned() } else { mb(a.budget as f64) },
-            mb((heap2 as f64 - heap0 as f64)),
+            mb(heap2 as f64 - heap0 as f64),
             (heap2 as f64 - heap0 as f64) / n,
             mb(rss2 as f64),
         );
