@@ -95,7 +95,8 @@ def run(n, bin_path):
         log = open(os.path.join(tmp, f"node{i}.log"), "w")
         p = subprocess.Popen(
             [bin_path, "--bind", f"127.0.0.1:{port}", "--redis-url", f"redis://127.0.0.1:{rport}",
-             "--redis-lease-ms", LEASE, "--rate-events-per-sec", "0"],
+             "--redis-lease-ms", LEASE, "--rate-events-per-sec", "0",
+             "--max-tabs-per-session", "1000"],
             stdout=log, stderr=log, env=env)
         wait_port(port, p, f"node {i}")
         nodes.append(p)
