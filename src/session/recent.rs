@@ -14,7 +14,7 @@ use crate::protocol::reply::Outcome;
 /// ever kept), so its entries are small: an id and a number, 24 bytes, not
 /// the outcome (about 100 bytes). A hash map whose entries are forgotten
 /// and added without end fills with deleted slots and then doubles its
-/// buckets once, for good (a session's memory rose by 330 KB after about
+/// buckets once, for good (a session's memory rose by about 260 KB after about
 /// 10,000 events, docs/performance.md); so the map is rebuilt in place
 /// after every `capacity / 2` ids forgotten, before its deleted slots can
 /// use up its room.
