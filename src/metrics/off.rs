@@ -30,10 +30,6 @@ impl Uncounted {
     #[inline]
     pub(crate) fn add(&self, _n: i64) {}
 
-    /// Nothing (a gauge's `-n`).
-    #[inline]
-    pub(crate) fn sub(&self, _n: i64) {}
-
     /// Nothing (a gauge's new value).
     #[inline]
     pub(crate) fn set(&self, _n: i64) {}
