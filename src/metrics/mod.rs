@@ -23,3 +23,6 @@ mod off;
 pub(crate) use counted::Metrics;
 #[cfg(not(feature = "metrics"))]
 pub(crate) use off::Metrics;
+// The app proxy's calls in flight (feature `proxy`).
+#[cfg(all(not(feature = "metrics"), feature = "proxy"))]
+pub(crate) use off::Gauge;
