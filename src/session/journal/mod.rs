@@ -107,7 +107,10 @@ impl Journal {
     }
 
     /// Counts this journal's bytes, now and as they change, in `budget`
-    /// (which may evict its oldest deltas from now on).
+    /// (which may evict its oldest deltas from now on). A session calls it
+    /// once, as it starts loading and before anything is journaled:
+    /// leaving a budget empties the journal (what `Drop` needs), so a
+    /// journal moved to a second budget would start empty there.
     pub(crate) fn count_in(&mut self, budget: Arc<JournalBudget>) {
         self.leave_budget();
         let id = budget.enroll(self.shared.clone());
